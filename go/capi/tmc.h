@@ -1,0 +1,69 @@
+/* tmc.h: the C ABI of libtinympcache.so, as seen by tiny_mp_cache/_bindings.py.
+ *
+ * This file is the contract between the Go library (go/capi/main.go) and the
+ * cffi cdef in Python. It is documentation: cgo generates its own header.
+ *
+ * Ownership rules:
+ *  - Every pointer passed in is only read during the call; Go keeps none.
+ *  - Every char* returned through an out-parameter (values, key lists, raw
+ *    replies) is malloc'ed by Go and owned by the caller, who frees it with
+ *    tmc_free. On any status other than TMC_OK nothing is allocated.
+ *  - Error messages are written, NUL-terminated and truncated to fit, into the
+ *    caller's buffer err[0..err_cap). Nothing to free.
+ *  - Handles are plain integers, never Go pointers.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    TMC_OK          = 0,   /* success */
+    TMC_NIL         = 1,   /* success, key absent (get/pop) */
+    TMC_ERR_CONN    = -1,  /* cannot connect, or connection lost */
+    TMC_ERR_TIMEOUT = -2,  /* the operation timed out */
+    TMC_ERR_PROTO   = -3,  /* malformed reply from the server */
+    TMC_ERR_SERVER  = -4,  /* the server answered with an error reply (-ERR ...) */
+    TMC_ERR_ARG     = -5,  /* bad address, bad config, unknown handle */
+};
+
+/* Client. addr is "HOST:PORT", "unix:///path.sock" or "redis://HOST:PORT[/0]".
+ * timeout (seconds, > 0) bounds connecting and every call.
+ * One handle may be used from many threads; calls on it are serialised.
+ * A lost connection is re-dialled on the next call; only idempotent calls
+ * (get, delete, keys, len, ping) are retried once within the same call. */
+int  tmc_open(const char *addr, size_t addr_len, double timeout, uint64_t *out,
+              char *err, size_t err_cap);
+void tmc_close(uint64_t h);
+
+int tmc_set(uint64_t h, const char *key, size_t key_len,
+            const char *val, size_t val_len, char *err, size_t err_cap);
+/* get/pop: TMC_OK with *out/*out_len set, or TMC_NIL when the key is absent. */
+int tmc_get(uint64_t h, const char *key, size_t key_len,
+            char **out, size_t *out_len, char *err, size_t err_cap);
+int tmc_pop(uint64_t h, const char *key, size_t key_len,
+            char **out, size_t *out_len, char *err, size_t err_cap);
+int tmc_delete(uint64_t h, const char *key, size_t key_len,
+               int64_t *out, char *err, size_t err_cap);
+/* keys: *out holds *count entries, each a 4-byte little-endian length followed
+ * by that many bytes of UTF-8 key. */
+int tmc_keys(uint64_t h, const char *pattern, size_t pattern_len,
+             char **out, size_t *out_len, int64_t *count, char *err, size_t err_cap);
+int tmc_len(uint64_t h, int64_t *out, char *err, size_t err_cap);
+/* command: sends any command (argv[i] of arglen[i] bytes) and returns the
+ * server's raw RESP2 reply, unparsed. An error reply is still TMC_OK here;
+ * the caller parses it. */
+int tmc_command(uint64_t h, int argc, const char **argv, const size_t *arglen,
+                char **out, size_t *out_len, char *err, size_t err_cap);
+void tmc_free(char *p);
+
+/* Server. config is JSON, for example
+ *   {"network":"tcp","addr":"127.0.0.1:5002"}
+ *   {"network":"unix","addr":"/tmp/x.sock","unix_mode":384,"password":"s3cret"}
+ * Unknown fields are an error. tmc_server_start binds, starts serving in the
+ * background and returns; a bind failure is reported here.
+ * tmc_server_wait waits up to timeout seconds: 1 when the server has stopped,
+ * 0 while it still runs. tmc_server_stop closes the listener, flushes replies
+ * already computed, closes clients and removes the unix socket file. */
+int tmc_server_start(const char *config, size_t config_len, uint64_t *out,
+                     char *err, size_t err_cap);
+int tmc_server_wait(uint64_t h, double timeout);
+int tmc_server_stop(uint64_t h, char *err, size_t err_cap);

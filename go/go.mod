@@ -1,0 +1,3 @@
+module github.com/tiny-mp-cache/tiny-mp-cache
+
+go 1.22
