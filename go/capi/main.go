@@ -1,10 +1,324 @@
-// Command capi is built with -buildmode=c-shared into libtinympcache.so.
-// (placeholder: the real exports land shortly)
+// Command capi is built with -buildmode=c-shared into libtinympcache.so, the
+// library that tiny_mp_cache loads through cffi. tmc.h documents the ABI.
+//
+// Every export copies what it needs out of the caller's memory before it
+// returns, hands out only C memory (freed with tmc_free) and integer
+// handles, and turns every failure into a status and a message.
 package main
 
+/*
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+*/
 import "C"
 
-//export tmc_free_placeholder
-func tmc_free_placeholder() {}
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/tiny-mp-cache/tiny-mp-cache/client"
+	"github.com/tiny-mp-cache/tiny-mp-cache/server"
+)
 
 func main() {}
+
+// Status codes, as in tmc.h.
+const (
+	statusOK      = 0
+	statusNil     = 1
+	statusConn    = -1
+	statusTimeout = -2
+	statusProto   = -3
+	statusServer  = -4
+	statusArg     = -5
+)
+
+// handles maps the integers given to C to the Go objects they stand for.
+type handles[T any] struct {
+	mu   sync.Mutex
+	next uint64
+	m    map[uint64]T // guarded by mu
+}
+
+func (h *handles[T]) add(v T) uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.m == nil {
+		h.m = make(map[uint64]T)
+	}
+	h.next++
+	h.m[h.next] = v
+	return h.next
+}
+
+func (h *handles[T]) get(id uint64) (T, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	v, ok := h.m[id]
+	return v, ok
+}
+
+func (h *handles[T]) remove(id uint64) (T, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	v, ok := h.m[id]
+	delete(h.m, id)
+	return v, ok
+}
+
+var (
+	clients handles[*client.Client]
+	servers handles[*server.Server]
+)
+
+// view returns the caller's bytes without copying; valid during the call.
+func view(p *C.char, n C.size_t) []byte {
+	if n == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))
+}
+
+// setErr writes msg into the caller's buffer, truncated and NUL-terminated.
+func setErr(buf *C.char, bufCap C.size_t, msg string) {
+	if buf == nil || bufCap == 0 {
+		return
+	}
+	dst := unsafe.Slice((*byte)(unsafe.Pointer(buf)), int(bufCap))
+	n := copy(dst[:len(dst)-1], msg)
+	dst[n] = 0
+}
+
+// fail reports err through the caller's buffer and returns its status.
+func fail(err error, buf *C.char, bufCap C.size_t) C.int {
+	setErr(buf, bufCap, err.Error())
+	var ce *client.Error
+	if !errors.As(err, &ce) {
+		return statusArg
+	}
+	switch ce.Kind {
+	case client.KindConn:
+		return statusConn
+	case client.KindTimeout:
+		return statusTimeout
+	case client.KindProto:
+		return statusProto
+	case client.KindServer:
+		return statusServer
+	}
+	return statusArg
+}
+
+// give copies b into C memory owned by the caller.
+func give(b []byte, out **C.char, outLen *C.size_t) {
+	p := C.malloc(C.size_t(max(len(b), 1)))
+	if len(b) > 0 {
+		C.memcpy(p, unsafe.Pointer(&b[0]), C.size_t(len(b)))
+	}
+	*out = (*C.char)(p)
+	*outLen = C.size_t(len(b))
+}
+
+func lookup(h C.uint64_t, errBuf *C.char, errCap C.size_t) (*client.Client, C.int) {
+	c, ok := clients.get(uint64(h))
+	if !ok {
+		setErr(errBuf, errCap, "the client is closed")
+		return nil, statusArg
+	}
+	return c, statusOK
+}
+
+//export tmc_open
+func tmc_open(addr *C.char, addrLen C.size_t, timeout C.double, out *C.uint64_t, errBuf *C.char, errCap C.size_t) C.int {
+	if !(timeout > 0) {
+		setErr(errBuf, errCap, "timeout must be a positive number of seconds")
+		return statusArg
+	}
+	c, err := client.Dial(string(view(addr, addrLen)), time.Duration(float64(timeout)*float64(time.Second)))
+	if err != nil {
+		return fail(err, errBuf, errCap)
+	}
+	*out = C.uint64_t(clients.add(c))
+	return statusOK
+}
+
+//export tmc_close
+func tmc_close(h C.uint64_t) {
+	if c, ok := clients.remove(uint64(h)); ok {
+		c.Close()
+	}
+}
+
+//export tmc_set
+func tmc_set(h C.uint64_t, key *C.char, keyLen C.size_t, val *C.char, valLen C.size_t, errBuf *C.char, errCap C.size_t) C.int {
+	c, st := lookup(h, errBuf, errCap)
+	if c == nil {
+		return st
+	}
+	if err := c.Set(view(key, keyLen), view(val, valLen)); err != nil {
+		return fail(err, errBuf, errCap)
+	}
+	return statusOK
+}
+
+// value hands a get-like result to C.
+func value(v []byte, ok bool, err error, out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.size_t) C.int {
+	switch {
+	case err != nil:
+		return fail(err, errBuf, errCap)
+	case !ok:
+		return statusNil
+	}
+	give(v, out, outLen)
+	return statusOK
+}
+
+//export tmc_get
+func tmc_get(h C.uint64_t, key *C.char, keyLen C.size_t, out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.size_t) C.int {
+	c, st := lookup(h, errBuf, errCap)
+	if c == nil {
+		return st
+	}
+	v, ok, err := c.Get(view(key, keyLen))
+	return value(v, ok, err, out, outLen, errBuf, errCap)
+}
+
+//export tmc_pop
+func tmc_pop(h C.uint64_t, key *C.char, keyLen C.size_t, out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.size_t) C.int {
+	c, st := lookup(h, errBuf, errCap)
+	if c == nil {
+		return st
+	}
+	v, ok, err := c.GetDel(view(key, keyLen))
+	return value(v, ok, err, out, outLen, errBuf, errCap)
+}
+
+//export tmc_delete
+func tmc_delete(h C.uint64_t, key *C.char, keyLen C.size_t, out *C.int64_t, errBuf *C.char, errCap C.size_t) C.int {
+	c, st := lookup(h, errBuf, errCap)
+	if c == nil {
+		return st
+	}
+	n, err := c.Del(view(key, keyLen))
+	if err != nil {
+		return fail(err, errBuf, errCap)
+	}
+	*out = C.int64_t(n)
+	return statusOK
+}
+
+//export tmc_keys
+func tmc_keys(h C.uint64_t, pattern *C.char, patternLen C.size_t, out **C.char, outLen *C.size_t, count *C.int64_t, errBuf *C.char, errCap C.size_t) C.int {
+	c, st := lookup(h, errBuf, errCap)
+	if c == nil {
+		return st
+	}
+	keys, err := c.Keys(view(pattern, patternLen))
+	if err != nil {
+		return fail(err, errBuf, errCap)
+	}
+	var packed []byte
+	for _, k := range keys {
+		packed = binary.LittleEndian.AppendUint32(packed, uint32(len(k)))
+		packed = append(packed, k...)
+	}
+	give(packed, out, outLen)
+	*count = C.int64_t(len(keys))
+	return statusOK
+}
+
+//export tmc_len
+func tmc_len(h C.uint64_t, out *C.int64_t, errBuf *C.char, errCap C.size_t) C.int {
+	c, st := lookup(h, errBuf, errCap)
+	if c == nil {
+		return st
+	}
+	n, err := c.DBSize()
+	if err != nil {
+		return fail(err, errBuf, errCap)
+	}
+	*out = C.int64_t(n)
+	return statusOK
+}
+
+//export tmc_command
+func tmc_command(h C.uint64_t, argc C.int, argv **C.char, argLen *C.size_t, out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.size_t) C.int {
+	c, st := lookup(h, errBuf, errCap)
+	if c == nil {
+		return st
+	}
+	if argc <= 0 {
+		setErr(errBuf, errCap, "a command needs at least its name")
+		return statusArg
+	}
+	ptrs := unsafe.Slice(argv, int(argc))
+	lens := unsafe.Slice(argLen, int(argc))
+	args := make([][]byte, argc)
+	for i := range args {
+		args[i] = view(ptrs[i], lens[i])
+	}
+	raw, err := c.Do(args...)
+	if err != nil {
+		return fail(err, errBuf, errCap)
+	}
+	give(raw, out, outLen)
+	return statusOK
+}
+
+//export tmc_free
+func tmc_free(p *C.char) {
+	C.free(unsafe.Pointer(p))
+}
+
+//export tmc_server_start
+func tmc_server_start(config *C.char, configLen C.size_t, out *C.uint64_t, errBuf *C.char, errCap C.size_t) C.int {
+	var cfg server.Config
+	dec := json.NewDecoder(bytes.NewReader(view(config, configLen)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
+		setErr(errBuf, errCap, fmt.Sprintf("bad server options: %v", err))
+		return statusArg
+	}
+	s, err := server.Listen(cfg)
+	if err != nil {
+		setErr(errBuf, errCap, err.Error())
+		return statusArg
+	}
+	go s.Serve()
+	*out = C.uint64_t(servers.add(s))
+	return statusOK
+}
+
+//export tmc_server_wait
+func tmc_server_wait(h C.uint64_t, timeout C.double) C.int {
+	s, ok := servers.get(uint64(h))
+	if !ok {
+		return 1
+	}
+	select {
+	case <-s.Done():
+		return 1
+	case <-time.After(time.Duration(float64(timeout) * float64(time.Second))):
+		return 0
+	}
+}
+
+//export tmc_server_stop
+func tmc_server_stop(h C.uint64_t, errBuf *C.char, errCap C.size_t) C.int {
+	s, ok := servers.remove(uint64(h))
+	if !ok {
+		return statusOK
+	}
+	if err := s.Close(); err != nil {
+		setErr(errBuf, errCap, err.Error())
+		return statusConn
+	}
+	return statusOK
+}

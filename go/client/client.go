@@ -1,0 +1,349 @@
+// Package client is a RESP2 client for a tiny-mp-cache server, or for Redis.
+package client
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tiny-mp-cache/tiny-mp-cache/resp"
+)
+
+// Kind classifies an Error; the C API turns it into a status code.
+type Kind int
+
+const (
+	KindConn    Kind = iota + 1 // cannot connect, or the connection broke
+	KindTimeout                 // the server did not answer in time
+	KindProto                   // the reply was malformed
+	KindServer                  // the server answered with an error reply
+	KindArg                     // a bad address or a closed client
+)
+
+// Error is every error a Client returns.
+type Error struct {
+	Kind Kind
+	Msg  string
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// Addr is a parsed server address.
+type Addr struct {
+	Network  string // "tcp" or "unix"
+	Address  string // "host:port" or a socket path
+	Password string // sent with AUTH after connecting, if set
+	DB       int    // selected after connecting, if not 0
+}
+
+// ParseAddr parses "host:port", "unix:///path.sock",
+// "unix://:password@/path.sock" and "redis://[:password@]host:port[/db]".
+func ParseAddr(s string) (Addr, error) {
+	bad := func(why string) (Addr, error) {
+		return Addr{}, &Error{KindArg, fmt.Sprintf("invalid address %q: %s; "+
+			"expected \"HOST:PORT\", \"unix:///path.sock\" or \"redis://HOST:PORT/0\"", s, why)}
+	}
+	switch {
+	case strings.HasPrefix(s, "unix://"):
+		rest := s[len("unix://"):]
+		var a Addr
+		if at := strings.Index(rest, "@/"); at >= 0 {
+			a.Password = strings.TrimPrefix(rest[:at], ":")
+			rest = rest[at+1:]
+		}
+		if !strings.HasPrefix(rest, "/") || len(rest) < 2 {
+			return bad("the socket path must be absolute")
+		}
+		a.Network, a.Address = "unix", rest
+		return a, nil
+	case strings.HasPrefix(s, "redis://"):
+		u, err := url.Parse(s)
+		if err != nil {
+			return bad(err.Error())
+		}
+		a := Addr{Network: "tcp", Address: u.Host}
+		if u.User != nil {
+			a.Password, _ = u.User.Password()
+			if a.Password == "" {
+				a.Password = u.User.Username()
+			}
+		}
+		if db := strings.Trim(u.Path, "/"); db != "" {
+			if a.DB, err = strconv.Atoi(db); err != nil || a.DB < 0 {
+				return bad("the database must be a number")
+			}
+		}
+		if u.Port() == "" {
+			a.Address = net.JoinHostPort(u.Hostname(), "6379")
+		}
+		return a, nil
+	case strings.Contains(s, "://"):
+		return bad("unknown scheme")
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return bad("missing port")
+	}
+	if host == "" {
+		return bad("missing host")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
+		return bad("the port must be a number from 1 to 65535")
+	}
+	return Addr{Network: "tcp", Address: s}, nil
+}
+
+// Client is a connection to one server, safe for use by many goroutines:
+// calls are serialised. A broken connection is re-dialled on the next call.
+type Client struct {
+	addr    Addr
+	timeout time.Duration
+
+	mu     sync.Mutex // guards the fields below and the connection itself
+	nc     net.Conn   // nil while disconnected
+	rd     *resp.ReplyReader
+	out    []byte
+	closed bool
+}
+
+// Dial connects to addr. timeout bounds connecting and every later call.
+func Dial(addr string, timeout time.Duration) (*Client, error) {
+	a, err := ParseAddr(addr)
+	if err != nil {
+		return nil, err
+	}
+	if timeout <= 0 {
+		return nil, &Error{KindArg, "timeout must be positive"}
+	}
+	c := &Client{addr: a, timeout: timeout}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.connect(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Close closes the connection. Later calls fail.
+func (c *Client) Close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.drop()
+	c.closed = true
+}
+
+// connect dials and, if configured, authenticates and selects the database.
+// c.mu must be held.
+func (c *Client) connect() error {
+	nc, err := net.DialTimeout(c.addr.Network, c.addr.Address, c.timeout)
+	if err != nil {
+		return classify(err, "cannot connect to "+c.addr.Address)
+	}
+	c.nc, c.rd = nc, resp.NewReplyReader(nc)
+	if c.addr.Password != "" {
+		if err := c.roundTrip(readOK, []byte("AUTH"), []byte(c.addr.Password)); err != nil {
+			c.drop()
+			return err
+		}
+	}
+	if c.addr.DB != 0 {
+		if err := c.roundTrip(readOK, []byte("SELECT"), []byte(strconv.Itoa(c.addr.DB))); err != nil {
+			c.drop()
+			return err
+		}
+	}
+	return nil
+}
+
+// drop closes the connection, if any. c.mu must be held.
+func (c *Client) drop() {
+	if c.nc != nil {
+		c.nc.Close()
+		c.nc, c.rd = nil, nil
+	}
+}
+
+// call sends one command and reads its reply with read. If the connection
+// turns out to be broken and the command is safe to repeat (retry), it
+// re-dials and tries once more; commands that change state on their own,
+// like SET and GETDEL, are never sent twice.
+func (c *Client) call(retry bool, read func(*resp.ReplyReader) error, args ...[]byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return &Error{KindArg, "the client is closed"}
+	}
+	reused := c.nc != nil
+	if !reused {
+		if err := c.connect(); err != nil {
+			return err
+		}
+	}
+	err := c.roundTrip(read, args...)
+	var e *Error
+	if err != nil && retry && reused && errors.As(err, &e) && e.Kind == KindConn {
+		if err := c.connect(); err != nil {
+			return err
+		}
+		err = c.roundTrip(read, args...)
+	}
+	return err
+}
+
+// roundTrip writes one command and reads its reply. On any failure other
+// than an error reply the connection is dropped, since its state is
+// unknown. c.mu must be held.
+func (c *Client) roundTrip(read func(*resp.ReplyReader) error, args ...[]byte) error {
+	c.nc.SetDeadline(time.Now().Add(c.timeout))
+	c.out = resp.AppendCommand(c.out[:0], args...)
+	_, err := c.nc.Write(c.out)
+	if cap(c.out) > 1<<20 {
+		c.out = nil
+	}
+	if err == nil {
+		err = read(c.rd)
+	}
+	var rerr resp.ReplyError
+	if errors.As(err, &rerr) {
+		return &Error{KindServer, string(rerr)}
+	}
+	if err != nil {
+		c.drop()
+		return classify(err, "call to "+c.addr.Address+" failed")
+	}
+	return nil
+}
+
+func classify(err error, what string) error {
+	var perr *resp.ProtocolError
+	var nerr net.Error
+	switch {
+	case errors.As(err, &perr):
+		return &Error{KindProto, what + ": " + perr.Error()}
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &nerr) && nerr.Timeout():
+		return &Error{KindTimeout, what + ": timed out"}
+	}
+	return &Error{KindConn, what + ": " + err.Error()}
+}
+
+// Set stores value under key.
+func (c *Client) Set(key, value []byte) error {
+	return c.call(false, readOK, []byte("SET"), key, value)
+}
+
+// Get returns the value under key; ok is false when there is none.
+func (c *Client) Get(key []byte) (value []byte, ok bool, err error) {
+	err = c.call(true, func(r *resp.ReplyReader) error {
+		value, ok, err = readBulk(r)
+		return err
+	}, []byte("GET"), key)
+	return value, ok, err
+}
+
+// GetDel removes key and returns its value, atomically.
+func (c *Client) GetDel(key []byte) (value []byte, ok bool, err error) {
+	err = c.call(false, func(r *resp.ReplyReader) error {
+		value, ok, err = readBulk(r)
+		return err
+	}, []byte("GETDEL"), key)
+	return value, ok, err
+}
+
+// Del removes key and returns 1 if it was there, else 0.
+func (c *Client) Del(key []byte) (n int64, err error) {
+	err = c.call(true, func(r *resp.ReplyReader) error {
+		n, err = readInt(r)
+		return err
+	}, []byte("DEL"), key)
+	return n, err
+}
+
+// DBSize returns the number of keys.
+func (c *Client) DBSize() (n int64, err error) {
+	err = c.call(true, func(r *resp.ReplyReader) error {
+		n, err = readInt(r)
+		return err
+	}, []byte("DBSIZE"))
+	return n, err
+}
+
+// Keys returns the keys that match the glob pattern.
+func (c *Client) Keys(pattern []byte) (keys [][]byte, err error) {
+	err = c.call(true, func(r *resp.ReplyReader) error {
+		keys = nil
+		n, err := readHeader(r, '*')
+		if err != nil {
+			return err
+		}
+		for i := 0; i < n; i++ {
+			k, ok, err := readBulk(r)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return &resp.ProtocolError{Msg: "null key in KEYS reply"}
+			}
+			keys = append(keys, k)
+		}
+		return nil
+	}, []byte("KEYS"), pattern)
+	return keys, err
+}
+
+// Do sends any command and returns the raw RESP reply, error replies
+// included. It is not retried.
+func (c *Client) Do(args ...[]byte) (raw []byte, err error) {
+	err = c.call(false, func(r *resp.ReplyReader) error {
+		raw, err = r.Raw(nil)
+		return err
+	}, args...)
+	return raw, err
+}
+
+func readOK(r *resp.ReplyReader) error {
+	kind, line, err := r.Line()
+	switch {
+	case err != nil:
+		return err
+	case kind == '-':
+		return resp.ReplyError(line)
+	case kind != '+':
+		return &resp.ProtocolError{Msg: "expected a status reply, got '" + string(kind) + "'"}
+	}
+	return nil
+}
+
+// readHeader reads a reply that should be of the given kind and returns its
+// integer.
+func readHeader(r *resp.ReplyReader, want byte) (int, error) {
+	kind, line, err := r.Line()
+	switch {
+	case err != nil:
+		return 0, err
+	case kind == '-':
+		return 0, resp.ReplyError(line)
+	case kind != want:
+		return 0, &resp.ProtocolError{Msg: "expected '" + string(want) + "' reply, got '" + string(kind) + "'"}
+	}
+	return resp.Int(line)
+}
+
+func readInt(r *resp.ReplyReader) (int64, error) {
+	n, err := readHeader(r, ':')
+	return int64(n), err
+}
+
+func readBulk(r *resp.ReplyReader) ([]byte, bool, error) {
+	n, err := readHeader(r, '$')
+	if err != nil || n < 0 {
+		return nil, false, err
+	}
+	v, err := r.Body(make([]byte, 0, n+2), n)
+	return v, err == nil, err
+}

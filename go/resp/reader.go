@@ -1,0 +1,253 @@
+// Package resp reads and writes RESP2, the Redis serialization protocol.
+//
+// A Reader parses the commands a client sends, within configurable limits,
+// without allocating once its buffers have grown to the working size.
+// The Append functions encode replies onto a byte slice.
+package resp
+
+import (
+	"bytes"
+	"errors"
+	"io"
+)
+
+// Limits bound what one client may make the server hold in memory.
+type Limits struct {
+	MaxBulk   int // longest bulk string (one argument), in bytes
+	MaxArgs   int // most arguments in one command
+	MaxInline int // longest inline command (a line not starting with '*')
+	MaxQuery  int // most bytes buffered for one command
+}
+
+// DefaultLimits are the limits Redis uses for the same things.
+var DefaultLimits = Limits{
+	MaxBulk:   512 << 20,
+	MaxArgs:   1 << 20,
+	MaxInline: 64 << 10,
+	MaxQuery:  1 << 30,
+}
+
+// ErrIncomplete is returned by Next when the buffer holds no whole command.
+var ErrIncomplete = errors.New("resp: incomplete command")
+
+// ProtocolError is a malformed or oversized request. The server answers it
+// with an error reply and closes the connection.
+type ProtocolError struct{ Msg string }
+
+func (e *ProtocolError) Error() string { return "Protocol error: " + e.Msg }
+
+const (
+	minBuffer = 16 << 10  // the read buffer never shrinks below this
+	keepLimit = 256 << 10 // an idle buffer larger than this is dropped
+	maxHeader = 32        // longest "*<n>" or "$<n>" line, CRLF included
+)
+
+// Reader parses commands from a stream. Next parses only what is already
+// buffered; Fill reads more. A parse that needs more data resumes where it
+// stopped, so a command that trickles in is never scanned twice.
+type Reader struct {
+	r   io.Reader
+	lim Limits
+	buf []byte
+	beg int // start of the command being parsed
+	end int // end of the data read so far
+
+	// State of a partly parsed array command at buf[beg:].
+	inArray bool
+	want    int   // elements the array header announced
+	pos     int   // where parsing resumes
+	marks   []int // start and end of each argument parsed so far
+	args    [][]byte
+}
+
+// NewReader returns a Reader that reads from r within lim.
+func NewReader(r io.Reader, lim Limits) *Reader {
+	return &Reader{r: r, lim: lim, buf: make([]byte, minBuffer)}
+}
+
+// Buffered reports whether unparsed bytes are waiting in the buffer.
+func (rd *Reader) Buffered() bool { return rd.end > rd.beg }
+
+// Next returns the next whole command in the buffer, or ErrIncomplete.
+// The arguments point into the buffer and are valid until the next call.
+// Empty commands (blank lines, "*0") are skipped.
+func (rd *Reader) Next() ([][]byte, error) {
+	for rd.beg < rd.end {
+		var args [][]byte
+		var err error
+		if rd.inArray || rd.buf[rd.beg] == '*' {
+			args, err = rd.parseArray()
+		} else {
+			args, err = rd.parseInline()
+		}
+		if err != nil || len(args) > 0 {
+			return args, err
+		}
+	}
+	return nil, ErrIncomplete
+}
+
+// Fill reads more bytes from the stream, growing the buffer when a single
+// command does not fit. It fails with a ProtocolError past MaxQuery.
+func (rd *Reader) Fill() error {
+	if rd.beg == rd.end {
+		rd.beg, rd.end, rd.pos = 0, 0, 0
+		if len(rd.buf) > keepLimit {
+			rd.buf = make([]byte, minBuffer)
+		}
+	}
+	if rd.end == len(rd.buf) {
+		if rd.beg > 0 {
+			rd.compact()
+		} else {
+			if len(rd.buf) >= rd.lim.MaxQuery {
+				return &ProtocolError{"too big request"}
+			}
+			grown := make([]byte, min(2*len(rd.buf), rd.lim.MaxQuery))
+			copy(grown, rd.buf[:rd.end])
+			rd.buf = grown
+		}
+	}
+	n, err := rd.r.Read(rd.buf[rd.end:])
+	rd.end += n
+	if n > 0 {
+		return nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return err
+}
+
+// compact moves the unparsed bytes to the front of the buffer.
+func (rd *Reader) compact() {
+	shift := rd.beg
+	copy(rd.buf, rd.buf[rd.beg:rd.end])
+	rd.end -= shift
+	rd.beg = 0
+	rd.pos -= shift
+	for i := range rd.marks {
+		rd.marks[i] -= shift
+	}
+}
+
+// parseArray parses "*<n>\r\n" followed by n "$<len>\r\n<bytes>\r\n".
+func (rd *Reader) parseArray() ([][]byte, error) {
+	if !rd.inArray {
+		n, next, err := rd.header(rd.beg, '*')
+		if err != nil {
+			return nil, err
+		}
+		if n > rd.lim.MaxArgs {
+			return nil, &ProtocolError{"invalid multibulk length"}
+		}
+		if n <= 0 { // "*0" and "*-1" are empty commands
+			rd.beg = next
+			return nil, nil
+		}
+		rd.inArray, rd.want, rd.pos, rd.marks = true, n, next, rd.marks[:0]
+	}
+	for len(rd.marks) < 2*rd.want {
+		size, next, err := rd.header(rd.pos, '$')
+		if err != nil {
+			return nil, err
+		}
+		if size < 0 || size > rd.lim.MaxBulk {
+			return nil, &ProtocolError{"invalid bulk length"}
+		}
+		if rd.end-next < size+2 {
+			return nil, ErrIncomplete
+		}
+		if rd.buf[next+size] != '\r' || rd.buf[next+size+1] != '\n' {
+			return nil, &ProtocolError{"bulk string not followed by CRLF"}
+		}
+		rd.marks = append(rd.marks, next, next+size)
+		rd.pos = next + size + 2
+	}
+	rd.args = rd.args[:0]
+	for i := 0; i < len(rd.marks); i += 2 {
+		rd.args = append(rd.args, rd.buf[rd.marks[i]:rd.marks[i+1]:rd.marks[i+1]])
+	}
+	rd.inArray = false
+	rd.beg = rd.pos
+	return rd.args, nil
+}
+
+// header parses a "<kind><integer>\r\n" line at buf[at:] and returns the
+// integer and the index just past the line.
+func (rd *Reader) header(at int, kind byte) (int, int, error) {
+	if at >= rd.end {
+		return 0, 0, ErrIncomplete
+	}
+	if rd.buf[at] != kind {
+		return 0, 0, &ProtocolError{"expected '" + string(kind) + "', got '" + string(rd.buf[at]) + "'"}
+	}
+	window := rd.buf[at:min(rd.end, at+maxHeader)]
+	nl := bytes.IndexByte(window, '\n')
+	if nl < 0 {
+		if len(window) == maxHeader {
+			return 0, 0, &ProtocolError{"header line too long"}
+		}
+		return 0, 0, ErrIncomplete
+	}
+	if nl < 2 || window[nl-1] != '\r' {
+		return 0, 0, &ProtocolError{"header line not ended by CRLF"}
+	}
+	n, ok := parseInt(window[1 : nl-1])
+	if !ok {
+		if kind == '*' {
+			return 0, 0, &ProtocolError{"invalid multibulk length"}
+		}
+		return 0, 0, &ProtocolError{"invalid bulk length"}
+	}
+	return n, at + nl + 1, nil
+}
+
+// parseInline parses a line of space-separated words, as typed into telnet.
+func (rd *Reader) parseInline() ([][]byte, error) {
+	window := rd.buf[rd.beg:rd.end]
+	nl := bytes.IndexByte(window, '\n')
+	if nl < 0 {
+		if len(window) > rd.lim.MaxInline {
+			return nil, &ProtocolError{"too big inline request"}
+		}
+		return nil, ErrIncomplete
+	}
+	if nl > rd.lim.MaxInline {
+		return nil, &ProtocolError{"too big inline request"}
+	}
+	line := window[:nl]
+	rd.beg += nl + 1
+	rd.args = rd.args[:0]
+	for _, word := range bytes.Fields(line) {
+		if len(rd.args) == rd.lim.MaxArgs {
+			return nil, &ProtocolError{"invalid multibulk length"}
+		}
+		rd.args = append(rd.args, word)
+	}
+	return rd.args, nil
+}
+
+// parseInt parses a decimal integer of at most 18 digits, with an optional
+// leading '-', without allocating.
+func parseInt(b []byte) (int, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+

@@ -1,0 +1,105 @@
+package server
+
+import (
+	"fmt"
+	"net"
+
+	"github.com/tiny-mp-cache/tiny-mp-cache/resp"
+)
+
+// Config says where and how a server listens. The JSON names are the
+// keyword arguments of Python's serve() and serve_unix().
+type Config struct {
+	// Network is "tcp" or "unix".
+	Network string `json:"network"`
+	// Addr is "host:port" for tcp and a file path for unix.
+	Addr string `json:"addr"`
+	// Password, when set, must be given with AUTH before any other command.
+	Password string `json:"password"`
+	// AllowRemote permits a tcp bind to a non-loopback address without a
+	// password, which is otherwise refused (like Redis's protected mode).
+	AllowRemote bool `json:"allow_remote"`
+	// UnixMode is the permission of the socket file; 0 means 0600.
+	UnixMode uint32 `json:"unix_mode"`
+	// MaxClients is the most connections served at once; more are refused.
+	MaxClients int `json:"max_clients"`
+	// MaxBulk, MaxArgs, MaxInline and MaxQuery bound one request; see
+	// resp.Limits. Zero means the default.
+	MaxBulk   int `json:"max_bulk"`
+	MaxArgs   int `json:"max_args"`
+	MaxInline int `json:"max_inline"`
+	MaxQuery  int `json:"max_query"`
+	// LogLevel is "debug", "info", "warn" (the default) or "error".
+	LogLevel string `json:"log_level"`
+}
+
+// DefaultMaxClients is the connection limit when Config.MaxClients is 0.
+const DefaultMaxClients = 10000
+
+// withDefaults returns c with zero fields set to their defaults, or an error
+// that names the first invalid field.
+func (c Config) withDefaults() (Config, error) {
+	switch c.Network {
+	case "tcp", "unix":
+	default:
+		return c, fmt.Errorf("network must be \"tcp\" or \"unix\", not %q", c.Network)
+	}
+	if c.Addr == "" {
+		return c, fmt.Errorf("addr is empty")
+	}
+	if c.UnixMode == 0 {
+		c.UnixMode = 0o600
+	}
+	if c.UnixMode > 0o777 {
+		return c, fmt.Errorf("unix_mode %o is not a permission mode", c.UnixMode)
+	}
+	if c.MaxClients == 0 {
+		c.MaxClients = DefaultMaxClients
+	}
+	d := resp.DefaultLimits
+	for _, f := range []struct {
+		name string
+		v    *int
+		def  int
+	}{
+		{"max_bulk", &c.MaxBulk, d.MaxBulk},
+		{"max_args", &c.MaxArgs, d.MaxArgs},
+		{"max_inline", &c.MaxInline, d.MaxInline},
+		{"max_query", &c.MaxQuery, d.MaxQuery},
+		{"max_clients", &c.MaxClients, DefaultMaxClients},
+	} {
+		if *f.v < 0 {
+			return c, fmt.Errorf("%s must not be negative", f.name)
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return c, err
+	}
+	if c.Network == "tcp" && c.Password == "" && !c.AllowRemote {
+		host, _, err := net.SplitHostPort(c.Addr)
+		if err != nil {
+			return c, fmt.Errorf("addr %q: %v", c.Addr, err)
+		}
+		if !isLoopback(host) {
+			return c, fmt.Errorf("refusing to listen on %s without a password: "+
+				"anyone who can reach it could read and change the cache; "+
+				"set password, or allow_remote=True if that is what you want", c.Addr)
+		}
+	}
+	return c, nil
+}
+
+func (c Config) limits() resp.Limits {
+	return resp.Limits{MaxBulk: c.MaxBulk, MaxArgs: c.MaxArgs, MaxInline: c.MaxInline, MaxQuery: c.MaxQuery}
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,286 @@
+// Package server serves a store over RESP2 on a TCP or Unix socket.
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tiny-mp-cache/tiny-mp-cache/resp"
+	"github.com/tiny-mp-cache/tiny-mp-cache/store"
+)
+
+// drainTimeout is how long Close lets connections finish their current
+// commands and flush their replies before it cuts them off.
+const drainTimeout = 2 * time.Second
+
+// Server accepts clients and runs their commands against one store.
+type Server struct {
+	cfg   Config
+	store *store.Store
+	log   *slog.Logger
+	ln    net.Listener
+
+	mu      sync.Mutex
+	conns   map[*conn]struct{} // guarded by mu
+	closing bool               // guarded by mu
+
+	wg   sync.WaitGroup // one per connection goroutine, one for the accept loop
+	done chan struct{}  // closed when Serve has returned and all conns ended
+}
+
+// Listen validates cfg and binds its address. A Unix socket file left by a
+// dead server is replaced; one that a live server answers on is an error.
+func Listen(cfg Config) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:   cfg,
+		store: store.New(),
+		log:   newLogger(cfg.LogLevel),
+		conns: make(map[*conn]struct{}),
+		done:  make(chan struct{}),
+	}
+	if cfg.Network == "unix" {
+		s.ln, err = listenUnix(cfg.Addr, os.FileMode(cfg.UnixMode))
+	} else {
+		s.ln, err = net.Listen("tcp", cfg.Addr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("listening", "network", cfg.Network, "addr", s.ln.Addr().String())
+	return s, nil
+}
+
+func listenUnix(path string, mode os.FileMode) (net.Listener, error) {
+	if _, err := os.Lstat(path); err == nil {
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("a server is already listening on %s", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("removing stale socket %s: %w", path, err)
+		}
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+// Addr returns the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Store returns the server's store.
+func (s *Server) Store() *store.Store { return s.store }
+
+// Done is closed once the server has stopped and every client is gone.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// Serve accepts connections until Close is called.
+func (s *Server) Serve() {
+	defer func() {
+		s.wg.Wait()
+		close(s.done)
+	}()
+	var delay time.Duration
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			if s.isClosing() {
+				return
+			}
+			// Out of file descriptors and the like: back off and retry.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.log.Warn("accept failed", "err", err, "retry_in", delay)
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		c := s.newConn(nc)
+		if !s.register(c) {
+			nc.Write(resp.AppendError(nil, "ERR max number of clients reached"))
+			nc.Close()
+			s.log.Warn("refused client: too many clients", "max_clients", s.cfg.MaxClients)
+			continue
+		}
+		go c.serve()
+	}
+}
+
+// register adds c to the live connections, unless the server is full or
+// closing.
+func (s *Server) register(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing || len(s.conns) >= s.cfg.MaxClients {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Server) unregister(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+// Clients returns the number of connected clients.
+func (s *Server) Clients() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// Close stops accepting, lets every client finish the commands it has sent
+// and receive their replies, then disconnects them and removes the Unix
+// socket file. It waits at most drainTimeout for clients.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		<-s.done
+		return nil
+	}
+	s.closing = true
+	err := s.ln.Close()
+	// Wake every reader: a connection blocked in Read returns, flushes what
+	// it has computed and exits.
+	for c := range s.conns {
+		c.nc.SetReadDeadline(time.Now())
+	}
+	s.mu.Unlock()
+
+	select {
+	case <-s.done:
+	case <-time.After(drainTimeout):
+		s.mu.Lock()
+		for c := range s.conns {
+			c.nc.Close()
+		}
+		s.mu.Unlock()
+		<-s.done
+	}
+	s.log.Info("stopped", "addr", s.cfg.Addr)
+	return err
+}
+
+// conn is one client connection, served by one goroutine.
+type conn struct {
+	s      *Server
+	nc     net.Conn
+	rd     *resp.Reader
+	out    []byte // replies not yet written
+	authed bool
+}
+
+// maxPending is how many reply bytes a connection buffers before writing
+// them out, even while more pipelined commands are waiting.
+const maxPending = 64 << 10
+
+func (s *Server) newConn(nc net.Conn) *conn {
+	return &conn{
+		s:      s,
+		nc:     nc,
+		rd:     resp.NewReader(nc, s.cfg.limits()),
+		authed: s.cfg.Password == "",
+	}
+}
+
+// serve reads pipelined commands, runs each as soon as it is whole, and
+// writes the replies whenever it runs out of buffered input.
+func (c *conn) serve() {
+	defer c.s.unregister(c)
+	defer c.nc.Close()
+	for {
+		args, err := c.rd.Next()
+		if err == resp.ErrIncomplete {
+			if !c.flush() {
+				return
+			}
+			if c.s.isClosing() && !c.rd.Buffered() {
+				return
+			}
+			err = c.rd.Fill()
+			if err == nil {
+				continue
+			}
+		}
+		if err != nil {
+			var perr *resp.ProtocolError
+			if errors.As(err, &perr) {
+				c.s.log.Info("closing client after protocol error", "remote", c.nc.RemoteAddr().String(), "err", perr.Msg)
+				c.out = resp.AppendError(c.out, "ERR "+perr.Error())
+				c.flush()
+			} else if !errors.Is(err, io.EOF) && !c.s.isClosing() {
+				c.s.log.Debug("client read failed", "err", err)
+			}
+			return
+		}
+		var quit bool
+		c.out, quit = c.s.exec(c, args, c.out)
+		if quit {
+			c.flush()
+			return
+		}
+		if len(c.out) >= maxPending && !c.flush() {
+			return
+		}
+	}
+}
+
+// flush writes the pending replies and reports whether that worked.
+func (c *conn) flush() bool {
+	if len(c.out) == 0 {
+		return true
+	}
+	_, err := c.nc.Write(c.out)
+	if cap(c.out) > maxPending*4 {
+		c.out = nil // one huge reply should not pin its buffer forever
+	} else {
+		c.out = c.out[:0]
+	}
+	return err == nil
+}
+
+func newLogger(level string) *slog.Logger {
+	lv, _ := parseLevel(level)
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(s) {
+	case "", "warn", "warning":
+		return slog.LevelWarn, nil
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("log_level must be debug, info, warn or error, not %q", s)
+}
