@@ -1,0 +1,130 @@
+package client
+
+import (
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseAddr(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Addr
+	}{
+		{"127.0.0.1:5002", Addr{Network: "tcp", Address: "127.0.0.1:5002"}},
+		{"localhost:1", Addr{Network: "tcp", Address: "localhost:1"}},
+		{"[::1]:5002", Addr{Network: "tcp", Address: "[::1]:5002"}},
+		{"unix:///tmp/x.sock", Addr{Network: "unix", Address: "/tmp/x.sock"}},
+		{"unix://:pw@/tmp/x.sock", Addr{Network: "unix", Address: "/tmp/x.sock", Password: "pw"}},
+		{"redis://127.0.0.1:6379/0", Addr{Network: "tcp", Address: "127.0.0.1:6379"}},
+		{"redis://:pw@h:1/2", Addr{Network: "tcp", Address: "h:1", Password: "pw", DB: 2}},
+		{"redis://h", Addr{Network: "tcp", Address: "h:6379"}},
+	} {
+		got, err := ParseAddr(tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("ParseAddr(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"", "127.0.0.1", ":5002", "host:0", "host:99999", "host:x",
+		"unix://", "unix://relative.sock", "http://h:1", "redis://h:1/x"} {
+		_, err := ParseAddr(bad)
+		var e *Error
+		if !errors.As(err, &e) || e.Kind != KindArg || !strings.Contains(e.Msg, "invalid address") {
+			t.Errorf("ParseAddr(%q) = %v; want an invalid address error", bad, err)
+		}
+	}
+}
+
+func TestDialRefused(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	start := time.Now()
+	_, err = Dial(addr, 2*time.Second)
+	var e *Error
+	if !errors.As(err, &e) || e.Kind != KindConn {
+		t.Fatalf("Dial to a closed port = %v; want a connection error", err)
+	}
+	if time.Since(start) > time.Second {
+		t.Fatalf("refusal took %v", time.Since(start))
+	}
+}
+
+// TestTimeout talks to a listener that accepts and never answers.
+func TestTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	c, err := Dial(ln.Addr().String(), 200*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, _, err = c.Get([]byte("k"))
+	var e *Error
+	if !errors.As(err, &e) || e.Kind != KindTimeout {
+		t.Fatalf("Get from a silent server = %v; want a timeout", err)
+	}
+}
+
+// TestGetDelNotRetried checks that a connection lost mid-call is reported
+// for GETDEL, not silently retried, and re-dialled on the next call.
+func TestGetDelNotRetried(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	requests := make(chan string, 10)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			buf := make([]byte, 256)
+			n, _ := c.Read(buf)
+			requests <- string(buf[:n])
+			if strings.Contains(string(buf[:n]), "PING") {
+				c.Write([]byte("+PONG\r\n"))
+			}
+			c.Close() // hang up after each request
+		}
+	}()
+	c, err := Dial(ln.Addr().String(), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, _, err := c.GetDel([]byte("k")); err == nil {
+		t.Fatal("GetDel over a dropped connection succeeded")
+	}
+	if got := <-requests; !strings.Contains(got, "GETDEL") {
+		t.Fatalf("server saw %q", got)
+	}
+	select {
+	case r := <-requests:
+		t.Fatalf("GETDEL was sent again: %q", r)
+	case <-time.After(100 * time.Millisecond):
+	}
+	raw, err := c.Do([]byte("PING"))
+	if err != nil || string(raw) != "+PONG\r\n" {
+		t.Fatalf("next call after the drop = %q, %v; want a re-dialled PONG", raw, err)
+	}
+}

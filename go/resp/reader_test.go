@@ -1,0 +1,227 @@
+package resp
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+// readAll parses every command in the stream, copying the arguments.
+func readAll(r io.Reader, lim Limits) ([][]string, error) {
+	rd := NewReader(r, lim)
+	var cmds [][]string
+	for {
+		args, err := rd.Next()
+		if err == ErrIncomplete {
+			if err = rd.Fill(); err == nil {
+				continue
+			}
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = nil
+			}
+			return cmds, err
+		}
+		cmd := make([]string, len(args))
+		for i, a := range args {
+			cmd[i] = string(a)
+		}
+		cmds = append(cmds, cmd)
+	}
+}
+
+func TestReaderCommands(t *testing.T) {
+	big := strings.Repeat("x", 100000)
+	for _, tc := range []struct {
+		name string
+		in   string
+		want [][]string
+	}{
+		{"one", "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", [][]string{{"GET", "k"}}},
+		{"pipelined", "*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", [][]string{{"PING"}, {"GET", "k"}}},
+		{"empty bulk", "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n", [][]string{{"SET", "k", ""}}},
+		{"binary", "*2\r\n$3\r\nGET\r\n$4\r\n\r\n\x00\xff\r\n", [][]string{{"GET", "\r\n\x00\xff"}}},
+		{"big", "*2\r\n$3\r\nGET\r\n$100000\r\n" + big + "\r\n", [][]string{{"GET", big}}},
+		{"empty arrays skipped", "*0\r\n*-1\r\n*1\r\n$4\r\nPING\r\n", [][]string{{"PING"}}},
+		{"inline", "SET k  v\r\nGET k\n", [][]string{{"SET", "k", "v"}, {"GET", "k"}}},
+		{"blank lines skipped", "\r\n\n PING\r\n", [][]string{{"PING"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, r := range []struct {
+				name string
+				r    io.Reader
+			}{
+				{"whole", strings.NewReader(tc.in)},
+				{"byte by byte", iotest.OneByteReader(strings.NewReader(tc.in))},
+				{"halves", iotest.HalfReader(strings.NewReader(tc.in))},
+			} {
+				got, err := readAll(r.r, DefaultLimits)
+				if err != nil {
+					t.Fatalf("%s: %v", r.name, err)
+				}
+				if !reflect.DeepEqual(got, tc.want) {
+					t.Fatalf("%s: got %q; want %q", r.name, got, tc.want)
+				}
+			}
+		})
+	}
+}
+
+func TestReaderRejects(t *testing.T) {
+	small := Limits{MaxBulk: 10, MaxArgs: 3, MaxInline: 16, MaxQuery: 1 << 20}
+	for _, tc := range []struct {
+		name, in, msg string
+	}{
+		{"bulk over limit", "*1\r\n$11\r\n", "invalid bulk length"},
+		{"huge declared bulk", "*1\r\n$99999999999\r\n", "invalid bulk length"},
+		{"negative bulk", "*1\r\n$-1\r\n", "invalid bulk length"},
+		{"too many args", "*4\r\n", "invalid multibulk length"},
+		{"bad array length", "*x\r\n", "invalid multibulk length"},
+		{"not a bulk", "*1\r\n:1\r\n", "expected '$', got ':'"},
+		{"missing CRLF after bulk", "*1\r\n$1\r\nab\r\n", "not followed by CRLF"},
+		{"header without CR", "*1\n", "not ended by CRLF"},
+		{"endless header", "*111111111111111111111111111111111111", "header line too long"},
+		{"long inline", strings.Repeat("a", 17) + "\r\n", "too big inline request"},
+		{"endless inline", strings.Repeat("a", 100), "too big inline request"},
+		{"too many inline args", "a b c d\r\n", "invalid multibulk length"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := readAll(strings.NewReader(tc.in), small)
+			var perr *ProtocolError
+			if !errors.As(err, &perr) || !strings.Contains(perr.Msg, tc.msg) {
+				t.Fatalf("err = %v; want a protocol error containing %q", err, tc.msg)
+			}
+		})
+	}
+}
+
+func TestReaderMaxQuery(t *testing.T) {
+	lim := DefaultLimits
+	lim.MaxQuery = 64 << 10
+	in := "*1\r\n$100000\r\n" + strings.Repeat("x", 100000) + "\r\n"
+	_, err := readAll(strings.NewReader(in), lim)
+	var perr *ProtocolError
+	if !errors.As(err, &perr) || perr.Msg != "too big request" {
+		t.Fatalf("err = %v; want too big request", err)
+	}
+}
+
+// TestReaderShrinks checks that one huge command does not pin its buffer.
+func TestReaderShrinks(t *testing.T) {
+	in := AppendCommand(nil, []byte("SET"), []byte("k"), bytes.Repeat([]byte("x"), 1<<20))
+	in = AppendCommand(in, []byte("PING"))
+	rd := NewReader(bytes.NewReader(in), DefaultLimits)
+	seen := 0
+	for seen < 2 {
+		if _, err := rd.Next(); err == ErrIncomplete {
+			if err := rd.Fill(); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		seen++
+	}
+	if len(rd.buf) <= keepLimit {
+		t.Fatal("buffer should have grown for the big command")
+	}
+	rd.Fill() // EOF; the buffer is empty, so it is replaced first
+	if len(rd.buf) > keepLimit {
+		t.Fatalf("buffer still %d bytes after the big command was consumed", len(rd.buf))
+	}
+}
+
+func TestReplyRaw(t *testing.T) {
+	in := "*3\r\n$3\r\nabc\r\n:7\r\n*2\r\n+OK\r\n$-1\r\n-ERR x\r\n"
+	rr := NewReplyReader(strings.NewReader(in))
+	first, err := rr.Raw(nil)
+	if err != nil || string(first) != "*3\r\n$3\r\nabc\r\n:7\r\n*2\r\n+OK\r\n$-1\r\n" {
+		t.Fatalf("Raw = %q, %v", first, err)
+	}
+	second, err := rr.Raw(nil)
+	if err != nil || string(second) != "-ERR x\r\n" {
+		t.Fatalf("Raw = %q, %v", second, err)
+	}
+}
+
+func TestAppend(t *testing.T) {
+	var b []byte
+	b = AppendSimple(b, "OK")
+	b = AppendError(b, "ERR bad\r\nthing")
+	b = AppendInt(b, -12)
+	b = AppendBulk(b, []byte("hi"))
+	b = AppendNull(b)
+	b = AppendArray(b, 2)
+	want := "+OK\r\n-ERR bad  thing\r\n:-12\r\n$2\r\nhi\r\n$-1\r\n*2\r\n"
+	if string(b) != want {
+		t.Fatalf("got %q; want %q", b, want)
+	}
+}
+
+// FuzzReader feeds arbitrary bytes to the parser: it must never panic, and
+// anything it accepts must survive a round trip through AppendCommand.
+func FuzzReader(f *testing.F) {
+	f.Add([]byte("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"))
+	f.Add([]byte("PING\r\n"))
+	f.Add([]byte("*1\r\n$99999999999\r\n"))
+	f.Add([]byte("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n*0\r\n"))
+	lim := Limits{MaxBulk: 1 << 16, MaxArgs: 64, MaxInline: 1 << 10, MaxQuery: 1 << 20}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		cmds, err := readAll(iotest.HalfReader(bytes.NewReader(in)), lim)
+		var perr *ProtocolError
+		if err != nil && !errors.As(err, &perr) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("unexpected error type %T: %v", err, err)
+		}
+		var again []byte
+		for _, cmd := range cmds {
+			if len(cmd) == 0 || len(cmd) > lim.MaxArgs {
+				t.Fatalf("command with %d arguments accepted", len(cmd))
+			}
+			args := make([][]byte, len(cmd))
+			for i, a := range cmd {
+				args[i] = []byte(a)
+			}
+			again = AppendCommand(again, args...)
+		}
+		back, err := readAll(bytes.NewReader(again), lim)
+		if err != nil || !reflect.DeepEqual(back, cmds) {
+			t.Fatalf("round trip changed %q into %q (%v)", cmds, back, err)
+		}
+	})
+}
+
+func BenchmarkReaderGet(b *testing.B) {
+	cmd := AppendCommand(nil, []byte("GET"), []byte("user:12345"))
+	var r loopReader
+	r.data = cmd
+	rd := NewReader(&r, DefaultLimits)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(cmd)))
+	for i := 0; i < b.N; i++ {
+		args, err := rd.Next()
+		if err == ErrIncomplete {
+			rd.Fill()
+			args, err = rd.Next()
+		}
+		if err != nil || len(args) != 2 {
+			b.Fatal(err)
+		}
+	}
+}
+
+// loopReader returns its data again and again.
+type loopReader struct{ data []byte }
+
+func (l *loopReader) Read(p []byte) (int, error) {
+	n := 0
+	for n+len(l.data) <= len(p) {
+		n += copy(p[n:], l.data)
+	}
+	return n, nil
+}

@@ -1,0 +1,406 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tiny-mp-cache/tiny-mp-cache/client"
+	"github.com/tiny-mp-cache/tiny-mp-cache/resp"
+)
+
+// start runs a server for the test and stops it at cleanup.
+func start(t testing.TB, cfg Config) *Server {
+	t.Helper()
+	s, err := Listen(cfg)
+	if err != nil {
+		t.Fatalf("Listen(%+v): %v", cfg, err)
+	}
+	go s.Serve()
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// clientAddr is the address string a client dials for s.
+func clientAddr(s *Server) string {
+	if s.cfg.Network == "unix" {
+		return "unix://" + s.cfg.Addr
+	}
+	return s.Addr().String()
+}
+
+func tcpConfig() Config { return Config{Network: "tcp", Addr: "127.0.0.1:0"} }
+
+func unixConfig(t testing.TB) Config {
+	return Config{Network: "unix", Addr: filepath.Join(t.TempDir(), "c.sock")}
+}
+
+func TestServerTCP(t *testing.T)  { testServer(t, tcpConfig()) }
+func TestServerUnix(t *testing.T) { testServer(t, unixConfig(t)) }
+
+// testServer is the behaviour both transports must share.
+func testServer(t *testing.T, cfg Config) {
+	s := start(t, cfg)
+	c, err := client.Dial(clientAddr(s), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok, err := c.Get([]byte("missing")); err != nil || ok {
+		t.Fatalf("Get(missing) = ok %v, err %v", ok, err)
+	}
+	must(c.Set([]byte("foo"), []byte("bar")))
+	must(c.Set([]byte("empty"), nil))
+	big := bytes.Repeat([]byte{0, 1, 2, '\r', '\n'}, 4<<20) // 20 MiB
+	must(c.Set([]byte("big"), big))
+	must(c.Set([]byte("ключ"), []byte("значение")))
+
+	for k, want := range map[string][]byte{"foo": []byte("bar"), "empty": {}, "big": big, "ключ": []byte("значение")} {
+		v, ok, err := c.Get([]byte(k))
+		if err != nil || !ok || !bytes.Equal(v, want) {
+			t.Fatalf("Get(%q): ok %v err %v, %d bytes; want %d bytes", k, ok, err, len(v), len(want))
+		}
+	}
+	keys, err := c.Keys([]byte("*"))
+	must(err)
+	if want := []string{"big", "empty", "foo", "ключ"}; !reflect.DeepEqual(strs(keys), want) {
+		t.Fatalf("Keys(*) = %q; want %q", strs(keys), want)
+	}
+	if n, err := c.DBSize(); err != nil || n != 4 {
+		t.Fatalf("DBSize = %d, %v; want 4", n, err)
+	}
+	if v, ok, err := c.GetDel([]byte("foo")); err != nil || !ok || string(v) != "bar" {
+		t.Fatalf("GetDel = %q %v %v", v, ok, err)
+	}
+	if _, ok, err := c.GetDel([]byte("foo")); err != nil || ok {
+		t.Fatalf("second GetDel: ok %v err %v", ok, err)
+	}
+	if n, err := c.Del([]byte("empty")); err != nil || n != 1 {
+		t.Fatalf("Del = %d, %v; want 1", n, err)
+	}
+	if n, err := c.Del([]byte("empty")); err != nil || n != 0 {
+		t.Fatalf("Del again = %d, %v; want 0", n, err)
+	}
+	raw, err := c.Do([]byte("NOSUCH"), []byte("x"))
+	if err != nil || string(raw) != "-ERR unknown command 'NOSUCH'\r\n" {
+		t.Fatalf("Do(NOSUCH) = %q, %v", raw, err)
+	}
+	raw, err = c.Do([]byte("get"))
+	if err != nil || string(raw) != "-ERR wrong number of arguments for 'get' command\r\n" {
+		t.Fatalf("Do(get) = %q, %v", raw, err)
+	}
+	// The connection is still good after error replies.
+	if raw, err := c.Do([]byte("PING")); err != nil || string(raw) != "+PONG\r\n" {
+		t.Fatalf("PING = %q, %v", raw, err)
+	}
+}
+
+func strs(bs [][]byte) []string {
+	out := make([]string, len(bs))
+	for i, b := range bs {
+		out[i] = string(b)
+	}
+	return out
+}
+
+// rawConn dials s and returns the connection and a reader of its replies.
+func rawConn(t *testing.T, s *Server) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	nc, err := net.Dial(s.Addr().Network(), s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	return nc, bufio.NewReader(nc)
+}
+
+func readLine(t *testing.T, r *bufio.Reader) string {
+	t.Helper()
+	line, err := r.ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading reply: %v", err)
+	}
+	return strings.TrimSuffix(line, "\r\n")
+}
+
+func TestProtocolErrorClosesOnlyThatClient(t *testing.T) {
+	s := start(t, tcpConfig())
+	good, goodR := rawConn(t, s)
+	for _, garbage := range []string{
+		"*1\r\n$99999999999\r\n",
+		"*abc\r\n",
+		"*1\r\n:5\r\n",
+		"*2\r\n$3\r\nGET\r\n$1\r\nkXX",
+	} {
+		bad, badR := rawConn(t, s)
+		bad.Write([]byte(garbage))
+		line := readLine(t, badR)
+		if !strings.HasPrefix(line, "-ERR Protocol error") {
+			t.Fatalf("%q: reply %q; want a protocol error", garbage, line)
+		}
+		if _, err := badR.ReadByte(); err == nil {
+			t.Fatalf("%q: connection still open after a protocol error", garbage)
+		}
+		good.Write([]byte("PING\r\n"))
+		if line := readLine(t, goodR); line != "+PONG" {
+			t.Fatalf("other client got %q after %q", line, garbage)
+		}
+	}
+}
+
+func TestPipelineRepliesInOrder(t *testing.T) {
+	s := start(t, tcpConfig())
+	nc, r := rawConn(t, s)
+	var req []byte
+	for i := 0; i < 1000; i++ {
+		req = resp.AppendCommand(req, []byte("SET"), []byte(fmt.Sprint("k", i)), []byte(fmt.Sprint(i)))
+		req = resp.AppendCommand(req, []byte("GET"), []byte(fmt.Sprint("k", i)))
+	}
+	go nc.Write(req)
+	for i := 0; i < 1000; i++ {
+		if l := readLine(t, r); l != "+OK" {
+			t.Fatalf("SET %d: %q", i, l)
+		}
+		readLine(t, r) // $len
+		if l := readLine(t, r); l != fmt.Sprint(i) {
+			t.Fatalf("GET %d: %q", i, l)
+		}
+	}
+}
+
+func TestAuth(t *testing.T) {
+	cfg := tcpConfig()
+	cfg.Password = "s3cret"
+	s := start(t, cfg)
+	nc, r := rawConn(t, s)
+	nc.Write([]byte("GET k\r\n"))
+	if l := readLine(t, r); l != "-NOAUTH Authentication required." {
+		t.Fatalf("unauthenticated GET: %q", l)
+	}
+	nc.Write([]byte("AUTH wrong\r\n"))
+	if l := readLine(t, r); !strings.HasPrefix(l, "-WRONGPASS") {
+		t.Fatalf("wrong password: %q", l)
+	}
+	nc.Write([]byte("AUTH s3cret\r\nGET k\r\n"))
+	if l := readLine(t, r); l != "+OK" {
+		t.Fatalf("AUTH: %q", l)
+	}
+	if l := readLine(t, r); l != "$-1" {
+		t.Fatalf("GET after AUTH: %q", l)
+	}
+	if _, err := client.Dial(s.Addr().String(), time.Second); err != nil {
+		t.Fatalf("Dial without a password should connect (commands then fail with NOAUTH): %v", err)
+	}
+	c, err := client.Dial("redis://:s3cret@"+s.Addr().String(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Set([]byte("a"), []byte("b")); err != nil {
+		t.Fatalf("Set with password in the address: %v", err)
+	}
+	if _, err := client.Dial("redis://:nope@"+s.Addr().String(), time.Second); err == nil ||
+		!strings.Contains(err.Error(), "WRONGPASS") {
+		t.Fatalf("Dial with a wrong password: %v", err)
+	}
+}
+
+func TestMaxClients(t *testing.T) {
+	cfg := tcpConfig()
+	cfg.MaxClients = 2
+	s := start(t, cfg)
+	a, ar := rawConn(t, s)
+	b, br := rawConn(t, s)
+	for _, x := range []struct {
+		c net.Conn
+		r *bufio.Reader
+	}{{a, ar}, {b, br}} {
+		x.c.Write([]byte("PING\r\n"))
+		if l := readLine(t, x.r); l != "+PONG" {
+			t.Fatalf("client within the limit: %q", l)
+		}
+	}
+	_, cr := rawConn(t, s)
+	if l := readLine(t, cr); l != "-ERR max number of clients reached" {
+		t.Fatalf("third client: %q", l)
+	}
+}
+
+func TestProtectedMode(t *testing.T) {
+	_, err := Listen(Config{Network: "tcp", Addr: "0.0.0.0:0"})
+	if err == nil || !strings.Contains(err.Error(), "without a password") {
+		t.Fatalf("binding 0.0.0.0 without a password: %v", err)
+	}
+	for _, cfg := range []Config{
+		{Network: "tcp", Addr: "0.0.0.0:0", Password: "x"},
+		{Network: "tcp", Addr: "0.0.0.0:0", AllowRemote: true},
+	} {
+		s, err := Listen(cfg)
+		if err != nil {
+			t.Fatalf("%+v: %v", cfg, err)
+		}
+		go s.Serve()
+		s.Close()
+	}
+}
+
+func TestBadConfig(t *testing.T) {
+	for _, cfg := range []Config{
+		{Network: "udp", Addr: "x"},
+		{Network: "tcp"},
+		{Network: "unix", Addr: "/tmp/x", UnixMode: 0o1777},
+		{Network: "tcp", Addr: "127.0.0.1:0", MaxBulk: -1},
+		{Network: "tcp", Addr: "127.0.0.1:0", LogLevel: "loud"},
+	} {
+		if _, err := Listen(cfg); err == nil {
+			t.Errorf("Listen(%+v) succeeded", cfg)
+		}
+	}
+}
+
+func TestUnixSocketFile(t *testing.T) {
+	cfg := unixConfig(t)
+	// A stale file, as left by a killed server, is replaced.
+	if err := os.WriteFile(cfg.Addr, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Listen(cfg)
+	if err != nil {
+		t.Fatalf("Listen over a stale file: %v", err)
+	}
+	go s.Serve()
+	fi, err := os.Stat(cfg.Addr)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("socket mode = %v, %v; want 0600", fi.Mode().Perm(), err)
+	}
+	// A live server is not taken over.
+	if _, err := Listen(cfg); err == nil || !strings.Contains(err.Error(), "already listening") {
+		t.Fatalf("second Listen on a live socket: %v", err)
+	}
+	s.Close()
+	if _, err := os.Stat(cfg.Addr); !os.IsNotExist(err) {
+		t.Fatalf("socket file still there after Close: %v", err)
+	}
+}
+
+func TestCloseFlushesAndDisconnects(t *testing.T) {
+	s := start(t, tcpConfig())
+	nc, r := rawConn(t, s)
+	nc.Write([]byte("SET k v\r\n"))
+	if l := readLine(t, r); l != "+OK" {
+		t.Fatalf("SET: %q", l)
+	}
+	done := make(chan struct{})
+	go func() { s.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return")
+	}
+	if _, err := r.ReadByte(); err == nil {
+		t.Fatal("client still connected after Close")
+	}
+	if _, err := net.Dial("tcp", s.Addr().String()); err == nil {
+		t.Fatal("still accepting after Close")
+	}
+}
+
+// TestManyClients runs concurrent clients that each pop their share.
+func TestConcurrentPopExactlyOnce(t *testing.T) {
+	s := start(t, tcpConfig())
+	c, err := client.Dial(s.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 500
+	for i := 0; i < n; i++ {
+		c.Set([]byte(fmt.Sprint("job:", i)), []byte("x"))
+	}
+	var mu sync.Mutex
+	got := map[string]int{}
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wc, err := client.Dial(s.Addr().String(), 5*time.Second)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer wc.Close()
+			for i := 0; i < n; i++ {
+				k := fmt.Sprint("job:", i)
+				if _, ok, err := wc.GetDel([]byte(k)); err != nil {
+					t.Error(err)
+				} else if ok {
+					mu.Lock()
+					got[k]++
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(got) != n {
+		t.Fatalf("%d keys popped; want %d", len(got), n)
+	}
+	for k, times := range got {
+		if times != 1 {
+			t.Fatalf("%s popped %d times", k, times)
+		}
+	}
+}
+
+// FuzzDispatch sends arbitrary bytes as one client; the server must stay up
+// and keep serving another client correctly.
+func FuzzDispatch(f *testing.F) {
+	f.Add([]byte("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"))
+	f.Add([]byte("KEYS [\r\nKEYS \\\r\nDEL\r\nAUTH a b c\r\n"))
+	f.Add([]byte("*2\r\n$4\r\nPING\r\n$1\r\nx\r\nQUIT\r\nPING\r\n"))
+	cfg := tcpConfig()
+	cfg.MaxBulk, cfg.MaxQuery = 1<<16, 1<<20
+	s := start(f, cfg)
+	probe, err := client.Dial(s.Addr().String(), 5*time.Second)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		nc, err := net.Dial("tcp", s.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc.SetDeadline(time.Now().Add(2 * time.Second))
+		nc.Write(in)
+		nc.(*net.TCPConn).CloseWrite()
+		var sink [4096]byte
+		for {
+			if _, err := nc.Read(sink[:]); err != nil {
+				break
+			}
+		}
+		nc.Close()
+		if err := probe.Set([]byte("probe"), in); err != nil {
+			t.Fatalf("server broken after %q: %v", in, err)
+		}
+		if v, ok, err := probe.Get([]byte("probe")); err != nil || !ok || !bytes.Equal(v, in) {
+			t.Fatalf("server answers wrongly after %q: %q %v %v", in, v, ok, err)
+		}
+	})
+}
