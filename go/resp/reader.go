@@ -250,4 +250,3 @@ func parseInt(b []byte) (int, bool) {
 	}
 	return n, true
 }
-
