@@ -3,8 +3,11 @@ package server
 import (
 	"crypto/subtle"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/tiny-mp-cache/tiny-mp-cache/resp"
+	"github.com/tiny-mp-cache/tiny-mp-cache/store"
 )
 
 // A command is one entry of the command table.
@@ -16,9 +19,26 @@ type command struct {
 	noAuth bool
 	// closes commands end the connection once their reply is written.
 	closes bool
+	// flags and keys are reported by COMMAND, for clients that look.
+	flags []string
+	keys  keySpec
 	// run appends the reply for args (args[0] is the name) to out.
 	run func(c *conn, args [][]byte, out []byte) []byte
 }
+
+// keySpec says which arguments are keys: first, last (negative counts from
+// the end) and the step between them, as in COMMAND's reply.
+type keySpec struct{ first, last, step int }
+
+var (
+	rw = []string{"write"}
+	ro = []string{"readonly", "fast"}
+
+	oneKey   = keySpec{1, 1, 1}
+	allKeys  = keySpec{1, -1, 1}
+	keyPairs = keySpec{1, -1, 2}
+	keysThen = keySpec{1, -2, 1} // keys, then one more argument
+)
 
 // commands maps lower-case command names to their entries. It is the only
 // place that knows command names.
@@ -26,16 +46,52 @@ var commands map[string]*command
 
 func init() {
 	commands = map[string]*command{
-		"get":    {arity: 2, run: cmdGet},
-		"set":    {arity: 3, run: cmdSet},
-		"getdel": {arity: 2, run: cmdGetDel},
-		"del":    {arity: -2, run: cmdDel},
-		"keys":   {arity: 2, run: cmdKeys},
-		"dbsize": {arity: 1, run: cmdDBSize},
-		"ping":   {arity: -1, run: cmdPing},
-		"echo":   {arity: 2, run: cmdEcho},
-		"auth":   {arity: -2, noAuth: true, run: cmdAuth},
-		"quit":   {arity: 1, noAuth: true, closes: true, run: cmdQuit},
+		// Strings and keys.
+		"get":      {arity: 2, flags: ro, keys: oneKey, run: cmdGet},
+		"set":      {arity: -3, flags: rw, keys: oneKey, run: cmdSet},
+		"getdel":   {arity: 2, flags: rw, keys: oneKey, run: cmdGetDel},
+		"mget":     {arity: -2, flags: ro, keys: allKeys, run: cmdMGet},
+		"mset":     {arity: -3, flags: rw, keys: keyPairs, run: cmdMSet},
+		"incr":     {arity: 2, flags: rw, keys: oneKey, run: cmdIncr},
+		"incrby":   {arity: 3, flags: rw, keys: oneKey, run: cmdIncr},
+		"decr":     {arity: 2, flags: rw, keys: oneKey, run: cmdIncr},
+		"decrby":   {arity: 3, flags: rw, keys: oneKey, run: cmdIncr},
+		"del":      {arity: -2, flags: rw, keys: allKeys, run: cmdDel},
+		"unlink":   {arity: -2, flags: rw, keys: allKeys, run: cmdDel},
+		"exists":   {arity: -2, flags: ro, keys: allKeys, run: cmdExists},
+		"type":     {arity: 2, flags: ro, keys: oneKey, run: cmdType},
+		"keys":     {arity: 2, flags: ro, run: cmdKeys},
+		"scan":     {arity: -2, flags: ro, run: cmdScan},
+		"dbsize":   {arity: 1, flags: ro, run: cmdDBSize},
+		"flushdb":  {arity: -1, flags: rw, run: cmdFlush},
+		"flushall": {arity: -1, flags: rw, run: cmdFlush},
+		// Expiry.
+		"expire":  {arity: 3, flags: rw, keys: oneKey, run: cmdExpire},
+		"pexpire": {arity: 3, flags: rw, keys: oneKey, run: cmdExpire},
+		"ttl":     {arity: 2, flags: ro, keys: oneKey, run: cmdTTL},
+		"pttl":    {arity: 2, flags: ro, keys: oneKey, run: cmdTTL},
+		"persist": {arity: 2, flags: rw, keys: oneKey, run: cmdPersist},
+		// Lists, the queue primitive.
+		"lpush":  {arity: -3, flags: rw, keys: oneKey, run: cmdPush},
+		"rpush":  {arity: -3, flags: rw, keys: oneKey, run: cmdPush},
+		"lpop":   {arity: -2, flags: rw, keys: oneKey, run: cmdPop},
+		"rpop":   {arity: -2, flags: rw, keys: oneKey, run: cmdPop},
+		"llen":   {arity: 2, flags: ro, keys: oneKey, run: cmdLLen},
+		"lrange": {arity: 4, flags: ro, keys: oneKey, run: cmdLRange},
+		"blpop":  {arity: -3, flags: rw, keys: keysThen, run: cmdBPop},
+		"brpop":  {arity: -3, flags: rw, keys: keysThen, run: cmdBPop},
+		// Connection and server.
+		"ping":    {arity: -1, flags: ro, run: cmdPing},
+		"echo":    {arity: 2, flags: ro, run: cmdEcho},
+		"auth":    {arity: -2, noAuth: true, run: cmdAuth},
+		"hello":   {arity: -1, noAuth: true, run: cmdHello},
+		"quit":    {arity: 1, noAuth: true, closes: true, run: cmdQuit},
+		"select":  {arity: 2, run: cmdSelect},
+		"client":  {arity: -2, run: cmdClient},
+		"config":  {arity: -2, run: cmdConfig},
+		"command": {arity: -1, run: cmdCommand},
+		"info":    {arity: -1, run: cmdInfo},
+		"time":    {arity: 1, run: cmdTime},
 	}
 }
 
@@ -45,6 +101,7 @@ const maxNameLen = 32
 // exec runs one command and appends its reply to out. It reports whether
 // the client asked to close the connection.
 func (s *Server) exec(c *conn, args [][]byte, out []byte) ([]byte, bool) {
+	s.commandsProcessed.Add(1)
 	name := args[0]
 	var lower [maxNameLen]byte
 	if len(name) > maxNameLen {
@@ -63,9 +120,13 @@ func (s *Server) exec(c *conn, args [][]byte, out []byte) ([]byte, bool) {
 	case !c.authed && !cmd.noAuth:
 		return resp.AppendError(out, "NOAUTH Authentication required."), false
 	case cmd.arity > 0 && len(args) != cmd.arity, cmd.arity < 0 && len(args) < -cmd.arity:
-		return resp.AppendError(out, "ERR wrong number of arguments for '"+string(lower[:len(name)])+"' command"), false
+		return appendArityError(out, lower[:len(name)]), false
 	}
 	return cmd.run(c, args, out), cmd.closes
+}
+
+func appendArityError(out, name []byte) []byte {
+	return resp.AppendError(out, "ERR wrong number of arguments for '"+string(name)+"' command")
 }
 
 // printable quotes at most 64 bytes of a client-supplied name for an error.
@@ -77,24 +138,133 @@ func printable(b []byte) string {
 	return s[1 : len(s)-1]
 }
 
-func cmdGet(c *conn, args [][]byte, out []byte) []byte {
-	if v, ok := c.s.store.Get(args[1]); ok {
-		return resp.AppendBulk(out, v)
-	}
-	return resp.AppendNull(out)
+// is reports whether a client-supplied word equals an upper-case keyword,
+// ignoring case.
+func is(arg []byte, keyword string) bool {
+	return len(arg) == len(keyword) && strings.EqualFold(string(arg), keyword)
 }
 
+const (
+	errSyntax   = "ERR syntax error"
+	errNotInt   = "ERR value is not an integer or out of range"
+	errExpire   = "ERR invalid expire time in '%s' command"
+	errTimeout  = "ERR timeout is not a float or out of range"
+	errNegative = "ERR timeout is negative"
+)
+
+func appendErr(out []byte, err error) []byte { return resp.AppendError(out, err.Error()) }
+
+// appendValue appends a bulk string, or the null bulk string if missing.
+func appendValue(out, v []byte, ok bool) []byte {
+	if !ok {
+		return resp.AppendNull(out)
+	}
+	return resp.AppendBulk(out, v)
+}
+
+func cmdGet(c *conn, args [][]byte, out []byte) []byte {
+	v, ok, err := c.s.store.Get(args[1])
+	if err != nil {
+		return appendErr(out, err)
+	}
+	return appendValue(out, v, ok)
+}
+
+// cmdSet is SET key value [EX s | PX ms | KEEPTTL] [NX | XX].
 func cmdSet(c *conn, args [][]byte, out []byte) []byte {
-	c.s.store.Set(args[1], args[2])
+	var opt store.SetOptions
+	for i := 3; i < len(args); i++ {
+		switch a := args[i]; {
+		case is(a, "NX") && !opt.XX:
+			opt.NX = true
+		case is(a, "XX") && !opt.NX:
+			opt.XX = true
+		case is(a, "KEEPTTL") && opt.TTL == 0:
+			opt.KeepTTL = true
+		case (is(a, "EX") || is(a, "PX")) && !opt.KeepTTL && opt.TTL == 0 && i+1 < len(args):
+			n, ok := store.ParseInt(args[i+1])
+			if !ok {
+				return resp.AppendError(out, errNotInt)
+			}
+			if n <= 0 {
+				return resp.AppendError(out, "ERR invalid expire time in 'set' command")
+			}
+			unit := time.Second
+			if is(a, "PX") {
+				unit = time.Millisecond
+			}
+			if n > int64(maxTTL/unit) {
+				return resp.AppendError(out, "ERR invalid expire time in 'set' command")
+			}
+			opt.TTL = time.Duration(n) * unit
+			i++
+		default:
+			return resp.AppendError(out, errSyntax)
+		}
+	}
+	ok, err := c.s.store.Set(args[1], args[2], opt)
+	switch {
+	case err != nil:
+		return appendErr(out, err)
+	case !ok:
+		return resp.AppendNull(out)
+	}
 	return resp.AppendSimple(out, "OK")
 }
 
+// maxTTL keeps deadlines far from overflowing int64 nanoseconds.
+const maxTTL = 100 * 365 * 24 * time.Hour
+
 func cmdGetDel(c *conn, args [][]byte, out []byte) []byte {
-	if v, ok := c.s.store.GetDel(args[1]); ok {
-		return resp.AppendBulk(out, v)
+	v, ok, err := c.s.store.GetDel(args[1])
+	if err != nil {
+		return appendErr(out, err)
 	}
-	return resp.AppendNull(out)
+	return appendValue(out, v, ok)
 }
+
+func cmdMGet(c *conn, args [][]byte, out []byte) []byte {
+	vals := c.s.store.MGet(args[1:])
+	out = resp.AppendArray(out, len(vals))
+	for _, v := range vals {
+		out = appendValue(out, v, v != nil)
+	}
+	return out
+}
+
+func cmdMSet(c *conn, args [][]byte, out []byte) []byte {
+	if len(args)%2 != 1 {
+		return appendArityError(out, []byte("mset"))
+	}
+	if err := c.s.store.MSet(args[1:]); err != nil {
+		return appendErr(out, err)
+	}
+	return resp.AppendSimple(out, "OK")
+}
+
+// cmdIncr serves INCR, INCRBY, DECR and DECRBY.
+func cmdIncr(c *conn, args [][]byte, out []byte) []byte {
+	delta := int64(1)
+	if len(args) == 3 {
+		var ok bool
+		if delta, ok = store.ParseInt(args[2]); !ok {
+			return resp.AppendError(out, errNotInt)
+		}
+	}
+	if args[0][0] == 'd' || args[0][0] == 'D' {
+		if delta == minInt64 {
+			return resp.AppendError(out, "ERR decrement would overflow")
+		}
+		delta = -delta
+	}
+	n, err := c.s.store.IncrBy(args[1], delta)
+	if err != nil {
+		return appendErr(out, err)
+	}
+	return resp.AppendInt(out, n)
+}
+
+const minInt64 = -1 << 63
 
 func cmdDel(c *conn, args [][]byte, out []byte) []byte {
 	var n int64
@@ -106,8 +276,21 @@ func cmdDel(c *conn, args [][]byte, out []byte) []byte {
 	return resp.AppendInt(out, n)
 }
 
-func cmdKeys(c *conn, args [][]byte, out []byte) []byte {
-	keys := c.s.store.Keys(string(args[1]))
+func cmdExists(c *conn, args [][]byte, out []byte) []byte {
+	var n int64
+	for _, k := range args[1:] {
+		if c.s.store.Exists(k) {
+			n++
+		}
+	}
+	return resp.AppendInt(out, n)
+}
+
+func cmdType(c *conn, args [][]byte, out []byte) []byte {
+	return resp.AppendSimple(out, c.s.store.Type(args[1]))
+}
+
+func appendKeys(out []byte, keys []string) []byte {
 	out = resp.AppendArray(out, len(keys))
 	for _, k := range keys {
 		out = resp.AppendBulkString(out, k)
@@ -115,8 +298,200 @@ func cmdKeys(c *conn, args [][]byte, out []byte) []byte {
 	return out
 }
 
+func cmdKeys(c *conn, args [][]byte, out []byte) []byte {
+	return appendKeys(out, c.s.store.Keys(string(args[1])))
+}
+
+// cmdScan is SCAN cursor [MATCH pattern] [COUNT n] [TYPE t].
+func cmdScan(c *conn, args [][]byte, out []byte) []byte {
+	cursor, err := strconv.ParseUint(string(args[1]), 10, 64)
+	if err != nil {
+		return resp.AppendError(out, "ERR invalid cursor")
+	}
+	pattern, count, typ := "*", 10, ""
+	for i := 2; i < len(args); i += 2 {
+		if i+1 >= len(args) {
+			return resp.AppendError(out, errSyntax)
+		}
+		switch a, v := args[i], args[i+1]; {
+		case is(a, "MATCH"):
+			pattern = string(v)
+		case is(a, "COUNT"):
+			n, ok := store.ParseInt(v)
+			if !ok || n < 1 {
+				return resp.AppendError(out, errSyntax)
+			}
+			count = int(min(n, 1<<20))
+		case is(a, "TYPE"):
+			typ = strings.ToLower(string(v))
+		default:
+			return resp.AppendError(out, errSyntax)
+		}
+	}
+	next, keys := c.s.store.Scan(cursor, pattern, count)
+	if typ != "" {
+		kept := keys[:0]
+		for _, k := range keys {
+			if c.s.store.Type([]byte(k)) == typ {
+				kept = append(kept, k)
+			}
+		}
+		keys = kept
+	}
+	out = resp.AppendArray(out, 2)
+	out = resp.AppendBulkString(out, strconv.FormatUint(next, 10))
+	return appendKeys(out, keys)
+}
+
 func cmdDBSize(c *conn, args [][]byte, out []byte) []byte {
 	return resp.AppendInt(out, int64(c.s.store.Len()))
+}
+
+// cmdFlush is FLUSHDB and FLUSHALL, with or without ASYNC/SYNC.
+func cmdFlush(c *conn, args [][]byte, out []byte) []byte {
+	if len(args) > 2 || len(args) == 2 && !is(args[1], "ASYNC") && !is(args[1], "SYNC") {
+		return resp.AppendError(out, errSyntax)
+	}
+	c.s.store.Flush()
+	return resp.AppendSimple(out, "OK")
+}
+
+// cmdExpire is EXPIRE key seconds and PEXPIRE key milliseconds.
+func cmdExpire(c *conn, args [][]byte, out []byte) []byte {
+	n, ok := store.ParseInt(args[2])
+	if !ok {
+		return resp.AppendError(out, errNotInt)
+	}
+	unit := time.Second
+	if args[0][0] == 'p' || args[0][0] == 'P' {
+		unit = time.Millisecond
+	}
+	if n > int64(maxTTL/unit) || n < -int64(maxTTL/unit) {
+		return resp.AppendError(out, "ERR invalid expire time in '"+strings.ToLower(string(args[0]))+"' command")
+	}
+	if c.s.store.Expire(args[1], time.Duration(n)*unit) {
+		return resp.AppendInt(out, 1)
+	}
+	return resp.AppendInt(out, 0)
+}
+
+// cmdTTL is TTL (seconds, rounded) and PTTL (milliseconds): -2 for a missing
+// key, -1 for a key without a deadline.
+func cmdTTL(c *conn, args [][]byte, out []byte) []byte {
+	left, exists, forever := c.s.store.TTL(args[1])
+	switch {
+	case !exists:
+		return resp.AppendInt(out, -2)
+	case forever:
+		return resp.AppendInt(out, -1)
+	case args[0][0] == 'p' || args[0][0] == 'P':
+		return resp.AppendInt(out, int64((left+time.Millisecond/2)/time.Millisecond))
+	}
+	return resp.AppendInt(out, int64((left+time.Second/2)/time.Second))
+}
+
+func cmdPersist(c *conn, args [][]byte, out []byte) []byte {
+	if c.s.store.Persist(args[1]) {
+		return resp.AppendInt(out, 1)
+	}
+	return resp.AppendInt(out, 0)
+}
+
+func isLeft(name []byte) bool { return name[0] == 'l' || name[0] == 'L' }
+
+func cmdPush(c *conn, args [][]byte, out []byte) []byte {
+	n, err := c.s.store.Push(args[1], args[2:], isLeft(args[0]))
+	if err != nil {
+		return appendErr(out, err)
+	}
+	return resp.AppendInt(out, int64(n))
+}
+
+// cmdPop is LPOP and RPOP key [count].
+func cmdPop(c *conn, args [][]byte, out []byte) []byte {
+	if len(args) > 3 {
+		return appendArityError(out, []byte(strings.ToLower(string(args[0]))))
+	}
+	count := int64(1)
+	if len(args) == 3 {
+		var ok bool
+		if count, ok = store.ParseInt(args[2]); !ok || count < 0 {
+			return resp.AppendError(out, "ERR value is out of range, must be positive")
+		}
+	}
+	vals, err := c.s.store.Pop(args[1], isLeft(args[0]), int(min(count, 1<<30)))
+	switch {
+	case err != nil:
+		return appendErr(out, err)
+	case len(args) == 2:
+		if len(vals) == 0 {
+			return resp.AppendNull(out)
+		}
+		return resp.AppendBulk(out, vals[0])
+	case vals == nil:
+		return resp.AppendNullArray(out)
+	}
+	out = resp.AppendArray(out, len(vals))
+	for _, v := range vals {
+		out = resp.AppendBulk(out, v)
+	}
+	return out
+}
+
+func cmdLLen(c *conn, args [][]byte, out []byte) []byte {
+	n, err := c.s.store.LLen(args[1])
+	if err != nil {
+		return appendErr(out, err)
+	}
+	return resp.AppendInt(out, int64(n))
+}
+
+func cmdLRange(c *conn, args [][]byte, out []byte) []byte {
+	start, ok1 := store.ParseInt(args[2])
+	stop, ok2 := store.ParseInt(args[3])
+	if !ok1 || !ok2 {
+		return resp.AppendError(out, errNotInt)
+	}
+	vals, err := c.s.store.LRange(args[1], int(start), int(stop))
+	if err != nil {
+		return appendErr(out, err)
+	}
+	out = resp.AppendArray(out, len(vals))
+	for _, v := range vals {
+		out = resp.AppendBulk(out, v)
+	}
+	return out
+}
+
+// cmdBPop is BLPOP and BRPOP key [key ...] timeout. It blocks this
+// connection, and only this one, until a value arrives, the timeout (in
+// seconds, 0 = forever) passes, the client hangs up or the server stops.
+func cmdBPop(c *conn, args [][]byte, out []byte) []byte {
+	secs, err := strconv.ParseFloat(string(args[len(args)-1]), 64)
+	switch {
+	case err != nil:
+		return resp.AppendError(out, errTimeout)
+	case secs < 0:
+		return resp.AppendError(out, errNegative)
+	case secs > maxTTL.Seconds():
+		return resp.AppendError(out, errTimeout)
+	}
+	keys := args[1 : len(args)-1]
+	p, w, err := c.s.store.BPop(keys, isLeft(args[0]))
+	if err != nil {
+		return appendErr(out, err)
+	}
+	if w != nil {
+		c.out = out
+		p = c.wait(w, time.Duration(secs*float64(time.Second)))
+		out = c.out
+	}
+	if p == nil {
+		return resp.AppendNullArray(out)
+	}
+	out = resp.AppendArray(out, 2)
+	out = resp.AppendBulkString(out, p.Key)
+	return resp.AppendBulk(out, p.Value)
 }
 
 func cmdPing(c *conn, args [][]byte, out []byte) []byte {
@@ -126,7 +501,7 @@ func cmdPing(c *conn, args [][]byte, out []byte) []byte {
 	case 2:
 		return resp.AppendBulk(out, args[1])
 	}
-	return resp.AppendError(out, "ERR wrong number of arguments for 'ping' command")
+	return appendArityError(out, []byte("ping"))
 }
 
 func cmdEcho(c *conn, args [][]byte, out []byte) []byte {
@@ -136,22 +511,187 @@ func cmdEcho(c *conn, args [][]byte, out []byte) []byte {
 // cmdAuth accepts "AUTH password" and, as Redis 6 does, "AUTH default password".
 func cmdAuth(c *conn, args [][]byte, out []byte) []byte {
 	if len(args) > 3 {
-		return resp.AppendError(out, "ERR syntax error")
+		return resp.AppendError(out, errSyntax)
 	}
 	if c.s.cfg.Password == "" {
 		return resp.AppendError(out, "ERR AUTH called without any password configured for the default user. Are you sure your configuration is correct?")
 	}
-	user, pass := "default", string(args[len(args)-1])
+	user := []byte("default")
 	if len(args) == 3 {
-		user = string(args[1])
+		user = args[1]
 	}
-	if user != "default" || subtle.ConstantTimeCompare([]byte(pass), []byte(c.s.cfg.Password)) != 1 {
+	if !c.s.checkPassword(user, args[len(args)-1]) {
 		return resp.AppendError(out, "WRONGPASS invalid username-password pair or user is disabled.")
 	}
 	c.authed = true
 	return resp.AppendSimple(out, "OK")
 }
 
+func (s *Server) checkPassword(user, pass []byte) bool {
+	return string(user) == "default" && subtle.ConstantTimeCompare(pass, []byte(s.cfg.Password)) == 1
+}
+
+// cmdHello is HELLO [protover [AUTH user pass] [SETNAME name]]. Only RESP2
+// is spoken; asking for 3 gets NOPROTO, which makes clients fall back.
+func cmdHello(c *conn, args [][]byte, out []byte) []byte {
+	if len(args) > 1 {
+		if v, ok := store.ParseInt(args[1]); !ok || v != 2 {
+			return resp.AppendError(out, "NOPROTO unsupported protocol version")
+		}
+	}
+	for i := 2; i < len(args); i++ {
+		switch {
+		case is(args[i], "AUTH") && i+2 < len(args):
+			if c.s.cfg.Password == "" || !c.s.checkPassword(args[i+1], args[i+2]) {
+				return resp.AppendError(out, "WRONGPASS invalid username-password pair or user is disabled.")
+			}
+			c.authed = true
+			i += 2
+		case is(args[i], "SETNAME") && i+1 < len(args):
+			i++
+		default:
+			return resp.AppendError(out, errSyntax)
+		}
+	}
+	if !c.authed {
+		return resp.AppendError(out, "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+	}
+	out = resp.AppendArray(out, 14)
+	for _, kv := range [][2]string{
+		{"server", "redis"}, {"version", redisVersion}, {"proto", ""}, {"id", ""},
+		{"mode", "standalone"}, {"role", "master"}, {"modules", ""},
+	} {
+		out = resp.AppendBulkString(out, kv[0])
+		switch kv[0] {
+		case "proto":
+			out = resp.AppendInt(out, 2)
+		case "id":
+			out = resp.AppendInt(out, c.id)
+		case "modules":
+			out = resp.AppendArray(out, 0)
+		default:
+			out = resp.AppendBulkString(out, kv[1])
+		}
+	}
+	return out
+}
+
 func cmdQuit(c *conn, args [][]byte, out []byte) []byte {
 	return resp.AppendSimple(out, "OK")
+}
+
+func cmdSelect(c *conn, args [][]byte, out []byte) []byte {
+	n, ok := store.ParseInt(args[1])
+	switch {
+	case !ok:
+		return resp.AppendError(out, errNotInt)
+	case n != 0:
+		return resp.AppendError(out, "ERR DB index is out of range (tiny-mp-cache has only database 0)")
+	}
+	return resp.AppendSimple(out, "OK")
+}
+
+// cmdClient answers the CLIENT subcommands that clients send on connect.
+func cmdClient(c *conn, args [][]byte, out []byte) []byte {
+	switch sub := args[1]; {
+	case is(sub, "SETINFO") && len(args) == 4, is(sub, "SETNAME") && len(args) == 3:
+		return resp.AppendSimple(out, "OK")
+	case is(sub, "GETNAME") && len(args) == 2:
+		return resp.AppendNull(out)
+	case is(sub, "ID") && len(args) == 2:
+		return resp.AppendInt(out, c.id)
+	}
+	return resp.AppendError(out, "ERR unknown subcommand or wrong number of arguments for 'client|"+strings.ToLower(printable(args[1]))+"'")
+}
+
+// cmdConfig answers CONFIG GET for the settings clients and
+// redis-benchmark ask about, and accepts CONFIG RESETSTAT.
+func cmdConfig(c *conn, args [][]byte, out []byte) []byte {
+	switch {
+	case is(args[1], "GET") && len(args) >= 3:
+		var pairs [][2]string
+		for _, p := range args[2:] {
+			for _, kv := range c.s.configValues() {
+				if store.Match(strings.ToLower(string(p)), kv[0]) {
+					pairs = append(pairs, kv)
+				}
+			}
+		}
+		out = resp.AppendArray(out, 2*len(pairs))
+		for _, kv := range pairs {
+			out = resp.AppendBulkString(out, kv[0])
+			out = resp.AppendBulkString(out, kv[1])
+		}
+		return out
+	case is(args[1], "RESETSTAT") && len(args) == 2:
+		return resp.AppendSimple(out, "OK")
+	}
+	return resp.AppendError(out, "ERR unknown subcommand or wrong number of arguments for 'config|"+strings.ToLower(printable(args[1]))+"'")
+}
+
+func (s *Server) configValues() [][2]string {
+	policy := "allkeys-sieve"
+	if s.cfg.MaxMemory == 0 || s.cfg.EvictionPolicy == "noeviction" {
+		policy = "noeviction"
+	}
+	return [][2]string{
+		{"save", ""},
+		{"appendonly", "no"},
+		{"maxmemory", strconv.FormatInt(int64(s.cfg.MaxMemory), 10)},
+		{"maxmemory-policy", policy},
+		{"maxclients", strconv.Itoa(s.cfg.MaxClients)},
+		{"databases", "1"},
+		{"proto-max-bulk-len", strconv.Itoa(s.cfg.MaxBulk)},
+		{"client-query-buffer-limit", strconv.Itoa(s.cfg.MaxQuery)},
+		{"protected-mode", strconv.FormatBool(!s.cfg.AllowRemote)},
+	}
+}
+
+// cmdCommand answers COMMAND, COMMAND COUNT, COMMAND INFO and COMMAND DOCS
+// well enough for clients that inspect the server on connect.
+func cmdCommand(c *conn, args [][]byte, out []byte) []byte {
+	switch {
+	case len(args) == 1:
+		out = resp.AppendArray(out, len(commands))
+		for name, cmd := range commands {
+			out = appendCommandInfo(out, name, cmd)
+		}
+		return out
+	case is(args[1], "COUNT"):
+		return resp.AppendInt(out, int64(len(commands)))
+	case is(args[1], "INFO"):
+		out = resp.AppendArray(out, len(args)-2)
+		for _, a := range args[2:] {
+			name := strings.ToLower(string(a))
+			if cmd, ok := commands[name]; ok {
+				out = appendCommandInfo(out, name, cmd)
+			} else {
+				out = resp.AppendNullArray(out)
+			}
+		}
+		return out
+	case is(args[1], "DOCS"):
+		return resp.AppendArray(out, 0)
+	}
+	return resp.AppendError(out, "ERR unknown subcommand '"+printable(args[1])+"'")
+}
+
+func appendCommandInfo(out []byte, name string, cmd *command) []byte {
+	out = resp.AppendArray(out, 6)
+	out = resp.AppendBulkString(out, name)
+	out = resp.AppendInt(out, int64(cmd.arity))
+	out = resp.AppendArray(out, len(cmd.flags))
+	for _, f := range cmd.flags {
+		out = resp.AppendSimple(out, f)
+	}
+	out = resp.AppendInt(out, int64(cmd.keys.first))
+	out = resp.AppendInt(out, int64(cmd.keys.last))
+	return resp.AppendInt(out, int64(cmd.keys.step))
+}
+
+func cmdTime(c *conn, args [][]byte, out []byte) []byte {
+	now := time.Now()
+	out = resp.AppendArray(out, 2)
+	out = resp.AppendBulkString(out, strconv.FormatInt(now.Unix(), 10))
+	return resp.AppendBulkString(out, strconv.Itoa(now.Nanosecond()/1000))
 }

@@ -1,8 +1,11 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
+	"strconv"
+	"strings"
 
 	"github.com/tiny-mp-cache/tiny-mp-cache/resp"
 )
@@ -29,6 +32,13 @@ type Config struct {
 	MaxArgs   int `json:"max_args"`
 	MaxInline int `json:"max_inline"`
 	MaxQuery  int `json:"max_query"`
+	// MaxMemory bounds the memory the store accounts for (keys, values and
+	// per-entry overhead): a number of bytes or a string such as "512MB".
+	// 0 means no bound.
+	MaxMemory ByteSize `json:"max_memory"`
+	// EvictionPolicy is "sieve" (the default): when MaxMemory is reached,
+	// evict keys by SIEVE; or "noeviction": refuse writes with an OOM error.
+	EvictionPolicy string `json:"eviction_policy"`
 	// LogLevel is "debug", "info", "warn" (the default) or "error".
 	LogLevel string `json:"log_level"`
 }
@@ -75,6 +85,16 @@ func (c Config) withDefaults() (Config, error) {
 			*f.v = f.def
 		}
 	}
+	switch c.EvictionPolicy {
+	case "":
+		c.EvictionPolicy = "sieve"
+	case "sieve", "noeviction":
+	default:
+		return c, fmt.Errorf("eviction_policy must be \"sieve\" or \"noeviction\", not %q", c.EvictionPolicy)
+	}
+	if c.MaxMemory < 0 {
+		return c, fmt.Errorf("max_memory must not be negative")
+	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return c, err
 	}
@@ -102,4 +122,49 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// ByteSize is a number of bytes, written in JSON as a number or as a string
+// with an optional unit: "512MB", "1.5GiB", "100kb".
+type ByteSize int64
+
+// ParseByteSize parses "123", "64KB", "512MB", "2GiB" and the like. Units
+// are powers of 1024, as in Redis's configuration.
+func ParseByteSize(s string) (ByteSize, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{
+		{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"tib", 1 << 40},
+		{"kb", 1 << 10}, {"mb", 1 << 20}, {"gb", 1 << 30}, {"tb", 1 << 40},
+		{"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}, {"t", 1 << 40}, {"b", 1},
+	} {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil || f < 0 || f*float64(mult) > 1<<62 {
+		return 0, fmt.Errorf("%q is not a size such as 536870912, \"512MB\" or \"2GB\"", s)
+	}
+	return ByteSize(f * float64(mult)), nil
+}
+
+// UnmarshalJSON accepts a number of bytes or a string with a unit.
+func (b *ByteSize) UnmarshalJSON(data []byte) error {
+	var n int64
+	if err := json.Unmarshal(data, &n); err == nil {
+		*b = ByteSize(n)
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		return fmt.Errorf("max_memory must be a number of bytes or a string such as \"512MB\"")
+	}
+	v, err := ParseByteSize(s)
+	*b = v
+	return err
 }

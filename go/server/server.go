@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tiny-mp-cache/tiny-mp-cache/resp"
@@ -31,8 +32,14 @@ type Server struct {
 	conns   map[*conn]struct{} // guarded by mu
 	closing bool               // guarded by mu
 
-	wg   sync.WaitGroup // one per connection goroutine, one for the accept loop
+	wg   sync.WaitGroup // one per connection goroutine
 	done chan struct{}  // closed when Serve has returned and all conns ended
+	stop chan struct{}  // closed when Close begins
+
+	started           time.Time
+	commandsProcessed atomic.Int64
+	connsReceived     atomic.Int64
+	connsRejected     atomic.Int64
 }
 
 // Listen validates cfg and binds its address. A Unix socket file left by a
@@ -43,11 +50,17 @@ func Listen(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:   cfg,
-		store: store.New(),
+		cfg: cfg,
+		store: store.New(store.Config{
+			MaxMemory: int64(cfg.MaxMemory),
+			NoEvict:   cfg.EvictionPolicy == "noeviction",
+		}),
 		log:   newLogger(cfg.LogLevel),
 		conns: make(map[*conn]struct{}),
 		done:  make(chan struct{}),
+		stop:  make(chan struct{}),
+
+		started: time.Now(),
 	}
 	if cfg.Network == "unix" {
 		s.ln, err = listenUnix(cfg.Addr, os.FileMode(cfg.UnixMode))
@@ -93,6 +106,7 @@ func (s *Server) Done() <-chan struct{} { return s.done }
 
 // Serve accepts connections until Close is called.
 func (s *Server) Serve() {
+	go s.expireLoop()
 	defer func() {
 		s.wg.Wait()
 		close(s.done)
@@ -113,6 +127,8 @@ func (s *Server) Serve() {
 		delay = 0
 		c := s.newConn(nc)
 		if !s.register(c) {
+			s.connsRejected.Add(1)
+			nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
 			nc.Write(resp.AppendError(nil, "ERR max number of clients reached"))
 			nc.Close()
 			s.log.Warn("refused client: too many clients", "max_clients", s.cfg.MaxClients)
@@ -166,6 +182,7 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closing = true
+	close(s.stop)
 	err := s.ln.Close()
 	// Wake every reader: a connection blocked in Read returns, flushes what
 	// it has computed and exits.
@@ -188,13 +205,41 @@ func (s *Server) Close() error {
 	return err
 }
 
+// expireTick is how often expired keys are reclaimed in the background, and
+// expireBatch how many one pass may reclaim before it lets clients in.
+const (
+	expireTick  = 100 * time.Millisecond
+	expireBatch = 200
+	expireSlice = 25 * time.Millisecond
+)
+
+// expireLoop reclaims keys whose deadline has passed, so memory held by
+// keys nobody reads again is returned. Each tick works on expired keys only,
+// in small locked batches, and for at most expireSlice.
+func (s *Server) expireLoop() {
+	t := time.NewTicker(expireTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			deadline := time.Now().Add(expireSlice)
+			for s.store.ExpireDue(expireBatch) == expireBatch && time.Now().Before(deadline) {
+			}
+		}
+	}
+}
+
 // conn is one client connection, served by one goroutine.
 type conn struct {
 	s      *Server
+	id     int64
 	nc     net.Conn
 	rd     *resp.Reader
 	out    []byte // replies not yet written
 	authed bool
+	closed bool // the client hung up while a command was blocked
 }
 
 // maxPending is how many reply bytes a connection buffers before writing
@@ -204,6 +249,7 @@ const maxPending = 64 << 10
 func (s *Server) newConn(nc net.Conn) *conn {
 	return &conn{
 		s:      s,
+		id:     s.connsReceived.Add(1),
 		nc:     nc,
 		rd:     resp.NewReader(nc, s.cfg.limits()),
 		authed: s.cfg.Password == "",
@@ -242,6 +288,9 @@ func (c *conn) serve() {
 		}
 		var quit bool
 		c.out, quit = c.s.exec(c, args, c.out)
+		if c.closed {
+			return
+		}
 		if quit {
 			c.flush()
 			return
@@ -283,4 +332,56 @@ func parseLevel(s string) (slog.Level, error) {
 		return slog.LevelError, nil
 	}
 	return 0, fmt.Errorf("log_level must be debug, info, warn or error, not %q", s)
+}
+
+// wait blocks the connection in a BLPOP/BRPOP until w receives a value, the
+// timeout passes (0 means none), the client hangs up or the server stops.
+// A value that arrives after the wait has given up goes back to its list.
+//
+// While waiting, a helper goroutine reads ahead from the client, the only
+// way to notice a hang-up; the bytes it reads are kept for the commands
+// that follow. Pending replies are flushed first.
+func (c *conn) wait(w *store.Waiter, timeout time.Duration) *store.Popped {
+	if !c.flush() {
+		c.s.store.Cancel(w)
+		return nil
+	}
+	var expired <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		expired = t.C
+	}
+	gone := make(chan error, 1)
+	reading := false
+	defer func() {
+		if reading { // stop the read-ahead and wait for it to let go
+			c.nc.SetReadDeadline(time.Now())
+			<-gone
+			c.nc.SetReadDeadline(time.Time{})
+		}
+	}()
+	for {
+		if !reading {
+			reading = true
+			go func() { gone <- c.rd.Fill() }()
+		}
+		select {
+		case p := <-w.C:
+			return &p
+		case err := <-gone:
+			reading = false
+			if err != nil {
+				c.s.store.Cancel(w)
+				c.closed = true
+				return nil
+			}
+		case <-expired:
+			c.s.store.Cancel(w) // puts back a value that raced the timer
+			return nil
+		case <-c.s.stop:
+			c.s.store.Cancel(w)
+			return nil
+		}
+	}
 }

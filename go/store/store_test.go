@@ -9,18 +9,18 @@ import (
 )
 
 func TestSetGetDel(t *testing.T) {
-	s := New()
-	if _, ok := s.Get([]byte("a")); ok {
+	s := New(Config{})
+	if _, ok, _ := s.Get([]byte("a")); ok {
 		t.Fatal("empty store returned a value")
 	}
 	buf := []byte("v1")
-	s.Set([]byte("a"), buf)
+	s.Set([]byte("a"), buf, SetOptions{})
 	buf[0] = 'X' // the store must have copied the value
-	if v, ok := s.Get([]byte("a")); !ok || string(v) != "v1" {
+	if v, ok, _ := s.Get([]byte("a")); !ok || string(v) != "v1" {
 		t.Fatalf("Get = %q, %v; want v1", v, ok)
 	}
-	s.Set([]byte("a"), []byte("v2"))
-	if v, _ := s.Get([]byte("a")); string(v) != "v2" {
+	s.Set([]byte("a"), []byte("v2"), SetOptions{})
+	if v, _, _ := s.Get([]byte("a")); string(v) != "v2" {
 		t.Fatalf("overwrite: Get = %q; want v2", v)
 	}
 	if n := s.Len(); n != 1 {
@@ -38,12 +38,12 @@ func TestSetGetDel(t *testing.T) {
 }
 
 func TestGetDel(t *testing.T) {
-	s := New()
-	s.Set([]byte("job"), []byte("x"))
-	if v, ok := s.GetDel([]byte("job")); !ok || string(v) != "x" {
+	s := New(Config{})
+	s.Set([]byte("job"), []byte("x"), SetOptions{})
+	if v, ok, _ := s.GetDel([]byte("job")); !ok || string(v) != "x" {
 		t.Fatalf("GetDel = %q, %v", v, ok)
 	}
-	if _, ok := s.GetDel([]byte("job")); ok {
+	if _, ok, _ := s.GetDel([]byte("job")); ok {
 		t.Fatal("second GetDel returned a value")
 	}
 	if s.Len() != 0 || len(s.Keys("*")) != 0 {
@@ -52,17 +52,17 @@ func TestGetDel(t *testing.T) {
 }
 
 func TestEmptyValueIsNotMissing(t *testing.T) {
-	s := New()
-	s.Set([]byte("e"), nil)
-	if v, ok := s.Get([]byte("e")); !ok || len(v) != 0 {
+	s := New(Config{})
+	s.Set([]byte("e"), nil, SetOptions{})
+	if v, ok, _ := s.Get([]byte("e")); !ok || len(v) != 0 {
 		t.Fatalf("Get = %q, %v; want empty, true", v, ok)
 	}
 }
 
 func TestKeys(t *testing.T) {
-	s := New()
+	s := New(Config{})
 	for _, k := range []string{"job:1", "job:2", "job:10", "jobs", "user:1", "j", "ключ:1", "a*b"} {
-		s.Set([]byte(k), []byte("v"))
+		s.Set([]byte(k), []byte("v"), SetOptions{})
 	}
 	for _, tc := range []struct {
 		pattern string
@@ -128,10 +128,10 @@ func TestMatch(t *testing.T) {
 // TestGetDelExactlyOnce races many poppers over the same keys: every key
 // must be handed out exactly once.
 func TestGetDelExactlyOnce(t *testing.T) {
-	s := New()
+	s := New(Config{})
 	const keys, poppers = 2000, 8
 	for i := 0; i < keys; i++ {
-		s.Set([]byte(fmt.Sprint("job:", i)), []byte{1})
+		s.Set([]byte(fmt.Sprint("job:", i)), []byte{1}, SetOptions{})
 	}
 	var got atomic.Int64
 	var wg sync.WaitGroup
@@ -140,7 +140,7 @@ func TestGetDelExactlyOnce(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < keys; i++ {
-				if _, ok := s.GetDel([]byte(fmt.Sprint("job:", i))); ok {
+				if _, ok, _ := s.GetDel([]byte(fmt.Sprint("job:", i))); ok {
 					got.Add(1)
 				}
 			}
@@ -153,9 +153,9 @@ func TestGetDelExactlyOnce(t *testing.T) {
 }
 
 func BenchmarkGet(b *testing.B) {
-	s := New()
+	s := New(Config{})
 	key := []byte("user:12345")
-	s.Set(key, make([]byte, 100))
+	s.Set(key, make([]byte, 100), SetOptions{})
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		s.Get(key)
@@ -163,22 +163,22 @@ func BenchmarkGet(b *testing.B) {
 }
 
 func BenchmarkSet(b *testing.B) {
-	s := New()
+	s := New(Config{})
 	key := []byte("user:12345")
 	v := make([]byte, 100)
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		s.Set(key, v)
+		s.Set(key, v, SetOptions{})
 	}
 }
 
 func BenchmarkKeysPrefix(b *testing.B) {
-	s := New()
+	s := New(Config{})
 	for i := 0; i < 100000; i++ {
-		s.Set([]byte(fmt.Sprint("user:", i)), nil)
+		s.Set([]byte(fmt.Sprint("user:", i)), nil, SetOptions{})
 	}
 	for i := 0; i < 10; i++ {
-		s.Set([]byte(fmt.Sprint("job:", i)), nil)
+		s.Set([]byte(fmt.Sprint("job:", i)), nil, SetOptions{})
 	}
 	b.ReportAllocs()
 	b.ResetTimer()

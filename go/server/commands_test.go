@@ -1,0 +1,296 @@
+package server
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tiny-mp-cache/tiny-mp-cache/client"
+)
+
+// do sends a command and returns the raw reply.
+func do(t *testing.T, c *client.Client, args ...string) string {
+	t.Helper()
+	bs := make([][]byte, len(args))
+	for i, a := range args {
+		bs[i] = []byte(a)
+	}
+	raw, err := c.Do(bs...)
+	if err != nil {
+		t.Fatalf("%q: %v", args, err)
+	}
+	return string(raw)
+}
+
+func dial(t *testing.T, s *Server) *client.Client {
+	t.Helper()
+	c, err := client.Dial(clientAddr(s), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// TestCommandReplies is a table of commands and the exact replies Redis
+// gives for them, run in order against one server.
+func TestCommandReplies(t *testing.T) {
+	s := start(t, tcpConfig())
+	c := dial(t, s)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"SET", "k", "v", "NX"}, "+OK\r\n"},
+		{[]string{"SET", "k", "w", "NX"}, "$-1\r\n"},
+		{[]string{"SET", "nope", "w", "XX"}, "$-1\r\n"},
+		{[]string{"SET", "k", "v", "EX", "0"}, "-ERR invalid expire time in 'set' command\r\n"},
+		{[]string{"SET", "k", "v", "EX", "x"}, "-ERR value is not an integer or out of range\r\n"},
+		{[]string{"SET", "k", "v", "BOGUS"}, "-ERR syntax error\r\n"},
+		{[]string{"SET", "k", "v", "NX", "XX"}, "-ERR syntax error\r\n"},
+		{[]string{"SET", "t", "v", "PX", "100000"}, "+OK\r\n"},
+		{[]string{"PTTL", "t"}, ":100000\r\n"},
+		{[]string{"TTL", "t"}, ":100\r\n"},
+		{[]string{"TTL", "k"}, ":-1\r\n"},
+		{[]string{"TTL", "missing"}, ":-2\r\n"},
+		{[]string{"EXPIRE", "k", "50"}, ":1\r\n"},
+		{[]string{"EXPIRE", "missing", "50"}, ":0\r\n"},
+		{[]string{"PERSIST", "k"}, ":1\r\n"},
+		{[]string{"PERSIST", "k"}, ":0\r\n"},
+		{[]string{"PEXPIRE", "t", "-1"}, ":1\r\n"},
+		{[]string{"EXISTS", "t", "k", "k"}, ":2\r\n"},
+		{[]string{"MSET", "a", "1", "b", "2"}, "+OK\r\n"},
+		{[]string{"MSET", "a", "1", "b"}, "-ERR wrong number of arguments for 'mset' command\r\n"},
+		{[]string{"MGET", "a", "zz", "b"}, "*3\r\n$1\r\n1\r\n$-1\r\n$1\r\n2\r\n"},
+		{[]string{"INCR", "a"}, ":2\r\n"},
+		{[]string{"INCRBY", "a", "40"}, ":42\r\n"},
+		{[]string{"DECR", "a"}, ":41\r\n"},
+		{[]string{"DECRBY", "a", "41"}, ":0\r\n"},
+		{[]string{"INCR", "k"}, "-ERR value is not an integer or out of range\r\n"},
+		{[]string{"RPUSH", "q", "1", "2", "3"}, ":3\r\n"},
+		{[]string{"LPUSH", "q", "0"}, ":4\r\n"},
+		{[]string{"LLEN", "q"}, ":4\r\n"},
+		{[]string{"LRANGE", "q", "0", "-1"}, "*4\r\n$1\r\n0\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n"},
+		{[]string{"LPOP", "q"}, "$1\r\n0\r\n"},
+		{[]string{"RPOP", "q", "2"}, "*2\r\n$1\r\n3\r\n$1\r\n2\r\n"},
+		{[]string{"TYPE", "q"}, "+list\r\n"},
+		{[]string{"TYPE", "k"}, "+string\r\n"},
+		{[]string{"TYPE", "missing"}, "+none\r\n"},
+		{[]string{"GET", "q"}, "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"},
+		{[]string{"LPUSH", "k", "x"}, "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"},
+		{[]string{"LPOP", "missing"}, "$-1\r\n"},
+		{[]string{"LPOP", "missing", "2"}, "*-1\r\n"},
+		{[]string{"BLPOP", "q", "0.01"}, "*2\r\n$1\r\nq\r\n$1\r\n1\r\n"},
+		{[]string{"BLPOP", "q", "0.01"}, "*-1\r\n"},
+		{[]string{"BLPOP", "q", "-1"}, "-ERR timeout is negative\r\n"},
+		{[]string{"BLPOP", "q", "soon"}, "-ERR timeout is not a float or out of range\r\n"},
+		{[]string{"SELECT", "0"}, "+OK\r\n"},
+		{[]string{"SELECT", "1"}, "-ERR DB index is out of range (tiny-mp-cache has only database 0)\r\n"},
+		{[]string{"CLIENT", "SETINFO", "LIB-NAME", "redis-py"}, "+OK\r\n"},
+		{[]string{"CONFIG", "GET", "save"}, "*2\r\n$4\r\nsave\r\n$0\r\n\r\n"},
+		{[]string{"CONFIG", "GET", "appendonly"}, "*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n"},
+		{[]string{"HELLO", "3"}, "-NOPROTO unsupported protocol version\r\n"},
+		{[]string{"COMMAND", "INFO", "get"}, "*1\r\n*6\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n"},
+		{[]string{"ECHO", "hi"}, "$2\r\nhi\r\n"},
+		{[]string{"DBSIZE"}, ":3\r\n"},
+		{[]string{"FLUSHDB"}, "+OK\r\n"},
+		{[]string{"DBSIZE"}, ":0\r\n"},
+		{[]string{"SCAN", "0"}, "*2\r\n$1\r\n0\r\n*0\r\n"},
+	} {
+		if got := do(t, c, tc.args...); got != tc.want {
+			t.Errorf("%q = %q; want %q", tc.args, got, tc.want)
+		}
+	}
+}
+
+func TestHelloAndInfo(t *testing.T) {
+	s := start(t, tcpConfig())
+	c := dial(t, s)
+	if got := do(t, c, "HELLO", "2"); !strings.Contains(got, "$7\r\nversion\r\n$5\r\n"+redisVersion) {
+		t.Fatalf("HELLO 2 = %q", got)
+	}
+	do(t, c, "SET", "a", "1")
+	do(t, c, "GET", "a")
+	do(t, c, "GET", "b")
+	info := do(t, c, "INFO")
+	for _, want := range []string{"redis_version:" + redisVersion, "connected_clients:1",
+		"keyspace_hits:1", "keyspace_misses:1", "db0:keys=1,expires=0", "maxmemory:0", "evicted_keys:0"} {
+		if !strings.Contains(info, want) {
+			t.Errorf("INFO lacks %q", want)
+		}
+	}
+	if mem := do(t, c, "INFO", "memory"); strings.Contains(mem, "# Stats") || !strings.Contains(mem, "# Memory") {
+		t.Fatalf("INFO memory = %q", mem)
+	}
+}
+
+func TestMaxMemoryEvictsAndNoEvictionRefuses(t *testing.T) {
+	cfg := tcpConfig()
+	cfg.MaxMemory = 64 << 10
+	s := start(t, cfg)
+	c := dial(t, s)
+	val := strings.Repeat("x", 1000)
+	for i := 0; i < 1000; i++ {
+		if got := do(t, c, "SET", fmt.Sprint("k", i), val); got != "+OK\r\n" {
+			t.Fatalf("SET under sieve: %q", got)
+		}
+	}
+	st := s.store.Stats()
+	if st.UsedMemory > st.MaxMemory || st.Evictions == 0 {
+		t.Fatalf("used %d of %d with %d evictions", st.UsedMemory, st.MaxMemory, st.Evictions)
+	}
+
+	cfg.EvictionPolicy = "noeviction"
+	s2 := start(t, cfg)
+	c2 := dial(t, s2)
+	var last string
+	for i := 0; i < 1000 && !strings.HasPrefix(last, "-"); i++ {
+		last = do(t, c2, "SET", fmt.Sprint("k", i), val)
+	}
+	if !strings.HasPrefix(last, "-OOM") {
+		t.Fatalf("noeviction: last reply %q; want an OOM error", last)
+	}
+	if got := do(t, c2, "GET", "k0"); got != "$1000\r\n"+val+"\r\n" {
+		t.Fatal("noeviction lost a key")
+	}
+	if _, err := Listen(Config{Network: "tcp", Addr: "127.0.0.1:0", EvictionPolicy: "lru"}); err == nil {
+		t.Fatal("unknown eviction policy accepted")
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	for in, want := range map[string]ByteSize{"512MB": 512 << 20, "1gb": 1 << 30, "100": 100, "1.5k": 1536, "64 KiB": 64 << 10} {
+		if got, err := ParseByteSize(in); err != nil || got != want {
+			t.Errorf("ParseByteSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "lots", "-1MB", "12XB"} {
+		if _, err := ParseByteSize(bad); err == nil {
+			t.Errorf("ParseByteSize(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestBLPOPWakesOneWaiterPerValue(t *testing.T) {
+	s := start(t, tcpConfig())
+	const waiters = 5
+	results := make(chan string, waiters)
+	var wg sync.WaitGroup
+	for i := 0; i < waiters; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := dial(t, s)
+			results <- do(t, c, "BLPOP", "jobs", "other", "3")
+		}()
+	}
+	// Wait until all are blocked, then push fewer values than waiters.
+	deadline := time.Now().Add(3 * time.Second)
+	for s.Clients() < waiters && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	c := dial(t, s)
+	start := time.Now()
+	do(t, c, "RPUSH", "jobs", "j1", "j2", "j3")
+	got := map[string]int{}
+	for i := 0; i < 3; i++ {
+		select {
+		case r := <-results:
+			got[r]++
+		case <-time.After(2 * time.Second):
+			t.Fatal("a blocked pop was not woken by a push")
+		}
+	}
+	if wake := time.Since(start); wake > time.Second {
+		t.Fatalf("waking took %v", wake)
+	}
+	wg.Wait()
+	close(results)
+	for r := range results {
+		got[r]++
+	}
+	for _, j := range []string{"j1", "j2", "j3"} {
+		if got["*2\r\n$4\r\njobs\r\n$2\r\n"+j+"\r\n"] != 1 {
+			t.Fatalf("replies %q: %s not delivered exactly once", got, j)
+		}
+	}
+	if got["*-1\r\n"] != 2 {
+		t.Fatalf("replies %q: want 2 timeouts", got)
+	}
+}
+
+// TestBLPOPClientHangUpLosesNothing: a value pushed after a blocked client
+// went away must stay in the list for the next consumer.
+func TestBLPOPClientHangUpLosesNothing(t *testing.T) {
+	s := start(t, tcpConfig())
+	nc, _ := rawConn(t, s)
+	nc.Write([]byte("*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n"))
+	deadline := time.Now().Add(3 * time.Second)
+	for s.Clients() < 1 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	nc.Close()
+	for s.Clients() > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if s.Clients() != 0 {
+		t.Fatal("the server did not notice the blocked client hang up")
+	}
+	c := dial(t, s)
+	do(t, c, "RPUSH", "q", "job")
+	if got := do(t, c, "LPOP", "q"); got != "$3\r\njob\r\n" {
+		t.Fatalf("LPOP = %q; the value went to a client that was gone", got)
+	}
+}
+
+// TestBLPOPKeepsPipelinedCommands: commands sent while blocked run after.
+func TestBLPOPKeepsPipelinedCommands(t *testing.T) {
+	s := start(t, tcpConfig())
+	nc, r := rawConn(t, s)
+	nc.Write([]byte("BLPOP q 2\r\n"))
+	time.Sleep(50 * time.Millisecond)
+	nc.Write([]byte("PING\r\n"))
+	c := dial(t, s)
+	do(t, c, "RPUSH", "q", "x")
+	for _, want := range []string{"*2", "$1", "q", "$1", "x", "+PONG"} {
+		if l := readLine(t, r); l != want {
+			t.Fatalf("got %q; want %q", l, want)
+		}
+	}
+}
+
+func TestActiveExpiry(t *testing.T) {
+	s := start(t, tcpConfig())
+	c := dial(t, s)
+	for i := 0; i < 100; i++ {
+		do(t, c, "SET", fmt.Sprint("k", i), "v", "PX", "20")
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for s.store.Len() > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := s.store.Len(); n != 0 {
+		t.Fatalf("%d expired keys never read are still held", n)
+	}
+}
+
+func TestSlowClientsDoNotBlockOthers(t *testing.T) {
+	s := start(t, tcpConfig())
+	for i := 0; i < 20; i++ {
+		nc, err := net.Dial("tcp", s.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		nc.Write([]byte("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\nhalf")) // never finished
+	}
+	c := dial(t, s)
+	if got := do(t, c, "PING"); got != "+PONG\r\n" {
+		t.Fatalf("PING = %q", got)
+	}
+}

@@ -1,0 +1,247 @@
+package store
+
+// deque is a ring buffer of byte strings, the value of a list key.
+type deque struct {
+	buf   [][]byte
+	head  int   // index of the first element
+	n     int   // number of elements
+	bytes int64 // sum of the elements' lengths
+}
+
+func (d *deque) len() int { return d.n }
+
+func (d *deque) at(i int) []byte { return d.buf[(d.head+i)%len(d.buf)] }
+
+func (d *deque) grow() {
+	if d.n < len(d.buf) {
+		return
+	}
+	buf := make([][]byte, max(4, 2*len(d.buf)))
+	for i := 0; i < d.n; i++ {
+		buf[i] = d.at(i)
+	}
+	d.buf, d.head = buf, 0
+}
+
+func (d *deque) push(v []byte, left bool) {
+	d.grow()
+	if left {
+		d.head = (d.head - 1 + len(d.buf)) % len(d.buf)
+		d.buf[d.head] = v
+	} else {
+		d.buf[(d.head+d.n)%len(d.buf)] = v
+	}
+	d.n++
+	d.bytes += int64(len(v))
+}
+
+func (d *deque) pop(left bool) []byte {
+	i := (d.head + d.n - 1) % len(d.buf)
+	if left {
+		i = d.head
+		d.head = (d.head + 1) % len(d.buf)
+	}
+	v := d.buf[i]
+	d.buf[i] = nil
+	d.n--
+	d.bytes -= int64(len(v))
+	return v
+}
+
+// Popped is a value taken from a list by a blocked pop.
+type Popped struct {
+	Key   string
+	Value []byte
+}
+
+// Waiter is a blocked BLPOP or BRPOP. It receives at most one value on C.
+type Waiter struct {
+	C    <-chan Popped
+	c    chan Popped
+	keys []string
+	left bool
+}
+
+// listFor returns key's list entry, creating it if absent (only when create
+// is set). s.mu must be held.
+func (s *Store) listFor(key []byte, create bool) (*entry, error) {
+	e := s.lookup(key)
+	switch {
+	case e == nil && !create:
+		return nil, nil
+	case e == nil:
+		if err := s.makeRoom(int64(entryOverhead+len(key)), nil); err != nil {
+			return nil, err
+		}
+		e = &entry{kind: kindList, list: &deque{}}
+		s.insert(key, e)
+	case e.kind != kindList:
+		return nil, ErrWrongType
+	}
+	return e, nil
+}
+
+// Push appends copies of values to key's list, at the head if left, and
+// returns the list's new length. Blocked pops waiting on key are then
+// served, each taking one value.
+func (s *Store) Push(key []byte, values [][]byte, left bool) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var need int64
+	for _, v := range values {
+		need += int64(len(v) + elemOverhead)
+	}
+	if err := s.makeRoom(need, s.lookup(key)); err != nil {
+		return 0, err
+	}
+	e, err := s.listFor(key, true)
+	if err != nil {
+		return 0, err
+	}
+	for _, v := range values {
+		e.list.push(append(make([]byte, 0, len(v)), v...), left)
+	}
+	n := e.list.len()
+	s.resize(e, entrySize(e))
+	s.serveWaiters(e)
+	return n, nil
+}
+
+// Pop removes up to count values from the head (left) or tail of key's
+// list. An emptied list is deleted.
+func (s *Store) Pop(key []byte, left bool, count int) ([][]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, err := s.listFor(key, false)
+	if e == nil || err != nil {
+		s.stats.Misses++
+		return nil, err
+	}
+	s.stats.Hits++
+	return s.popLocked(e, left, count), nil
+}
+
+func (s *Store) popLocked(e *entry, left bool, count int) [][]byte {
+	out := make([][]byte, 0, min(count, e.list.len()))
+	for len(out) < count && e.list.len() > 0 {
+		out = append(out, e.list.pop(left))
+	}
+	s.stats.Pops += int64(len(out))
+	if e.list.len() == 0 {
+		s.remove(e)
+	} else {
+		s.resize(e, entrySize(e))
+	}
+	return out
+}
+
+// LLen returns the length of key's list, 0 if absent.
+func (s *Store) LLen(key []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, err := s.listFor(key, false)
+	if e == nil || err != nil {
+		return 0, err
+	}
+	return e.list.len(), nil
+}
+
+// LRange returns the elements start..stop (inclusive; negative counts from
+// the end) of key's list.
+func (s *Store) LRange(key []byte, start, stop int) ([][]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, err := s.listFor(key, false)
+	if e == nil || err != nil {
+		return nil, err
+	}
+	n := e.list.len()
+	if start < 0 {
+		start = max(n+start, 0)
+	}
+	if stop < 0 {
+		stop = n + stop
+	}
+	stop = min(stop, n-1)
+	var out [][]byte
+	for i := start; i <= stop; i++ {
+		out = append(out, e.list.at(i))
+	}
+	return out, nil
+}
+
+// BPop pops from the first non-empty list among keys. If all are empty it
+// returns a Waiter instead, which receives the first value pushed to any of
+// them. The caller must end the wait with Cancel unless it received.
+func (s *Store) BPop(keys [][]byte, left bool) (*Popped, *Waiter, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range keys {
+		e, err := s.listFor(k, false)
+		if err != nil {
+			return nil, nil, err
+		}
+		if e != nil {
+			s.stats.Hits++
+			return &Popped{Key: e.key, Value: s.popLocked(e, left, 1)[0]}, nil, nil
+		}
+	}
+	c := make(chan Popped, 1)
+	w := &Waiter{C: c, c: c, left: left}
+	for _, k := range keys {
+		w.keys = append(w.keys, string(k))
+		s.waiters[string(k)] = append(s.waiters[string(k)], w)
+	}
+	return nil, w, nil
+}
+
+// Cancel ends a wait. If a value reached the waiter in the meantime, it is
+// put back at the end of its list it was taken from, so no value is lost.
+func (s *Store) Cancel(w *Waiter) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dropWaiter(w)
+	select {
+	case p := <-w.c:
+		e, err := s.listFor([]byte(p.Key), true)
+		if err == nil {
+			e.list.push(p.Value, w.left)
+			s.stats.Pops--
+			s.resize(e, entrySize(e))
+			s.serveWaiters(e)
+		}
+	default:
+	}
+}
+
+// serveWaiters hands values from e's list to the waiters blocked on its key,
+// oldest first, one value each. s.mu must be held.
+func (s *Store) serveWaiters(e *entry) {
+	for e.list.len() > 0 && len(s.waiters[e.key]) > 0 {
+		w := s.waiters[e.key][0]
+		s.dropWaiter(w)
+		w.c <- Popped{Key: e.key, Value: s.popLocked(e, w.left, 1)[0]}
+		if s.entries[e.key] != e { // popLocked deleted the emptied list
+			return
+		}
+	}
+}
+
+// dropWaiter removes w from the wait lists of all its keys. s.mu must be held.
+func (s *Store) dropWaiter(w *Waiter) {
+	for _, k := range w.keys {
+		ws := s.waiters[k]
+		for i, x := range ws {
+			if x == w {
+				ws = append(ws[:i:i], ws[i+1:]...)
+				break
+			}
+		}
+		if len(ws) == 0 {
+			delete(s.waiters, k)
+		} else {
+			s.waiters[k] = ws
+		}
+	}
+	w.keys = nil
+}
