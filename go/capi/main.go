@@ -287,9 +287,14 @@ func tmc_server_start(config *C.char, configLen C.size_t, out *C.uint64_t, errBu
 		return statusArg
 	}
 	s, err := server.Listen(cfg)
-	if err != nil {
+	var cerr *server.ConfigError
+	switch {
+	case errors.As(err, &cerr):
 		setErr(errBuf, errCap, err.Error())
 		return statusArg
+	case err != nil: // the address is taken, not permitted, and the like
+		setErr(errBuf, errCap, err.Error())
+		return statusConn
 	}
 	go s.Serve()
 	*out = C.uint64_t(servers.add(s))

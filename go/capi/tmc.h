@@ -58,7 +58,9 @@ void tmc_free(char *p);
 /* Server. config is JSON, for example
  *   {"network":"tcp","addr":"127.0.0.1:5002"}
  *   {"network":"unix","addr":"/tmp/x.sock","unix_mode":384,"password":"s3cret"}
- * Unknown fields are an error. tmc_server_start binds, starts serving in the
+ * Unknown fields and invalid values are TMC_ERR_ARG; failing to bind (the
+ * address is in use, a live server owns the socket) is TMC_ERR_CONN.
+ * tmc_server_start binds, starts serving in the
  * background and returns; a bind failure is reported here.
  * tmc_server_wait waits up to timeout seconds: 1 when the server has stopped,
  * 0 while it still runs. tmc_server_stop closes the listener, flushes replies

@@ -50,6 +50,12 @@ func AppendNull(b []byte) []byte { return append(b, "$-1\r\n"...) }
 // AppendNullArray appends the null array, the timeout reply of BLPOP.
 func AppendNullArray(b []byte) []byte { return append(b, "*-1\r\n"...) }
 
+// AppendNull3 appends RESP3's null, which replaces both RESP2 nulls.
+func AppendNull3(b []byte) []byte { return append(b, "_\r\n"...) }
+
+// AppendMap appends the header of a RESP3 map of n key/value pairs.
+func AppendMap(b []byte, n int) []byte { return appendHeader(b, '%', n) }
+
 // AppendArray appends the header of an array of n elements.
 func AppendArray(b []byte, n int) []byte { return appendHeader(b, '*', n) }
 

@@ -60,8 +60,8 @@ func (rr *ReplyReader) Body(dst []byte, n int) ([]byte, error) {
 	return dst[:len(dst)-2], nil
 }
 
-// Raw reads one whole reply, nested arrays included, and appends it to dst
-// exactly as it was sent.
+// Raw reads one whole reply, nested aggregates included, and appends it to
+// dst exactly as it was sent. It understands RESP3's types too.
 func (rr *ReplyReader) Raw(dst []byte) ([]byte, error) {
 	kind, line, err := rr.Line()
 	if err != nil {
@@ -71,9 +71,9 @@ func (rr *ReplyReader) Raw(dst []byte) ([]byte, error) {
 	dst = append(dst, line...)
 	dst = append(dst, '\r', '\n')
 	switch kind {
-	case '+', '-', ':':
+	case '+', '-', ':', '_', '#', ',', '(':
 		return dst, nil
-	case '$':
+	case '$', '=', '!':
 		n, err := Int(line)
 		if err != nil || n < 0 {
 			return dst, err
@@ -83,10 +83,13 @@ func (rr *ReplyReader) Raw(dst []byte) ([]byte, error) {
 			return nil, err
 		}
 		return append(b, '\r', '\n'), nil
-	case '*':
+	case '*', '~', '>', '%', '|':
 		n, err := Int(line)
 		if err != nil {
 			return nil, err
+		}
+		if kind == '%' || kind == '|' { // maps and attributes hold pairs
+			n *= 2
 		}
 		for i := 0; i < n; i++ {
 			if dst, err = rr.Raw(dst); err != nil {

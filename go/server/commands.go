@@ -154,10 +154,10 @@ const (
 
 func appendErr(out []byte, err error) []byte { return resp.AppendError(out, err.Error()) }
 
-// appendValue appends a bulk string, or the null bulk string if missing.
-func appendValue(out, v []byte, ok bool) []byte {
+// appendValue appends a bulk string, or null if missing.
+func (c *conn) appendValue(out, v []byte, ok bool) []byte {
 	if !ok {
-		return resp.AppendNull(out)
+		return c.appendNull(out)
 	}
 	return resp.AppendBulk(out, v)
 }
@@ -167,7 +167,7 @@ func cmdGet(c *conn, args [][]byte, out []byte) []byte {
 	if err != nil {
 		return appendErr(out, err)
 	}
-	return appendValue(out, v, ok)
+	return c.appendValue(out, v, ok)
 }
 
 // cmdSet is SET key value [EX s | PX ms | KEEPTTL] [NX | XX].
@@ -207,7 +207,7 @@ func cmdSet(c *conn, args [][]byte, out []byte) []byte {
 	case err != nil:
 		return appendErr(out, err)
 	case !ok:
-		return resp.AppendNull(out)
+		return c.appendNull(out)
 	}
 	return resp.AppendSimple(out, "OK")
 }
@@ -220,14 +220,14 @@ func cmdGetDel(c *conn, args [][]byte, out []byte) []byte {
 	if err != nil {
 		return appendErr(out, err)
 	}
-	return appendValue(out, v, ok)
+	return c.appendValue(out, v, ok)
 }
 
 func cmdMGet(c *conn, args [][]byte, out []byte) []byte {
 	vals := c.s.store.MGet(args[1:])
 	out = resp.AppendArray(out, len(vals))
 	for _, v := range vals {
-		out = appendValue(out, v, v != nil)
+		out = c.appendValue(out, v, v != nil)
 	}
 	return out
 }
@@ -425,11 +425,11 @@ func cmdPop(c *conn, args [][]byte, out []byte) []byte {
 		return appendErr(out, err)
 	case len(args) == 2:
 		if len(vals) == 0 {
-			return resp.AppendNull(out)
+			return c.appendNull(out)
 		}
 		return resp.AppendBulk(out, vals[0])
 	case vals == nil:
-		return resp.AppendNullArray(out)
+		return c.appendNullArray(out)
 	}
 	out = resp.AppendArray(out, len(vals))
 	for _, v := range vals {
@@ -487,7 +487,7 @@ func cmdBPop(c *conn, args [][]byte, out []byte) []byte {
 		out = c.out
 	}
 	if p == nil {
-		return resp.AppendNullArray(out)
+		return c.appendNullArray(out)
 	}
 	out = resp.AppendArray(out, 2)
 	out = resp.AppendBulkString(out, p.Key)
@@ -531,13 +531,16 @@ func (s *Server) checkPassword(user, pass []byte) bool {
 	return string(user) == "default" && subtle.ConstantTimeCompare(pass, []byte(s.cfg.Password)) == 1
 }
 
-// cmdHello is HELLO [protover [AUTH user pass] [SETNAME name]]. Only RESP2
-// is spoken; asking for 3 gets NOPROTO, which makes clients fall back.
+// cmdHello is HELLO [protover [AUTH user pass] [SETNAME name]]. It
+// switches the connection to RESP2 or RESP3; redis-py 8 asks for RESP3.
 func cmdHello(c *conn, args [][]byte, out []byte) []byte {
+	resp3 := c.resp3
 	if len(args) > 1 {
-		if v, ok := store.ParseInt(args[1]); !ok || v != 2 {
+		v, ok := store.ParseInt(args[1])
+		if !ok || v < 2 || v > 3 {
 			return resp.AppendError(out, "NOPROTO unsupported protocol version")
 		}
+		resp3 = v == 3
 	}
 	for i := 2; i < len(args); i++ {
 		switch {
@@ -556,24 +559,26 @@ func cmdHello(c *conn, args [][]byte, out []byte) []byte {
 	if !c.authed {
 		return resp.AppendError(out, "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
 	}
-	out = resp.AppendArray(out, 14)
-	for _, kv := range [][2]string{
-		{"server", "redis"}, {"version", redisVersion}, {"proto", ""}, {"id", ""},
-		{"mode", "standalone"}, {"role", "master"}, {"modules", ""},
-	} {
-		out = resp.AppendBulkString(out, kv[0])
-		switch kv[0] {
-		case "proto":
-			out = resp.AppendInt(out, 2)
-		case "id":
-			out = resp.AppendInt(out, c.id)
-		case "modules":
-			out = resp.AppendArray(out, 0)
-		default:
-			out = resp.AppendBulkString(out, kv[1])
-		}
+	c.resp3 = resp3
+	proto := int64(2)
+	if resp3 {
+		proto = 3
 	}
-	return out
+	out = c.appendMap(out, 7)
+	out = resp.AppendBulkString(out, "server")
+	out = resp.AppendBulkString(out, "redis")
+	out = resp.AppendBulkString(out, "version")
+	out = resp.AppendBulkString(out, redisVersion)
+	out = resp.AppendBulkString(out, "proto")
+	out = resp.AppendInt(out, proto)
+	out = resp.AppendBulkString(out, "id")
+	out = resp.AppendInt(out, c.id)
+	out = resp.AppendBulkString(out, "mode")
+	out = resp.AppendBulkString(out, "standalone")
+	out = resp.AppendBulkString(out, "role")
+	out = resp.AppendBulkString(out, "master")
+	out = resp.AppendBulkString(out, "modules")
+	return resp.AppendArray(out, 0)
 }
 
 func cmdQuit(c *conn, args [][]byte, out []byte) []byte {
@@ -597,7 +602,7 @@ func cmdClient(c *conn, args [][]byte, out []byte) []byte {
 	case is(sub, "SETINFO") && len(args) == 4, is(sub, "SETNAME") && len(args) == 3:
 		return resp.AppendSimple(out, "OK")
 	case is(sub, "GETNAME") && len(args) == 2:
-		return resp.AppendNull(out)
+		return c.appendNull(out)
 	case is(sub, "ID") && len(args) == 2:
 		return resp.AppendInt(out, c.id)
 	}
@@ -617,7 +622,7 @@ func cmdConfig(c *conn, args [][]byte, out []byte) []byte {
 				}
 			}
 		}
-		out = resp.AppendArray(out, 2*len(pairs))
+		out = c.appendMap(out, len(pairs))
 		for _, kv := range pairs {
 			out = resp.AppendBulkString(out, kv[0])
 			out = resp.AppendBulkString(out, kv[1])
@@ -666,7 +671,7 @@ func cmdCommand(c *conn, args [][]byte, out []byte) []byte {
 			if cmd, ok := commands[name]; ok {
 				out = appendCommandInfo(out, name, cmd)
 			} else {
-				out = resp.AppendNullArray(out)
+				out = c.appendNullArray(out)
 			}
 		}
 		return out

@@ -92,7 +92,7 @@ func TestCommandReplies(t *testing.T) {
 		{[]string{"CLIENT", "SETINFO", "LIB-NAME", "redis-py"}, "+OK\r\n"},
 		{[]string{"CONFIG", "GET", "save"}, "*2\r\n$4\r\nsave\r\n$0\r\n\r\n"},
 		{[]string{"CONFIG", "GET", "appendonly"}, "*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n"},
-		{[]string{"HELLO", "3"}, "-NOPROTO unsupported protocol version\r\n"},
+		{[]string{"HELLO", "4"}, "-NOPROTO unsupported protocol version\r\n"},
 		{[]string{"COMMAND", "INFO", "get"}, "*1\r\n*6\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n"},
 		{[]string{"ECHO", "hi"}, "$2\r\nhi\r\n"},
 		{[]string{"DBSIZE"}, ":3\r\n"},
@@ -102,6 +102,24 @@ func TestCommandReplies(t *testing.T) {
 	} {
 		if got := do(t, c, tc.args...); got != tc.want {
 			t.Errorf("%q = %q; want %q", tc.args, got, tc.want)
+		}
+	}
+}
+
+func TestRESP3(t *testing.T) {
+	s := start(t, tcpConfig())
+	nc, r := rawConn(t, s)
+	nc.Write([]byte("HELLO 3\r\n"))
+	if l := readLine(t, r); l != "%7" {
+		t.Fatalf("HELLO 3 reply starts %q; want a map", l)
+	}
+	for i := 0; i < 25; i++ { // the 7 pairs take 25 lines
+		readLine(t, r)
+	}
+	nc.Write([]byte("GET missing\r\nBLPOP q 0.01\r\nCONFIG GET appendonly\r\n"))
+	for _, want := range []string{"_", "_", "%1", "$10", "appendonly", "$2", "no"} {
+		if l := readLine(t, r); l != want {
+			t.Fatalf("got %q; want %q", l, want)
 		}
 	}
 }

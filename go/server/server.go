@@ -47,7 +47,7 @@ type Server struct {
 func Listen(cfg Config) (*Server, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
-		return nil, err
+		return nil, &ConfigError{err}
 	}
 	s := &Server{
 		cfg: cfg,
@@ -94,6 +94,12 @@ func listenUnix(path string, mode os.FileMode) (net.Listener, error) {
 	}
 	return ln, nil
 }
+
+// ConfigError is an invalid Config, as opposed to a failure to bind.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
 
 // Addr returns the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
@@ -239,7 +245,33 @@ type conn struct {
 	rd     *resp.Reader
 	out    []byte // replies not yet written
 	authed bool
+	resp3  bool // the client switched to RESP3 with HELLO 3
 	closed bool // the client hung up while a command was blocked
+}
+
+// appendNull appends "no value": RESP2's null bulk string or RESP3's null.
+func (c *conn) appendNull(out []byte) []byte {
+	if c.resp3 {
+		return resp.AppendNull3(out)
+	}
+	return resp.AppendNull(out)
+}
+
+// appendNullArray appends RESP2's null array or RESP3's null.
+func (c *conn) appendNullArray(out []byte) []byte {
+	if c.resp3 {
+		return resp.AppendNull3(out)
+	}
+	return resp.AppendNullArray(out)
+}
+
+// appendMap appends the header of a map of n pairs: a RESP3 map, or in RESP2
+// an array of 2n elements.
+func (c *conn) appendMap(out []byte, n int) []byte {
+	if c.resp3 {
+		return resp.AppendMap(out, n)
+	}
+	return resp.AppendArray(out, 2*n)
 }
 
 // maxPending is how many reply bytes a connection buffers before writing
