@@ -25,7 +25,7 @@ func (s *Store) Persist(key []byte) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.lookup(key)
-	if e == nil || e.expireAt == 0 {
+	if e == nil || !e.is(hasTTL) {
 		return false
 	}
 	s.setExpire(e, 0)
@@ -41,10 +41,10 @@ func (s *Store) TTL(key []byte) (left time.Duration, exists, forever bool) {
 	switch {
 	case e == nil:
 		return 0, false, false
-	case e.expireAt == 0:
+	case !e.is(hasTTL):
 		return 0, true, true
 	}
-	return time.Duration(e.expireAt - s.now()), true, false
+	return time.Duration(s.expires[e] - s.now()), true, false
 }
 
 // ExpireDue removes at most max keys whose deadline has passed, earliest
@@ -56,11 +56,11 @@ func (s *Store) ExpireDue(max int) int {
 	now := s.now()
 	n := 0
 	for n < max {
-		e, ok := s.deadline.Min()
-		if !ok || e.expireAt > now {
+		d, ok := s.deadline.Min()
+		if !ok || d.at > now {
 			break
 		}
-		s.remove(e)
+		s.remove(d.e)
 		s.stats.Expirations++
 		n++
 	}

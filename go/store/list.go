@@ -73,9 +73,11 @@ func (s *Store) listFor(key []byte, create bool) (*entry, error) {
 		if err := s.makeRoom(int64(entryOverhead+len(key)), nil); err != nil {
 			return nil, err
 		}
-		e = &entry{kind: kindList, list: &deque{}}
-		s.insert(key, e)
-	case e.kind != kindList:
+		e = newEntry(key, nil)
+		e.flags |= isList
+		s.lists[e] = &deque{}
+		s.insert(e)
+	case !e.is(isList):
 		return nil, ErrWrongType
 	}
 	return e, nil
@@ -98,11 +100,13 @@ func (s *Store) Push(key []byte, values [][]byte, left bool) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	s.used -= s.size(e)
+	l := s.lists[e]
 	for _, v := range values {
-		e.list.push(append(make([]byte, 0, len(v)), v...), left)
+		l.push(append(make([]byte, 0, len(v)), v...), left)
 	}
-	n := e.list.len()
-	s.resize(e, entrySize(e))
+	n := l.len()
+	s.used += s.size(e)
 	s.serveWaiters(e)
 	return n, nil
 }
@@ -122,15 +126,16 @@ func (s *Store) Pop(key []byte, left bool, count int) ([][]byte, error) {
 }
 
 func (s *Store) popLocked(e *entry, left bool, count int) [][]byte {
-	out := make([][]byte, 0, min(count, e.list.len()))
-	for len(out) < count && e.list.len() > 0 {
-		out = append(out, e.list.pop(left))
+	l := s.lists[e]
+	s.used -= s.size(e)
+	out := make([][]byte, 0, min(count, l.len()))
+	for len(out) < count && l.len() > 0 {
+		out = append(out, l.pop(left))
 	}
+	s.used += s.size(e)
 	s.stats.Pops += int64(len(out))
-	if e.list.len() == 0 {
+	if l.len() == 0 {
 		s.remove(e)
-	} else {
-		s.resize(e, entrySize(e))
 	}
 	return out
 }
@@ -143,7 +148,7 @@ func (s *Store) LLen(key []byte) (int, error) {
 	if e == nil || err != nil {
 		return 0, err
 	}
-	return e.list.len(), nil
+	return s.lists[e].len(), nil
 }
 
 // LRange returns the elements start..stop (inclusive; negative counts from
@@ -155,7 +160,8 @@ func (s *Store) LRange(key []byte, start, stop int) ([][]byte, error) {
 	if e == nil || err != nil {
 		return nil, err
 	}
-	n := e.list.len()
+	l := s.lists[e]
+	n := l.len()
 	if start < 0 {
 		start = max(n+start, 0)
 	}
@@ -165,7 +171,7 @@ func (s *Store) LRange(key []byte, start, stop int) ([][]byte, error) {
 	stop = min(stop, n-1)
 	var out [][]byte
 	for i := start; i <= stop; i++ {
-		out = append(out, e.list.at(i))
+		out = append(out, l.at(i))
 	}
 	return out, nil
 }
@@ -183,7 +189,7 @@ func (s *Store) BPop(keys [][]byte, left bool) (*Popped, *Waiter, error) {
 		}
 		if e != nil {
 			s.stats.Hits++
-			return &Popped{Key: e.key, Value: s.popLocked(e, left, 1)[0]}, nil, nil
+			return &Popped{Key: e.key(), Value: s.popLocked(e, left, 1)[0]}, nil, nil
 		}
 	}
 	c := make(chan Popped, 1)
@@ -205,9 +211,10 @@ func (s *Store) Cancel(w *Waiter) {
 	case p := <-w.c:
 		e, err := s.listFor([]byte(p.Key), true)
 		if err == nil {
-			e.list.push(p.Value, w.left)
+			s.used -= s.size(e)
+			s.lists[e].push(p.Value, w.left)
+			s.used += s.size(e)
 			s.stats.Pops--
-			s.resize(e, entrySize(e))
 			s.serveWaiters(e)
 		}
 	default:
@@ -217,11 +224,12 @@ func (s *Store) Cancel(w *Waiter) {
 // serveWaiters hands values from e's list to the waiters blocked on its key,
 // oldest first, one value each. s.mu must be held.
 func (s *Store) serveWaiters(e *entry) {
-	for e.list.len() > 0 && len(s.waiters[e.key]) > 0 {
-		w := s.waiters[e.key][0]
+	key := e.key()
+	for len(s.waiters[key]) > 0 {
+		w := s.waiters[key][0]
 		s.dropWaiter(w)
-		w.c <- Popped{Key: e.key, Value: s.popLocked(e, w.left, 1)[0]}
-		if s.entries[e.key] != e { // popLocked deleted the emptied list
+		w.c <- Popped{Key: key, Value: s.popLocked(e, w.left, 1)[0]}
+		if s.lists[e] == nil { // popLocked deleted the emptied list
 			return
 		}
 	}

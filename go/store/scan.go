@@ -42,11 +42,11 @@ func (s *Store) Scan(cursor uint64, pattern string, count int) (uint64, []string
 	more := false
 	s.scanFrom(pattern, from, func(e *entry) bool {
 		if len(out) == count {
-			resume, more = e.key, true
+			resume, more = e.key(), true
 			return false
 		}
-		if e.expireAt == 0 || e.expireAt > now {
-			out = append(out, e.key)
+		if s.live(e, now) {
+			out = append(out, e.key())
 		}
 		return true
 	})

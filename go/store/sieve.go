@@ -55,10 +55,10 @@ func (q *sieve) victim(keep *entry) *entry {
 		q.hand = e.prev
 		switch {
 		case e == keep:
-		case !e.visited:
+		case !e.is(visited):
 			return e
 		default:
-			e.visited = false
+			e.flags &^= visited
 		}
 	}
 }

@@ -37,31 +37,11 @@ type Config struct {
 }
 
 // entryOverhead approximates what one entry costs beyond its key and value
-// bytes: the entry struct, its map slot and its index slots.
-const entryOverhead = 112
+// bytes: the entry struct, its map slot and its key index slot.
+const entryOverhead = 96
 
 // elemOverhead approximates what one list element costs beyond its bytes.
 const elemOverhead = 32
-
-type kind uint8
-
-const (
-	kindString kind = iota
-	kindList
-)
-
-type entry struct {
-	key      string
-	kind     kind
-	value    []byte // kindString; replaced on write, never written into
-	list     *deque // kindList
-	expireAt int64  // unix nanoseconds; 0 means never
-	size     int64  // bytes accounted for this entry
-
-	// SIEVE queue, newest at the head.
-	visited    bool
-	prev, next *entry
-}
 
 // Store maps string keys to byte strings and lists. It is safe for
 // concurrent use. Byte slices handed out are never modified afterwards.
@@ -69,14 +49,29 @@ type Store struct {
 	cfg Config
 
 	mu       sync.Mutex
-	entries  map[string]*entry     // guarded by mu
-	order    btree.Set[string]     // guarded by mu; the keys of entries, sorted
-	deadline *btree.BTreeG[*entry] // guarded by mu; entries with a TTL, by expireAt
-	queue    sieve                 // guarded by mu
-	waiters  map[string][]*Waiter  // guarded by mu; blocked pops, per key, oldest first
-	cursors  cursors               // guarded by mu; SCAN positions
-	used     int64                 // guarded by mu
-	stats    Stats                 // guarded by mu
+	entries  map[string]*entry       // guarded by mu; keys share the entries' bytes
+	order    *btree.BTreeG[*entry]   // guarded by mu; the entries, by key
+	lists    map[*entry]*deque       // guarded by mu; values of list entries
+	expires  map[*entry]int64        // guarded by mu; deadlines, unix nanoseconds
+	deadline *btree.BTreeG[deadline] // guarded by mu; expires, ordered by time
+	queue    sieve                   // guarded by mu
+	waiters  map[string][]*Waiter    // guarded by mu; blocked pops, per key, oldest first
+	cursors  cursors                 // guarded by mu; SCAN positions
+	used     int64                   // guarded by mu
+	stats    Stats                   // guarded by mu
+}
+
+// deadline is an item of the index of keys with a TTL.
+type deadline struct {
+	at int64
+	e  *entry
+}
+
+func byDeadline(a, b deadline) bool {
+	if a.at != b.at {
+		return a.at < b.at
+	}
+	return a.e.key() < b.e.key()
 }
 
 // Stats are the store's counters since it was created.
@@ -97,19 +92,20 @@ func New(cfg Config) *Store {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Store{
-		cfg:      cfg,
-		entries:  make(map[string]*entry),
-		deadline: btree.NewBTreeGOptions(byDeadline, btree.Options{NoLocks: true}),
-		waiters:  make(map[string][]*Waiter),
-	}
+	s := &Store{cfg: cfg, waiters: make(map[string][]*Waiter)}
+	s.reset()
+	return s
 }
 
-func byDeadline(a, b *entry) bool {
-	if a.expireAt != b.expireAt {
-		return a.expireAt < b.expireAt
-	}
-	return a.key < b.key
+// reset empties every index. s.mu must be held, or s not yet shared.
+func (s *Store) reset() {
+	s.entries = make(map[string]*entry)
+	s.order = btree.NewBTreeGOptions(byKey, btree.Options{NoLocks: true})
+	s.lists = make(map[*entry]*deque)
+	s.expires = make(map[*entry]int64)
+	s.deadline = btree.NewBTreeGOptions(byDeadline, btree.Options{NoLocks: true})
+	s.queue = sieve{}
+	s.used = 0
 }
 
 func (s *Store) now() int64 { return s.cfg.Now().UnixNano() }
@@ -121,12 +117,17 @@ func (s *Store) lookup(key []byte) *entry {
 	if !ok {
 		return nil
 	}
-	if e.expireAt != 0 && e.expireAt <= s.now() {
+	if !s.live(e, s.now()) {
 		s.remove(e)
 		s.stats.Expirations++
 		return nil
 	}
 	return e
+}
+
+// live reports whether e has not expired at now. s.mu must be held.
+func (s *Store) live(e *entry, now int64) bool {
+	return !e.is(hasTTL) || s.expires[e] > now
 }
 
 // read is lookup for commands that count as a hit or a miss.
@@ -137,40 +138,33 @@ func (s *Store) read(key []byte) *entry {
 		return nil
 	}
 	s.stats.Hits++
-	e.visited = true
+	e.flags |= visited
 	return e
 }
 
-// insert adds a new entry for key. s.mu must be held and key must be absent.
-func (s *Store) insert(key []byte, e *entry) {
-	e.key = string(key)
-	s.entries[e.key] = e
-	s.order.Insert(e.key)
+// insert indexes a new entry. s.mu must be held and its key absent.
+func (s *Store) insert(e *entry) {
+	s.entries[e.key()] = e
+	s.order.Set(e)
 	s.queue.pushHead(e)
-	s.resize(e, entrySize(e))
+	s.used += s.size(e)
 }
 
 // remove deletes e from every index. s.mu must be held.
 func (s *Store) remove(e *entry) {
-	delete(s.entries, e.key)
-	s.order.Delete(e.key)
-	if e.expireAt != 0 {
-		s.deadline.Delete(e)
-	}
+	s.used -= s.size(e)
+	delete(s.entries, e.key())
+	s.order.Delete(e)
+	s.setExpire(e, 0)
+	delete(s.lists, e)
 	s.queue.unlink(e)
-	s.used -= e.size
 }
 
-// resize records e's new size. s.mu must be held.
-func (s *Store) resize(e *entry, size int64) {
-	s.used += size - e.size
-	e.size = size
-}
-
-func entrySize(e *entry) int64 {
-	n := int64(entryOverhead + len(e.key) + len(e.value))
-	if e.list != nil {
-		n += e.list.bytes + int64(e.list.len())*elemOverhead
+// size is what e counts for against the memory bound. s.mu must be held.
+func (s *Store) size(e *entry) int64 {
+	n := int64(entryOverhead + len(e.kv))
+	if l := s.lists[e]; l != nil {
+		n += l.bytes + int64(l.len())*elemOverhead
 	}
 	return n
 }
@@ -196,15 +190,18 @@ func (s *Store) makeRoom(need int64, keep *entry) error {
 	return nil
 }
 
-// setExpire changes e's deadline, keeping the deadline index in step.
-// s.mu must be held.
+// setExpire sets e's deadline (0 for none), keeping the deadline index in
+// step. s.mu must be held.
 func (s *Store) setExpire(e *entry, at int64) {
-	if e.expireAt != 0 {
-		s.deadline.Delete(e)
+	if e.is(hasTTL) {
+		s.deadline.Delete(deadline{s.expires[e], e})
+		delete(s.expires, e)
+		e.flags &^= hasTTL
 	}
-	e.expireAt = at
 	if at != 0 {
-		s.deadline.Set(e)
+		s.expires[e] = at
+		s.deadline.Set(deadline{at, e})
+		e.flags |= hasTTL
 	}
 }
 
@@ -234,29 +231,34 @@ func (s *Store) Set(key, value []byte, opt SetOptions) (bool, error) {
 // setLocked overwrites e (or creates key if e is nil) with a string value.
 // s.mu must be held.
 func (s *Store) setLocked(key []byte, e *entry, value []byte, opt SetOptions) error {
-	grow := int64(len(value))
-	if e == nil {
-		grow += int64(entryOverhead + len(key))
-	} else {
-		grow -= e.size - int64(entryOverhead+len(key))
+	grow := int64(entryOverhead + len(key) + len(value))
+	if e != nil {
+		grow -= s.size(e)
 	}
 	if err := s.makeRoom(grow, e); err != nil {
 		return err
 	}
-	v := append(make([]byte, 0, len(value)), value...)
-	if e == nil {
-		e = &entry{kind: kindString, value: v}
-		s.insert(key, e)
-	} else {
-		e.kind, e.value, e.list = kindString, v, nil
-		s.resize(e, entrySize(e))
-	}
+	var at int64
 	switch {
 	case opt.TTL > 0:
-		s.setExpire(e, s.now()+int64(opt.TTL))
-	case !opt.KeepTTL:
-		s.setExpire(e, 0)
+		at = s.now() + int64(opt.TTL)
+	case opt.KeepTTL && e != nil && e.is(hasTTL):
+		at = s.expires[e]
 	}
+	if e == nil {
+		e = newEntry(key, value)
+		s.insert(e)
+	} else {
+		// Replace the bytes, not the entry, so its SIEVE position stays.
+		// Storing the key again makes the map drop the old bytes.
+		s.used -= s.size(e)
+		delete(s.lists, e)
+		e.kv = newEntry(key, value).kv
+		e.flags &^= isList
+		s.entries[e.key()] = e
+		s.used += s.size(e)
+	}
+	s.setExpire(e, at)
 	return nil
 }
 
@@ -280,10 +282,10 @@ func (s *Store) Get(key []byte) ([]byte, bool, error) {
 	switch {
 	case e == nil:
 		return nil, false, nil
-	case e.kind != kindString:
+	case e.is(isList):
 		return nil, false, ErrWrongType
 	}
-	return e.value, true, nil
+	return e.value(), true, nil
 }
 
 // MGet returns the strings under keys, nil where a key is missing or not a
@@ -293,8 +295,8 @@ func (s *Store) MGet(keys [][]byte) [][]byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, k := range keys {
-		if e := s.read(k); e != nil && e.kind == kindString {
-			out[i] = e.value
+		if e := s.read(k); e != nil && !e.is(isList) {
+			out[i] = e.value()
 		}
 	}
 	return out
@@ -309,12 +311,12 @@ func (s *Store) GetDel(key []byte) ([]byte, bool, error) {
 	switch {
 	case e == nil:
 		return nil, false, nil
-	case e.kind != kindString:
+	case e.is(isList):
 		return nil, false, ErrWrongType
 	}
 	s.remove(e)
 	s.stats.Pops++
-	return e.value, true, nil
+	return e.value(), true, nil
 }
 
 // IncrBy adds delta to the integer stored under key (0 if absent).
@@ -324,11 +326,11 @@ func (s *Store) IncrBy(key []byte, delta int64) (int64, error) {
 	e := s.lookup(key)
 	var n int64
 	if e != nil {
-		if e.kind != kindString {
+		if e.is(isList) {
 			return 0, ErrWrongType
 		}
 		var ok bool
-		if n, ok = parseInt64(e.value); !ok {
+		if n, ok = parseInt64(e.value()); !ok {
 			return 0, ErrNotInteger
 		}
 	}
@@ -365,7 +367,7 @@ func (s *Store) Type(key []byte) string {
 	switch e := s.lookup(key); {
 	case e == nil:
 		return "none"
-	case e.kind == kindList:
+	case e.is(isList):
 		return "list"
 	}
 	return "string"
@@ -379,8 +381,8 @@ func (s *Store) Keys(pattern string) []string {
 	defer s.mu.Unlock()
 	now := s.now()
 	s.scanFrom(pattern, literalPrefix(pattern), func(e *entry) bool {
-		if e.expireAt == 0 || e.expireAt > now {
-			out = append(out, e.key)
+		if s.live(e, now) {
+			out = append(out, e.key())
 		}
 		return true
 	})
@@ -400,12 +402,13 @@ func (s *Store) scanFrom(pattern, from string, fn func(*entry) bool) {
 	if from < prefix {
 		from = prefix
 	}
-	s.order.Ascend(from, func(k string) bool {
+	s.order.Ascend(probe(from), func(e *entry) bool {
+		k := e.key()
 		if !strings.HasPrefix(k, prefix) {
 			return false
 		}
 		if Match(pattern, k) {
-			return fn(s.entries[k])
+			return fn(e)
 		}
 		return true
 	})
@@ -422,11 +425,7 @@ func (s *Store) Len() int {
 func (s *Store) Flush() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.entries = make(map[string]*entry)
-	s.order.Clear()
-	s.deadline.Clear()
-	s.queue = sieve{}
-	s.used = 0
+	s.reset()
 }
 
 // Stats returns the current counters.
@@ -435,7 +434,7 @@ func (s *Store) Stats() Stats {
 	defer s.mu.Unlock()
 	st := s.stats
 	st.Keys = len(s.entries)
-	st.Expiring = s.deadline.Len()
+	st.Expiring = len(s.expires)
 	st.UsedMemory = s.used
 	st.MaxMemory = s.cfg.MaxMemory
 	return st
