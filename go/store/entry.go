@@ -15,9 +15,9 @@ type entry struct {
 }
 
 const (
-	visited  uint8 = 1 << iota // read since the SIEVE hand last passed
-	isList                     // the value is Store.lists[e]
-	hasTTL                     // the deadline is Store.expires[e]
+	visited uint8 = 1 << iota // read since the SIEVE hand last passed
+	isList                    // the value is Store.lists[e]
+	hasTTL                    // the deadline is Store.expires[e]
 )
 
 // newEntry allocates an entry holding copies of key and value.
