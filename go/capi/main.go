@@ -258,18 +258,77 @@ func tmc_command(h C.uint64_t, argc C.int, argv **C.char, argLen *C.size_t, out 
 		setErr(errBuf, errCap, "a command needs at least its name")
 		return statusArg
 	}
-	ptrs := unsafe.Slice(argv, int(argc))
-	lens := unsafe.Slice(argLen, int(argc))
-	args := make([][]byte, argc)
-	for i := range args {
-		args[i] = view(ptrs[i], lens[i])
-	}
-	raw, err := c.Do(args...)
+	raw, err := c.Do(args(argc, argv, argLen)...)
 	if err != nil {
 		return fail(err, errBuf, errCap)
 	}
 	give(raw, out, outLen)
 	return statusOK
+}
+
+//export tmc_command_wait
+func tmc_command_wait(h C.uint64_t, wait C.double, argc C.int, argv **C.char, argLen *C.size_t, out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.size_t) C.int {
+	c, st := lookup(h, errBuf, errCap)
+	if c == nil {
+		return st
+	}
+	if argc <= 0 {
+		setErr(errBuf, errCap, "a command needs at least its name")
+		return statusArg
+	}
+	w := time.Duration(-1)
+	if wait >= 0 {
+		w = time.Duration(float64(wait) * float64(time.Second))
+	}
+	raw, err := c.DoWait(w, args(argc, argv, argLen)...)
+	if err != nil {
+		return fail(err, errBuf, errCap)
+	}
+	give(raw, out, outLen)
+	return statusOK
+}
+
+//export tmc_pipeline
+func tmc_pipeline(h C.uint64_t, ncmds C.int, argcs *C.int, argv **C.char, argLen *C.size_t, out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.size_t) C.int {
+	c, st := lookup(h, errBuf, errCap)
+	if c == nil {
+		return st
+	}
+	if ncmds <= 0 {
+		setErr(errBuf, errCap, "a pipeline needs at least one command")
+		return statusArg
+	}
+	counts := unsafe.Slice(argcs, int(ncmds))
+	total := 0
+	for _, n := range counts {
+		if n <= 0 {
+			setErr(errBuf, errCap, "a command needs at least its name")
+			return statusArg
+		}
+		total += int(n)
+	}
+	all := args(C.int(total), argv, argLen)
+	cmds := make([][][]byte, len(counts))
+	for i, n := range counts {
+		cmds[i], all = all[:n], all[n:]
+	}
+	raw, err := c.Pipeline(cmds)
+	if err != nil {
+		return fail(err, errBuf, errCap)
+	}
+	give(raw, out, outLen)
+	return statusOK
+}
+
+// args views the caller's argument vector without copying.
+func args(argc C.int, argv **C.char, argLen *C.size_t) [][]byte {
+	ptrs := unsafe.Slice(argv, int(argc))
+	lens := unsafe.Slice(argLen, int(argc))
+	out := make([][]byte, argc)
+	for i := range out {
+		out[i] = view(ptrs[i], lens[i])
+	}
+	return out
 }
 
 //export tmc_free

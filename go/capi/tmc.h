@@ -53,6 +53,18 @@ int tmc_len(uint64_t h, int64_t *out, char *err, size_t err_cap);
  * the caller parses it. */
 int tmc_command(uint64_t h, int argc, const char **argv, const size_t *arglen,
                 char **out, size_t *out_len, char *err, size_t err_cap);
+/* command_wait: tmc_command for a command that blocks on the server (BLPOP):
+ * the call may take wait seconds longer than the timeout; wait < 0 removes
+ * the time limit. Not retried. */
+int tmc_command_wait(uint64_t h, double wait, int argc, const char **argv,
+                     const size_t *arglen, char **out, size_t *out_len,
+                     char *err, size_t err_cap);
+/* pipeline: sends ncmds commands in one write; command i has argcs[i]
+ * arguments, taken in order from argv/arglen. *out holds the ncmds raw
+ * replies, concatenated. Not retried. */
+int tmc_pipeline(uint64_t h, int ncmds, const int *argcs, const char **argv,
+                 const size_t *arglen, char **out, size_t *out_len,
+                 char *err, size_t err_cap);
 void tmc_free(char *p);
 
 /* Server. config is JSON, for example

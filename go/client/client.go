@@ -174,6 +174,12 @@ func (c *Client) drop() {
 // re-dials and tries once more; commands that change state on their own,
 // like SET and GETDEL, are never sent twice.
 func (c *Client) call(retry bool, read func(*resp.ReplyReader) error, args ...[]byte) error {
+	return c.callWithin(c.timeout, retry, read, args)
+}
+
+// callWithin is call for any number of commands, with a time limit of its
+// own (none if negative).
+func (c *Client) callWithin(timeout time.Duration, retry bool, read func(*resp.ReplyReader) error, cmds ...[][]byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -185,13 +191,13 @@ func (c *Client) call(retry bool, read func(*resp.ReplyReader) error, args ...[]
 			return err
 		}
 	}
-	err := c.roundTrip(read, args...)
+	err := c.exchange(timeout, read, cmds...)
 	var e *Error
 	if err != nil && retry && reused && errors.As(err, &e) && e.Kind == KindConn {
 		if err := c.connect(); err != nil {
 			return err
 		}
-		err = c.roundTrip(read, args...)
+		err = c.exchange(timeout, read, cmds...)
 	}
 	return err
 }
@@ -200,8 +206,21 @@ func (c *Client) call(retry bool, read func(*resp.ReplyReader) error, args ...[]
 // than an error reply the connection is dropped, since its state is
 // unknown. c.mu must be held.
 func (c *Client) roundTrip(read func(*resp.ReplyReader) error, args ...[]byte) error {
-	c.nc.SetDeadline(time.Now().Add(c.timeout))
-	c.out = resp.AppendCommand(c.out[:0], args...)
+	return c.exchange(c.timeout, read, args)
+}
+
+// exchange writes the commands and reads their replies with read, all
+// within timeout (none if timeout < 0). c.mu must be held.
+func (c *Client) exchange(timeout time.Duration, read func(*resp.ReplyReader) error, cmds ...[][]byte) error {
+	var deadline time.Time
+	if timeout >= 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	c.nc.SetDeadline(deadline)
+	c.out = c.out[:0]
+	for _, args := range cmds {
+		c.out = resp.AppendCommand(c.out, args...)
+	}
 	_, err := c.nc.Write(c.out)
 	if cap(c.out) > 1<<20 {
 		c.out = nil
@@ -303,6 +322,35 @@ func (c *Client) Do(args ...[]byte) (raw []byte, err error) {
 		raw, err = r.Raw(nil)
 		return err
 	}, args...)
+	return raw, err
+}
+
+// DoWait is Do for a command that may block on the server, such as BLPOP:
+// the time limit is the client's timeout plus wait, or none if wait < 0.
+func (c *Client) DoWait(wait time.Duration, args ...[]byte) (raw []byte, err error) {
+	timeout := c.timeout + wait
+	if wait < 0 {
+		timeout = -1
+	}
+	err = c.callWithin(timeout, false, func(r *resp.ReplyReader) error {
+		raw, err = r.Raw(nil)
+		return err
+	}, args)
+	return raw, err
+}
+
+// Pipeline sends all the commands in one write and returns their raw
+// replies, concatenated in order. It is not retried.
+func (c *Client) Pipeline(cmds [][][]byte) (raw []byte, err error) {
+	err = c.callWithin(c.timeout, false, func(r *resp.ReplyReader) error {
+		raw = nil
+		for range cmds {
+			if raw, err = r.Raw(raw); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, cmds...)
 	return raw, err
 }
 

@@ -312,3 +312,32 @@ func TestSlowClientsDoNotBlockOthers(t *testing.T) {
 		t.Fatalf("PING = %q", got)
 	}
 }
+
+func TestClientPipelineAndDoWait(t *testing.T) {
+	s := start(t, tcpConfig())
+	c := dial(t, s)
+	raw, err := c.Pipeline([][][]byte{
+		{[]byte("SET"), []byte("a"), []byte("1")},
+		{[]byte("INCR"), []byte("a")},
+		{[]byte("GET"), []byte("nope")},
+		{[]byte("LPOP"), []byte("a")},
+	})
+	want := "+OK\r\n:2\r\n$-1\r\n-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+	if err != nil || string(raw) != want {
+		t.Fatalf("Pipeline = %q, %v; want %q", raw, err, want)
+	}
+	// A blocking pop longer than the client's timeout succeeds with DoWait.
+	short, err := client.Dial(s.Addr().String(), 100*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer short.Close()
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		do(t, c, "RPUSH", "q", "late")
+	}()
+	raw, err = short.DoWait(2*time.Second, []byte("BLPOP"), []byte("q"), []byte("2"))
+	if err != nil || string(raw) != "*2\r\n$1\r\nq\r\n$4\r\nlate\r\n" {
+		t.Fatalf("DoWait(BLPOP) = %q, %v", raw, err)
+	}
+}
