@@ -26,7 +26,7 @@ enum {
 };
 
 /* Client. addr is "HOST:PORT", "unix:///path.sock" or "redis://HOST:PORT[/0]".
- * timeout (seconds, > 0) bounds connecting and every call.
+ * timeout (seconds, > 0) bounds connecting and each wait for the server.
  * One handle may be used from many threads; calls on it are serialised.
  * A lost connection is re-dialled on the next call; only idempotent calls
  * (get, delete, keys, len, ping) are retried once within the same call. */

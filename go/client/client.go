@@ -106,7 +106,7 @@ type Client struct {
 	timeout time.Duration
 
 	mu     sync.Mutex // guards the fields below and the connection itself
-	nc     net.Conn   // nil while disconnected
+	nc     *sockConn  // nil while disconnected
 	rd     *resp.ReplyReader
 	out    []byte
 	closed bool
@@ -141,7 +141,7 @@ func (c *Client) Close() {
 // connect dials and, if configured, authenticates and selects the database.
 // c.mu must be held.
 func (c *Client) connect() error {
-	nc, err := net.DialTimeout(c.addr.Network, c.addr.Address, c.timeout)
+	nc, err := dialSock(c.addr.Network, c.addr.Address, c.timeout)
 	if err != nil {
 		return classify(err, "cannot connect to "+c.addr.Address)
 	}
@@ -209,14 +209,14 @@ func (c *Client) roundTrip(read func(*resp.ReplyReader) error, args ...[]byte) e
 	return c.exchange(c.timeout, read, args)
 }
 
-// exchange writes the commands and reads their replies with read, all
-// within timeout (none if timeout < 0). c.mu must be held.
+// exchange writes the commands and reads their replies with read. Each
+// read and write waits at most timeout (no limit if timeout < 0).
+// c.mu must be held.
 func (c *Client) exchange(timeout time.Duration, read func(*resp.ReplyReader) error, cmds ...[][]byte) error {
-	var deadline time.Time
-	if timeout >= 0 {
-		deadline = time.Now().Add(timeout)
+	if err := c.nc.setTimeout(timeout); err != nil {
+		c.drop()
+		return classify(err, "call to "+c.addr.Address+" failed")
 	}
-	c.nc.SetDeadline(deadline)
 	c.out = c.out[:0]
 	for _, args := range cmds {
 		c.out = resp.AppendCommand(c.out, args...)
