@@ -67,6 +67,9 @@ func ParseAddr(s string) (Addr, error) {
 		if err != nil {
 			return bad(err.Error())
 		}
+		if u.Hostname() == "" {
+			return bad("missing host")
+		}
 		a := Addr{Network: "tcp", Address: u.Host}
 		if u.User != nil {
 			a.Password, _ = u.User.Password()
@@ -81,6 +84,8 @@ func ParseAddr(s string) (Addr, error) {
 		}
 		if u.Port() == "" {
 			a.Address = net.JoinHostPort(u.Hostname(), "6379")
+		} else if !validPort(u.Port()) {
+			return bad("the port must be a number from 1 to 65535")
 		}
 		return a, nil
 	case strings.Contains(s, "://"):
@@ -93,10 +98,19 @@ func ParseAddr(s string) (Addr, error) {
 	if host == "" {
 		return bad("missing host")
 	}
-	if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
+	if !validPort(port) {
 		return bad("the port must be a number from 1 to 65535")
 	}
 	return Addr{Network: "tcp", Address: s}, nil
+}
+
+// validPort reports whether s is a port number: digits only, 1 to 65535.
+func validPort(s string) bool {
+	if s == "" || len(s) > 5 || strings.TrimLeft(s, "0123456789") != "" {
+		return false
+	}
+	n, _ := strconv.Atoi(s)
+	return n >= 1 && n <= 65535
 }
 
 // Client is a connection to one server, safe for use by many goroutines:

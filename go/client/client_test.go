@@ -28,7 +28,8 @@ func TestParseAddr(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", "127.0.0.1", ":5002", "host:0", "host:99999", "host:x",
-		"unix://", "unix://relative.sock", "http://h:1", "redis://h:1/x"} {
+		"unix://", "unix://relative.sock", "http://h:1", "redis://h:1/x",
+		"redis://", "redis:///0", "redis://:5002", "redis://h:99999", "h:+1", "h:-1"} {
 		_, err := ParseAddr(bad)
 		var e *Error
 		if !errors.As(err, &e) || e.Kind != KindArg || !strings.Contains(e.Msg, "invalid address") {

@@ -88,7 +88,8 @@ func (rd *Reader) Next() ([][]byte, error) {
 }
 
 // Fill reads more bytes from the stream, growing the buffer when a single
-// command does not fit. It fails with a ProtocolError past MaxQuery.
+// command does not fit. It fails with a ProtocolError once an unfinished
+// command has reached MaxQuery bytes.
 func (rd *Reader) Fill() error {
 	if rd.beg == rd.end {
 		rd.beg, rd.end, rd.pos = 0, 0, 0
@@ -96,13 +97,13 @@ func (rd *Reader) Fill() error {
 			rd.buf = make([]byte, minBuffer)
 		}
 	}
+	if rd.end-rd.beg >= rd.lim.MaxQuery {
+		return &ProtocolError{"too big request"}
+	}
 	if rd.end == len(rd.buf) {
 		if rd.beg > 0 {
 			rd.compact()
 		} else {
-			if len(rd.buf) >= rd.lim.MaxQuery {
-				return &ProtocolError{"too big request"}
-			}
 			grown := make([]byte, min(2*len(rd.buf), rd.lim.MaxQuery))
 			copy(grown, rd.buf[:rd.end])
 			rd.buf = grown
@@ -154,6 +155,9 @@ func (rd *Reader) parseArray() ([][]byte, error) {
 		}
 		if size < 0 || size > rd.lim.MaxBulk {
 			return nil, &ProtocolError{"invalid bulk length"}
+		}
+		if next+size+2-rd.beg > rd.lim.MaxQuery {
+			return nil, &ProtocolError{"too big request"}
 		}
 		if rd.end-next < size+2 {
 			return nil, ErrIncomplete

@@ -100,6 +100,21 @@ func TestReaderRejects(t *testing.T) {
 	}
 }
 
+func TestReaderMaxQueryBelowBufferSize(t *testing.T) {
+	lim := DefaultLimits
+	lim.MaxQuery = 4096
+	ok := AppendCommand(nil, []byte("SET"), []byte("k"), bytes.Repeat([]byte("x"), 4000))
+	if _, err := readAll(bytes.NewReader(ok), lim); err != nil {
+		t.Fatalf("a %d-byte command under max_query 4096: %v", len(ok), err)
+	}
+	big := AppendCommand(nil, []byte("SET"), []byte("k"), bytes.Repeat([]byte("x"), 4097))
+	_, err := readAll(bytes.NewReader(big), lim)
+	var perr *ProtocolError
+	if !errors.As(err, &perr) || perr.Msg != "too big request" {
+		t.Fatalf("a %d-byte command over max_query 4096: err = %v", len(big), err)
+	}
+}
+
 func TestReaderMaxQuery(t *testing.T) {
 	lim := DefaultLimits
 	lim.MaxQuery = 64 << 10

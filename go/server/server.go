@@ -134,14 +134,28 @@ func (s *Server) Serve() {
 		c := s.newConn(nc)
 		if !s.register(c) {
 			s.connsRejected.Add(1)
-			nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-			nc.Write(resp.AppendError(nil, "ERR max number of clients reached"))
-			nc.Close()
 			s.log.Warn("refused client: too many clients", "max_clients", s.cfg.MaxClients)
+			go refuse(nc, "ERR max number of clients reached")
 			continue
 		}
 		go c.serve()
 	}
+}
+
+// refuse sends a client one error and hangs up gracefully: it stops
+// writing, then reads and drops what the client still sends for a moment.
+// Closing at once would reset a connection with unread input, and the reset
+// can destroy the error before the client reads it.
+func refuse(nc net.Conn, msg string) {
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(time.Second))
+	if _, err := nc.Write(resp.AppendError(nil, msg)); err != nil {
+		return
+	}
+	if cw, ok := nc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	io.Copy(io.Discard, io.LimitReader(nc, 64<<10))
 }
 
 // register adds c to the live connections, unless the server is full or
