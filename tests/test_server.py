@@ -1,0 +1,357 @@
+"""serve(), serve_unix() and `python -m tiny_mp_cache serve`: signals, options, errors, redis-cli."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+
+import pytest
+import tiny_mp_cache
+from conftest import (
+    ServerProcess,
+    answers_ping,
+    free_port,
+    need_go,
+    need_tool,
+    run_python,
+    short_tmpdir,
+    start_tcp_server,
+    start_unix_server,
+    tmc_server_argv,
+)
+from tiny_mp_cache import TinyCache
+
+
+def sigint_works_in_children() -> bool:
+    # A shell starts background jobs with SIGINT ignored, and children inherit
+    # that; Python then never raises KeyboardInterrupt, by design.
+    return signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
+
+
+def start(transport: str, *extra: str) -> ServerProcess:
+    return start_tcp_server(*extra) if transport == "tcp" else start_unix_server(*extra)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("transport", ["tcp", "unix"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_stops_the_cli_server_cleanly(transport, sig):
+    if sig == signal.SIGINT and not sigint_works_in_children():
+        pytest.skip("SIGINT is ignored in this process and so in its children")
+    server = start(transport)
+    cache = TinyCache(server.addr, _pure=True)
+    cache.set("k", b"v")
+    start_time = time.monotonic()
+    _, err = server.stop(sig, timeout=10)
+    assert server.proc.returncode == 0, err
+    assert time.monotonic() - start_time < 3
+    assert b"Traceback" not in err
+    if transport == "unix":
+        path = server.addr[len("unix://"):]
+        assert not os.path.exists(path), "the socket file was left behind"
+    else:
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", int(server.addr.rsplit(":", 1)[1])), timeout=2).close()
+
+
+SERVE_THEN_PRINT = """
+import sys
+from tiny_mp_cache import serve, serve_unix
+if sys.argv[1] == "tcp":
+    result = serve(int(sys.argv[2]))
+else:
+    result = serve_unix(sys.argv[2])
+print("serve returned", result, flush=True)
+"""
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("transport", ["tcp", "unix"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_serve_functions_return_none_on_a_signal(transport, sig):
+    need_go()
+    if sig == signal.SIGINT and not sigint_works_in_children():
+        pytest.skip("SIGINT is ignored in this process and so in its children")
+    if transport == "tcp":
+        where = str(free_port())
+        addr = f"127.0.0.1:{where}"
+    else:
+        where = os.path.join(short_tmpdir(), "s.sock")
+        addr = f"unix://{where}"
+    server = ServerProcess([sys.executable, "-c", SERVE_THEN_PRINT, transport, where], addr)
+    out, err = server.stop(sig, timeout=10)
+    assert server.proc.returncode == 0, err
+    assert out == b"serve returned None\n"
+    assert b"Traceback" not in err
+    if transport == "unix":
+        assert not os.path.exists(where)
+
+
+def test_sigterm_handler_is_restored_after_serve():
+    need_go()
+    code = """
+import os, signal, socket, sys, threading, time
+from tiny_mp_cache import serve
+port = int(sys.argv[1])
+def mine(signum, frame):
+    pass
+def interrupt_once_serving():
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.02)
+    os.kill(os.getpid(), signal.SIGINT)
+signal.signal(signal.SIGTERM, mine)
+threading.Thread(target=interrupt_once_serving, daemon=True).start()
+serve(port)
+print(signal.getsignal(signal.SIGTERM) is mine)
+"""
+    if not sigint_works_in_children():
+        pytest.skip("SIGINT is ignored in this process and so in its children")
+    result = run_python(code, str(free_port()), timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"True\n"
+
+
+def test_bind_conflict_is_an_os_error():
+    need_go()
+    code = """
+import socket, sys
+from tiny_mp_cache import serve
+busy = socket.socket()
+busy.bind(("127.0.0.1", 0))
+busy.listen()
+try:
+    serve(busy.getsockname()[1])
+except OSError as e:
+    print("OSError:", e)
+except Exception as e:
+    print("other:", type(e).__name__, e)
+"""
+    result = run_python(code, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(b"OSError:"), result.stdout
+    assert b"in use" in result.stdout
+
+
+def test_cli_reports_a_bind_conflict_and_exits_1():
+    need_go()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(tmc_server_argv("--port", str(port)), capture_output=True, timeout=30)
+    assert result.returncode == 1
+    assert b"tiny-mp-cache: error:" in result.stderr
+    assert b"in use" in result.stderr
+    assert b"Traceback" not in result.stderr
+
+
+def test_unknown_options_are_rejected():
+    need_go()
+    code = """
+import sys
+from tiny_mp_cache import serve
+try:
+    serve(int(sys.argv[1]), no_such_option=1)
+except ValueError as e:
+    print("ValueError:", e)
+"""
+    result = run_python(code, str(free_port()), timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(b"ValueError:")
+    assert b"no_such_option" in result.stdout
+
+
+@pytest.mark.parametrize("args", [[], ["serve"], ["serve", "--port", "1", "--unix", "/tmp/x.sock"], ["serve", "--port", "x"]])
+def test_cli_usage_errors_exit_2(args):
+    result = subprocess.run([sys.executable, "-m", "tiny_mp_cache", *args], capture_output=True, timeout=30)
+    assert result.returncode == 2
+    assert b"usage:" in result.stderr
+
+
+@pytest.mark.parametrize("transport", ["tcp", "unix"])
+def test_password_option(transport, client_path):
+    server = start(transport, "--password", "s3cret")
+    try:
+        pure = client_path == "pure"
+        plain = TinyCache(server.addr, _pure=pure)
+        with pytest.raises(tiny_mp_cache.ServerError, match="NOAUTH"):
+            plain.set("k", b"v")
+        plain.close()
+        if transport == "tcp":
+            good, bad = f"redis://:s3cret@{server.addr}/0", f"redis://:wrong@{server.addr}/0"
+        else:
+            path = server.addr[len("unix://"):]
+            good, bad = f"unix://:s3cret@{path}", f"unix://:wrong@{path}"
+        with pytest.raises(tiny_mp_cache.ServerError):
+            TinyCache(bad, _pure=pure)
+        with TinyCache(good, _pure=pure) as cache:
+            cache.set("k", b"v")
+            assert cache.get("k") == b"v"
+    finally:
+        server.stop()
+
+
+def test_serve_passes_keyword_options_through():
+    need_go()
+    path = os.path.join(short_tmpdir(), "opt.sock")
+    code = """
+import sys
+from tiny_mp_cache import serve_unix
+serve_unix(sys.argv[1], password="pw", unix_mode=0o640)
+"""
+    server = ServerProcess([sys.executable, "-c", code, path], f"unix://{path}")
+    try:
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o640
+        with pytest.raises(tiny_mp_cache.ServerError, match="NOAUTH"):
+            TinyCache(f"unix://{path}", _pure=True).len()
+        assert TinyCache(f"unix://:pw@{path}", _pure=True).len() == 0
+    finally:
+        server.stop()
+
+
+def test_unix_socket_mode_defaults_to_0600_and_can_be_set():
+    server = start_unix_server()
+    try:
+        assert stat.S_IMODE(os.stat(server.addr[len("unix://"):]).st_mode) == 0o600
+    finally:
+        server.stop()
+    server = start_unix_server("--unix-mode", "660")
+    try:
+        assert stat.S_IMODE(os.stat(server.addr[len("unix://"):]).st_mode) == 0o660
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("transport", ["tcp", "unix"])
+def test_redis_cli_can_set_and_get(transport):
+    redis_cli = need_tool("redis-cli")
+    server = start(transport)
+    try:
+        if transport == "tcp":
+            host, port = server.addr.rsplit(":", 1)
+            where = ["-h", host, "-p", port]
+        else:
+            where = ["-s", server.addr[len("unix://"):]]
+
+        def cli(*args):
+            result = subprocess.run([redis_cli, *where, *args], capture_output=True, timeout=30)
+            assert result.returncode == 0, result.stderr
+            return result.stdout.strip()
+
+        assert cli("PING") == b"PONG"
+        assert cli("SET", "from-cli", "hello") == b"OK"
+        assert cli("GET", "from-cli") == b"hello"
+        assert cli("DBSIZE") == b"1"
+        assert TinyCache(server.addr, _pure=True).get("from-cli") == b"hello"
+        TinyCache(server.addr, _pure=True).set("from-python", b"world")
+        assert cli("GET", "from-python") == b"world"
+        assert cli("GETDEL", "from-python") == b"world"
+        assert TinyCache(server.addr, _pure=True).get("from-python") is None
+        assert cli("DEL", "from-cli") == b"1"
+        assert cli("DBSIZE") == b"0"
+    finally:
+        server.stop()
+
+
+def test_servers_answer_ping():
+    server = start_tcp_server()
+    try:
+        host, port = server.addr.rsplit(":", 1)
+        assert answers_ping(socket.AF_INET, (host, int(port)))
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+@pytest.mark.parametrize("transport", ["tcp", "unix"])
+def test_redis_py_can_talk_to_our_server(transport, protocol):
+    redis = pytest.importorskip("redis")
+    server = start(transport)
+    try:
+        if transport == "tcp":
+            host, port = server.addr.rsplit(":", 1)
+            r = redis.Redis(host=host, port=int(port), protocol=protocol, socket_timeout=5)
+        else:
+            r = redis.Redis(unix_socket_path=server.addr[len("unix://"):], protocol=protocol, socket_timeout=5)
+        with r:
+            assert r.ping() is True
+            assert r.set("from-redis-py", b"\x00binary\r\n") is True
+            assert r.get("from-redis-py") == b"\x00binary\r\n"
+            assert r.get("missing") is None
+            cache = TinyCache(server.addr, _pure=True)
+            assert cache.get("from-redis-py") == b"\x00binary\r\n"
+            cache.set("from-tiny", b"hello")
+            assert sorted(r.keys("from-*")) == [b"from-redis-py", b"from-tiny"]
+            assert r.dbsize() == 2
+            assert r.getdel("from-tiny") == b"hello"
+            assert r.getdel("from-tiny") is None
+            assert r.delete("from-redis-py") == 1
+            assert r.delete("from-redis-py") == 0
+            assert cache.len() == 0
+    finally:
+        server.stop()
+
+
+def test_a_non_loopback_bind_without_password_is_refused():
+    need_go()
+    code = """
+import sys
+from tiny_mp_cache import serve
+try:
+    serve(int(sys.argv[1]), host="0.0.0.0")
+except ValueError as e:
+    print("ValueError:", e)
+"""
+    result = run_python(code, str(free_port()), timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(b"ValueError:")
+    assert b"password" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "call, error",
+    [
+        (lambda: tiny_mp_cache.serve("5002"), TypeError),
+        (lambda: tiny_mp_cache.serve(5002.0), TypeError),
+        (lambda: tiny_mp_cache.serve(0), ValueError),
+        (lambda: tiny_mp_cache.serve(70000), ValueError),
+        (lambda: tiny_mp_cache.serve(5002, host=""), TypeError),
+        (lambda: tiny_mp_cache.serve(5002, network="unix"), TypeError),
+        (lambda: tiny_mp_cache.serve_unix(""), TypeError),
+        (lambda: tiny_mp_cache.serve_unix(b"/tmp/x.sock"), TypeError),
+        (lambda: tiny_mp_cache.serve_unix("/tmp/x.sock", addr="/tmp/y.sock"), TypeError),
+    ],
+)
+def test_serve_arguments_are_checked_before_anything_starts(call, error):
+    # Each of these must raise at once; a serve() that started would block.
+    with pytest.raises(error):
+        call()
+
+
+def test_an_ipv6_loopback_server(client_path):
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    port = free_port()
+    server = ServerProcess(tmc_server_argv("--port", str(port), "--host", "::1"), f"[::1]:{port}")
+    try:
+        pure = client_path == "pure"
+        with TinyCache(f"[::1]:{port}", _pure=pure) as cache:
+            cache.set("v6", b"yes")
+        # "localhost" may resolve to 127.0.0.1 first; the client must try ::1 too.
+        if any(info[0] == socket.AF_INET6 for info in socket.getaddrinfo("localhost", port)):
+            with TinyCache(f"localhost:{port}", _pure=pure) as cache:
+                assert cache.get("v6") == b"yes"
+    finally:
+        server.stop()

@@ -1,0 +1,73 @@
+"""Command line: run a server until Ctrl-C or SIGTERM.
+
+    python -m tiny_mp_cache serve --port N [--host H] [--password PW] [--allow-remote]
+    python -m tiny_mp_cache serve --unix PATH [--unix-mode 600] [--password PW]
+
+Also installed as the `tiny-mp-cache` console script. Exits 0 when stopped by
+a signal, 1 when the server cannot start (say, the port is taken).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from ._errors import TinyCacheError
+from ._server import OPTIONS_ENV, serve_tcp, serve_unix_path
+
+
+def _octal(text: str) -> int:
+    return int(text, 8)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tiny-mp-cache", description="A small key/value cache server (RESP2).")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("serve", help="run a server until Ctrl-C or SIGTERM")
+    where = run.add_mutually_exclusive_group(required=True)
+    where.add_argument("--port", type=int, help="listen on TCP HOST:PORT")
+    where.add_argument("--unix", metavar="PATH", help="listen on a unix socket at PATH")
+    run.add_argument("--host", default="127.0.0.1", help="TCP host to bind (default: 127.0.0.1)")
+    run.add_argument("--password", help="require AUTH with this password")
+    run.add_argument("--unix-mode", type=_octal, metavar="OCTAL", help="permissions of the unix socket file (default 600)")
+    run.add_argument("--max-clients", type=int, metavar="N", help="maximum number of connected clients")
+    run.add_argument(
+        "--allow-remote",
+        action="store_true",
+        default=None,
+        help="allow a non-loopback --host without --password",
+    )
+    run.add_argument("--quiet", action="store_true", help="do not print the listening address")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m tiny_mp_cache` and the `tiny-mp-cache` script."""
+    args = _parser().parse_args(argv)
+    options: dict[str, Any] = json.loads(os.environ.pop(OPTIONS_ENV, "") or "{}")
+    for name in ("password", "unix_mode", "max_clients", "allow_remote"):
+        value = getattr(args, name)
+        if value is not None:
+            options[name] = value
+    where = args.unix if args.unix is not None else f"{args.host}:{args.port}"
+
+    def ready() -> None:
+        if not args.quiet:
+            print(f"tiny-mp-cache: serving on {where} (pid {os.getpid()}); Ctrl-C to stop", file=sys.stderr, flush=True)
+
+    try:
+        if args.unix is not None:
+            serve_unix_path(args.unix, options, ready)
+        else:
+            serve_tcp(args.port, args.host, options, ready)
+    except (TinyCacheError, OSError, ValueError, TypeError) as e:
+        print(f"tiny-mp-cache: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,263 @@
+"""cffi bindings to libtinympcache.so (the Go library): the cdef, lazy loading, status mapping.
+
+The library is never loaded at import. It is dlopened on first use and
+stamped with the pid that loaded it. A Go runtime does not survive fork():
+a child that inherited the loaded library hangs on its first call into Go,
+and a second Go runtime cannot be loaded next to the dead one. So in such a
+child library() returns None and callers use the pure-Python paths instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from typing import Any
+
+from cffi import FFI  # type: ignore[import-untyped, unused-ignore]
+
+from ._errors import ConnectionError, ProtocolError, ServerError, TimeoutError, TinyCacheError
+
+# Copied from go/capi/tmc.h, which documents ownership and semantics.
+CDEF = """
+enum {
+    TMC_OK          = 0,
+    TMC_NIL         = 1,
+    TMC_ERR_CONN    = -1,
+    TMC_ERR_TIMEOUT = -2,
+    TMC_ERR_PROTO   = -3,
+    TMC_ERR_SERVER  = -4,
+    TMC_ERR_ARG     = -5,
+};
+
+int  tmc_open(const char *addr, size_t addr_len, double timeout, uint64_t *out,
+              char *err, size_t err_cap);
+void tmc_close(uint64_t h);
+
+int tmc_set(uint64_t h, const char *key, size_t key_len,
+            const char *val, size_t val_len, char *err, size_t err_cap);
+int tmc_get(uint64_t h, const char *key, size_t key_len,
+            char **out, size_t *out_len, char *err, size_t err_cap);
+int tmc_pop(uint64_t h, const char *key, size_t key_len,
+            char **out, size_t *out_len, char *err, size_t err_cap);
+int tmc_delete(uint64_t h, const char *key, size_t key_len,
+               int64_t *out, char *err, size_t err_cap);
+int tmc_keys(uint64_t h, const char *pattern, size_t pattern_len,
+             char **out, size_t *out_len, int64_t *count, char *err, size_t err_cap);
+int tmc_len(uint64_t h, int64_t *out, char *err, size_t err_cap);
+int tmc_command(uint64_t h, int argc, const char **argv, const size_t *arglen,
+                char **out, size_t *out_len, char *err, size_t err_cap);
+int tmc_command_wait(uint64_t h, double wait, int argc, const char **argv,
+                     const size_t *arglen, char **out, size_t *out_len,
+                     char *err, size_t err_cap);
+int tmc_pipeline(uint64_t h, int ncmds, const int *argcs, const char **argv,
+                 const size_t *arglen, char **out, size_t *out_len,
+                 char *err, size_t err_cap);
+void tmc_free(char *p);
+
+int tmc_server_start(const char *config, size_t config_len, uint64_t *out,
+                     char *err, size_t err_cap);
+int tmc_server_wait(uint64_t h, double timeout);
+int tmc_server_stop(uint64_t h, char *err, size_t err_cap);
+"""
+
+ERR_CAP = 512
+
+ffi = FFI()
+ffi.cdef(CDEF)
+
+_load_lock = threading.Lock()  # guards _lib and _lib_pid
+_lib: Any = None
+_lib_pid: int | None = None  # the pid that dlopened _lib
+
+
+def library_path() -> str:
+    """Where the library is loaded from: $TINY_MP_CACHE_LIB or next to this file."""
+    return os.environ.get("TINY_MP_CACHE_LIB") or os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "libtinympcache.so"
+    )
+
+
+def library() -> Any:
+    """Return the Go library, loading it on first use.
+
+    Returns None when this process inherited an already loaded library
+    through fork(): calling into it would hang.
+    """
+    global _lib, _lib_pid
+    with _load_lock:
+        if _lib is None:
+            path = library_path()
+            try:
+                _lib = ffi.dlopen(path)
+            except OSError as e:
+                raise OSError(
+                    f"tiny_mp_cache: cannot load the Go library {path!r}: {e}. "
+                    "Build it with `go build -buildmode=c-shared`, set TINY_MP_CACHE_LIB, "
+                    "or set TINY_MP_CACHE_PURE=1 to use the pure-Python client."
+                ) from None
+            _lib_pid = os.getpid()
+        if _lib_pid != os.getpid():
+            return None
+        return _lib
+
+
+def _after_fork_in_child() -> None:
+    # The lock may have been held by another thread at fork time. _lib and
+    # _lib_pid stay as they are: the pid stamp now marks _lib as inherited.
+    global _load_lock
+    _load_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+# Statuses, as in tmc.h (tests/test_bindings.py checks that they agree).
+OK = 0
+NIL = 1
+_EXCEPTIONS: dict[int, type[Exception]] = {
+    -1: ConnectionError,  # TMC_ERR_CONN
+    -2: TimeoutError,  # TMC_ERR_TIMEOUT
+    -3: ProtocolError,  # TMC_ERR_PROTO
+    -4: ServerError,  # TMC_ERR_SERVER
+    -5: ValueError,  # TMC_ERR_ARG
+}
+
+
+def error(status: int, err: Any) -> BaseException:
+    """The exception for a failed status, carrying Go's message."""
+    message = ffi.string(err).decode("utf-8", "replace")
+    cls = _EXCEPTIONS.get(status)
+    if cls is None:
+        return TinyCacheError(f"unexpected status {status}: {message}")
+    return cls(message)
+
+
+class GoClient:
+    """A client handle in the Go library. Go serialises calls per handle."""
+
+    def __init__(self, lib: Any, addr: str, timeout: float):
+        self._lib = lib
+        self.pid = os.getpid()
+        self._handle: int | None = None
+        raw = addr.encode("utf-8")
+        out = ffi.new("uint64_t *")
+        err = ffi.new("char[]", ERR_CAP)
+        status = lib.tmc_open(raw, len(raw), timeout, out, err, ERR_CAP)
+        if status != OK:
+            raise error(status, err)
+        self._handle = out[0]
+
+    def close(self) -> None:
+        handle, self._handle = self._handle, None
+        # Never call into a Go runtime inherited through fork().
+        if handle is not None and self.pid == os.getpid():
+            self._lib.tmc_close(handle)
+
+    def __del__(self) -> None:
+        self.close()
+
+    def set(self, key: bytes, value: memoryview) -> None:
+        err = ffi.new("char[]", ERR_CAP)
+        status = self._lib.tmc_set(self._h(), key, len(key), ffi.from_buffer(value), len(value), err, ERR_CAP)
+        if status != OK:
+            raise error(status, err)
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._value(self._lib.tmc_get, key)
+
+    def pop(self, key: bytes) -> bytes | None:
+        return self._value(self._lib.tmc_pop, key)
+
+    def delete(self, key: bytes) -> int:
+        out = ffi.new("int64_t *")
+        err = ffi.new("char[]", ERR_CAP)
+        status = self._lib.tmc_delete(self._h(), key, len(key), out, err, ERR_CAP)
+        if status != OK:
+            raise error(status, err)
+        return int(out[0])
+
+    def keys(self, pattern: bytes) -> list[bytes]:
+        out = ffi.new("char **")
+        out_len = ffi.new("size_t *")
+        count = ffi.new("int64_t *")
+        err = ffi.new("char[]", ERR_CAP)
+        status = self._lib.tmc_keys(self._h(), pattern, len(pattern), out, out_len, count, err, ERR_CAP)
+        if status != OK:
+            raise error(status, err)
+        try:
+            packed = ffi.unpack(out[0], out_len[0]) if out_len[0] else b""
+        finally:
+            self._lib.tmc_free(out[0])
+        return unpack_keys(packed, count[0])
+
+    def len(self) -> int:
+        out = ffi.new("int64_t *")
+        err = ffi.new("char[]", ERR_CAP)
+        status = self._lib.tmc_len(self._h(), out, err, ERR_CAP)
+        if status != OK:
+            raise error(status, err)
+        return int(out[0])
+
+    def _value(self, fn: Any, key: bytes) -> bytes | None:
+        out = ffi.new("char **")
+        out_len = ffi.new("size_t *")
+        err = ffi.new("char[]", ERR_CAP)
+        status = fn(self._h(), key, len(key), out, out_len, err, ERR_CAP)
+        if status == NIL:
+            return None
+        if status != OK:
+            raise error(status, err)
+        try:
+            return ffi.unpack(out[0], out_len[0]) if out_len[0] else b""
+        finally:
+            self._lib.tmc_free(out[0])
+
+    def _h(self) -> int:
+        if self._handle is None:
+            raise ValueError("operation on a closed TinyCache")
+        return self._handle
+
+
+def unpack_keys(packed: bytes, count: int) -> list[bytes]:
+    """Split tmc_keys output: count entries of [4-byte LE length][bytes]."""
+    keys = []
+    view = memoryview(packed)
+    pos = 0
+    for _ in range(count):
+        if pos + 4 > len(view):
+            raise ProtocolError("truncated key list from the Go library")
+        n = int.from_bytes(view[pos:pos + 4], "little")
+        pos += 4
+        if pos + n > len(view):
+            raise ProtocolError("truncated key list from the Go library")
+        keys.append(bytes(view[pos:pos + n]))
+        pos += n
+    if pos != len(view):
+        raise ProtocolError("trailing bytes in the key list from the Go library")
+    return keys
+
+
+class Server:
+    """A running Go server: start() binds, wait() polls, stop() shuts it down."""
+
+    def __init__(self, lib: Any, config: dict[str, Any]):
+        self._lib = lib
+        raw = json.dumps(config).encode("utf-8")
+        out = ffi.new("uint64_t *")
+        err = ffi.new("char[]", ERR_CAP)
+        status = lib.tmc_server_start(raw, len(raw), out, err, ERR_CAP)
+        if status != OK:
+            # A bind failure is a ConnectionError, which is also an OSError.
+            raise error(status, err)
+        self._handle = out[0]
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to timeout seconds; True once the server has stopped."""
+        return bool(self._lib.tmc_server_wait(self._handle, timeout))
+
+    def stop(self) -> None:
+        err = ffi.new("char[]", ERR_CAP)
+        status = self._lib.tmc_server_stop(self._handle, err, ERR_CAP)
+        if status != OK:
+            raise error(status, err)

@@ -1,0 +1,128 @@
+"""serve() and serve_unix(): run the Go server in this process until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from typing import Any, Callable
+
+# Extra keyword options travel to a re-executed server through this variable
+# rather than argv, so that a password does not show up in `ps`.
+OPTIONS_ENV = "TINY_MP_CACHE_SERVE_OPTIONS"
+
+_POLL_SECONDS = 0.1
+
+
+def serve(port: int, host: str = "127.0.0.1", **options: Any) -> None:
+    """Serve on TCP host:port until Ctrl-C (SIGINT) or SIGTERM, then return None.
+
+    Extra keyword options (password=..., max_clients=...) go to the server's
+    JSON config. A bind failure raises ConnectionError (an OSError).
+    """
+    serve_tcp(port, host, options)
+
+
+def serve_tcp(port: int, host: str, options: dict[str, Any], on_ready: Callable[[], None] | None = None) -> None:
+    """serve(), with the options as a dict and a callback run once the server listens."""
+    if isinstance(port, bool) or not isinstance(port, int):
+        raise TypeError(f"port must be int, not {type(port).__name__}")
+    if not 0 < port < 65536:
+        raise ValueError(f"port must be in 1..65535, got {port}")
+    if not isinstance(host, str) or not host:
+        raise TypeError("host must be a non-empty str")
+    addr = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    _run({"network": "tcp", "addr": addr}, options, ["--port", str(port), "--host", host], on_ready)
+
+
+def serve_unix(path: str | os.PathLike[str], **options: Any) -> None:
+    """Serve on the unix socket at path until Ctrl-C (SIGINT) or SIGTERM, then return None.
+
+    The socket file is removed when the server stops. Extra keyword options
+    (password=..., unix_mode=0o600, ...) go to the server's JSON config.
+    """
+    serve_unix_path(path, options)
+
+
+def serve_unix_path(
+    path: str | os.PathLike[str], options: dict[str, Any], on_ready: Callable[[], None] | None = None
+) -> None:
+    """serve_unix(), with the options as a dict and a callback run once the server listens."""
+    path = os.fspath(path)
+    if not isinstance(path, str) or not path:
+        raise TypeError("path must be a non-empty str or os.PathLike[str]")
+    _run({"network": "unix", "addr": path}, options, ["--unix", path], on_ready)
+
+
+def _run(
+    config: dict[str, Any], options: dict[str, Any], cli_args: list[str], on_ready: Callable[[], None] | None
+) -> None:
+    clash = set(config) & set(options)
+    if clash:
+        raise TypeError(f"option {min(clash)!r} is set by the function's own arguments")
+    from . import _bindings
+
+    lib = _bindings.library()
+    if lib is None:
+        # This process inherited a loaded Go runtime through fork() and must
+        # not call into it: become a fresh interpreter with the same pid.
+        _reexec(cli_args, options)
+    _serve(lambda: _bindings.Server(lib, {**config, **options}), on_ready)
+
+
+def _reexec(cli_args: list[str], options: dict[str, Any]) -> None:
+    env = dict(os.environ)
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
+    if options:
+        env[OPTIONS_ENV] = json.dumps(options)
+    else:
+        env.pop(OPTIONS_ENV, None)
+    argv = [sys.executable, "-m", "tiny_mp_cache", "serve", "--quiet", *cli_args]
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
+    os.execve(sys.executable, argv, env)
+
+
+class _Terminated(BaseException):
+    """Raised by the temporary SIGTERM handler to leave the wait loop."""
+
+
+def _serve(start: Callable[[], Any], on_ready: Callable[[], None] | None) -> None:
+    """Start the server and block until it stops, Ctrl-C or SIGTERM; always stop it.
+
+    The SIGTERM handler is installed before the server starts, so that a
+    SIGTERM at any moment still stops it cleanly (removing a unix socket).
+    """
+    stopping = False
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        if not stopping:
+            raise _Terminated
+
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous: Any = None
+    if on_main_thread:
+        previous = signal.signal(signal.SIGTERM, on_sigterm)
+    server = None
+    try:
+        server = start()  # a bind failure raises here
+        if on_ready is not None:
+            on_ready()
+        # Each wait releases the GIL for at most _POLL_SECONDS, so Python
+        # signal handlers get to run on this (main) thread in between.
+        while not server.wait(_POLL_SECONDS):
+            pass
+    except (KeyboardInterrupt, _Terminated):
+        pass
+    finally:
+        stopping = True
+        try:
+            if server is not None:
+                server.stop()
+        finally:
+            if on_main_thread:
+                signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
