@@ -88,7 +88,8 @@ func (s *Server) info() []infoSection {
 		{"Memory", []infoField{
 			{"used_memory", st.UsedMemory},
 			{"used_memory_human", humanBytes(st.UsedMemory)},
-			{"used_memory_rss", int64(ms.Sys)},
+			{"used_memory_rss", residentBytes()},
+			{"used_memory_rss_human", humanBytes(residentBytes())},
 			{"maxmemory", st.MaxMemory},
 			{"maxmemory_human", humanBytes(st.MaxMemory)},
 			{"maxmemory_policy", policy},
@@ -120,4 +121,18 @@ func humanBytes(n int64) string {
 		i++
 	}
 	return fmt.Sprintf("%.2f%c", f, suffix[i])
+}
+
+// residentBytes returns the process's resident set size, or the memory the
+// Go runtime holds from the OS where /proc is not available.
+func residentBytes() int64 {
+	if b, err := os.ReadFile("/proc/self/statm"); err == nil {
+		var size, resident int64
+		if _, err := fmt.Sscan(string(b), &size, &resident); err == nil {
+			return resident * int64(os.Getpagesize())
+		}
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.Sys)
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,10 @@ import (
 	"github.com/tiny-mp-cache/tiny-mp-cache/resp"
 	"github.com/tiny-mp-cache/tiny-mp-cache/store"
 )
+
+// memoryLimitSlack is the room above max_memory (plus a quarter) given to
+// the Go runtime's soft memory limit: buffers, goroutine stacks, garbage.
+const memoryLimitSlack = 64 << 20
 
 // drainTimeout is how long Close lets connections finish their current
 // commands and flush their replies before it cuts them off.
@@ -61,6 +66,11 @@ func Listen(cfg Config) (*Server, error) {
 		stop:  make(chan struct{}),
 
 		started: time.Now(),
+	}
+	if cfg.MaxMemory > 0 {
+		// Make the collector work harder as the heap nears the bound, so
+		// the process's resident memory tracks what the store accounts.
+		debug.SetMemoryLimit(int64(cfg.MaxMemory) + int64(cfg.MaxMemory)/4 + memoryLimitSlack)
 	}
 	if cfg.Network == "unix" {
 		s.ln, err = listenUnix(cfg.Addr, os.FileMode(cfg.UnixMode))
