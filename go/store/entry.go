@@ -1,17 +1,30 @@
 package store
 
-import "unsafe"
+import (
+	"errors"
+	"math"
+	"unsafe"
+)
 
-// entry is one key. It is kept small because a cache holds millions: the
-// key and a string value share one allocation, and the rarer parts (a list,
-// a deadline) live in side maps of the Store.
+// entry is one key. It is kept to 24 bytes, one of Go's allocation size
+// classes, because a cache holds millions:
+//
+//   - the key and a string value share one allocation, reached through a
+//     bare pointer rather than a slice (which would add a length and a
+//     capacity word) with the two lengths beside it;
+//   - the SIEVE queue needs only the entry's slot index, not list links
+//     (see sieve);
+//   - the rarer parts, a list or a deadline, live in side maps of the Store.
+//
+// Go's collector does not move heap objects, and a pointer to the first
+// byte of an allocation keeps the whole allocation alive, so kv stays valid
+// for as long as the entry points at it; key and value rebuild views of it
+// with package unsafe.
 type entry struct {
-	kv    []byte // the key's bytes, then the value's; never written into
-	klen  uint32
-	flags uint8
-
-	// SIEVE queue, newest at the head.
-	prev, next *entry
+	kv         *byte  // klen key bytes, then vlen value bytes; never written into
+	klen, vlen uint32 // at most maxLen each
+	slot       uint32 // index in the SIEVE queue
+	flags      uint8
 }
 
 const (
@@ -20,31 +33,60 @@ const (
 	hasTTL                    // the deadline is Store.expires[e]
 )
 
-// newEntry allocates an entry holding copies of key and value.
+// maxLen is the longest key or string value an entry can hold.
+const maxLen = math.MaxUint32
+
+var errTooLarge = errors.New("ERR string exceeds maximum allowed size (4GB)")
+
+// checkLen fails for a key or string value too long for an entry.
+func checkLen(key, value []byte) error {
+	if uint64(len(key)) > maxLen || uint64(len(value)) > maxLen {
+		return errTooLarge
+	}
+	return nil
+}
+
+// newEntry allocates an entry holding copies of key and value, which
+// checkLen must have accepted.
 func newEntry(key, value []byte) *entry {
+	e := &entry{}
+	e.setBytes(key, value)
+	return e
+}
+
+// setBytes points e at a new allocation holding copies of key and value. The
+// old bytes are left alone: values handed out earlier may still use them.
+func (e *entry) setBytes(key, value []byte) {
 	kv := make([]byte, len(key)+len(value))
 	copy(kv, key)
 	copy(kv[len(key):], value)
-	return &entry{kv: kv, klen: uint32(len(key))}
+	e.kv, e.klen, e.vlen = unsafe.SliceData(kv), uint32(len(key)), uint32(len(value))
 }
 
 // key returns the key as a string without copying; kv is immutable.
-func (e *entry) key() string {
-	if e.klen == 0 {
-		return ""
+func (e *entry) key() string { return unsafe.String(e.kv, e.klen) }
+
+// value returns the string value. Callers may keep it: it is never
+// modified, and its capacity ends with the value so appends copy.
+func (e *entry) value() []byte {
+	if e.vlen == 0 {
+		// Not empty but present; and kv+klen would point past the
+		// allocation, which the collector does not allow.
+		return []byte{}
 	}
-	return unsafe.String(&e.kv[0], int(e.klen))
+	return unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(e.kv), e.klen)), e.vlen)
 }
 
-// value returns the string value. Callers may keep it: it is never modified.
-func (e *entry) value() []byte { return e.kv[e.klen:len(e.kv):len(e.kv)] }
+// len returns how many key and value bytes e holds.
+func (e *entry) len() int { return int(e.klen) + int(e.vlen) }
 
 func (e *entry) is(f uint8) bool { return e.flags&f != 0 }
 
 // byKey orders entries for the key index.
 func byKey(a, b *entry) bool { return a.key() < b.key() }
 
-// probe returns a throwaway entry to search the key index with.
+// probe returns a throwaway entry to search the key index with. It shares
+// key's bytes, which entries never write into.
 func probe(key string) *entry {
-	return &entry{kv: []byte(key), klen: uint32(len(key))}
+	return &entry{kv: unsafe.StringData(key), klen: uint32(len(key))}
 }

@@ -70,6 +70,9 @@ func (s *Store) listFor(key []byte, create bool) (*entry, error) {
 	case e == nil && !create:
 		return nil, nil
 	case e == nil:
+		if err := checkLen(key, nil); err != nil {
+			return nil, err
+		}
 		if err := s.makeRoom(int64(entryOverhead+len(key)), nil); err != nil {
 			return nil, err
 		}

@@ -1,4 +1,4 @@
-// Package store holds the cache's data: a hash map for lookups, an ordered
+// Package store holds the cache's data: a hash index for lookups, an ordered
 // index of the same keys so that prefix scans cost O(log n + matches), an
 // index of deadlines so expired keys are found without a scan, and a SIEVE
 // queue that picks what to evict when a memory bound is set.
@@ -49,12 +49,12 @@ type Store struct {
 	cfg Config
 
 	mu       sync.Mutex
-	entries  map[string]*entry       // guarded by mu; keys share the entries' bytes
+	entries  index                   // guarded by mu; the entries, by key hash
 	order    *btree.BTreeG[*entry]   // guarded by mu; the entries, by key
 	lists    map[*entry]*deque       // guarded by mu; values of list entries
 	expires  map[*entry]int64        // guarded by mu; deadlines, unix nanoseconds
 	deadline *btree.BTreeG[deadline] // guarded by mu; expires, ordered by time
-	queue    sieve                   // guarded by mu
+	queue    sieve                   // guarded by mu; empty unless the store evicts
 	waiters  map[string][]*Waiter    // guarded by mu; blocked pops, per key, oldest first
 	cursors  cursors                 // guarded by mu; SCAN positions
 	used     int64                   // guarded by mu
@@ -99,7 +99,7 @@ func New(cfg Config) *Store {
 
 // reset empties every index. s.mu must be held, or s not yet shared.
 func (s *Store) reset() {
-	s.entries = make(map[string]*entry)
+	s.entries = newIndex()
 	s.order = btree.NewBTreeGOptions(byKey, btree.Options{NoLocks: true})
 	s.lists = make(map[*entry]*deque)
 	s.expires = make(map[*entry]int64)
@@ -113,11 +113,11 @@ func (s *Store) now() int64 { return s.cfg.Now().UnixNano() }
 // lookup returns the live entry for key, removing it first if it expired.
 // s.mu must be held.
 func (s *Store) lookup(key []byte) *entry {
-	e, ok := s.entries[string(key)]
-	if !ok {
+	e := s.entries.get(key)
+	if e == nil {
 		return nil
 	}
-	if !s.live(e, s.now()) {
+	if e.is(hasTTL) && !s.live(e, s.now()) { // read the clock only for keys with one
 		s.remove(e)
 		s.stats.Expirations++
 		return nil
@@ -144,30 +144,39 @@ func (s *Store) read(key []byte) *entry {
 
 // insert indexes a new entry. s.mu must be held and its key absent.
 func (s *Store) insert(e *entry) {
-	s.entries[e.key()] = e
+	s.entries.add(e)
 	s.order.Set(e)
-	s.queue.pushHead(e)
+	if s.evicts() {
+		s.queue.push(e)
+	}
 	s.used += s.size(e)
 }
 
 // remove deletes e from every index. s.mu must be held.
 func (s *Store) remove(e *entry) {
 	s.used -= s.size(e)
-	delete(s.entries, e.key())
+	s.entries.remove(e)
 	s.order.Delete(e)
 	s.setExpire(e, 0)
 	delete(s.lists, e)
-	s.queue.unlink(e)
+	if s.evicts() {
+		s.queue.unlink(e)
+	}
 }
 
 // size is what e counts for against the memory bound. s.mu must be held.
 func (s *Store) size(e *entry) int64 {
-	n := int64(entryOverhead + len(e.kv))
+	n := int64(entryOverhead + e.len())
 	if l := s.lists[e]; l != nil {
 		n += l.bytes + int64(l.len())*elemOverhead
 	}
 	return n
 }
+
+// evicts reports whether the store evicts keys, and so keeps them in its
+// SIEVE queue. Without a bound, or with NoEvict, it never does, and the
+// queue would cost every key about 9 bytes for nothing.
+func (s *Store) evicts() bool { return s.cfg.MaxMemory > 0 && !s.cfg.NoEvict }
 
 // makeRoom evicts entries until need more bytes fit under the bound, or
 // fails with ErrOOM. keep is never evicted. s.mu must be held.
@@ -231,6 +240,9 @@ func (s *Store) Set(key, value []byte, opt SetOptions) (bool, error) {
 // setLocked overwrites e (or creates key if e is nil) with a string value.
 // s.mu must be held.
 func (s *Store) setLocked(key []byte, e *entry, value []byte, opt SetOptions) error {
+	if err := checkLen(key, value); err != nil {
+		return err
+	}
 	grow := int64(entryOverhead + len(key) + len(value))
 	if e != nil {
 		grow -= s.size(e)
@@ -250,12 +262,10 @@ func (s *Store) setLocked(key []byte, e *entry, value []byte, opt SetOptions) er
 		s.insert(e)
 	} else {
 		// Replace the bytes, not the entry, so its SIEVE position stays.
-		// Storing the key again makes the map drop the old bytes.
 		s.used -= s.size(e)
 		delete(s.lists, e)
-		e.kv = newEntry(key, value).kv
+		e.setBytes(key, value)
 		e.flags &^= isList
-		s.entries[e.key()] = e
 		s.used += s.size(e)
 	}
 	s.setExpire(e, at)
@@ -394,7 +404,7 @@ func (s *Store) Keys(pattern string) []string {
 func (s *Store) scanFrom(pattern, from string, fn func(*entry) bool) {
 	prefix := literalPrefix(pattern)
 	if prefix == pattern { // no wildcards: at most one key
-		if e, ok := s.entries[pattern]; ok && pattern >= from {
+		if e := s.entries.get([]byte(pattern)); e != nil && pattern >= from {
 			fn(e)
 		}
 		return
@@ -418,7 +428,7 @@ func (s *Store) scanFrom(pattern, from string, fn func(*entry) bool) {
 func (s *Store) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.entries)
+	return s.entries.len()
 }
 
 // Flush removes every key.
@@ -433,7 +443,7 @@ func (s *Store) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stats
-	st.Keys = len(s.entries)
+	st.Keys = s.entries.len()
 	st.Expiring = len(s.expires)
 	st.UsedMemory = s.used
 	st.MaxMemory = s.cfg.MaxMemory
