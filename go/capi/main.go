@@ -234,6 +234,40 @@ func tmc_keys(h C.uint64_t, pattern *C.char, patternLen C.size_t, out **C.char, 
 	return statusOK
 }
 
+// nilLen marks a missing value in the packed output of tmc_mget.
+const nilLen = 0xFFFFFFFF
+
+//export tmc_mget
+func tmc_mget(h C.uint64_t, n C.int, keys **C.char, keyLen *C.size_t, out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.size_t) C.int {
+	c, st := lookup(h, errBuf, errCap)
+	if c == nil {
+		return st
+	}
+	if n <= 0 {
+		setErr(errBuf, errCap, "mget needs at least one key")
+		return statusArg
+	}
+	vals, err := c.MGet(args(n, keys, keyLen))
+	if err != nil {
+		return fail(err, errBuf, errCap)
+	}
+	size := 0
+	for _, v := range vals {
+		size += 4 + len(v)
+	}
+	packed := make([]byte, 0, size)
+	for _, v := range vals {
+		if v == nil {
+			packed = binary.LittleEndian.AppendUint32(packed, nilLen)
+			continue
+		}
+		packed = binary.LittleEndian.AppendUint32(packed, uint32(len(v)))
+		packed = append(packed, v...)
+	}
+	give(packed, out, outLen)
+	return statusOK
+}
+
 //export tmc_len
 func tmc_len(h C.uint64_t, out *C.int64_t, errBuf *C.char, errCap C.size_t) C.int {
 	c, st := lookup(h, errBuf, errCap)

@@ -48,6 +48,11 @@ int tmc_delete(uint64_t h, const char *key, size_t key_len,
 int tmc_keys(uint64_t h, const char *pattern, size_t pattern_len,
              char **out, size_t *out_len, int64_t *count, char *err, size_t err_cap);
 int tmc_len(uint64_t h, int64_t *out, char *err, size_t err_cap);
+/* mget: *out holds n entries in key order, each a 4-byte little-endian
+ * length followed by that many bytes, or the length 0xFFFFFFFF alone for a
+ * missing key. Retried once, like get. */
+int tmc_mget(uint64_t h, int n, const char **keys, const size_t *key_len,
+             char **out, size_t *out_len, char *err, size_t err_cap);
 /* command: sends any command (argv[i] of arglen[i] bytes) and returns the
  * server's raw RESP2 reply, unparsed. An error reply is still TMC_OK here;
  * the caller parses it. */

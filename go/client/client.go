@@ -329,6 +329,28 @@ func (c *Client) Keys(pattern []byte) (keys [][]byte, err error) {
 	return keys, err
 }
 
+// MGet returns the values under keys, nil where a key is missing.
+func (c *Client) MGet(keys [][]byte) (vals [][]byte, err error) {
+	args := append([][]byte{[]byte("MGET")}, keys...)
+	err = c.call(true, func(r *resp.ReplyReader) error {
+		n, err := readHeader(r, '*')
+		if err != nil {
+			return err
+		}
+		if n != len(keys) {
+			return &resp.ProtocolError{Msg: fmt.Sprintf("MGET of %d keys answered with %d values", len(keys), n)}
+		}
+		vals = make([][]byte, n)
+		for i := range vals {
+			if vals[i], _, err = readBulk(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, args...)
+	return vals, err
+}
+
 // Do sends any command and returns the raw RESP reply, error replies
 // included. It is not retried.
 func (c *Client) Do(args ...[]byte) (raw []byte, err error) {

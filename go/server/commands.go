@@ -397,7 +397,14 @@ func cmdPersist(c *conn, args [][]byte, out []byte) []byte {
 	return resp.AppendInt(out, 0)
 }
 
-func isLeft(name []byte) bool { return name[0] == 'l' || name[0] == 'L' }
+// isLeft reports whether a list command works at the head: LPUSH, LPOP,
+// BLPOP. Its counterparts (RPUSH, RPOP, BRPOP) work at the tail.
+func isLeft(name []byte) bool {
+	if name[0] == 'b' || name[0] == 'B' {
+		name = name[1:]
+	}
+	return name[0] == 'l' || name[0] == 'L'
+}
 
 func cmdPush(c *conn, args [][]byte, out []byte) []byte {
 	n, err := c.s.store.Push(args[1], args[2:], isLeft(args[0]))

@@ -83,7 +83,10 @@ func TestCommandReplies(t *testing.T) {
 		{[]string{"LPUSH", "k", "x"}, "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"},
 		{[]string{"LPOP", "missing"}, "$-1\r\n"},
 		{[]string{"LPOP", "missing", "2"}, "*-1\r\n"},
+		{[]string{"RPUSH", "q", "2", "3"}, ":3\r\n"},
 		{[]string{"BLPOP", "q", "0.01"}, "*2\r\n$1\r\nq\r\n$1\r\n1\r\n"},
+		{[]string{"BRPOP", "q", "0.01"}, "*2\r\n$1\r\nq\r\n$1\r\n3\r\n"},
+		{[]string{"BLPOP", "q", "0.01"}, "*2\r\n$1\r\nq\r\n$1\r\n2\r\n"},
 		{[]string{"BLPOP", "q", "0.01"}, "*-1\r\n"},
 		{[]string{"BLPOP", "q", "-1"}, "-ERR timeout is negative\r\n"},
 		{[]string{"BLPOP", "q", "soon"}, "-ERR timeout is not a float or out of range\r\n"},
@@ -339,5 +342,15 @@ func TestClientPipelineAndDoWait(t *testing.T) {
 	raw, err = short.DoWait(2*time.Second, []byte("BLPOP"), []byte("q"), []byte("2"))
 	if err != nil || string(raw) != "*2\r\n$1\r\nq\r\n$4\r\nlate\r\n" {
 		t.Fatalf("DoWait(BLPOP) = %q, %v", raw, err)
+	}
+}
+
+func TestClientMGet(t *testing.T) {
+	s := start(t, tcpConfig())
+	c := dial(t, s)
+	do(t, c, "MSET", "a", "1", "e", "")
+	vals, err := c.MGet([][]byte{[]byte("a"), []byte("nope"), []byte("e")})
+	if err != nil || len(vals) != 3 || string(vals[0]) != "1" || vals[1] != nil || vals[2] == nil || len(vals[2]) != 0 {
+		t.Fatalf("MGet = %q, %v; want [1 <nil> \"\"]", vals, err)
 	}
 }
