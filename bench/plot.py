@@ -1,0 +1,136 @@
+"""results.png: one panel per scenario (matplotlib, Agg backend). A scenario
+that did not run leaves its panel with a note."""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+
+def _short(name: str) -> str:
+    return (name.replace("tiny-mp-cache", "tmc").replace("echo floor (raw socket)", "echo")
+            .replace("memcached pymemcache", "memcached").replace("Manager().dict()", "Manager"))
+
+
+def matplotlib_colors(n: int) -> list:
+    import matplotlib.pyplot as plt
+
+    cmap = plt.get_cmap("tab20")
+    return [cmap(i % 20) for i in range(n)]
+
+
+def _empty(ax: Any, title: str) -> None:
+    ax.set_title(title)
+    ax.text(0.5, 0.5, "not run", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _latency(ax: Any, results: Dict[str, Any]) -> None:
+    title = "Latency per op, p50, 100 B values"
+    lat = {n: e for n, e in results.get("latency", {}).get("systems", {}).items() if "100" in e["sizes"]}
+    if not lat:
+        return _empty(ax, title)
+    names = list(lat)
+    width = 0.27
+    for i, op in enumerate(("set", "get", "pop")):
+        vals = [lat[n]["sizes"]["100"][op]["p50_us"] for n in names]
+        ax.barh([y + (i - 1) * width for y in range(len(names))], vals, height=width, label=op)
+    ax.set_yticks(range(len(names)), [_short(n) for n in names], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("us (lower is better)")
+    ax.set_title(title)
+    ax.legend()
+
+
+def _batch(ax: Any, results: Dict[str, Any]) -> None:
+    title = "mget/mset of 100 keys"
+    batch = results.get("batch", {}).get("systems", {})
+    if not batch:
+        return _empty(ax, title)
+    names = list(batch)
+    for i, op in enumerate(("mset", "mget")):
+        vals = [batch[n][op]["calls_per_s"] for n in names]
+        ax.barh([y + (i - 0.5) * 0.4 for y in range(len(names))], vals, height=0.4, label=op)
+    ax.set_yticks(range(len(names)), [_short(n) for n in names], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("calls/s (higher is better)")
+    ax.set_title(title)
+    ax.legend()
+
+
+def _throughput(ax: Any, results: Dict[str, Any]) -> None:
+    title = "Throughput, N client processes (50% set / 50% get)"
+    tp = results.get("throughput", {})
+    if not tp.get("systems"):
+        return _empty(ax, title)
+    colors = matplotlib_colors(len(tp["systems"]))
+    for (n, e), color in zip(tp["systems"].items(), colors):
+        levels = [int(k) for k in e["ops_per_s"]]
+        style = "-" if n.startswith("tiny-mp-cache") else ("--" if n.startswith("echo") else ":")
+        ax.plot(levels, list(e["ops_per_s"].values()), marker="o", linestyle=style, color=color, label=_short(n),
+                linewidth=2.5 if n.startswith("tiny-mp-cache go") else 1.5)
+    ax.set_xticks(tp["levels"], [str(x) for x in tp["levels"]])
+    ax.set_xlabel("client processes")
+    ax.set_ylabel("ops/s")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+
+
+def _producer_workers(ax: Any, results: Dict[str, Any]) -> None:
+    title = "Producer/workers, 8 workers"
+    rows = [(f"{mode}: {_short(n)}", e["jobs_per_s"])
+            for mode, systems in results.get("producer_workers", {}).get("modes", {}).items() for n, e in systems.items()]
+    if not rows:
+        return _empty(ax, title)
+    ax.barh(range(len(rows)), [v for _, v in rows], color="tab:green")
+    ax.set_yticks(range(len(rows)), [r for r, _ in rows], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("jobs/s (higher is better)")
+    ax.set_title(title)
+
+
+def _redis_benchmark(ax: Any, results: Dict[str, Any]) -> None:
+    title = "redis-benchmark -c 50"
+    runs = results.get("redis_benchmark", {}).get("runs", {})
+    if not runs:
+        return _empty(ax, title)
+    cases = [(t, p, test) for t in ("tcp", "unix") for p in (1, 16) for test in ("SET", "GET")]
+    for i, server in enumerate(("tiny-mp-cache", "redis")):
+        vals = [runs.get(f"{server}|{t}|{p}", {}).get("rps", {}).get(test, 0) for t, p, test in cases]
+        ax.bar([x + (i - 0.5) * 0.4 for x in range(len(cases))], vals, width=0.4, label=server)
+    ax.set_xticks(range(len(cases)), [f"{test}\n{t} P{p}" for t, p, test in cases], fontsize=8)
+    ax.set_ylabel("requests/s (higher is better)")
+    ax.set_title(title)
+    ax.legend()
+
+
+def _memory_hit_ratio(ax: Any, results: Dict[str, Any]) -> None:
+    mem = results.get("memory", {}).get("servers", {})
+    hr = results.get("hit_ratio", {}).get("servers", {})
+    title = f"RSS with {results.get('memory', {}).get('keys', 0):,} keys x 100 B; hit ratio on Zipf 0.99"
+    labels = list(mem) or list(hr)
+    if not labels:
+        return _empty(ax, title)
+    ax.bar(range(len(labels)), [mem.get(n, {}).get("rss", 0) / 2**20 for n in labels], color="tab:purple")
+    ax.set_xticks(range(len(labels)),
+                  [f"{n}\nhit ratio {hr[n]['hit_ratio']:.3f}" if n in hr else n for n in labels])
+    ax.set_ylabel("RSS MiB (lower is better)")
+    ax.set_title(title)
+
+
+def plot(results: Dict[str, Any], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(3, 2, figsize=(16, 16))
+    meta = results["meta"]
+    fig.suptitle(f"tiny-mp-cache benchmarks ({meta['profile']['name']} run, {meta['machine']['cores']} cores, "
+                 f"commit {meta['commit']})")
+    panels = (_latency, _batch, _throughput, _producer_workers, _redis_benchmark, _memory_hit_ratio)
+    for ax, panel in zip([a for row in axes for a in row], panels):
+        panel(ax, results)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)

@@ -1,0 +1,68 @@
+"""How much each scenario does: the full run, and --quick (a smoke run for CI)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Dict, List
+
+
+@dataclass
+class Profile:
+    name: str
+    # latency: ops per (system, op, size) per repeat
+    latency_ops: int
+    latency_warmup: int
+    latency_repeats: int
+    # mget/mset of batch_keys keys: calls per repeat
+    batch_calls: int
+    batch_repeats: int
+    # throughput: ops per client process per round, with these process counts
+    tp_ops: int
+    tp_rounds: int
+    # producer/workers: jobs per round
+    pw_jobs: int
+    pw_rounds: int
+    # redis-benchmark: requests at -P 1 and at -P 16
+    rb_requests_p1: int
+    rb_requests_p16: int
+    rb_repeats: int
+    # memory: keys of mem_value bytes
+    mem_keys: int
+    # hit ratio: distinct keys, requests in the trace, value size, bound as a fraction of keys*value
+    hr_keys: int
+    hr_requests: int
+    hr_value: int = 1000
+    hr_fraction: float = 0.1
+    hr_min_bound: int = 4 << 20
+    tp_levels: List[int] = field(default_factory=lambda: [1, 2, 4, 8])
+    pw_workers: int = 8
+    batch_keys: int = 100
+    sizes: List[int] = field(default_factory=lambda: [100, 10240])
+    mem_value: int = 100
+    rb_clients: int = 50
+
+    def as_dict(self) -> Dict:
+        return asdict(self)
+
+
+FULL = Profile(
+    name="full",
+    latency_ops=2000, latency_warmup=300, latency_repeats=5,
+    batch_calls=300, batch_repeats=3,
+    tp_ops=5000, tp_rounds=3,
+    pw_jobs=10000, pw_rounds=3,
+    rb_requests_p1=100_000, rb_requests_p16=1_000_000, rb_repeats=3,
+    mem_keys=1_000_000,
+    hr_keys=100_000, hr_requests=300_000,
+)
+
+QUICK = Profile(
+    name="quick",
+    latency_ops=300, latency_warmup=50, latency_repeats=1,
+    batch_calls=30, batch_repeats=1,
+    tp_ops=500, tp_rounds=1,
+    pw_jobs=1000, pw_rounds=1,
+    rb_requests_p1=10_000, rb_requests_p16=50_000, rb_repeats=1,
+    mem_keys=50_000,
+    hr_keys=10_000, hr_requests=30_000,
+)

@@ -1,0 +1,209 @@
+"""The printed report: one table per scenario, with ratios, then the targets."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence
+
+from . import lab as L
+from .targets import _find
+
+
+def table(headers: Sequence[str], rows: List[Sequence[Any]]) -> str:
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    out = []
+    for n, r in enumerate(cells):
+        line = "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+        out.append(line.rstrip())
+        if n == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def _f(x: Optional[float], fmt: str = "{:.1f}") -> str:
+    return "n/a" if x is None else fmt.format(x)
+
+
+def _x(ratio: Optional[float]) -> str:
+    return "" if ratio is None else f"{ratio:.2f}x"
+
+
+def _ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
+    return a / b if a is not None and b else None
+
+
+def latency(res: Dict[str, Any]) -> str:
+    systems = res.get("systems", {})
+    parts = []
+    for size in [str(s) for s in res.get("sizes", [])]:
+        rows = []
+        for name, e in systems.items():
+            d = e["sizes"].get(size)
+            if not d:
+                continue
+            echo = _find(systems, L.ECHO, e["transport"])
+            redis = _find(systems, L.REDIS, e["transport"])
+            get = d["get"]["p50_us"]
+            rows.append([
+                name,
+                _f(d["set"]["p50_us"]), _f(d["set"]["p99_us"]),
+                _f(d["get"]["p50_us"]), _f(d["get"]["p99_us"]),
+                _f(d["pop"]["p50_us"]), _f(d["pop"]["p99_us"]),
+                _x(_ratio(get, echo["sizes"][size]["get"]["p50_us"]) if echo and size in echo["sizes"] else None),
+                _x(_ratio(get, redis["sizes"][size]["get"]["p50_us"]) if redis and size in redis["sizes"] else None),
+            ])
+        parts.append(f"value {size} B, us per op (median of {res.get('repeats')} repeats x {res.get('ops')} ops)\n" + table(
+            ["system", "set p50", "set p99", "get p50", "get p99", "pop p50", "pop p99", "get/echo", "get/redis"], rows))
+    return "\n\n".join(parts)
+
+
+def batch(res: Dict[str, Any]) -> str:
+    systems = res.get("systems", {})
+    rows = []
+    for name, e in systems.items():
+        pipe = _find(systems, L.REDIS_PIPE, e["transport"])
+        rows.append([
+            name,
+            _f(e["mset"]["p50_us"], "{:.0f}"), _f(e["mset"]["calls_per_s"], "{:,.0f}"),
+            _f(e["mget"]["p50_us"], "{:.0f}"), _f(e["mget"]["calls_per_s"], "{:,.0f}"),
+            _x(_ratio(e["mset"]["calls_per_s"], pipe["mset"]["calls_per_s"]) if pipe else None),
+            _x(_ratio(e["mget"]["calls_per_s"], pipe["mget"]["calls_per_s"]) if pipe else None),
+        ])
+    na = [f"{name}: {why}" for name, why in res.get("not_applicable", {}).items()]
+    return (f"{res.get('keys')} keys x 100 B per call; x/pipe = calls/s over redis-py's pipeline on the same transport\n"
+            + table(["system", "mset p50 us", "mset calls/s", "mget p50 us", "mget calls/s", "mset/pipe", "mget/pipe"], rows)
+            + ("\nn/a: " + "; ".join(na) if na else ""))
+
+
+def throughput(res: Dict[str, Any]) -> str:
+    levels = [str(n) for n in res.get("levels", [])]
+    rows = []
+    for name, e in res.get("systems", {}).items():
+        rows.append([name] + [_f(e["ops_per_s"].get(n), "{:,.0f}") for n in levels])
+    return f"{res.get('ops_per_process')} ops per process, total ops/s\n" + table(
+        ["system"] + [f"{n} proc" for n in levels], rows)
+
+
+def producer_workers(res: Dict[str, Any]) -> str:
+    rows = []
+    for mode, systems in res.get("modes", {}).items():
+        for name, e in systems.items():
+            redis = _find(systems, L.REDIS, e["transport"])
+            rows.append([mode, name, _f(e["jobs_per_s"], "{:,.0f}"),
+                         _x(_ratio(e["jobs_per_s"], redis["jobs_per_s"]) if redis else None)])
+    na = [f"{mode}: {why}" for mode, d in res.get("not_applicable", {}).items() for why in d.values()]
+    return (f"{res.get('jobs')} jobs, {res.get('workers')} workers, no work per job\n"
+            + table(["mode", "system", "jobs/s", "vs redis-py"], rows)
+            + ("\nn/a: " + "; ".join(na) if na else ""))
+
+
+def redis_benchmark(res: Dict[str, Any]) -> str:
+    if res.get("skipped"):
+        return "skipped: " + res["skipped"]
+    runs = res.get("runs", {})
+    rows = []
+    for transport in ("tcp", "unix"):
+        for p in (1, 16):
+            o = runs.get(f"tiny-mp-cache|{transport}|{p}", {}).get("rps", {})
+            r = runs.get(f"redis|{transport}|{p}", {}).get("rps", {})
+            row = [f"{transport} -P {p}"]
+            for t in ("SET", "GET"):
+                row += [_f(o.get(t), "{:,.0f}"), _f(r.get(t), "{:,.0f}"), _x(_ratio(o.get(t), r.get(t)))]
+            rows.append(row)
+    return f"our server: {res.get('our_server')}\n" + table(
+        ["case", "SET ours", "SET redis", "ratio", "GET ours", "GET redis", "ratio"], rows)
+
+
+def memory(res: Dict[str, Any]) -> str:
+    if res.get("skipped"):
+        return "skipped: " + res["skipped"]
+    servers = res.get("servers", {})
+    redis_rss = servers.get("redis", {}).get("rss")
+    rows = []
+    for name, e in servers.items():
+        rows.append([name, f"{e['rss'] / 2**20:.1f}", f"{e['rss_empty'] / 2**20:.1f}", f"{e['bytes_per_key']:.0f}",
+                     "n/a" if not e.get("used_memory") else f"{e['used_memory'] / 2**20:.1f}", f"{e['load_s']:.1f}",
+                     _x(_ratio(e["rss"], redis_rss))])
+    return f"{res.get('keys'):,} keys x {res.get('value_size')} B\n" + table(
+        ["server", "RSS MiB", "empty MiB", "B/key", "used_memory MiB", "load s", "vs redis"], rows)
+
+
+def hit_ratio(res: Dict[str, Any]) -> str:
+    servers = res.get("servers", {})
+    rows = [[name, e["policy"], f"{e['hit_ratio']:.4f}", e.get("keys_at_end"), e.get("client")] for name, e in servers.items()]
+    return (f"{res.get('requests'):,} requests over {res.get('keys'):,} keys ({res.get('distinct_keys_in_trace'):,} seen), "
+            f"{res.get('value_size')} B values, bound {res.get('bound_bytes', 0) / 2**20:.1f} MiB\n"
+            + table(["server", "policy", "hit ratio", "keys at end", "client"], rows))
+
+
+def targets(lines: List[Dict[str, Any]]) -> str:
+    rows = []
+    for t in lines:
+        rows.append([t["status"], t["target"], t["case"], _num(t["ours"], t["unit"]), _num(t["peer"], t["unit"]),
+                     _x(t["ratio"]) or "n/a", f"{t['op']} {t['limit']:g}x"])
+    return table(["", "target", "case", "ours", "peer", "ratio", "need"], rows)
+
+
+def _num(x: Optional[float], unit: str) -> str:
+    if x is None:
+        return "n/a"
+    if unit == "bytes":
+        return f"{x / 2**20:.1f} MiB"
+    if unit == "us":
+        return f"{x:.1f} us"
+    if unit == "hits/req":
+        return f"{x:.4f}"
+    return f"{x:,.0f}"
+
+
+SECTIONS = [
+    ("latency", "Latency per op", latency),
+    ("batch", "mget/mset", batch),
+    ("throughput", "Throughput with N client processes", throughput),
+    ("producer_workers", "Producer/workers", producer_workers),
+    ("redis_benchmark", "redis-benchmark, requests/s", redis_benchmark),
+    ("memory", "Resident memory", memory),
+    ("hit_ratio", "Hit ratio under a memory bound", hit_ratio),
+]
+
+
+def render(results: Dict[str, Any]) -> str:
+    meta = results["meta"]
+    out = [
+        "tiny-mp-cache benchmarks",
+        f"machine: {meta['machine']['cpu']}, {meta['machine']['cores']} cores, {meta['machine']['memory']}, {meta['machine']['os']}; "
+        f"load average before/after: {meta['machine'].get('loadavg_before')} / {meta['machine'].get('loadavg_after')}",
+        f"commit {meta['commit']}, profile {meta['profile']['name']}, {meta['duration_s']:.0f} s; our server: {meta['tmc_server']}; "
+        f"redis-py parser: {meta['redis_py_parser']}",
+        "versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
+    ]
+    for key, title, fn in SECTIONS:
+        res = results.get(key)
+        if res is None:
+            continue
+        out.append(f"\n== {title} ==")
+        out.append(fn(res))
+        for note in _notes(res):
+            out.append(f"  note: {note}")
+        for err in res.get("errors", []):
+            out.append(f"ERROR {err['system']}: {err['error'][:500]}")
+    if meta.get("skipped"):
+        out.append("\nskipped: " + "; ".join(f"{k}: {v}" for k, v in meta["skipped"].items()))
+    out.append("\n== Targets (ours = tiny-mp-cache, Go client) ==")
+    out.append(targets(results["targets"]))
+    counts = {s: sum(1 for t in results["targets"] if t["status"] == s) for s in ("PASS", "MISS", "n/a")}
+    out.append(f"{counts['PASS']} PASS, {counts['MISS']} MISS, {counts['n/a']} n/a")
+    return "\n".join(out)
+
+
+def _notes(res: Dict[str, Any]) -> List[str]:
+    seen = []
+    systems = dict(res.get("systems", {}))
+    for mode in res.get("modes", {}).values():
+        systems.update(mode)
+    for e in systems.values():
+        for op, note in (e.get("notes") or {}).items():
+            text = f"{e['label']}: {op} = {note}"
+            if text not in seen:
+                seen.append(text)
+    return seen

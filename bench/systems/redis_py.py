@@ -1,0 +1,69 @@
+"""redis-py, against redis-server (the usual pick) or against our server.
+
+redis-py uses the hiredis reply parser when hiredis is installed; the run
+reports which one it got. With pipeline=True, mget/mset are a pipeline of
+single GETs/SETs (one round trip), the peer of the mget/mset target.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Mapping, Optional
+
+from .base import Adapter, Spec
+
+
+def spec(addr: Any, transport: str, server: str = "redis", pipeline: bool = False) -> Spec:
+    label = "redis-py" + (" pipeline" if pipeline else "") + ("" if server == "redis" else f" -> {server}")
+    return Spec("redis_py", label, transport, {"addr": addr, "pipeline": pipeline})
+
+
+class RedisAdapter(Adapter):
+    def __init__(self, addr: Any, pipeline: bool):
+        import redis
+
+        if isinstance(addr, str):
+            self.r = r = redis.Redis(unix_socket_path=addr, socket_timeout=60)
+        else:
+            self.r = r = redis.Redis(host=addr[0], port=addr[1], socket_timeout=60)
+        r.ping()
+        self.notes = {}
+        self.set = r.set
+        self.get = r.get
+        self.pop = r.getdel
+        if pipeline:
+            self.mget, self.mset = self._mget_pipeline, self._mset_pipeline
+            self.notes = {"mget": "pipeline of GETs", "mset": "pipeline of SETs"}
+        else:
+            self.mget = r.mget
+            self.mset = r.mset
+        self.push = r.lpush
+
+    def _mget_pipeline(self, keys: List[str]) -> List[Optional[bytes]]:
+        p = self.r.pipeline(transaction=False)
+        for k in keys:
+            p.get(k)
+        return p.execute()
+
+    def _mset_pipeline(self, mapping: Mapping[str, bytes]) -> Any:
+        p = self.r.pipeline(transaction=False)
+        for k, v in mapping.items():
+            p.set(k, v)
+        return p.execute()
+
+    def keys(self, pattern: str) -> List[str]:
+        return [k.decode() for k in self.r.keys(pattern)]
+
+    def bpop(self, key: str, timeout: float) -> Optional[bytes]:
+        got = self.r.brpop(key, timeout=timeout)
+        return None if got is None else got[1]
+
+    def flush(self) -> None:
+        self.r.flushall()
+
+    def close(self) -> None:
+        self.r.close()
+
+
+def connect(s: Spec) -> Adapter:
+    return RedisAdapter(s.params["addr"], s.params["pipeline"])
+
