@@ -558,6 +558,7 @@ func cmdHello(c *conn, args [][]byte, out []byte) []byte {
 			c.authed = true
 			i += 2
 		case is(args[i], "SETNAME") && i+1 < len(args):
+			c.name = string(args[i+1])
 			i++
 		default:
 			return resp.AppendError(out, errSyntax)
@@ -606,10 +607,16 @@ func cmdSelect(c *conn, args [][]byte, out []byte) []byte {
 // cmdClient answers the CLIENT subcommands that clients send on connect.
 func cmdClient(c *conn, args [][]byte, out []byte) []byte {
 	switch sub := args[1]; {
-	case is(sub, "SETINFO") && len(args) == 4, is(sub, "SETNAME") && len(args) == 3:
+	case is(sub, "SETINFO") && len(args) == 4:
+		return resp.AppendSimple(out, "OK")
+	case is(sub, "SETNAME") && len(args) == 3:
+		c.name = string(args[2])
 		return resp.AppendSimple(out, "OK")
 	case is(sub, "GETNAME") && len(args) == 2:
-		return c.appendNull(out)
+		if c.name == "" {
+			return c.appendNull(out)
+		}
+		return resp.AppendBulkString(out, c.name)
 	case is(sub, "ID") && len(args) == 2:
 		return resp.AppendInt(out, c.id)
 	}
@@ -688,8 +695,11 @@ func cmdCommand(c *conn, args [][]byte, out []byte) []byte {
 	return resp.AppendError(out, "ERR unknown subcommand '"+printable(args[1])+"'")
 }
 
+// appendCommandInfo appends a command's entry in Redis 7's ten-field form;
+// the last four (ACL categories, tips, key specifications, subcommands) are
+// empty.
 func appendCommandInfo(out []byte, name string, cmd *command) []byte {
-	out = resp.AppendArray(out, 6)
+	out = resp.AppendArray(out, 10)
 	out = resp.AppendBulkString(out, name)
 	out = resp.AppendInt(out, int64(cmd.arity))
 	out = resp.AppendArray(out, len(cmd.flags))
@@ -698,7 +708,11 @@ func appendCommandInfo(out []byte, name string, cmd *command) []byte {
 	}
 	out = resp.AppendInt(out, int64(cmd.keys.first))
 	out = resp.AppendInt(out, int64(cmd.keys.last))
-	return resp.AppendInt(out, int64(cmd.keys.step))
+	out = resp.AppendInt(out, int64(cmd.keys.step))
+	for i := 0; i < 4; i++ {
+		out = resp.AppendArray(out, 0)
+	}
+	return out
 }
 
 func cmdTime(c *conn, args [][]byte, out []byte) []byte {

@@ -269,7 +269,8 @@ type conn struct {
 	rd     *resp.Reader
 	out    []byte // replies not yet written
 	authed bool
-	resp3  bool // the client switched to RESP3 with HELLO 3
+	name   string // set by CLIENT SETNAME
+	resp3  bool   // the client switched to RESP3 with HELLO 3
 	closed bool // the client hung up while a command was blocked
 }
 
