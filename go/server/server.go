@@ -271,7 +271,7 @@ type conn struct {
 	authed bool
 	name   string // set by CLIENT SETNAME
 	resp3  bool   // the client switched to RESP3 with HELLO 3
-	closed bool // the client hung up while a command was blocked
+	closed bool   // the client hung up while a command was blocked
 }
 
 // appendNull appends "no value": RESP2's null bulk string or RESP3's null.
