@@ -7,6 +7,8 @@ and a Go runtime does not survive fork().
 Every client test that takes `cache` runs over
     transports: tcp, unix (our Go server) and redis (a real redis-server)
     client paths: go (the cffi bindings) and pure (the pure-Python client)
+A test marked @pytest.mark.tmc_only checks behaviour of tiny-mp-cache's own
+server (its eviction, error texts, INFO fields) and skips the redis transport.
 
 Without the Go library, tests that need it are skipped, unless
 TINY_MP_CACHE_REQUIRE_GO=1 (set it in CI) turns those skips into failures.
@@ -44,6 +46,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # _pure=...); an inherited TINY_MP_CACHE_PURE=1 would silently change
     # what the subprocess-based tests exercise.
     os.environ.pop("TINY_MP_CACHE_PURE", None)
+    config.addinivalue_line("markers", "tmc_only: checks our server's own behaviour; skipped against real Redis")
     if not config.pluginmanager.hasplugin("timeout"):
         config.addinivalue_line("markers", "timeout(seconds): limit a test's run time (pytest-timeout)")
 
@@ -216,9 +219,17 @@ def redis_server() -> Iterator[ServerProcess]:
 
 
 @pytest.fixture(params=["tcp", "unix", "redis"])
-def server_addr(request: pytest.FixtureRequest) -> str:
+def server_kind(request: pytest.FixtureRequest) -> str:
+    """Which server the test talks to: ours over "tcp" or "unix", or a real redis-server ("redis")."""
+    if request.param == "redis" and request.node.get_closest_marker("tmc_only"):
+        pytest.skip("checks tiny-mp-cache's own server, not Redis")
+    return request.param
+
+
+@pytest.fixture
+def server_addr(request: pytest.FixtureRequest, server_kind: str) -> str:
     """The address of a running server: ours over tcp and unix, or a real redis-server."""
-    return request.getfixturevalue(f"{request.param}_server").addr
+    return request.getfixturevalue(f"{server_kind}_server").addr
 
 
 @pytest.fixture(params=["go", "pure"])
@@ -290,6 +301,7 @@ REPLIES = {
     b"DEL": b":1\r\n",
     b"DBSIZE": b":0\r\n",
     b"KEYS": b"*0\r\n",
+    b"MGET": b"*2\r\n$5\r\nvalue\r\n$-1\r\n",
 }
 
 

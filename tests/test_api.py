@@ -172,6 +172,26 @@ WRONG_TYPES = [
     ("pop", (1,), "key must be str"),
     ("delete", (None,), "key must be str"),
     ("keys", (b"*",), "pattern must be str"),
+    ("set", ("key", b"v", "10"), "ttl must be a number of seconds"),
+    ("expire", ("key", None), "ttl must be a number of seconds"),
+    ("ttl", (1,), "key must be str"),
+    ("persist", (None,), "key must be str"),
+    ("mget", ("key",), "keys must be a list of str"),
+    ("mget", ([b"key"],), "each key must be str"),
+    ("mset", ([("a", b"1")],), "mapping must be a Mapping"),
+    ("mset", ({"a": "text"},), "value must be bytes"),
+    ("push", ("q", "text"), "value must be bytes"),
+    ("push", ("q",), "at least one value"),
+    ("bpop", (b"q", 1), "keys must be a list of str"),
+    ("bpop", ("q", "1"), "timeout must be a number of seconds"),
+    ("llen", (1,), "key must be str"),
+    ("incr", ("n", 1.5), "amount must be int"),
+    ("decr", ("n", "1"), "amount must be int"),
+    ("exists", (1,), "key must be str"),
+    ("type", (None,), "key must be str"),
+    ("scan_iter", (b"*",), "match must be str"),
+    ("info", (1,), "section must be str"),
+    ("execute_command", ("GET", None), "each argument must be"),
 ]
 
 
@@ -348,6 +368,7 @@ def test_non_idempotent_calls_are_never_sent_twice(make_cache, method, args):
         ("delete", ("k",), 1, "DEL"),
         ("keys", ("*",), [], "KEYS"),
         ("len", (), 0, "DBSIZE"),
+        ("mget", (["k", "missing"],), [b"value", None], "MGET"),
     ],
 )
 def test_idempotent_calls_are_retried_once_on_a_lost_connection(make_cache, method, args, result, name):

@@ -75,3 +75,63 @@ def test_unpack_keys():
 def test_unpack_keys_rejects_malformed_lists(packed, count):
     with pytest.raises(tiny_mp_cache.ProtocolError):
         _bindings.unpack_keys(packed, count)
+
+
+# --- the raw replies of tmc_command and tmc_pipeline -----------------------------------
+
+
+def test_parse_replies_of_every_kind():
+    from tiny_mp_cache._resp import parse_replies
+
+    raw = b"+OK\r\n-ERR bad\r\n:-42\r\n$3\r\na\r\n\r\n$-1\r\n*-1\r\n*3\r\n$0\r\n\r\n*1\r\n:1\r\n$-1\r\n"
+    replies = parse_replies(raw, 7)
+    assert replies[0] == "OK"
+    assert type(replies[1]) is tiny_mp_cache.ServerError and str(replies[1]) == "ERR bad"
+    assert replies[2:] == [-42, b"a\r\n", None, None, [b"", [1], None]]
+
+
+@pytest.mark.parametrize(
+    "raw, count, message",
+    [
+        (b"$5\r\nab\r\n", 1, "truncated"),
+        (b":1\r\n", 2, "truncated"),
+        (b":1\r\n:2\r\n", 1, "unexpected bytes"),
+        (b"?x\r\n", 1, "unknown reply type"),
+        (b":x\r\n", 1, "bad integer"),
+        (b"$3\r\nabcd\r\n", 1, "CRLF"),
+        (b"*-2\r\n", 1, "bad array length"),
+    ],
+)
+def test_parse_replies_rejects_malformed_replies(raw, count, message):
+    from tiny_mp_cache._resp import parse_replies
+
+    with pytest.raises(tiny_mp_cache.ProtocolError, match=message):
+        parse_replies(raw, count)
+
+
+def test_encode_commands_joins_small_arguments_and_passes_big_ones_through():
+    from tiny_mp_cache._resp import encode_commands
+
+    big = memoryview(b"x" * (1 << 20))
+    pieces = encode_commands([[b"SET", b"k", big], [b"GET", b"k"]])
+    assert any(p is big for p in pieces)
+    assert b"".join(bytes(p) for p in pieces) == (
+        b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1048576\r\n" + bytes(big) + b"\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"
+    )
+
+
+def test_unpack_values():
+    packed = b"".join(
+        b"\xff\xff\xff\xff" if v is None else len(v).to_bytes(4, "little") + v for v in (b"a", None, b"", b"xyz")
+    )
+    assert _bindings.unpack_values(packed, 4) == [b"a", None, b"", b"xyz"]
+
+
+@pytest.mark.parametrize(
+    "packed, count",
+    [(b"\x05\x00\x00\x00abc", 1), (b"\xff\xff", 1), (b"\xff\xff\xff\xffx", 1), (b"\xff\xff\xff\xff", 2)],
+    ids=["short-body", "short-length", "trailing-bytes", "too-few-entries"],
+)
+def test_unpack_values_rejects_malformed_lists(packed, count):
+    with pytest.raises(tiny_mp_cache.ProtocolError):
+        _bindings.unpack_values(packed, count)

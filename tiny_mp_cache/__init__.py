@@ -6,17 +6,23 @@
     cache = TinyCache("127.0.0.1:5002")  # in others
     cache.set("job:1", b"payload")
     cache.pop("job:1")                 # exactly one process gets it
+    cache.set("page", b"<html>", ttl=30)   # expires in 30 seconds
+    cache.push("jobs", b"task")        # a queue: workers wait in cache.bpop("jobs", timeout=0)
+
+The server speaks RESP2/RESP3 (redis-py and redis-cli work against it), and
+TinyCache works against a real Redis server too ("redis://HOST:PORT/0").
 
 The server and client live in a Go library that is loaded on first use,
 never at import, so importing this package before fork() is safe.
 """
 
-from ._client import TinyCache
+from ._client import Pipeline, TinyCache
 from ._errors import ConnectionError, ProtocolError, ServerError, TimeoutError, TinyCacheError
 from ._server import serve, serve_unix
 
 __all__ = [
     "ConnectionError",
+    "Pipeline",
     "ProtocolError",
     "ServerError",
     "TimeoutError",

@@ -2,9 +2,12 @@
 
     python -m tiny_mp_cache serve --port N [--host H] [--password PW] [--allow-remote]
     python -m tiny_mp_cache serve --unix PATH [--unix-mode 600] [--password PW]
+        [--max-memory 512MB] [--eviction-policy sieve|noeviction]
+        [--max-clients N] [--log-level debug|info|warn|error] [--quiet]
 
 Also installed as the `tiny-mp-cache` console script. Exits 0 when stopped by
-a signal, 1 when the server cannot start (say, the port is taken).
+a signal, 1 when the server cannot start (the port is taken, an option's
+value is refused), 2 on a usage error.
 """
 
 from __future__ import annotations
@@ -23,8 +26,15 @@ def _octal(text: str) -> int:
     return int(text, 8)
 
 
+def _size(text: str) -> int | str:
+    """A --max-memory value: a number of bytes, or a size with a unit that the server parses ("512MB")."""
+    return int(text) if text.isdigit() else text
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tiny-mp-cache", description="A small key/value cache server (RESP2).")
+    parser = argparse.ArgumentParser(
+        prog="tiny-mp-cache", description="A small Redis-compatible key/value cache server (RESP2 and RESP3)."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("serve", help="run a server until Ctrl-C or SIGTERM")
     where = run.add_mutually_exclusive_group(required=True)
@@ -34,6 +44,22 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--password", help="require AUTH with this password")
     run.add_argument("--unix-mode", type=_octal, metavar="OCTAL", help="permissions of the unix socket file (default 600)")
     run.add_argument("--max-clients", type=int, metavar="N", help="maximum number of connected clients")
+    run.add_argument(
+        "--max-memory",
+        type=_size,
+        metavar="SIZE",
+        help='bound the memory for keys and values: bytes, or "64MB", "2GB" (default: no bound)',
+    )
+    run.add_argument(
+        "--eviction-policy",
+        choices=["sieve", "noeviction"],
+        help="at the --max-memory bound, evict keys with SIEVE (default), or refuse writes with an OOM error",
+    )
+    run.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warn", "error"],
+        help="what the server logs to stderr (default: warn, which is quiet in normal operation)",
+    )
     run.add_argument(
         "--allow-remote",
         action="store_true",
@@ -48,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m tiny_mp_cache` and the `tiny-mp-cache` script."""
     args = _parser().parse_args(argv)
     options: dict[str, Any] = json.loads(os.environ.pop(OPTIONS_ENV, "") or "{}")
-    for name in ("password", "unix_mode", "max_clients", "allow_remote"):
+    for name in ("password", "unix_mode", "max_clients", "allow_remote", "max_memory", "eviction_policy", "log_level"):
         value = getattr(args, name)
         if value is not None:
             options[name] = value

@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from cffi import FFI  # type: ignore[import-untyped, unused-ignore]
 
 from ._errors import ConnectionError, ProtocolError, ServerError, TimeoutError, TinyCacheError
+from ._resp import Arg, Reply, parse_replies
 
 # Copied from go/capi/tmc.h, which documents ownership and semantics.
 CDEF = """
@@ -45,6 +47,8 @@ int tmc_delete(uint64_t h, const char *key, size_t key_len,
 int tmc_keys(uint64_t h, const char *pattern, size_t pattern_len,
              char **out, size_t *out_len, int64_t *count, char *err, size_t err_cap);
 int tmc_len(uint64_t h, int64_t *out, char *err, size_t err_cap);
+int tmc_mget(uint64_t h, int n, const char **keys, const size_t *key_len,
+             char **out, size_t *out_len, char *err, size_t err_cap);
 int tmc_command(uint64_t h, int argc, const char **argv, const size_t *arglen,
                 char **out, size_t *out_len, char *err, size_t err_cap);
 int tmc_command_wait(uint64_t h, double wait, int argc, const char **argv,
@@ -199,6 +203,52 @@ class GoClient:
             raise error(status, err)
         return int(out[0])
 
+    def mget(self, keys: list[bytes]) -> list[bytes | None]:
+        """The values of keys (at least one), None where missing: one packed buffer from tmc_mget."""
+        argv, lens, buffers = _argv(keys)  # buffers: alive until the call returns
+        out = ffi.new("char **")
+        out_len = ffi.new("size_t *")
+        err = ffi.new("char[]", ERR_CAP)
+        status = self._lib.tmc_mget(self._h(), len(keys), argv, lens, out, out_len, err, ERR_CAP)
+        if status != OK:
+            raise error(status, err)
+        try:
+            packed = ffi.unpack(out[0], out_len[0]) if out_len[0] else b""
+        finally:
+            self._lib.tmc_free(out[0])
+        return unpack_values(packed, len(keys))
+
+    def command(self, args: list[Arg]) -> Reply:
+        """Send any command (tmc_command); an error reply is returned as a ServerError."""
+        argv, lens, buffers = _argv(args)  # buffers: alive until the call returns
+        return self._replies(1, self._lib.tmc_command, self._h(), len(args), argv, lens)[0]
+
+    def command_wait(self, args: list[Arg], wait: float | None) -> Reply:
+        """command() for a blocking command (tmc_command_wait): wait more seconds, or None for no limit."""
+        argv, lens, buffers = _argv(args)  # buffers: alive until the call returns
+        limit = -1.0 if wait is None else wait
+        return self._replies(1, self._lib.tmc_command_wait, self._h(), limit, len(args), argv, lens)[0]
+
+    def pipeline(self, commands: list[list[Arg]]) -> list[Reply]:
+        """Send the commands in one write (tmc_pipeline); error replies are returned as ServerError values."""
+        argcs = ffi.new("int[]", [len(args) for args in commands])
+        argv, lens, buffers = _argv([arg for args in commands for arg in args])
+        return self._replies(len(commands), self._lib.tmc_pipeline, self._h(), len(commands), argcs, argv, lens)
+
+    def _replies(self, count: int, fn: Any, *args: Any) -> list[Reply]:
+        """Call fn(*args, out, out_len, err, cap) and parse the count raw replies it returns."""
+        out = ffi.new("char **")
+        out_len = ffi.new("size_t *")
+        err = ffi.new("char[]", ERR_CAP)
+        status = fn(*args, out, out_len, err, ERR_CAP)
+        if status != OK:
+            raise error(status, err)
+        try:
+            raw = ffi.unpack(out[0], out_len[0]) if out_len[0] else b""
+        finally:
+            self._lib.tmc_free(out[0])
+        return parse_replies(raw, count)
+
     def _value(self, fn: Any, key: bytes) -> bytes | None:
         out = ffi.new("char **")
         out_len = ffi.new("size_t *")
@@ -217,6 +267,37 @@ class GoClient:
         if self._handle is None:
             raise ValueError("operation on a closed TinyCache")
         return self._handle
+
+
+def _argv(args: Sequence[Arg]) -> tuple[Any, Any, list[Any]]:
+    """The argv and arglen arrays of a command, and the buffers that must stay alive meanwhile."""
+    buffers = [ffi.from_buffer(arg) for arg in args]
+    return ffi.new("const char *[]", buffers), ffi.new("size_t[]", [len(arg) for arg in args]), buffers
+
+
+_MISSING = 0xFFFFFFFF  # the length tmc_mget gives a missing value
+
+
+def unpack_values(packed: bytes, count: int) -> list[bytes | None]:
+    """Split tmc_mget output: count entries of [4-byte LE length][bytes], length 0xFFFFFFFF for None."""
+    values: list[bytes | None] = []
+    view = memoryview(packed)
+    pos = 0
+    for _ in range(count):
+        if pos + 4 > len(view):
+            raise ProtocolError("truncated value list from the Go library")
+        n = int.from_bytes(view[pos:pos + 4], "little")
+        pos += 4
+        if n == _MISSING:
+            values.append(None)
+            continue
+        if pos + n > len(view):
+            raise ProtocolError("truncated value list from the Go library")
+        values.append(bytes(view[pos:pos + n]))
+        pos += n
+    if pos != len(view):
+        raise ProtocolError("trailing bytes in the value list from the Go library")
+    return values
 
 
 def unpack_keys(packed: bytes, count: int) -> list[bytes]:

@@ -1,21 +1,35 @@
-"""TinyCache: the public client. Checks arguments, then calls the Go or the pure-Python client."""
+"""TinyCache, the public client, and its Pipeline.
+
+Arguments are checked, and commands built, in _commands; then the Go or the
+pure-Python client sends them.
+"""
 
 from __future__ import annotations
 
+import builtins
 import math
 import os
 import threading
 import weakref
+from collections.abc import Iterable, Iterator, Mapping
 from types import TracebackType
-from typing import Any, Protocol, Union
+from typing import Any, Protocol, TypeVar
 
-from ._resp import PureClient
+from . import _commands as commands
+from ._commands import BytesLike, InfoValue, Op
+from ._errors import ProtocolError, ServerError
+from ._resp import Arg, PureClient, Reply, parse_address
 
-BytesLike = Union[bytes, bytearray, memoryview]
+
+T = TypeVar("T")
 
 
 class _Backend(Protocol):
-    """What TinyCache calls: _bindings.GoClient or _resp.PureClient."""
+    """What TinyCache calls: _bindings.GoClient or _resp.PureClient.
+
+    command, command_wait and pipeline return error replies as ServerError
+    values rather than raising them.
+    """
 
     pid: int  # the process that opened it; no other process may use it
 
@@ -25,6 +39,10 @@ class _Backend(Protocol):
     def delete(self, key: bytes) -> int: ...
     def keys(self, pattern: bytes) -> list[bytes]: ...
     def len(self) -> int: ...
+    def mget(self, keys: list[bytes]) -> list[bytes | None]: ...
+    def command(self, args: list[Arg]) -> Reply: ...
+    def command_wait(self, args: list[Arg], wait: float | None) -> Reply: ...
+    def pipeline(self, commands: list[list[Arg]]) -> list[Reply]: ...
     def close(self) -> None: ...
 
 
@@ -48,12 +66,22 @@ def _use_pure() -> bool:
 
 
 class TinyCache:
-    """A client of a tiny-mp-cache server (or of any Redis server).
+    """A client of a tiny-mp-cache server, or of any Redis server.
 
-    addr is "HOST:PORT", "unix:///path.sock" or "redis://HOST:PORT/0".
-    timeout (seconds) bounds connecting and every call. Keys are str,
-    values are bytes-like. One TinyCache may be shared by threads. After
-    fork() the child's first call opens a connection of its own.
+    addr is "HOST:PORT", "unix:///path.sock" or "redis://[:password@]HOST:PORT/0";
+    the same TinyCache works against a real Redis server, so code can move
+    to one when it outgrows a machine. timeout (seconds) bounds connecting
+    and every call (bpop() may wait longer, see there). Keys are str,
+    values are bytes-like and come back as bytes. One TinyCache may be
+    shared by threads; its calls are serialised. After fork() the child's
+    first call opens a connection of its own. Pickling (as multiprocessing's
+    spawn and forkserver do) gives a TinyCache with the same address and
+    timeout that connects on its own when unpickled.
+
+    Arguments are checked before anything is sent: a wrong type raises
+    TypeError, a wrong value ValueError. An error reply from the server
+    raises ServerError; a lost connection ConnectionError; a call that
+    takes too long TimeoutError.
 
     The client is the Go library, or a pure-Python RESP2 client in a
     process that inherited the Go library through fork() (or when
@@ -86,15 +114,25 @@ class TinyCache:
         """Seconds that bound connecting and every call."""
         return self._timeout
 
-    def set(self, key: str, value: BytesLike) -> None:
-        """Store value under key."""
-        k = _key(key)
-        v = _value(value)
+    # --- strings and keys ---
+
+    def set(self, key: str, value: BytesLike, ttl: float | None = None) -> None:
+        """Store value under key, replacing any value and TTL it had.
+
+        With ttl (seconds, > 0, a float is fine) the key expires after that
+        long (SET key value PX ms, rounded up to whole milliseconds); an
+        expired key is never returned. Without it the key never expires.
+        """
+        if ttl is not None:
+            self._run(commands.set_value(key, value, ttl))
+            return
+        k = commands.key_arg(key)
+        v = commands.value_arg(value)
         self._client().set(k, v)
 
     def get(self, key: str) -> bytes | None:
         """Return the value stored under key, or None when there is none."""
-        k = _key(key)
+        k = commands.key_arg(key)
         return self._client().get(k)
 
     def pop(self, key: str) -> bytes | None:
@@ -102,22 +140,159 @@ class TinyCache:
 
         When several processes pop the same key, exactly one gets the value.
         """
-        k = _key(key)
+        k = commands.key_arg(key)
         return self._client().pop(k)
 
     def delete(self, key: str) -> int:
         """Delete key: 1 if it existed, 0 if not."""
-        k = _key(key)
+        k = commands.key_arg(key)
         return self._client().delete(k)
 
     def keys(self, pattern: str) -> list[str]:
         """Return the keys matching a Redis glob pattern ("job:*", "?", "[a-c]")."""
-        p = _key(pattern, "pattern")
+        p = commands.key_arg(pattern, "pattern")
         return [k.decode("utf-8", "surrogateescape") for k in self._client().keys(p)]
 
     def len(self) -> int:
-        """Return the number of keys on the server."""
+        """Return the number of keys on the server (DBSIZE)."""
         return self._client().len()
+
+    def mget(self, keys: Iterable[str]) -> list[bytes | None]:
+        """Return the values of keys, in order: None where a key is missing (or holds a list). One round trip."""
+        ks = commands.keys_arg(keys)
+        if not ks:
+            return []  # MGET needs at least one key
+        return self._client().mget(ks)
+
+    def mset(self, mapping: Mapping[str, BytesLike]) -> None:
+        """Store every key and value of mapping at once (MSET). The keys lose any TTL they had."""
+        self._run(commands.mset(mapping))
+
+    def incr(self, key: str, amount: int = 1) -> int:
+        """Add amount to the integer stored under key (0 when absent) and return the result (INCRBY).
+
+        A value that is not a decimal 64-bit integer raises ServerError.
+        """
+        return self._run(commands.incr(key, amount))
+
+    def decr(self, key: str, amount: int = 1) -> int:
+        """Subtract amount from the integer stored under key (0 when absent) and return the result (DECRBY)."""
+        return self._run(commands.decr(key, amount))
+
+    def exists(self, *keys: str) -> int:
+        """Return how many of keys exist; a key named twice counts twice, as in Redis."""
+        return self._run(commands.exists(keys))
+
+    def type(self, key: str) -> str:
+        """Return the type of the value under key: "string", "list", or "none" when there is none."""
+        return self._run(commands.key_type(key))
+
+    def flush(self) -> None:
+        """Delete every key of the database (FLUSHDB)."""
+        self._run(commands.flush())
+
+    def scan_iter(self, match: str = "*", count: int = 100) -> Iterator[str]:
+        """Iterate over the keys matching a glob pattern with SCAN, count keys per round trip (a hint).
+
+        Unlike keys(), this never builds the whole list on the server. As in
+        Redis, a key present for the whole iteration is returned at least
+        once; keys added or removed meanwhile may or may not be, and a key
+        may come more than once.
+        """
+        pattern = commands.key_arg(match, "match")
+        n = commands.int64_arg(count, "count")
+        if count < 1:
+            raise ValueError(f"count must be >= 1, got {count}")
+        return self._scan(pattern, n)
+
+    def _scan(self, pattern: bytes, count: bytes) -> Iterator[str]:
+        cursor = b"0"
+        while True:
+            cursor, keys = self._run(commands.scan(cursor, pattern, count))
+            yield from keys
+            if cursor == b"0":
+                return
+
+    # --- expiry ---
+
+    def expire(self, key: str, ttl: float) -> bool:
+        """Make key expire ttl seconds from now (> 0, float allowed). False when there is no such key."""
+        return self._run(commands.expire(key, ttl))
+
+    def ttl(self, key: str) -> float:
+        """Return the seconds key has left to live, to the millisecond.
+
+        As in Redis, -1.0 means the key exists but never expires, and -2.0
+        that there is no such key.
+        """
+        return self._run(commands.ttl(key))
+
+    def persist(self, key: str) -> bool:
+        """Remove key's TTL, so it never expires. False when the key is missing or had no TTL."""
+        return self._run(commands.persist(key))
+
+    # --- lists: a queue that does not poll ---
+
+    def push(self, key: str, *values: BytesLike, left: bool = False) -> int:
+        """Append values to the list under key, creating it, and return the list's new length (RPUSH).
+
+        left=True prepends them instead (LPUSH), each in turn, so the last
+        one ends up first. Together with bpop(), which takes from the left,
+        push() makes a FIFO queue.
+        """
+        return self._run(commands.push(key, values, left))
+
+    def llen(self, key: str) -> int:
+        """Return the length of the list under key (0 when there is none)."""
+        return self._run(commands.llen(key))
+
+    def bpop(self, keys: str | Iterable[str], timeout: float) -> tuple[str, bytes] | None:
+        """Take the first value of the first non-empty list among keys, waiting for one if needed (BLPOP).
+
+        Returns (key, value), or None when timeout seconds pass first;
+        timeout=0 waits forever. A blocked bpop wakes as soon as a value is
+        pushed, and each value goes to exactly one waiter, the one that has
+        waited longest. The wait is not cut short by this TinyCache's own
+        timeout, but while it lasts other threads' calls on this TinyCache
+        wait too: give each blocking consumer a TinyCache of its own.
+        """
+        op, wait = commands.bpop(keys, timeout)
+        return commands.finish(op, self._client().command_wait(op.args, wait))
+
+    # --- the server ---
+
+    def info(self, section: str | None = None) -> dict[str, InfoValue]:
+        """Return the server's INFO (or one section of it, such as "memory") as a dict.
+
+        Integer values are int, decimals float, the rest str (including
+        versions such as redis_version).
+        """
+        return self._run(commands.info(section))
+
+    def stats(self) -> dict[str, int]:
+        """Return the server's counters, from INFO, under names that work with Redis too.
+
+        keys (in this database), used_memory and max_memory (bytes; 0 = no
+        bound), hits and misses (of reads), evictions, expirations,
+        connected_clients and commands_processed.
+        """
+        return self._run(commands.stats(self._db()))
+
+    def execute_command(self, *args: str | BytesLike | int | float) -> Any:
+        """Send any command and return its reply: str for a status, bytes, int, None or a list.
+
+        Arguments are str (sent as UTF-8), bytes-like, int or float. An
+        error reply raises ServerError. The call is bounded by the timeout;
+        commands that switch the connection's protocol (HELLO 3) or mode
+        (SUBSCRIBE) break the connection for later calls.
+        """
+        return self._run(commands.raw(args))
+
+    def pipeline(self) -> Pipeline:
+        """Return a Pipeline: calls queued on it are sent in one round trip by its execute()."""
+        return Pipeline(self)
+
+    # --- life cycle ---
 
     def close(self) -> None:
         """Close the connection. Further calls raise ValueError. Idempotent."""
@@ -132,11 +307,15 @@ class TinyCache:
 
     def __exit__(
         self,
-        exc_type: type[BaseException] | None,
+        exc_type: builtins.type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The connection and locks stay behind; the copy opens its own.
+        return (_unpickle, (self._addr, self._timeout, self._pure))
 
     def __repr__(self) -> str:
         backend = self._backend
@@ -147,6 +326,30 @@ class TinyCache:
         else:
             state = "pure" if isinstance(backend, PureClient) else "go"
         return f"<TinyCache {self._addr!r} {state}>"
+
+    def _run(self, op: Op[T]) -> T:
+        if not op.args:
+            return op.convert(None)
+        return commands.finish(op, self._client().command(op.args))
+
+    def _run_all(self, ops: list[Op[Any]]) -> list[Any]:
+        """Send ops in one round trip; see Pipeline.execute."""
+        sent = [op.args for op in ops if op.args]
+        replies = iter(self._client().pipeline(sent) if sent else [])
+        results: list[Any] = []
+        first_error: Exception | None = None
+        for op in ops:
+            try:
+                results.append(commands.finish(op, next(replies)) if op.args else op.convert(None))
+            except (ServerError, ProtocolError) as e:
+                results.append(e)
+                first_error = first_error or e
+        if first_error is not None:
+            raise first_error
+        return results
+
+    def _db(self) -> int:
+        return parse_address(self._addr).db
 
     def _client(self) -> _Backend:
         backend = self._backend
@@ -170,17 +373,148 @@ class TinyCache:
         return PureClient(self._addr, self._timeout)
 
 
-def _key(key: Any, what: str = "key") -> bytes:
-    if not isinstance(key, str):
-        raise TypeError(f"{what} must be str, not {type(key).__name__}")
-    # surrogateescape round-trips the non-UTF-8 keys that keys() may return.
-    return key.encode("utf-8", "surrogateescape")
+def _unpickle(addr: str, timeout: float, pure: bool) -> TinyCache:
+    return TinyCache(addr, timeout, _pure=pure)
 
 
-def _value(value: Any) -> memoryview:
-    if not isinstance(value, (bytes, bytearray, memoryview)):
-        raise TypeError(f"value must be bytes, bytearray or memoryview, not {type(value).__name__}")
-    view = memoryview(value)
-    if not view.c_contiguous:
-        view = memoryview(view.tobytes())
-    return view.cast("B") if view.format != "B" or view.ndim != 1 else view
+class Pipeline:
+    """A batch of TinyCache calls sent in one write, with their replies read together.
+
+        with cache.pipeline() as p:          # executes on leaving the block
+            p.set("a", b"1").incr("n").get("a")
+
+        results = cache.pipeline().set("a", b"1").get("a").execute()   # [None, b"1"]
+
+    Each method checks its arguments at once (TypeError, ValueError) and
+    queues the call; execute() sends the queue and returns one result per
+    call, in order, as the TinyCache method would. The calls are not a
+    transaction: each runs on its own, and other clients' commands may run
+    in between. bpop() and scan_iter() are not available here.
+
+    A Pipeline is not meant to be shared between threads.
+    """
+
+    def __init__(self, cache: TinyCache):
+        self._cache = cache
+        self._ops: list[Op[Any]] = []
+
+    def execute(self) -> list[Any]:
+        """Send the queued calls in one round trip and return their results, in order.
+
+        The queue is emptied, so the Pipeline can be used again. If any call
+        got an error reply, every reply is still read and then the first
+        ServerError is raised: the other calls have taken effect. A lost
+        connection or a timeout raises ConnectionError or TimeoutError, and
+        then it is unknown which calls ran. An empty pipeline sends nothing.
+        """
+        ops, self._ops = self._ops, []
+        if not ops:
+            return []
+        return self._cache._run_all(ops)
+
+    def __len__(self) -> int:
+        """The number of calls queued."""
+        return len(self._ops)
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: builtins.type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Execute the queue, unless the block raised: then drop it and send nothing."""
+        if exc_type is None:
+            self.execute()
+        else:
+            self._ops = []
+
+    def _add(self, op: Op[Any]) -> Pipeline:
+        self._ops.append(op)
+        return self
+
+    def set(self, key: str, value: BytesLike, ttl: float | None = None) -> Pipeline:
+        """Queue TinyCache.set: result None."""
+        return self._add(commands.set_value(key, value, ttl))
+
+    def get(self, key: str) -> Pipeline:
+        """Queue TinyCache.get: result bytes or None."""
+        return self._add(commands.get_value(key))
+
+    def pop(self, key: str) -> Pipeline:
+        """Queue TinyCache.pop: result bytes or None."""
+        return self._add(commands.pop_value(key))
+
+    def delete(self, key: str) -> Pipeline:
+        """Queue TinyCache.delete: result 1 or 0."""
+        return self._add(commands.delete(key))
+
+    def keys(self, pattern: str) -> Pipeline:
+        """Queue TinyCache.keys: result list[str]."""
+        return self._add(commands.keys(pattern))
+
+    def len(self) -> Pipeline:
+        """Queue TinyCache.len: result int."""
+        return self._add(commands.dbsize())
+
+    def mget(self, keys: Iterable[str]) -> Pipeline:
+        """Queue TinyCache.mget: result list[bytes | None]."""
+        return self._add(commands.mget(keys))
+
+    def mset(self, mapping: Mapping[str, BytesLike]) -> Pipeline:
+        """Queue TinyCache.mset: result None."""
+        return self._add(commands.mset(mapping))
+
+    def incr(self, key: str, amount: int = 1) -> Pipeline:
+        """Queue TinyCache.incr: result int."""
+        return self._add(commands.incr(key, amount))
+
+    def decr(self, key: str, amount: int = 1) -> Pipeline:
+        """Queue TinyCache.decr: result int."""
+        return self._add(commands.decr(key, amount))
+
+    def exists(self, *keys: str) -> Pipeline:
+        """Queue TinyCache.exists: result int."""
+        return self._add(commands.exists(keys))
+
+    def type(self, key: str) -> Pipeline:
+        """Queue TinyCache.type: result str."""
+        return self._add(commands.key_type(key))
+
+    def flush(self) -> Pipeline:
+        """Queue TinyCache.flush: result None."""
+        return self._add(commands.flush())
+
+    def expire(self, key: str, ttl: float) -> Pipeline:
+        """Queue TinyCache.expire: result bool."""
+        return self._add(commands.expire(key, ttl))
+
+    def ttl(self, key: str) -> Pipeline:
+        """Queue TinyCache.ttl: result float."""
+        return self._add(commands.ttl(key))
+
+    def persist(self, key: str) -> Pipeline:
+        """Queue TinyCache.persist: result bool."""
+        return self._add(commands.persist(key))
+
+    def push(self, key: str, *values: BytesLike, left: bool = False) -> Pipeline:
+        """Queue TinyCache.push: result int."""
+        return self._add(commands.push(key, values, left))
+
+    def llen(self, key: str) -> Pipeline:
+        """Queue TinyCache.llen: result int."""
+        return self._add(commands.llen(key))
+
+    def info(self, section: str | None = None) -> Pipeline:
+        """Queue TinyCache.info: result dict."""
+        return self._add(commands.info(section))
+
+    def stats(self) -> Pipeline:
+        """Queue TinyCache.stats: result dict."""
+        return self._add(commands.stats(self._cache._db()))
+
+    def execute_command(self, *args: str | BytesLike | int | float) -> Pipeline:
+        """Queue TinyCache.execute_command: result the parsed reply."""
+        return self._add(commands.raw(args))

@@ -1,4 +1,6 @@
-"""A small pure-Python RESP2 client: the fallback used where Go cannot run.
+"""A small pure-Python RESP2 client, and the RESP2 reply parser of both clients.
+
+PureClient is the fallback used where Go cannot run.
 
 A process that inherited the Go library through fork() must never call into
 it (the child's Go runtime is dead), so TinyCache talks to the server with
@@ -8,6 +10,9 @@ so the test suite runs over both paths.
 It behaves like the Go client (go/client): one connection, calls serialised
 by a lock, every call bounded by the timeout, a lost connection re-dialled on
 the next call, and only idempotent calls retried once within the same call.
+
+The Go library hands back the raw replies of tmc_command and tmc_pipeline;
+parse_replies turns them into the same Python values as PureClient's.
 """
 
 from __future__ import annotations
@@ -111,17 +116,24 @@ def encode_command(args: list[Arg]) -> list[Arg]:
     Small arguments are joined into one buffer; big ones are passed through
     as they are so that a 16 MiB value is not copied.
     """
+    return encode_commands([args])
+
+
+def encode_commands(commands: list[list[Arg]]) -> list[Arg]:
+    """encode_command for a pipeline: all the commands, in as few pieces as possible."""
     pieces: list[Arg] = []
-    head = bytearray(b"*%d\r\n" % len(args))
-    for arg in args:
-        head += b"$%d\r\n" % len(arg)
-        if len(arg) <= _INLINE_VALUE:
-            head += arg
-            head += b"\r\n"
-        else:
-            pieces.append(bytes(head))
-            pieces.append(arg)
-            head = bytearray(b"\r\n")
+    head = bytearray()
+    for args in commands:
+        head += b"*%d\r\n" % len(args)
+        for arg in args:
+            head += b"$%d\r\n" % len(arg)
+            if len(arg) <= _INLINE_VALUE:
+                head += arg
+                head += b"\r\n"
+            else:
+                pieces.append(bytes(head))
+                pieces.append(arg)
+                head = bytearray(b"\r\n")
     pieces.append(bytes(head))
     return pieces
 
@@ -130,35 +142,13 @@ class _Lost(Exception):
     """The connection broke (reset, closed by the peer): nothing more can be read."""
 
 
-class _Connection:
-    """One socket to the server plus the read buffer of its replies."""
+class ReplyReader:
+    """Parses RESP2 replies from the bytes its _line and _exact give.
 
-    def __init__(self, address: Address, deadline: float):
-        self._buf = bytearray()
-        self._pos = 0
-        if isinstance(address.sockaddr, str):
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                sock.settimeout(_remaining(deadline))
-                sock.connect(address.sockaddr)
-            except BaseException:
-                sock.close()
-                raise
-        else:
-            # Tries every address the host resolves to, like Go's dialer.
-            sock = socket.create_connection(address.sockaddr, timeout=_remaining(deadline))
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock = sock
+    A deadline is a time.monotonic() value, or None for no limit.
+    """
 
-    def close(self) -> None:
-        self.sock.close()
-
-    def send(self, pieces: list[Arg], deadline: float) -> None:
-        for piece in pieces:
-            self.sock.settimeout(_remaining(deadline))
-            self.sock.sendall(piece)
-
-    def read_reply(self, deadline: float) -> Reply:
+    def read_reply(self, deadline: float | None) -> Reply:
         """Read one complete reply. An error reply is returned, not raised."""
         line = self._line(deadline)
         kind, rest = line[:1], bytes(line[1:])
@@ -194,7 +184,74 @@ class _Connection:
         except ValueError:
             raise ProtocolError(f"bad integer {text[:32]!r}") from None
 
-    def _line(self, deadline: float) -> bytearray:
+    def _line(self, deadline: float | None) -> bytes | bytearray:
+        raise NotImplementedError
+
+    def _exact(self, n: int, deadline: float | None) -> bytes | bytearray:
+        raise NotImplementedError
+
+
+class _BufferReader(ReplyReader):
+    """Reads replies from bytes already received in full (the Go library's raw replies)."""
+
+    def __init__(self, data: bytes):
+        self._data = data
+        self.pos = 0
+
+    def _line(self, deadline: float | None) -> bytes:
+        end = self._data.find(b"\r\n", self.pos)
+        if end < 0:
+            raise ProtocolError("truncated reply")
+        line = self._data[self.pos:end]
+        self.pos = end + 2
+        return line
+
+    def _exact(self, n: int, deadline: float | None) -> bytes:
+        if self.pos + n > len(self._data):
+            raise ProtocolError("truncated reply")
+        data = self._data[self.pos:self.pos + n]
+        self.pos += n
+        return data
+
+
+def parse_replies(data: bytes, count: int) -> list[Reply]:
+    """Parse exactly count concatenated replies; error replies become ServerError values."""
+    reader = _BufferReader(data)
+    replies = [reader.read_reply(None) for _ in range(count)]
+    if reader.pos != len(data):
+        raise ProtocolError(f"{len(data) - reader.pos} unexpected bytes after {count} replies")
+    return replies
+
+
+class _Connection(ReplyReader):
+    """One socket to the server plus the read buffer of its replies."""
+
+    def __init__(self, address: Address, deadline: float):
+        self._buf = bytearray()
+        self._pos = 0
+        if isinstance(address.sockaddr, str):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.settimeout(_remaining(deadline))
+                sock.connect(address.sockaddr)
+            except BaseException:
+                sock.close()
+                raise
+        else:
+            # Tries every address the host resolves to, like Go's dialer.
+            sock = socket.create_connection(address.sockaddr, timeout=_remaining(deadline))
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = sock
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def send(self, pieces: list[Arg], deadline: float | None) -> None:
+        for piece in pieces:
+            self.sock.settimeout(_remaining(deadline))
+            self.sock.sendall(piece)
+
+    def _line(self, deadline: float | None) -> bytearray:
         while True:
             end = self._buf.find(b"\r\n", self._pos)
             if end >= 0:
@@ -205,7 +262,7 @@ class _Connection:
                 raise ProtocolError("reply line too long")
             self._recv(deadline)
 
-    def _exact(self, n: int, deadline: float) -> bytearray:
+    def _exact(self, n: int, deadline: float | None) -> bytearray:
         have = len(self._buf) - self._pos
         if have >= n:
             data = self._buf[self._pos:self._pos + n]
@@ -224,7 +281,7 @@ class _Connection:
             have += got
         return data
 
-    def _recv(self, deadline: float) -> None:
+    def _recv(self, deadline: float | None) -> None:
         if self._pos:
             del self._buf[:self._pos]
             self._pos = 0
@@ -235,7 +292,9 @@ class _Connection:
         self._buf += chunk
 
 
-def _remaining(deadline: float) -> float:
+def _remaining(deadline: float | None) -> float | None:
+    if deadline is None:
+        return None
     left = deadline - time.monotonic()
     if left <= 0:
         raise socket.timeout("timed out")
@@ -281,6 +340,38 @@ class PureClient:
     def len(self) -> int:
         return self._int(self._call([b"DBSIZE"], idempotent=True), "DBSIZE")
 
+    def mget(self, keys: list[bytes]) -> list[bytes | None]:
+        reply = self._call([b"MGET", *keys], idempotent=True)
+        if not isinstance(reply, list) or len(reply) != len(keys) or not all(
+            v is None or isinstance(v, bytes) for v in reply
+        ):
+            raise ProtocolError(f"MGET: unexpected reply {_short(reply)}")
+        return reply
+
+    def command(self, args: list[Arg]) -> Reply:
+        """Send any command and return its parsed reply; an error reply is returned as a ServerError.
+
+        Not retried, like the Go client's tmc_command.
+        """
+        return self._exchange(encode_command(args), 1, _name(args), False, self._timeout)[0]
+
+    def command_wait(self, args: list[Arg], wait: float | None) -> Reply:
+        """command() for a command that blocks on the server (BLPOP).
+
+        The call may take wait seconds longer than the timeout; None removes
+        the time limit.
+        """
+        timeout = None if wait is None else self._timeout + wait
+        return self._exchange(encode_command(args), 1, _name(args), False, timeout)[0]
+
+    def pipeline(self, commands: list[list[Arg]]) -> list[Reply]:
+        """Send all the commands in one write, then read their replies, in order.
+
+        Error replies are returned as ServerError values. The whole exchange
+        is bounded by the timeout. Not retried.
+        """
+        return self._exchange(encode_commands(commands), len(commands), "pipeline", False, self._timeout)
+
     @staticmethod
     def _bulk(reply: Reply, command: str) -> bytes | None:
         if reply is not None and not isinstance(reply, bytes):
@@ -294,7 +385,16 @@ class PureClient:
         return reply
 
     def _call(self, args: list[Arg], idempotent: bool) -> Reply:
-        pieces = encode_command(args)
+        """One command whose error reply is raised."""
+        reply = self._exchange(encode_command(args), 1, _name(args), idempotent, self._timeout)[0]
+        if isinstance(reply, ServerError):
+            raise reply
+        return reply
+
+    def _exchange(
+        self, pieces: list[Arg], count: int, what: str, idempotent: bool, timeout: float | None
+    ) -> list[Reply]:
+        """Send pieces and read count replies, on the connection or a fresh one."""
         with self._lock:
             conn = self._conn
             reused = conn is not None
@@ -303,39 +403,36 @@ class PureClient:
                 # before anything is sent, so this is safe for every command.
                 conn = self._dial()
             try:
-                return self._round_trip(conn, pieces)
+                return self._round_trip(conn, pieces, count, timeout)
             except _Lost as e:
                 # Only a command that is safe to repeat, sent on a connection
                 # that may have gone stale since the last call, is retried.
                 if not (idempotent and reused):
-                    raise ConnectionError(f"{_name(args)}: connection lost: {e}") from None
+                    raise ConnectionError(f"{what}: connection lost: {e}") from None
             try:
-                return self._round_trip(self._dial(), pieces)
+                return self._round_trip(self._dial(), pieces, count, timeout)
             except _Lost as e:
-                raise ConnectionError(f"{_name(args)}: connection lost: {e}") from None
+                raise ConnectionError(f"{what}: connection lost: {e}") from None
 
-    def _round_trip(self, conn: _Connection, pieces: list[Arg]) -> Reply:
-        """Send one command and read its reply within the timeout.
+    def _round_trip(self, conn: _Connection, pieces: list[Arg], count: int, timeout: float | None) -> list[Reply]:
+        """Send the pieces and read count replies within timeout seconds (None: no limit).
 
         On any failure but an error reply the connection is dropped, since
         its state is unknown. A broken connection raises _Lost.
         """
-        deadline = time.monotonic() + self._timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
             conn.send(pieces, deadline)
-            reply = conn.read_reply(deadline)
+            return [conn.read_reply(deadline) for _ in range(count)]
         except socket.timeout:
             self._drop()
-            raise TimeoutError(f"call to {self._where()} timed out after {self._timeout:g}s") from None
+            raise TimeoutError(f"call to {self._where()} timed out after {timeout:g}s") from None
         except OSError as e:
             self._drop()
             raise _Lost(e.strerror or str(e)) from None
         except BaseException:
             self._drop()
             raise
-        if isinstance(reply, ServerError):
-            raise reply
-        return reply
 
     def _dial(self) -> _Connection:
         address = self._address
@@ -359,7 +456,9 @@ class PureClient:
         return conn
 
     def _expect_ok(self, conn: _Connection, args: list[Arg]) -> None:
-        reply = self._round_trip(conn, encode_command(args))
+        reply = self._round_trip(conn, encode_command(args), 1, self._timeout)[0]
+        if isinstance(reply, ServerError):
+            raise reply
         if reply != "OK":
             self._drop()
             raise ProtocolError(f"{_name(args)}: unexpected reply {_short(reply)}")

@@ -19,8 +19,13 @@ _POLL_SECONDS = 0.1
 def serve(port: int, host: str = "127.0.0.1", **options: Any) -> None:
     """Serve on TCP host:port until Ctrl-C (SIGINT) or SIGTERM, then return None.
 
-    Extra keyword options (password=..., max_clients=...) go to the server's
-    JSON config. A bind failure raises ConnectionError (an OSError).
+    Extra keyword options go to the server's JSON config: password,
+    max_clients, max_memory (bytes or a string such as "512MB"),
+    eviction_policy ("sieve", the default, or "noeviction": writes past
+    max_memory fail with an OOM error), log_level ("debug", "info", "warn"
+    (the default: quiet) or "error"), allow_remote, and the request limits
+    max_bulk, max_args, max_inline and max_query. An unknown option or a bad
+    value raises ValueError; a bind failure ConnectionError (an OSError).
     """
     serve_tcp(port, host, options)
 
@@ -41,7 +46,8 @@ def serve_unix(path: str | os.PathLike[str], **options: Any) -> None:
     """Serve on the unix socket at path until Ctrl-C (SIGINT) or SIGTERM, then return None.
 
     The socket file is removed when the server stops. Extra keyword options
-    (password=..., unix_mode=0o600, ...) go to the server's JSON config.
+    are those of serve(), plus unix_mode (the socket file's permissions,
+    0o600 by default).
     """
     serve_unix_path(path, options)
 

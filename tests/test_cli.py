@@ -1,0 +1,206 @@
+"""The command line: `python -m tiny_mp_cache serve ...` and the `tiny-mp-cache` console script."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import tiny_mp_cache
+from conftest import ROOT, ServerProcess, free_port, need_go, short_tmpdir
+from tiny_mp_cache import TinyCache
+
+MiB = 1 << 20
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "tiny_mp_cache", *args]
+
+
+def run_cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
+    return subprocess.run(cli(*args), capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def config(cache: TinyCache, name: str) -> str:
+    reply = cache.execute_command("CONFIG", "GET", name)
+    assert reply[0] == name.encode()
+    return reply[1].decode()
+
+
+@pytest.mark.timeout(60)
+def test_serve_over_tcp_with_every_option_then_sigterm():
+    need_go()
+    port = free_port()
+    server = ServerProcess(
+        cli("serve", "--port", str(port), "--host", "127.0.0.1", "--password", "pw", "--max-memory", "10MB",
+            "--eviction-policy", "noeviction", "--max-clients", "5", "--log-level", "info"),  # fmt: skip
+        f"127.0.0.1:{port}",
+    )
+    try:
+        with TinyCache(f"127.0.0.1:{port}", _pure=True) as anonymous:
+            with pytest.raises(tiny_mp_cache.ServerError, match="NOAUTH"):
+                anonymous.get("k")
+        with TinyCache(f"redis://:pw@127.0.0.1:{port}/0") as cache:
+            cache.set("k", b"v")
+            assert cache.get("k") == b"v"
+            assert config(cache, "maxmemory") == str(10 * MiB)
+            assert config(cache, "maxmemory-policy") == "noeviction"
+            assert config(cache, "maxclients") == "5"
+            assert cache.stats()["max_memory"] == 10 * MiB
+            with pytest.raises(tiny_mp_cache.ServerError, match="OOM"):
+                cache.set("big", b"x" * (11 * MiB))
+    finally:
+        _, err = server.stop(signal.SIGTERM)
+    assert server.proc.returncode == 0, err
+    text = err.decode()
+    assert "Traceback" not in text
+    # --log-level info: the startup address and the shutdown are logged.
+    assert f"msg=listening network=tcp addr=127.0.0.1:{port}" in text
+    assert "msg=stopped" in text
+    assert f"serving on 127.0.0.1:{port}" in text
+
+
+@pytest.mark.timeout(60)
+def test_serve_on_a_unix_socket_then_sigterm_removes_it():
+    need_go()
+    path = os.path.join(short_tmpdir(), "cli.sock")
+    server = ServerProcess(cli("serve", "--unix", path, "--max-memory", "1048576", "--unix-mode", "660"), f"unix://{path}")
+    try:
+        assert oct(os.stat(path).st_mode & 0o777) == oct(0o660)
+        with TinyCache(f"unix://{path}") as cache:
+            assert config(cache, "maxmemory") == str(MiB)
+            assert config(cache, "maxmemory-policy") == "allkeys-sieve"
+            for i in range(2000):  # 2 MiB of values into a 1 MiB bound: evicted, not refused
+                cache.set(f"k{i}", b"x" * 1024)
+            assert cache.stats()["evictions"] > 0
+    finally:
+        _, err = server.stop(signal.SIGTERM)
+    assert server.proc.returncode == 0, err
+    assert not os.path.exists(path)
+
+
+@pytest.mark.timeout(60)
+def test_logs_are_quiet_by_default():
+    need_go()
+    port = free_port()
+    server = ServerProcess(cli("serve", "--port", str(port), "--quiet"), f"127.0.0.1:{port}")
+    try:
+        with TinyCache(f"127.0.0.1:{port}") as cache:
+            cache.set("k", b"v")
+            assert cache.get("k") == b"v"
+    finally:
+        out, err = server.stop(signal.SIGTERM)
+    assert server.proc.returncode == 0
+    assert (out, err) == (b"", b"")
+
+
+def first_client(addr: str, timeout: float = 10) -> TinyCache:
+    """The first client of a server with --max-clients 1, once the readiness probe's connection is gone.
+
+    The probe (a PING on a connection of its own) may still hold the only
+    slot for a moment after it hung up.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        cache = TinyCache(addr, _pure=True)
+        try:
+            cache.execute_command("PING")
+            return cache
+        except tiny_mp_cache.ServerError:
+            cache.close()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+@pytest.mark.timeout(60)
+def test_refused_clients_are_logged_at_the_default_level():
+    need_go()
+    port = free_port()
+    server = ServerProcess(cli("serve", "--port", str(port), "--quiet", "--max-clients", "1"), f"127.0.0.1:{port}")
+    try:
+        with first_client(f"127.0.0.1:{port}") as first:
+            first.set("k", b"v")
+            with TinyCache(f"127.0.0.1:{port}", _pure=True) as second:
+                with pytest.raises(tiny_mp_cache.ServerError, match="max number of clients"):
+                    second.get("k")
+            assert first.get("k") == b"v"
+    finally:
+        _, err = server.stop(signal.SIGTERM)
+    assert "level=WARN" in err.decode()
+    assert "refused client: too many clients" in err.decode()
+    assert "level=INFO" not in err.decode()
+
+
+def test_help_lists_the_options():
+    result = run_cli("serve", "--help")
+    assert result.returncode == 0
+    text = result.stdout.decode()
+    for flag in ("--port", "--host", "--unix", "--password", "--max-memory", "--eviction-policy",
+                 "--max-clients", "--log-level", "--unix-mode", "--allow-remote", "--quiet"):  # fmt: skip
+        assert flag in text, flag
+    assert "sieve" in text and "noeviction" in text
+    top = run_cli("--help")
+    assert top.returncode == 0
+    assert b"serve" in top.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["serve", "--port", "{port}", "--bogus"], "unrecognized arguments: --bogus"),
+        (["serve", "--port", "{port}", "--eviction-policy", "lru"], "invalid choice: 'lru'"),
+        (["serve", "--port", "{port}", "--log-level", "loud"], "invalid choice: 'loud'"),
+        (["serve", "--port", "{port}", "--max-clients", "many"], "invalid int value"),
+        (["serve"], "one of the arguments --port --unix is required"),
+        (["start"], "invalid choice: 'start'"),
+    ],
+)
+def test_usage_errors_exit_2_with_a_clear_message(args, message):
+    result = run_cli(*(a.format(port=free_port()) for a in args))
+    assert result.returncode == 2
+    assert b"usage: tiny-mp-cache" in result.stderr
+    assert message in result.stderr.decode()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--max-memory", "lots"], '"lots" is not a size'),
+        (["--max-clients", "-1"], "max_clients must not be negative"),
+        (["--host", "0.0.0.0"], "without a password"),
+    ],
+)
+def test_bad_option_values_exit_1_with_a_clear_message(args, message):
+    need_go()
+    result = run_cli("serve", "--port", str(free_port()), *args)
+    assert result.returncode == 1
+    text = result.stderr.decode()
+    assert text.startswith("tiny-mp-cache: error:")
+    assert message in text
+    assert "Traceback" not in text
+
+
+def test_the_console_script_is_declared():
+    tomllib = pytest.importorskip("tomllib")
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        project = tomllib.load(f)["project"]
+    assert project["scripts"]["tiny-mp-cache"] == "tiny_mp_cache.__main__:main"
+    from tiny_mp_cache.__main__ import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["serve", "--help"])
+    assert info.value.code == 0
+
+
+def test_the_installed_console_script_runs():
+    script = shutil.which("tiny-mp-cache")
+    if script is None:
+        pytest.skip("tiny-mp-cache is not installed on PATH")
+    result = subprocess.run([script, "serve", "--help"], capture_output=True, timeout=30)
+    assert result.returncode == 0
+    assert b"--max-memory" in result.stdout
