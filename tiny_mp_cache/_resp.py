@@ -320,7 +320,7 @@ class PureClient:
     def set(self, key: bytes, value: memoryview) -> None:
         reply = self._call([b"SET", key, value], idempotent=False)
         if reply != "OK":
-            raise ProtocolError(f"SET: unexpected reply {reply!r}")
+            raise ProtocolError(f"SET: unexpected reply {_short(reply)}")
 
     def get(self, key: bytes) -> bytes | None:
         return self._bulk(self._call([b"GET", key], idempotent=True), "GET")
