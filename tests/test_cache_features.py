@@ -375,6 +375,24 @@ def test_bpop_with_timeout_zero_waits_until_a_value_arrives(server_addr, make_ca
         timer.join(10)
 
 
+@pytest.mark.timeout(30)
+def test_a_waiting_bpop_does_not_hold_up_other_threads(server_addr, make_cache):
+    cache = make_cache(server_addr)
+    cache.delete("idle")
+    cache.set("k", b"v")
+    waiting = threading.Thread(target=cache.bpop, args=("idle", 2.0), daemon=True)
+    waiting.start()
+    try:
+        time.sleep(0.2)  # let the bpop block on the server
+        start = time.monotonic()
+        assert cache.get("k") == b"v"
+        assert time.monotonic() - start < 1.0, "get waited for the blocked bpop"
+        assert waiting.is_alive()
+    finally:
+        waiting.join(10)
+    assert not waiting.is_alive()
+
+
 BAD_BPOPS = [
     (([], 1), ValueError, "at least one key"),
     (("q", -1), ValueError, ">= 0"),
