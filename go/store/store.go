@@ -284,16 +284,23 @@ func (s *Store) MSet(pairs [][]byte) error {
 	return nil
 }
 
+// readString is read for commands that need a string: it fails with
+// ErrWrongType on a list. s.mu must be held.
+func (s *Store) readString(key []byte) (*entry, error) {
+	e := s.read(key)
+	if e != nil && e.is(isList) {
+		return nil, ErrWrongType
+	}
+	return e, nil
+}
+
 // Get returns the string stored under key.
 func (s *Store) Get(key []byte) ([]byte, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e := s.read(key)
-	switch {
-	case e == nil:
-		return nil, false, nil
-	case e.is(isList):
-		return nil, false, ErrWrongType
+	e, err := s.readString(key)
+	if e == nil {
+		return nil, false, err
 	}
 	return e.value(), true, nil
 }
@@ -317,12 +324,9 @@ func (s *Store) MGet(keys [][]byte) [][]byte {
 func (s *Store) GetDel(key []byte) ([]byte, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e := s.read(key)
-	switch {
-	case e == nil:
-		return nil, false, nil
-	case e.is(isList):
-		return nil, false, ErrWrongType
+	e, err := s.readString(key)
+	if e == nil {
+		return nil, false, err
 	}
 	s.remove(e)
 	s.stats.Pops++
