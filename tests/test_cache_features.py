@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 import pytest
 import tiny_mp_cache
-from conftest import ROOT, FakeServer
+from conftest import FakeServer
 
 
 def wait_until(predicate, timeout: float = 5.0, interval: float = 0.01):
@@ -462,7 +462,9 @@ print(repr(got), flush=True)
 @contextmanager
 def pythons(code: str, argvs: list[list[str]]) -> Iterator[list[subprocess.Popen]]:
     """Start one Python process per argv running code; on exit, kill and reap them all."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p))
+    # The children import tiny_mp_cache the way this process did (the
+    # installed package in CI; $PYTHONPATH when testing a checkout).
+    env = dict(os.environ)
     procs: list[subprocess.Popen] = []
     try:
         for argv in argvs:
