@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from typing import Callable
+from typing import Callable, Tuple
 
 import pytest
 from tiny_mp_cache import TinyCache
@@ -127,6 +127,26 @@ def sockaddr_of(addr: str):
     if host.startswith("["):
         return socket.AF_INET6, (host[1:-1], int(port))
     return socket.AF_INET, (host, int(port))
+
+
+def read_until_closed(s: socket.socket, timeout: float) -> Tuple[bytes, str]:
+    """Read until the peer closes: (everything read, "eof" | "reset" | "timeout")."""
+    deadline = time.monotonic() + timeout
+    got = bytearray()
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return bytes(got), "timeout"
+        s.settimeout(left)
+        try:
+            chunk = s.recv(256 * 1024)
+        except socket.timeout:
+            return bytes(got), "timeout"
+        except ConnectionResetError:
+            return bytes(got), "reset"
+        if not chunk:
+            return bytes(got), "eof"
+        got += chunk
 
 
 class ServerProcess:

@@ -32,7 +32,7 @@ from typing import Callable, Dict, Iterator, List, Tuple
 import pytest
 
 import tiny_mp_cache
-from conftest import ServerProcess, free_port, need_go, short_tmpdir, sockaddr_of
+from conftest import ServerProcess, free_port, need_go, read_until_closed, short_tmpdir, sockaddr_of
 from tiny_mp_cache import TinyCache
 
 MiB = 1 << 20
@@ -74,26 +74,6 @@ def raw_connect(addr: str, timeout: float = 5.0) -> socket.socket:
     if family == socket.AF_INET:
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return s
-
-
-def read_until_closed(s: socket.socket, timeout: float) -> Tuple[bytes, str]:
-    """Read until the peer closes: (everything read, "eof" | "reset" | "timeout")."""
-    deadline = time.monotonic() + timeout
-    got = bytearray()
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return bytes(got), "timeout"
-        s.settimeout(left)
-        try:
-            chunk = s.recv(256 * 1024)
-        except socket.timeout:
-            return bytes(got), "timeout"
-        except ConnectionResetError:
-            return bytes(got), "reset"
-        if not chunk:
-            return bytes(got), "eof"
-        got += chunk
 
 
 def read_exactly(s: socket.socket, n: int, timeout: float) -> bytes:

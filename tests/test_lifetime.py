@@ -25,7 +25,7 @@ import stat
 import subprocess
 import sys
 import time
-from typing import Callable, Iterator, List, Optional, Tuple
+from typing import Callable, Iterator, List, Optional
 
 import pytest
 
@@ -37,6 +37,7 @@ from conftest import (
     need_go,
     run_python,
     short_tmpdir,
+    read_until_closed,
     sockaddr_of,
     tmc_server_argv,
 )
@@ -70,25 +71,6 @@ def raw_connect(addr: str, timeout: float = 5.0) -> socket.socket:
     s.settimeout(timeout)
     s.connect(sockaddr)
     return s
-
-
-def read_until_closed(s: socket.socket, timeout: float) -> Tuple[bytes, str]:
-    deadline = time.monotonic() + timeout
-    got = bytearray()
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return bytes(got), "timeout"
-        s.settimeout(left)
-        try:
-            chunk = s.recv(256 * 1024)
-        except socket.timeout:
-            return bytes(got), "timeout"
-        except ConnectionResetError:
-            return bytes(got), "reset"
-        if not chunk:
-            return bytes(got), "eof"
-        got += chunk
 
 
 def dbsize(addr: str) -> int:

@@ -278,44 +278,35 @@ def _argv(args: Sequence[Arg]) -> tuple[Any, Any, list[Any]]:
 _MISSING = 0xFFFFFFFF  # the length tmc_mget gives a missing value
 
 
-def unpack_values(packed: bytes, count: int) -> list[bytes | None]:
-    """Split tmc_mget output: count entries of [4-byte LE length][bytes], length 0xFFFFFFFF for None."""
+def unpack_values(packed: bytes, count: int, what: str = "value") -> list[bytes | None]:
+    """Split tmc_mget/tmc_keys output: count entries of [4-byte LE length][bytes], length 0xFFFFFFFF for None."""
     values: list[bytes | None] = []
     view = memoryview(packed)
     pos = 0
     for _ in range(count):
         if pos + 4 > len(view):
-            raise ProtocolError("truncated value list from the Go library")
+            raise ProtocolError(f"truncated {what} list from the Go library")
         n = int.from_bytes(view[pos:pos + 4], "little")
         pos += 4
         if n == _MISSING:
             values.append(None)
             continue
         if pos + n > len(view):
-            raise ProtocolError("truncated value list from the Go library")
+            raise ProtocolError(f"truncated {what} list from the Go library")
         values.append(bytes(view[pos:pos + n]))
         pos += n
     if pos != len(view):
-        raise ProtocolError("trailing bytes in the value list from the Go library")
+        raise ProtocolError(f"trailing bytes in the {what} list from the Go library")
     return values
 
 
 def unpack_keys(packed: bytes, count: int) -> list[bytes]:
-    """Split tmc_keys output: count entries of [4-byte LE length][bytes]."""
+    """Split tmc_keys output, the layout of unpack_values without missing entries."""
     keys = []
-    view = memoryview(packed)
-    pos = 0
-    for _ in range(count):
-        if pos + 4 > len(view):
-            raise ProtocolError("truncated key list from the Go library")
-        n = int.from_bytes(view[pos:pos + 4], "little")
-        pos += 4
-        if pos + n > len(view):
-            raise ProtocolError("truncated key list from the Go library")
-        keys.append(bytes(view[pos:pos + n]))
-        pos += n
-    if pos != len(view):
-        raise ProtocolError("trailing bytes in the key list from the Go library")
+    for key in unpack_values(packed, count, "key"):
+        if key is None:
+            raise ProtocolError("missing entry in the key list from the Go library")
+        keys.append(key)
     return keys
 
 

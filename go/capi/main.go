@@ -224,18 +224,32 @@ func tmc_keys(h C.uint64_t, pattern *C.char, patternLen C.size_t, out **C.char, 
 	if err != nil {
 		return fail(err, errBuf, errCap)
 	}
-	var packed []byte
-	for _, k := range keys {
-		packed = binary.LittleEndian.AppendUint32(packed, uint32(len(k)))
-		packed = append(packed, k...)
-	}
-	give(packed, out, outLen)
+	give(pack(keys), out, outLen)
 	*count = C.int64_t(len(keys))
 	return statusOK
 }
 
-// nilLen marks a missing value in the packed output of tmc_mget.
+// nilLen marks a missing value in the output of pack.
 const nilLen = 0xFFFFFFFF
+
+// pack lays out byte strings as tmc_keys and tmc_mget return them: each a
+// 4-byte little-endian length and its bytes, or nilLen alone for nil.
+func pack(vals [][]byte) []byte {
+	size := 0
+	for _, v := range vals {
+		size += 4 + len(v)
+	}
+	packed := make([]byte, 0, size)
+	for _, v := range vals {
+		if v == nil {
+			packed = binary.LittleEndian.AppendUint32(packed, nilLen)
+			continue
+		}
+		packed = binary.LittleEndian.AppendUint32(packed, uint32(len(v)))
+		packed = append(packed, v...)
+	}
+	return packed
+}
 
 //export tmc_mget
 func tmc_mget(h C.uint64_t, n C.int, keys **C.char, keyLen *C.size_t, out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.size_t) C.int {
@@ -251,20 +265,7 @@ func tmc_mget(h C.uint64_t, n C.int, keys **C.char, keyLen *C.size_t, out **C.ch
 	if err != nil {
 		return fail(err, errBuf, errCap)
 	}
-	size := 0
-	for _, v := range vals {
-		size += 4 + len(v)
-	}
-	packed := make([]byte, 0, size)
-	for _, v := range vals {
-		if v == nil {
-			packed = binary.LittleEndian.AppendUint32(packed, nilLen)
-			continue
-		}
-		packed = binary.LittleEndian.AppendUint32(packed, uint32(len(v)))
-		packed = append(packed, v...)
-	}
-	give(packed, out, outLen)
+	give(pack(vals), out, outLen)
 	return statusOK
 }
 
