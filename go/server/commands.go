@@ -489,10 +489,15 @@ func cmdBPop(c *conn, args [][]byte, out []byte) []byte {
 		return appendErr(out, err)
 	}
 	if w != nil {
-		c.out = out
-		p = c.wait(w, time.Duration(secs*float64(time.Second)))
-		out = c.out
+		// The event loop replies when the wait ends.
+		c.block = &blocked{w: w, timeout: time.Duration(secs * float64(time.Second)), hangup: make(chan struct{})}
+		return out
 	}
+	return c.appendPopped(out, p)
+}
+
+// appendPopped appends a blocking pop's reply: key and value, or null.
+func (c *conn) appendPopped(out []byte, p *store.Popped) []byte {
 	if p == nil {
 		return c.appendNullArray(out)
 	}

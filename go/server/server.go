@@ -2,7 +2,6 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -34,10 +33,11 @@ type Server struct {
 	ln    net.Listener
 
 	mu      sync.Mutex
-	conns   map[*conn]struct{} // guarded by mu
-	closing bool               // guarded by mu
+	loop    *loop // guarded by mu until Serve has set it
+	clients int   // guarded by mu
+	closing bool  // guarded by mu
 
-	wg   sync.WaitGroup // one per connection goroutine
+	wg   sync.WaitGroup // one per client
 	done chan struct{}  // closed when Serve has returned and all conns ended
 	stop chan struct{}  // closed when Close begins
 
@@ -60,10 +60,9 @@ func Listen(cfg Config) (*Server, error) {
 			MaxMemory: int64(cfg.MaxMemory),
 			NoEvict:   cfg.EvictionPolicy == "noeviction",
 		}),
-		log:   newLogger(cfg.LogLevel),
-		conns: make(map[*conn]struct{}),
-		done:  make(chan struct{}),
-		stop:  make(chan struct{}),
+		log:  newLogger(cfg.LogLevel),
+		done: make(chan struct{}),
+		stop: make(chan struct{}),
 
 		started: time.Now(),
 	}
@@ -120,13 +119,37 @@ func (s *Server) Store() *store.Store { return s.store }
 // Done is closed once the server has stopped and every client is gone.
 func (s *Server) Done() <-chan struct{} { return s.done }
 
-// Serve accepts connections until Close is called.
+// Serve accepts connections until Close is called, and serves them on an
+// event loop.
 func (s *Server) Serve() {
+	l, err := newLoop(s)
+	if err != nil {
+		s.log.Error("cannot start the event loop", "err", err)
+		s.Close()
+		return
+	}
+	s.mu.Lock()
+	if s.closing { // Close came first and has closed done
+		s.mu.Unlock()
+		l.release()
+		return
+	}
+	s.loop = l
+	s.mu.Unlock()
+	defer close(s.done)
 	go s.expireLoop()
-	defer func() {
-		s.wg.Wait()
-		close(s.done)
+	ended := make(chan struct{})
+	go func() {
+		l.run()
+		close(ended)
 	}()
+	s.accept()
+	s.wg.Wait()
+	l.post(func() { l.stopped = true })
+	<-ended
+}
+
+func (s *Server) accept() {
 	var delay time.Duration
 	for {
 		nc, err := s.ln.Accept()
@@ -141,14 +164,19 @@ func (s *Server) Serve() {
 			continue
 		}
 		delay = 0
-		c := s.newConn(nc)
-		if !s.register(c) {
+		if !s.register() {
 			s.connsRejected.Add(1)
 			s.log.Warn("refused client: too many clients", "max_clients", s.cfg.MaxClients)
 			go refuse(nc, "ERR max number of clients reached")
 			continue
 		}
-		go c.serve()
+		c, err := s.newConn(nc)
+		if err != nil {
+			s.log.Warn("cannot take over client socket", "err", err)
+			s.unregister()
+			continue
+		}
+		s.loop.post(func() { s.loop.add(c) })
 	}
 }
 
@@ -168,22 +196,21 @@ func refuse(nc net.Conn, msg string) {
 	io.Copy(io.Discard, io.LimitReader(nc, 64<<10))
 }
 
-// register adds c to the live connections, unless the server is full or
-// closing.
-func (s *Server) register(c *conn) bool {
+// register counts a new client, unless the server is full or closing.
+func (s *Server) register() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing || len(s.conns) >= s.cfg.MaxClients {
+	if s.closing || s.clients >= s.cfg.MaxClients {
 		return false
 	}
-	s.conns[c] = struct{}{}
+	s.clients++
 	s.wg.Add(1)
 	return true
 }
 
-func (s *Server) unregister(c *conn) {
+func (s *Server) unregister() {
 	s.mu.Lock()
-	delete(s.conns, c)
+	s.clients--
 	s.mu.Unlock()
 	s.wg.Done()
 }
@@ -198,7 +225,7 @@ func (s *Server) isClosing() bool {
 func (s *Server) Clients() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.conns)
+	return s.clients
 }
 
 // Close stops accepting, lets every client finish the commands it has sent
@@ -214,21 +241,17 @@ func (s *Server) Close() error {
 	s.closing = true
 	close(s.stop)
 	err := s.ln.Close()
-	// Wake every reader: a connection blocked in Read returns, flushes what
-	// it has computed and exits.
-	for c := range s.conns {
-		c.nc.SetReadDeadline(time.Now())
-	}
+	l := s.loop
 	s.mu.Unlock()
-
+	if l == nil { // Serve never ran
+		close(s.done)
+		return err
+	}
+	l.post(l.drain)
 	select {
 	case <-s.done:
 	case <-time.After(drainTimeout):
-		s.mu.Lock()
-		for c := range s.conns {
-			c.nc.Close()
-		}
-		s.mu.Unlock()
+		l.post(l.closeAll)
 		<-s.done
 	}
 	s.log.Info("stopped", "addr", s.cfg.Addr)
@@ -261,19 +284,6 @@ func (s *Server) expireLoop() {
 	}
 }
 
-// conn is one client connection, served by one goroutine.
-type conn struct {
-	s      *Server
-	id     int64
-	nc     net.Conn
-	rd     *resp.Reader
-	out    []byte // replies not yet written
-	authed bool
-	name   string // set by CLIENT SETNAME
-	resp3  bool   // the client switched to RESP3 with HELLO 3
-	closed bool   // the client hung up while a command was blocked
-}
-
 // appendNull appends "no value": RESP2's null bulk string or RESP3's null.
 func (c *conn) appendNull(out []byte) []byte {
 	if c.resp3 {
@@ -303,75 +313,6 @@ func (c *conn) appendMap(out []byte, n int) []byte {
 // them out, even while more pipelined commands are waiting.
 const maxPending = 64 << 10
 
-func (s *Server) newConn(nc net.Conn) *conn {
-	return &conn{
-		s:      s,
-		id:     s.connsReceived.Add(1),
-		nc:     nc,
-		rd:     resp.NewReader(nc, s.cfg.limits()),
-		authed: s.cfg.Password == "",
-	}
-}
-
-// serve reads pipelined commands, runs each as soon as it is whole, and
-// writes the replies whenever it runs out of buffered input.
-func (c *conn) serve() {
-	defer c.s.unregister(c)
-	defer c.nc.Close()
-	for {
-		args, err := c.rd.Next()
-		if err == resp.ErrIncomplete {
-			if !c.flush() {
-				return
-			}
-			if c.s.isClosing() && !c.rd.Buffered() {
-				return
-			}
-			err = c.rd.Fill()
-			if err == nil {
-				continue
-			}
-		}
-		if err != nil {
-			var perr *resp.ProtocolError
-			if errors.As(err, &perr) {
-				c.s.log.Info("closing client after protocol error", "remote", c.nc.RemoteAddr().String(), "err", perr.Msg)
-				c.out = resp.AppendError(c.out, "ERR "+perr.Error())
-				c.flush()
-			} else if !errors.Is(err, io.EOF) && !c.s.isClosing() {
-				c.s.log.Debug("client read failed", "err", err)
-			}
-			return
-		}
-		var quit bool
-		c.out, quit = c.s.exec(c, args, c.out)
-		if c.closed {
-			return
-		}
-		if quit {
-			c.flush()
-			return
-		}
-		if len(c.out) >= maxPending && !c.flush() {
-			return
-		}
-	}
-}
-
-// flush writes the pending replies and reports whether that worked.
-func (c *conn) flush() bool {
-	if len(c.out) == 0 {
-		return true
-	}
-	_, err := c.nc.Write(c.out)
-	if cap(c.out) > maxPending*4 {
-		c.out = nil // one huge reply should not pin its buffer forever
-	} else {
-		c.out = c.out[:0]
-	}
-	return err == nil
-}
-
 func newLogger(level string) *slog.Logger {
 	lv, _ := parseLevel(level)
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
@@ -389,56 +330,4 @@ func parseLevel(s string) (slog.Level, error) {
 		return slog.LevelError, nil
 	}
 	return 0, fmt.Errorf("log_level must be debug, info, warn or error, not %q", s)
-}
-
-// wait blocks the connection in a BLPOP/BRPOP until w receives a value, the
-// timeout passes (0 means none), the client hangs up or the server stops.
-// A value that arrives after the wait has given up goes back to its list.
-//
-// While waiting, a helper goroutine reads ahead from the client, the only
-// way to notice a hang-up; the bytes it reads are kept for the commands
-// that follow. Pending replies are flushed first.
-func (c *conn) wait(w *store.Waiter, timeout time.Duration) *store.Popped {
-	if !c.flush() {
-		c.s.store.Cancel(w)
-		return nil
-	}
-	var expired <-chan time.Time
-	if timeout > 0 {
-		t := time.NewTimer(timeout)
-		defer t.Stop()
-		expired = t.C
-	}
-	gone := make(chan error, 1)
-	reading := false
-	defer func() {
-		if reading { // stop the read-ahead and wait for it to let go
-			c.nc.SetReadDeadline(time.Now())
-			<-gone
-			c.nc.SetReadDeadline(time.Time{})
-		}
-	}()
-	for {
-		if !reading {
-			reading = true
-			go func() { gone <- c.rd.Fill() }()
-		}
-		select {
-		case p := <-w.C:
-			return &p
-		case err := <-gone:
-			reading = false
-			if err != nil {
-				c.s.store.Cancel(w)
-				c.closed = true
-				return nil
-			}
-		case <-expired:
-			c.s.store.Cancel(w) // puts back a value that raced the timer
-			return nil
-		case <-c.s.stop:
-			c.s.store.Cancel(w)
-			return nil
-		}
-	}
 }
