@@ -484,13 +484,13 @@ func cmdBPop(c *conn, args [][]byte, out []byte) []byte {
 		return resp.AppendError(out, errTimeout)
 	}
 	keys := args[1 : len(args)-1]
-	p, w, err := c.s.store.BPop(keys, isLeft(args[0]))
+	p, w, err := c.s.store.BPop(keys, isLeft(args[0]), c.wake)
 	if err != nil {
 		return appendErr(out, err)
 	}
 	if w != nil {
 		// The event loop replies when the wait ends.
-		c.block = &blocked{w: w, timeout: time.Duration(secs * float64(time.Second)), hangup: make(chan struct{})}
+		c.block = &blocked{w: w, timeout: time.Duration(secs * float64(time.Second))}
 		return out
 	}
 	return c.appendPopped(out, p)

@@ -31,9 +31,11 @@ type loop struct {
 	draining bool // Close has begun: close each client once it is idle
 	stopped  bool
 
-	mu    sync.Mutex
-	inbox []func() // guarded by mu
-	woken bool     // guarded by mu: wakefd has been written since the last drain
+	mu       sync.Mutex
+	inbox    []func() // guarded by mu
+	busy     bool     // guarded by mu: the loop will run the inbox before it waits
+	woken    bool     // guarded by mu: wakefd has been written and not yet read
+	released bool     // guarded by mu: the descriptors are closed
 }
 
 const (
@@ -68,6 +70,9 @@ func newLoop(s *Server) (*loop, error) {
 }
 
 func (l *loop) release() {
+	l.mu.Lock()
+	l.released = true // a late timer must not write to a reused descriptor
+	l.mu.Unlock()
 	syscall.Close(l.wakefd)
 	syscall.Close(l.epfd)
 }
@@ -75,9 +80,13 @@ func (l *loop) release() {
 // post runs f on the loop goroutine.
 func (l *loop) post(f func()) {
 	l.mu.Lock()
+	if l.released {
+		l.mu.Unlock()
+		return
+	}
 	l.inbox = append(l.inbox, f)
-	wake := !l.woken
-	l.woken = true
+	wake := !l.busy && !l.woken
+	l.woken = l.woken || wake
 	l.mu.Unlock()
 	if wake {
 		one := [8]byte{1}
@@ -97,12 +106,45 @@ func (l *loop) run() {
 			}
 			continue
 		}
+		l.setBusy(true)
 		for _, ev := range l.events[:n] {
 			if int(ev.Fd) == l.wakefd {
-				l.runInbox()
+				var buf [8]byte
+				syscall.Read(l.wakefd, buf[:])
+				l.mu.Lock()
+				l.woken = false
+				l.mu.Unlock()
 			} else if c := l.conns[int(ev.Fd)]; c != nil {
 				l.ready(c, ev.Events)
 			}
+		}
+		l.runInbox()
+	}
+}
+
+// setBusy tells post whether the loop will look at its inbox before it
+// waits again, so that work posted meanwhile (mostly by the loop itself, as
+// when a push wakes a blocked pop) needs no wake-up through wakefd.
+func (l *loop) setBusy(busy bool) {
+	l.mu.Lock()
+	l.busy = busy
+	l.mu.Unlock()
+}
+
+// runInbox runs the posted work, including work that work posts.
+func (l *loop) runInbox() {
+	for {
+		l.mu.Lock()
+		work := l.inbox
+		l.inbox = nil
+		if len(work) == 0 {
+			l.busy = false
+			l.mu.Unlock()
+			return
+		}
+		l.mu.Unlock()
+		for _, f := range work {
+			f()
 		}
 	}
 }
@@ -116,19 +158,6 @@ func (l *loop) wait() (int, error) {
 		return int(n), nil
 	}
 	return syscall.EpollWait(l.epfd, l.events, -1)
-}
-
-func (l *loop) runInbox() {
-	var buf [8]byte
-	syscall.Read(l.wakefd, buf[:])
-	l.mu.Lock()
-	work := l.inbox
-	l.inbox = nil
-	l.woken = false
-	l.mu.Unlock()
-	for _, f := range work {
-		f()
-	}
 }
 
 // add starts serving a client whose socket fd the loop now owns.
@@ -150,7 +179,7 @@ func (l *loop) add(c *conn) {
 func (l *loop) ready(c *conn, events uint32) {
 	if c.block != nil {
 		// A blocked client is polled for a hang-up only.
-		l.hangup(c)
+		l.endWait(c, true)
 		return
 	}
 	if events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 && c.polled&syscall.EPOLLIN != 0 {
@@ -253,11 +282,11 @@ func (l *loop) poll(c *conn, want uint32) {
 	}
 }
 
-// close hangs up on c. A blocked client is closed once its wait has ended.
+// close hangs up on c.
 func (l *loop) close(c *conn) {
 	if c.block != nil {
-		l.hangup(c)
-		return
+		c.block.stop(l.s.store)
+		c.block = nil
 	}
 	delete(l.conns, c.fd)
 	syscall.Close(c.fd) // also removes it from the epoll set
@@ -265,50 +294,56 @@ func (l *loop) close(c *conn) {
 	l.s.unregister()
 }
 
-// hangup ends the wait of a blocked client that has gone away, and stops
-// polling it until the wait has ended.
-func (l *loop) hangup(c *conn) {
-	if b := c.block; !b.gone {
-		b.gone = true
-		c.eof = true
-		close(b.hangup)
-	}
-	l.poll(c, 0)
-}
-
-// startWait waits on another goroutine for the value c's BLPOP or BRPOP is
-// blocked on, then hands the reply back to the loop. A value that arrives
-// after the wait has given up goes back to its list.
+// startWait arms the timeout of c's blocked pop. The store wakes the loop
+// through c.wake when a value arrives.
 func (l *loop) startWait(c *conn) {
 	b := c.block
-	go func() {
-		var expired <-chan time.Time
-		if b.timeout > 0 {
-			t := time.NewTimer(b.timeout)
-			defer t.Stop()
-			expired = t.C
+	if b.timeout > 0 {
+		b.timer = time.AfterFunc(b.timeout, func() {
+			l.post(func() {
+				if c.block == b {
+					l.endWait(c, false)
+				}
+			})
+		})
+	}
+}
+
+// wake is called by the store once c's blocked pop has received a value.
+func (c *conn) wake() {
+	l := c.s.loop
+	l.post(func() {
+		if c.block != nil && len(c.block.w.C) > 0 {
+			l.endWait(c, false)
 		}
-		var p *store.Popped
+	})
+}
+
+// endWait replies to c's blocked pop, with the value it received or null,
+// and goes on with c's other commands. If the client hung up, a value it
+// received goes back to its list.
+func (l *loop) endWait(c *conn, hungUp bool) {
+	b := c.block
+	c.block = nil
+	var p *store.Popped
+	if !hungUp {
 		select {
 		case v := <-b.w.C:
 			p = &v
-		case <-expired:
-		case <-b.hangup:
-		case <-l.s.stop:
+		default:
 		}
-		if p == nil {
-			l.s.store.Cancel(b.w) // puts back a value that raced the wait's end
+	}
+	if p == nil {
+		b.stop(l.s.store)
+	} else if b.timer != nil {
+		b.timer.Stop()
+	}
+	if hungUp {
+		c.eof = true
+		if !c.rd.Buffered() {
+			l.close(c)
+			return
 		}
-		l.post(func() { l.resume(c, p) })
-	}()
-}
-
-// resume replies to a blocked pop and goes on with c's other commands.
-func (l *loop) resume(c *conn, p *store.Popped) {
-	c.block = nil
-	if c.eof && !c.rd.Buffered() {
-		l.close(c)
-		return
 	}
 	c.out = c.appendPopped(c.out, p)
 	l.serve(c)
@@ -319,7 +354,9 @@ func (l *loop) resume(c *conn, p *store.Popped) {
 func (l *loop) drain() {
 	l.draining = true
 	for _, c := range l.conns {
-		if c.block == nil {
+		if c.block != nil {
+			l.endWait(c, false)
+		} else {
 			l.serve(c)
 		}
 	}
@@ -355,8 +392,15 @@ type conn struct {
 type blocked struct {
 	w       *store.Waiter
 	timeout time.Duration // 0 means forever
-	hangup  chan struct{} // closed when the client goes away
-	gone    bool          // hangup is closed
+	timer   *time.Timer   // ends the wait after timeout
+}
+
+// stop gives up the wait. A value that reached it goes back to its list.
+func (b *blocked) stop(st *store.Store) {
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	st.Cancel(b.w)
 }
 
 // newConn takes over the socket of nc, which it closes: the loop uses a

@@ -204,7 +204,7 @@ func TestBPopWakesExactlyOneWaiter(t *testing.T) {
 	s := New(Config{})
 	var ws []*Waiter
 	for i := 0; i < 3; i++ {
-		p, w, err := s.BPop([][]byte{b("q")}, true)
+		p, w, err := s.BPop([][]byte{b("q")}, true, nil)
 		if p != nil || w == nil || err != nil {
 			t.Fatalf("BPop on an empty list: %v %v %v", p, w, err)
 		}
@@ -234,7 +234,7 @@ func TestBPopWakesExactlyOneWaiter(t *testing.T) {
 
 func TestCancelAfterDeliveryPutsValueBack(t *testing.T) {
 	s := New(Config{})
-	_, w, _ := s.BPop([][]byte{b("a"), b("q")}, true)
+	_, w, _ := s.BPop([][]byte{b("a"), b("q")}, true, nil)
 	s.Push(b("q"), [][]byte{b("job")}, false)
 	s.Cancel(w) // the client went away before it could receive
 	if got, _ := s.Pop(b("q"), true, 1); len(got) != 1 || string(got[0]) != "job" {

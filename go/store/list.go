@@ -56,10 +56,11 @@ type Popped struct {
 
 // Waiter is a blocked BLPOP or BRPOP. It receives at most one value on C.
 type Waiter struct {
-	C    <-chan Popped
-	c    chan Popped
-	keys []string
-	left bool
+	C      <-chan Popped
+	c      chan Popped
+	keys   []string
+	left   bool
+	notify func() // called, with the store locked, once a value is on C
 }
 
 // listFor returns key's list entry, creating it if absent (only when create
@@ -181,8 +182,9 @@ func (s *Store) LRange(key []byte, start, stop int) ([][]byte, error) {
 
 // BPop pops from the first non-empty list among keys. If all are empty it
 // returns a Waiter instead, which receives the first value pushed to any of
-// them. The caller must end the wait with Cancel unless it received.
-func (s *Store) BPop(keys [][]byte, left bool) (*Popped, *Waiter, error) {
+// them, and then calls notify if it is not nil; notify must not use the
+// store. The caller must end the wait with Cancel unless it received.
+func (s *Store) BPop(keys [][]byte, left bool, notify func()) (*Popped, *Waiter, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, k := range keys {
@@ -196,7 +198,7 @@ func (s *Store) BPop(keys [][]byte, left bool) (*Popped, *Waiter, error) {
 		}
 	}
 	c := make(chan Popped, 1)
-	w := &Waiter{C: c, c: c, left: left}
+	w := &Waiter{C: c, c: c, left: left, notify: notify}
 	for _, k := range keys {
 		w.keys = append(w.keys, string(k))
 		s.waiters[string(k)] = append(s.waiters[string(k)], w)
@@ -232,6 +234,9 @@ func (s *Store) serveWaiters(e *entry) {
 		w := s.waiters[key][0]
 		s.dropWaiter(w)
 		w.c <- Popped{Key: key, Value: s.popLocked(e, w.left, 1)[0]}
+		if w.notify != nil {
+			w.notify()
+		}
 		if s.lists[e] == nil { // popLocked deleted the emptied list
 			return
 		}
