@@ -168,15 +168,26 @@ func tmc_set(h C.uint64_t, key *C.char, keyLen C.size_t, val *C.char, valLen C.s
 	return statusOK
 }
 
-// value hands a get-like result to C.
-func value(v []byte, ok bool, err error, out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.size_t) C.int {
-	switch {
-	case err != nil:
-		return fail(err, errBuf, errCap)
-	case !ok:
+// cValue is C memory a get-like call reads its value into, so that the
+// value crosses from the socket to the caller without a copy in Go.
+type cValue struct{ p unsafe.Pointer }
+
+func (m *cValue) alloc(n int) []byte {
+	m.p = C.malloc(C.size_t(max(n, 1)))
+	return unsafe.Slice((*byte)(m.p), n)
+}
+
+// hand gives the value to C, or frees the memory if there is no value.
+func (m *cValue) hand(v []byte, ok bool, err error, out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.size_t) C.int {
+	if err != nil || !ok {
+		C.free(m.p) // free(NULL) is fine
+		if err != nil {
+			return fail(err, errBuf, errCap)
+		}
 		return statusNil
 	}
-	give(v, out, outLen)
+	*out = (*C.char)(m.p)
+	*outLen = C.size_t(len(v))
 	return statusOK
 }
 
@@ -186,8 +197,9 @@ func tmc_get(h C.uint64_t, key *C.char, keyLen C.size_t, out **C.char, outLen *C
 	if c == nil {
 		return st
 	}
-	v, ok, err := c.Get(view(key, keyLen))
-	return value(v, ok, err, out, outLen, errBuf, errCap)
+	var m cValue
+	v, ok, err := c.GetIn(view(key, keyLen), m.alloc)
+	return m.hand(v, ok, err, out, outLen, errBuf, errCap)
 }
 
 //export tmc_pop
@@ -196,8 +208,9 @@ func tmc_pop(h C.uint64_t, key *C.char, keyLen C.size_t, out **C.char, outLen *C
 	if c == nil {
 		return st
 	}
-	v, ok, err := c.GetDel(view(key, keyLen))
-	return value(v, ok, err, out, outLen, errBuf, errCap)
+	var m cValue
+	v, ok, err := c.GetDelIn(view(key, keyLen), m.alloc)
+	return m.hand(v, ok, err, out, outLen, errBuf, errCap)
 }
 
 //export tmc_delete

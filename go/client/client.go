@@ -272,8 +272,15 @@ func (c *Client) Set(key, value []byte) error {
 
 // Get returns the value under key; ok is false when there is none.
 func (c *Client) Get(key []byte) (value []byte, ok bool, err error) {
+	return c.GetIn(key, nil)
+}
+
+// GetIn is Get with the value read into memory from alloc(n), which must
+// return n bytes, of which the value takes all but the last two. A caller
+// that wants values outside Go's heap thus needs no copy of its own.
+func (c *Client) GetIn(key []byte, alloc func(n int) []byte) (value []byte, ok bool, err error) {
 	err = c.call(true, func(r *resp.ReplyReader) error {
-		value, ok, err = readBulk(r)
+		value, ok, err = readBulkIn(r, alloc)
 		return err
 	}, []byte("GET"), key)
 	return value, ok, err
@@ -281,8 +288,13 @@ func (c *Client) Get(key []byte) (value []byte, ok bool, err error) {
 
 // GetDel removes key and returns its value, atomically.
 func (c *Client) GetDel(key []byte) (value []byte, ok bool, err error) {
+	return c.GetDelIn(key, nil)
+}
+
+// GetDelIn is GetDel with the value read into memory from alloc, as GetIn.
+func (c *Client) GetDelIn(key []byte, alloc func(n int) []byte) (value []byte, ok bool, err error) {
 	err = c.call(false, func(r *resp.ReplyReader) error {
-		value, ok, err = readBulk(r)
+		value, ok, err = readBulkIn(r, alloc)
 		return err
 	}, []byte("GETDEL"), key)
 	return value, ok, err
@@ -424,10 +436,21 @@ func readInt(r *resp.ReplyReader) (int64, error) {
 }
 
 func readBulk(r *resp.ReplyReader) ([]byte, bool, error) {
+	return readBulkIn(r, nil)
+}
+
+// readBulkIn reads a bulk string into memory from alloc, if not nil.
+func readBulkIn(r *resp.ReplyReader, alloc func(int) []byte) ([]byte, bool, error) {
 	n, err := readHeader(r, '$')
 	if err != nil || n < 0 {
 		return nil, false, err
 	}
-	v, err := r.Body(make([]byte, 0, n+2), n)
+	var buf []byte
+	if alloc != nil {
+		buf = alloc(n + 2)
+	} else {
+		buf = make([]byte, n+2)
+	}
+	v, err := r.Body(buf[:0], n)
 	return v, err == nil, err
 }

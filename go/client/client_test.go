@@ -129,3 +129,45 @@ func TestGetDelNotRetried(t *testing.T) {
 		t.Fatalf("next call after the drop = %q, %v; want a re-dialled PONG", raw, err)
 	}
 }
+
+// GetIn reads the value into the caller's memory, and asks for none when
+// the key is missing.
+func TestGetInUsesCallerMemory(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 256)
+		for _, reply := range []string{"$5\r\nhello\r\n", "$-1\r\n"} {
+			if _, err := c.Read(buf); err != nil {
+				return
+			}
+			c.Write([]byte(reply))
+		}
+	}()
+	c, err := Dial(ln.Addr().String(), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var mine [64]byte
+	var asked []int
+	alloc := func(n int) []byte { asked = append(asked, n); return mine[:n] }
+	v, ok, err := c.GetIn([]byte("k"), alloc)
+	if err != nil || !ok || string(v) != "hello" || &v[0] != &mine[0] {
+		t.Fatalf("GetIn = %q, %v, %v (in caller's memory: %v)", v, ok, err, err == nil && ok && &v[0] == &mine[0])
+	}
+	if _, ok, err := c.GetIn([]byte("missing"), alloc); err != nil || ok {
+		t.Fatalf("GetIn(missing) = %v, %v; want not found", ok, err)
+	}
+	if len(asked) != 1 || asked[0] != 7 {
+		t.Fatalf("alloc was asked for %v; want [7] (value and CRLF, nothing for a miss)", asked)
+	}
+}
