@@ -42,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--no-build", action="store_true",
                     help="do not build the Go library and server from go/; use the installed library "
                          "($TINY_MP_CACHE_LIB or the package's) and tiny-mp-cache-server from PATH if any")
+    ap.add_argument("--no-pin", action="store_true", help="measure latency wherever the scheduler puts each process")
     ap.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     return ap
 
@@ -119,6 +120,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         ctx = mp.get_context("spawn")
         servers = Servers(reaper, tmpdir, tools, dict(os.environ))
         lab = Lab(servers, ctx, reaper, have)
+        lab.pin = not args.no_pin
         results: Dict[str, Any] = {}
         for module in scenarios:
             try:

@@ -39,6 +39,7 @@ class Lab:
         self.ctx = ctx
         self.reaper = reaper
         self.have = have  # pip package -> importable
+        self.pin = True  # pin the latency scenario to one CPU (--no-pin: False)
         self.pool_size = pool_size
         self.skipped: Dict[str, str] = {}  # system key -> why
         self._tmc: Dict[str, Server] = {}

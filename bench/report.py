@@ -52,7 +52,8 @@ def latency(res: Dict[str, Any]) -> str:
                 _x(_ratio(get, echo["sizes"][size]["get"]["p50_us"]) if echo and size in echo["sizes"] else None),
                 _x(_ratio(get, redis["sizes"][size]["get"]["p50_us"]) if redis and size in redis["sizes"] else None),
             ])
-        parts.append(f"value {size} B, us per op (median of {res.get('repeats')} repeats x {res.get('ops')} ops)\n" + table(
+        where = "all on CPU 0" if res.get("pinned_cpu") is not None else "unpinned"
+        parts.append(f"value {size} B, us per op (median of {res.get('repeats')} repeats x {res.get('ops')} ops; {where})\n" + table(
             ["system", "set p50", "set p99", "get p50", "get p99", "pop p50", "pop p99", "get/echo", "get/redis"], rows))
     return "\n\n".join(parts)
 

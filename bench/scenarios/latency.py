@@ -7,14 +7,22 @@ Each repeat runs, for every system in turn (interleaved, so that a noisy
 moment hits all of them), a cycle over fresh keys: set each key, get each
 key (all hits), pop each key (all hits). Values of 100 B and 10 KiB. The
 reported p50/p99 are medians over the repeats.
+
+While it measures, the harness, every server and all their threads run on
+one CPU (procs.pinned; --no-pin turns that off), so that no system's
+numbers depend on whether the scheduler happened to put client and server
+on the same vCPU.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 from typing import Any, Callable, Dict, List
 
 from .. import lab as L
+from ..procs import pinned
 from ..stats import median_of, summarize_ns
 
 NAME = "latency"
@@ -94,21 +102,11 @@ def run(lab: Any, profile: Any, progress: Any) -> Dict[str, Any]:
             results["errors"].append({"system": spec.name, "key": key, "error": f"{type(e).__name__}: {e}"})
     samples: Dict[str, Dict[int, List[Dict[str, Dict[str, float]]]]] = {n: {s: [] for s in profile.sizes} for n in adapters}
     progress.scenario(TITLE, profile.latency_repeats * len(profile.sizes) * len(adapters))
+    pin = pinned(0) if lab.pin and (os.cpu_count() or 1) > 1 else contextlib.nullcontext()
+    results["pinned_cpu"] = 0 if isinstance(pin, pinned) else None
     try:
-        for rep in range(profile.latency_repeats):
-            for size in profile.sizes:
-                value = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
-                for name, (key, spec, a) in list(adapters.items()):
-                    try:
-                        raw = _cycle(a, f"r{rep}s{size}", profile.latency_ops, value)
-                    except Exception as e:
-                        results["errors"].append({"system": name, "key": key, "error": f"{type(e).__name__}: {e}"})
-                        del adapters[name]
-                        a.close()
-                        continue
-                    summary = {op: summarize_ns(raw[op]) for op in OPS}
-                    samples[name][size].append(summary)
-                    progress.step(f"{name} {size} B", "  ".join(f"{op} {summary[op]['p50_us']:.1f}" for op in OPS))
+        with pin:
+            _measure(adapters, samples, results, profile, progress)
     finally:
         for _, _, a in adapters.values():
             a.close()
@@ -123,3 +121,20 @@ def run(lab: Any, profile: Any, progress: Any) -> Dict[str, Any]:
                                         "sizes": per_size, "notes": notes.get(name, {})}
     return results
 
+
+def _measure(adapters: Dict[str, Any], samples: Dict[str, Any], results: Dict[str, Any], profile: Any,
+             progress: Any) -> None:
+    for rep in range(profile.latency_repeats):
+        for size in profile.sizes:
+            value = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+            for name, (key, spec, a) in list(adapters.items()):
+                try:
+                    raw = _cycle(a, f"r{rep}s{size}", profile.latency_ops, value)
+                except Exception as e:
+                    results["errors"].append({"system": name, "key": key, "error": f"{type(e).__name__}: {e}"})
+                    del adapters[name]
+                    a.close()
+                    continue
+                summary = {op: summarize_ns(raw[op]) for op in OPS}
+                samples[name][size].append(summary)
+                progress.step(f"{name} {size} B", "  ".join(f"{op} {summary[op]['p50_us']:.1f}" for op in OPS))

@@ -21,7 +21,7 @@ import (
 // for as long as the entry points at it; key and value rebuild views of it
 // with package unsafe.
 type entry struct {
-	kv         *byte  // klen key bytes, then vlen value bytes; never written into
+	kv         *byte  // vlen value bytes, then klen key bytes; never written into
 	klen, vlen uint32 // at most maxLen each
 	slot       uint32 // index in the SIEVE queue
 	flags      uint8
@@ -56,25 +56,32 @@ func newEntry(key, value []byte) *entry {
 
 // setBytes points e at a new allocation holding copies of key and value. The
 // old bytes are left alone: values handed out earlier may still use them.
+//
+// The value goes first because make followed at once by copy compiles to
+// one allocation that clears only what the copy does not fill: the key,
+// not a value of perhaps kilobytes.
 func (e *entry) setBytes(key, value []byte) {
-	kv := make([]byte, len(key)+len(value))
-	copy(kv, key)
-	copy(kv[len(key):], value)
+	kv := make([]byte, len(value)+len(key))
+	copy(kv, value)
+	copy(kv[len(value):], key)
 	e.kv, e.klen, e.vlen = unsafe.SliceData(kv), uint32(len(key)), uint32(len(value))
 }
 
 // key returns the key as a string without copying; kv is immutable.
-func (e *entry) key() string { return unsafe.String(e.kv, e.klen) }
+func (e *entry) key() string {
+	if e.klen == 0 {
+		return "" // kv+vlen would point past the allocation, which the collector does not allow
+	}
+	return unsafe.String((*byte)(unsafe.Add(unsafe.Pointer(e.kv), e.vlen)), e.klen)
+}
 
 // value returns the string value. Callers may keep it: it is never
 // modified, and its capacity ends with the value so appends copy.
 func (e *entry) value() []byte {
 	if e.vlen == 0 {
-		// Not empty but present; and kv+klen would point past the
-		// allocation, which the collector does not allow.
-		return []byte{}
+		return []byte{} // not nil: present but empty
 	}
-	return unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(e.kv), e.klen)), e.vlen)
+	return unsafe.Slice(e.kv, e.vlen)
 }
 
 // len returns how many key and value bytes e holds.
