@@ -149,14 +149,8 @@ func (l *loop) runInbox() {
 	}
 }
 
-// wait returns the ready events. It first looks without blocking, as a raw
-// system call, since under load something is usually ready; only an idle
-// loop tells the Go scheduler it is about to block.
+// wait returns the ready events.
 func (l *loop) wait() (int, error) {
-	n, _, errno := syscall.RawSyscall6(syscall.SYS_EPOLL_WAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
-	if errno == 0 && n > 0 {
-		return int(n), nil
-	}
 	return syscall.EpollWait(l.epfd, l.events, -1)
 }
 
