@@ -2,11 +2,13 @@ package server
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"testing"
 	"time"
 
+	"github.com/tiny-mp-cache/tiny-mp-cache/client"
 	"github.com/tiny-mp-cache/tiny-mp-cache/resp"
 )
 
@@ -87,5 +89,47 @@ func TestCloseEndsBlockedPop(t *testing.T) {
 	}
 	if _, err := net.Dial("tcp", s.Addr().String()); err == nil {
 		t.Fatal("still accepting after Close")
+	}
+}
+
+// Values larger than the read buffer, up to far larger than a socket
+// buffer, arrive intact, alone and several to a pipeline: the loop reads
+// them in many pieces and writes their replies in many.
+func TestBigArgumentsArriveIntact(t *testing.T) {
+	for _, cfg := range []Config{tcpConfig(), unixConfig(t)} {
+		s := start(t, cfg)
+		c, err := client.Dial(clientAddr(s), 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		values := map[string][]byte{}
+		for i, n := range []int{4<<10 - 1, 4 << 10, 4<<10 + 1, 10 << 10, 8 << 20} {
+			v := make([]byte, n)
+			for j := range v {
+				v[j] = byte(i + j*7)
+			}
+			values[fmt.Sprint("k", n)] = v
+		}
+		var mset [][]byte
+		for k, v := range values {
+			if err := c.Set([]byte(k), v); err != nil {
+				t.Fatalf("%s: Set %s: %v", cfg.Network, k, err)
+			}
+			got, ok, err := c.Get([]byte(k))
+			if err != nil || !ok || !bytes.Equal(got, v) {
+				t.Fatalf("%s: Get %s: %d bytes, %v, %v; want the %d bytes set", cfg.Network, k, len(got), ok, err, len(v))
+			}
+			mset = append(mset, []byte("p"+k), v)
+		}
+		if _, err := c.Pipeline([][][]byte{append([][]byte{[]byte("MSET")}, mset...), {[]byte("DEL"), []byte("k10240")}}); err != nil {
+			t.Fatalf("%s: pipeline: %v", cfg.Network, err)
+		}
+		for k, v := range values {
+			got, _, err := c.Get([]byte("p" + k))
+			if err != nil || !bytes.Equal(got, v) {
+				t.Fatalf("%s: MSET value p%s: %d bytes, %v", cfg.Network, k, len(got), err)
+			}
+		}
 	}
 }
