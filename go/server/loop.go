@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"io"
 	"net"
 	"os"
@@ -189,18 +188,19 @@ func (l *loop) ready(c *conn, events uint32) {
 // A client that hung up may still get the replies to what it sent.
 func (l *loop) read(c *conn) bool {
 	err := c.rd.Fill()
-	var perr *resp.ProtocolError
-	switch {
-	case err == nil, err == syscall.EAGAIN, err == syscall.EINTR:
-	case err == io.EOF:
+	switch err {
+	case nil, syscall.EAGAIN, syscall.EINTR:
+		return true
+	case io.EOF:
 		c.eof = true
-	case errors.As(err, &perr):
-		l.protocolError(c, perr)
-	default:
-		l.s.log.Debug("client read failed", "err", err)
-		return false
+		return true
 	}
-	return true
+	if perr, ok := err.(*resp.ProtocolError); ok {
+		l.protocolError(c, perr)
+		return true
+	}
+	l.s.log.Debug("client read failed", "err", err)
+	return false
 }
 
 func (l *loop) protocolError(c *conn, perr *resp.ProtocolError) {

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tiny-mp-cache/tiny-mp-cache/client"
 	"github.com/tiny-mp-cache/tiny-mp-cache/resp"
+	"github.com/tiny-mp-cache/tiny-mp-cache/store"
 )
 
 // A client that sends its commands and then shuts down its sending side
@@ -131,5 +133,48 @@ func TestBigArgumentsArriveIntact(t *testing.T) {
 				t.Fatalf("%s: MSET value p%s: %d bytes, %v", cfg.Network, k, len(got), err)
 			}
 		}
+	}
+}
+
+// The loop's whole GET path, from reading the request to writing the
+// reply, allocates nothing once its buffers have grown.
+func TestGetPathAllocatesNothing(t *testing.T) {
+	s := start(t, tcpConfig())
+	if _, err := s.store.Set([]byte("k"), []byte("value"), store.SetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fds[1])
+	syscall.SetNonblock(fds[0], true)
+	l, err := newLoop(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.release()
+	c := &conn{s: s, fd: fds[0], authed: true, polled: pollIn}
+	c.rd = resp.NewReader(fdReader(c.fd), s.cfg.limits())
+	l.conns[c.fd] = c
+	defer syscall.Close(fds[0])
+
+	req := []byte("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n")
+	want := "$5\r\nvalue\r\n"
+	reply := make([]byte, 64)
+	var got string
+	allocs := testing.AllocsPerRun(1000, func() {
+		syscall.Write(fds[1], req)
+		l.ready(c, syscall.EPOLLIN)
+		n, _ := syscall.Read(fds[1], reply)
+		if n > 0 && got == "" {
+			got = string(reply[:n])
+		}
+	})
+	if got != want {
+		t.Fatalf("reply %q; want %q", got, want)
+	}
+	if allocs != 0 {
+		t.Fatalf("%.1f allocations per GET; want 0", allocs)
 	}
 }
