@@ -24,10 +24,13 @@ import (
 	"unsafe"
 
 	"github.com/tiny-mp-cache/tiny-mp-cache/client"
+	"github.com/tiny-mp-cache/tiny-mp-cache/internal/procs"
 	"github.com/tiny-mp-cache/tiny-mp-cache/server"
 )
 
 func main() {}
+
+func init() { procs.AtLeastTwo() }
 
 // Status codes, as in tmc.h.
 const (

@@ -6,6 +6,7 @@ import (
 	"os"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // sockConn is a connected socket used with plain blocking system calls
@@ -78,7 +79,23 @@ func (c *sockConn) setTimeout(d time.Duration) error {
 	return nil
 }
 
+// Read first takes what is already there without blocking, as a raw
+// system call: when the server shares the CPU, its reply is usually in by
+// the time the request is written. Only a read that must wait goes through
+// the Go scheduler, which then counts the thread as in a system call; its
+// monitor thread otherwise wakes every 20 us while it is.
 func (c *sockConn) Read(p []byte) (int, error) {
+	if len(p) > 0 {
+		n, _, errno := syscall.RawSyscall6(syscall.SYS_RECVFROM, uintptr(c.fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), syscall.MSG_DONTWAIT, 0, 0)
+		switch {
+		case errno == 0 && n > 0:
+			return int(n), nil
+		case errno == 0:
+			return 0, io.EOF
+		case errno != syscall.EAGAIN && errno != syscall.EINTR:
+			return 0, os.NewSyscallError("read", errno)
+		}
+	}
 	for {
 		n, err := syscall.Read(c.fd, p)
 		switch {

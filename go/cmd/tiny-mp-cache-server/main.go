@@ -15,10 +15,12 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/tiny-mp-cache/tiny-mp-cache/internal/procs"
 	"github.com/tiny-mp-cache/tiny-mp-cache/server"
 )
 
 func main() {
+	procs.AtLeastTwo()
 	var (
 		cfg       server.Config
 		port      = flag.Int("port", 0, "serve TCP on this port")
