@@ -5,10 +5,11 @@ from __future__ import annotations
 import builtins
 import os
 import re
+import threading
 
 import pytest
 import tiny_mp_cache
-from conftest import ROOT
+from conftest import ROOT, need_go
 from tiny_mp_cache import _bindings
 
 TMC_H = os.path.join(ROOT, "go", "capi", "tmc.h")
@@ -135,3 +136,45 @@ def test_unpack_values():
 def test_unpack_values_rejects_malformed_lists(packed, count):
     with pytest.raises(tiny_mp_cache.ProtocolError):
         _bindings.unpack_values(packed, count)
+
+
+@pytest.mark.parametrize("extra", [-3, -2, -1, 0, 1, 100_000])
+def test_values_around_the_scratch_buffer_come_back_whole(tcp_server, extra):
+    """Values that fit the per-thread buffer, just do not, and far do not."""
+    need_go()
+    n = max(0, _bindings.VALUE_BUF + extra)
+    value = bytes((i * 7) % 251 for i in range(n))
+    c = _bindings.GoClient(_bindings.library(), tcp_server.addr, 5.0)
+    try:
+        c.set(b"scratch", memoryview(value))
+        assert c.get(b"scratch") == value
+        assert c.pop(b"scratch") == value
+        assert c.get(b"scratch") is None
+        c.set(b"scratch-empty", memoryview(b""))
+        assert c.get(b"scratch-empty") == b""
+    finally:
+        c.close()
+
+
+def test_threads_do_not_share_a_scratch_buffer(tcp_server):
+    """Each thread's gets see their own values while other threads get others."""
+    need_go()
+    c = _bindings.GoClient(_bindings.library(), tcp_server.addr, 5.0)
+    values = {f"t{i}".encode(): bytes([65 + i]) * (1000 + i) for i in range(4)}
+    for k, v in values.items():
+        c.set(k, memoryview(v))
+    wrong: list[bytes] = []
+
+    def reader(key: bytes) -> None:
+        for _ in range(2000):
+            if c.get(key) != values[key]:
+                wrong.append(key)
+
+    threads = [threading.Thread(target=reader, args=(k,)) for k in values]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    c.close()
+    assert not any(t.is_alive() for t in threads)
+    assert wrong == []

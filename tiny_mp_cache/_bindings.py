@@ -38,9 +38,9 @@ void tmc_close(uint64_t h);
 
 int tmc_set(uint64_t h, const char *key, size_t key_len,
             const char *val, size_t val_len, char *err, size_t err_cap);
-int tmc_get(uint64_t h, const char *key, size_t key_len,
+int tmc_get(uint64_t h, const char *key, size_t key_len, char *buf, size_t buf_cap,
             char **out, size_t *out_len, char *err, size_t err_cap);
-int tmc_pop(uint64_t h, const char *key, size_t key_len,
+int tmc_pop(uint64_t h, const char *key, size_t key_len, char *buf, size_t buf_cap,
             char **out, size_t *out_len, char *err, size_t err_cap);
 int tmc_delete(uint64_t h, const char *key, size_t key_len,
                int64_t *out, char *err, size_t err_cap);
@@ -137,6 +137,32 @@ def error(status: int, err: Any) -> BaseException:
     return cls(message)
 
 
+VALUE_BUF = 64 << 10  # values up to this size (less 2) come back without a malloc
+
+
+class _Scratch:
+    """A thread's reusable out-parameters for get, pop and set."""
+
+    def __init__(self) -> None:
+        self.out = ffi.new("char **")
+        self.out_len = ffi.new("size_t *")
+        self.err = ffi.new("char[]", ERR_CAP)
+        self.buf = ffi.new("char[]", VALUE_BUF)
+
+
+_scratch = threading.local()
+
+
+def _take_scratch() -> _Scratch:
+    """This thread's scratch, taken out while a call uses it: a call made
+    meanwhile in the same thread (from a signal handler, say) gets its own."""
+    s: _Scratch | None = getattr(_scratch, "s", None)
+    if s is None:
+        return _Scratch()
+    _scratch.s = None
+    return s
+
+
 class GoClient:
     """A client handle in the Go library. Go serialises calls per handle."""
 
@@ -162,10 +188,11 @@ class GoClient:
         self.close()
 
     def set(self, key: bytes, value: memoryview) -> None:
-        err = ffi.new("char[]", ERR_CAP)
-        status = self._lib.tmc_set(self._h(), key, len(key), ffi.from_buffer(value), len(value), err, ERR_CAP)
+        s = _take_scratch()
+        status = self._lib.tmc_set(self._h(), key, len(key), ffi.from_buffer(value), len(value), s.err, ERR_CAP)
         if status != OK:
-            raise error(status, err)
+            raise error(status, s.err)
+        _scratch.s = s
 
     def get(self, key: bytes) -> bytes | None:
         return self._value(self._lib.tmc_get, key)
@@ -250,18 +277,20 @@ class GoClient:
         return parse_replies(raw, count)
 
     def _value(self, fn: Any, key: bytes) -> bytes | None:
-        out = ffi.new("char **")
-        out_len = ffi.new("size_t *")
-        err = ffi.new("char[]", ERR_CAP)
-        status = fn(self._h(), key, len(key), out, out_len, err, ERR_CAP)
+        s = _take_scratch()
+        status = fn(self._h(), key, len(key), s.buf, VALUE_BUF, s.out, s.out_len, s.err, ERR_CAP)
         if status == NIL:
+            _scratch.s = s
             return None
         if status != OK:
-            raise error(status, err)
+            raise error(status, s.err)
+        p = s.out[0]
         try:
-            return ffi.unpack(out[0], out_len[0]) if out_len[0] else b""
+            return ffi.unpack(p, s.out_len[0])
         finally:
-            self._lib.tmc_free(out[0])
+            if p != s.buf:
+                self._lib.tmc_free(p)
+            _scratch.s = s
 
     def _h(self) -> int:
         if self._handle is None:

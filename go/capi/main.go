@@ -171,12 +171,21 @@ func tmc_set(h C.uint64_t, key *C.char, keyLen C.size_t, val *C.char, valLen C.s
 	return statusOK
 }
 
-// cValue is C memory a get-like call reads its value into, so that the
-// value crosses from the socket to the caller without a copy in Go.
-type cValue struct{ p unsafe.Pointer }
+// cValue is where a get-like call reads its value: the caller's buffer
+// when the value fits, else memory from malloc that the caller frees with
+// tmc_free. Either way the value crosses from the socket to the caller
+// without a copy in Go.
+type cValue struct {
+	buf    unsafe.Pointer // the caller's buffer, bufCap bytes
+	bufCap int
+	p      unsafe.Pointer // from malloc, when the value did not fit
+}
 
 func (m *cValue) alloc(n int) []byte {
-	m.p = C.malloc(C.size_t(max(n, 1)))
+	if n <= m.bufCap {
+		return unsafe.Slice((*byte)(m.buf), n)
+	}
+	m.p = C.malloc(C.size_t(n))
 	return unsafe.Slice((*byte)(m.p), n)
 }
 
@@ -189,29 +198,32 @@ func (m *cValue) hand(v []byte, ok bool, err error, out **C.char, outLen *C.size
 		}
 		return statusNil
 	}
-	*out = (*C.char)(m.p)
+	*out = (*C.char)(m.buf)
+	if m.p != nil {
+		*out = (*C.char)(m.p)
+	}
 	*outLen = C.size_t(len(v))
 	return statusOK
 }
 
 //export tmc_get
-func tmc_get(h C.uint64_t, key *C.char, keyLen C.size_t, out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.size_t) C.int {
+func tmc_get(h C.uint64_t, key *C.char, keyLen C.size_t, buf *C.char, bufCap C.size_t, out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.size_t) C.int {
 	c, st := lookup(h, errBuf, errCap)
 	if c == nil {
 		return st
 	}
-	var m cValue
+	m := cValue{buf: unsafe.Pointer(buf), bufCap: int(bufCap)}
 	v, ok, err := c.GetIn(view(key, keyLen), m.alloc)
 	return m.hand(v, ok, err, out, outLen, errBuf, errCap)
 }
 
 //export tmc_pop
-func tmc_pop(h C.uint64_t, key *C.char, keyLen C.size_t, out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.size_t) C.int {
+func tmc_pop(h C.uint64_t, key *C.char, keyLen C.size_t, buf *C.char, bufCap C.size_t, out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.size_t) C.int {
 	c, st := lookup(h, errBuf, errCap)
 	if c == nil {
 		return st
 	}
-	var m cValue
+	m := cValue{buf: unsafe.Pointer(buf), bufCap: int(bufCap)}
 	v, ok, err := c.GetDelIn(view(key, keyLen), m.alloc)
 	return m.hand(v, ok, err, out, outLen, errBuf, errCap)
 }

@@ -36,10 +36,13 @@ void tmc_close(uint64_t h);
 
 int tmc_set(uint64_t h, const char *key, size_t key_len,
             const char *val, size_t val_len, char *err, size_t err_cap);
-/* get/pop: TMC_OK with *out/*out_len set, or TMC_NIL when the key is absent. */
-int tmc_get(uint64_t h, const char *key, size_t key_len,
+/* get/pop: TMC_OK with *out/*out_len set, or TMC_NIL when the key is absent.
+ * A value that fits in buf (buf_cap bytes, two of them spare) is written
+ * there and *out == buf; a larger one is malloc'ed, *out != buf, and the
+ * caller frees it with tmc_free. buf may be NULL with buf_cap 0. */
+int tmc_get(uint64_t h, const char *key, size_t key_len, char *buf, size_t buf_cap,
             char **out, size_t *out_len, char *err, size_t err_cap);
-int tmc_pop(uint64_t h, const char *key, size_t key_len,
+int tmc_pop(uint64_t h, const char *key, size_t key_len, char *buf, size_t buf_cap,
             char **out, size_t *out_len, char *err, size_t err_cap);
 int tmc_delete(uint64_t h, const char *key, size_t key_len,
                int64_t *out, char *err, size_t err_cap);
