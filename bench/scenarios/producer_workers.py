@@ -10,7 +10,8 @@ job exactly once. Two ways, with each system's natural primitive:
 
 No simulated work per job (the original sleeps 1 ms), so the cache is what
 is measured. jobs/s = N / (producer start .. last worker done), median over
-rounds. Every round checks that each job was processed exactly once.
+rounds; the rounds are interleaved across systems, so a noisy minute hits
+them all. Every round checks that each job was processed exactly once.
 """
 
 from __future__ import annotations
@@ -105,39 +106,62 @@ def run(lab: Any, profile: Any, progress: Any) -> Dict[str, Any]:
     results: Dict[str, Any] = {"modes": {}, "errors": [], "jobs": profile.pw_jobs, "workers": profile.pw_workers,
                                "not_applicable": NOT_APPLICABLE}
     plan = [(mode, key, spec) for mode, wanted in SYSTEMS.items() for key, spec in lab.specs(wanted)]
-    progress.scenario(TITLE, len(plan))
+    progress.scenario(TITLE, len(plan) * profile.pw_rounds)
     jobs = [_job(i) for i in range(profile.pw_jobs)]
     workers = list(range(min(profile.pw_workers, lab.pool_size)))
-    for mode, key, spec in plan:
-        producer = None
-        try:
-            producer = connect(spec)
-            producer.flush()
-            pool = lab.pool()
-            pool.open(spec, workers)
-            try:
-                _round(pool, producer, mode, jobs[: max(8, len(jobs) // 10)], workers)  # warm-up
-                rates = [_round(pool, producer, mode, jobs, workers) for _ in range(profile.pw_rounds)]
-            finally:
-                pool.close(workers)
-            rate = median(rates)
-            results["modes"].setdefault(mode, {})[spec.name] = {
-                "key": key, "transport": spec.transport, "label": spec.label, "jobs_per_s": rate,
-                "notes": {k: v for k, v in producer.notes.items() if k in ("lists", "pop")},
-            }
-            progress.step(f"{mode} {spec.name}", f"{rate:,.0f} jobs/s")
-        except Unsupported as e:
-            progress.step(f"{mode} {spec.name}", f"n/a: {e}")
-        except Exception as e:
-            results["errors"].append({"system": f"{mode} {spec.name}", "key": key, "error": f"{type(e).__name__}: {e}"})
-            progress.step(f"{mode} {spec.name}", f"ERROR {type(e).__name__}: {str(e)[:200]}")
-            if isinstance(e, WorkerError):
-                lab.reset_pool()
-        finally:
-            if producer is not None:
-                try:
-                    producer.flush()
-                except Exception:
-                    pass
-                producer.close()
+    # Rounds are interleaved across systems, so that a noisy minute on this
+    # shared machine hits every system rather than one.
+    rates: Dict[Any, List[float]] = {}
+    notes: Dict[Any, Dict[str, str]] = {}
+    failed: set = set()
+    for rnd in range(profile.pw_rounds):
+        for mode, key, spec in plan:
+            if (mode, spec.name) in failed:
+                continue
+            got = _one_round(lab, results, mode, key, spec, jobs, workers, warm=rnd == 0, progress=progress)
+            if got is None:
+                failed.add((mode, spec.name))
+                continue
+            rate, notes[(mode, spec.name)] = got
+            rates.setdefault((mode, spec.name), []).append(rate)
+            if len(rates[(mode, spec.name)]) == profile.pw_rounds:
+                results["modes"].setdefault(mode, {})[spec.name] = {
+                    "key": key, "transport": spec.transport, "label": spec.label,
+                    "jobs_per_s": median(rates[(mode, spec.name)]), "notes": notes[(mode, spec.name)],
+                }
     return results
+
+
+def _one_round(lab: Any, results: Dict[str, Any], mode: str, key: str, spec: Any, jobs: List[bytes],
+               workers: List[int], warm: bool, progress: Any) -> Any:
+    """One round of one system, with a fresh producer and the pool's workers connected to it: (jobs/s,
+    the producer's notes), or None if it cannot run (recorded in results)."""
+    producer = None
+    try:
+        producer = connect(spec)
+        producer.flush()
+        pool = lab.pool()
+        pool.open(spec, workers)
+        try:
+            if warm:
+                _round(pool, producer, mode, jobs[: max(8, len(jobs) // 10)], workers)
+            rate = _round(pool, producer, mode, jobs, workers)
+        finally:
+            pool.close(workers)
+        progress.step(f"{mode} {spec.name}", f"{rate:,.0f} jobs/s")
+        return rate, {k: v for k, v in producer.notes.items() if k in ("lists", "pop")}
+    except Unsupported as e:
+        progress.step(f"{mode} {spec.name}", f"n/a: {e}")
+    except Exception as e:
+        results["errors"].append({"system": f"{mode} {spec.name}", "key": key, "error": f"{type(e).__name__}: {e}"})
+        progress.step(f"{mode} {spec.name}", f"ERROR {type(e).__name__}: {str(e)[:200]}")
+        if isinstance(e, WorkerError):
+            lab.reset_pool()
+    finally:
+        if producer is not None:
+            try:
+                producer.flush()
+            except Exception:
+                pass
+            producer.close()
+    return None
