@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"github.com/tiny-mp-cache/tiny-mp-cache/internal/sock"
 )
 
 // sockConn is a connected socket used with plain blocking system calls
@@ -30,34 +32,15 @@ func dialSock(network, address string, timeout time.Duration) (*sockConn, error)
 	if err != nil {
 		return nil, err
 	}
-	defer nc.Close()
-	raw, err := nc.(syscall.Conn).SyscallConn()
+	fd, err := sock.Detach(nc)
 	if err != nil {
 		return nil, err
-	}
-	fd := -1
-	var dupErr error
-	if err := raw.Control(func(s uintptr) { fd, dupErr = dupCloexec(int(s)) }); err != nil {
-		return nil, err
-	}
-	if dupErr != nil {
-		return nil, os.NewSyscallError("dup", dupErr)
 	}
 	if err := syscall.SetNonblock(fd, false); err != nil {
 		syscall.Close(fd)
 		return nil, os.NewSyscallError("setnonblock", err)
 	}
 	return &sockConn{fd: fd}, nil
-}
-
-func dupCloexec(fd int) (int, error) {
-	syscall.ForkLock.RLock()
-	defer syscall.ForkLock.RUnlock()
-	nfd, err := syscall.Dup(fd)
-	if err == nil {
-		syscall.CloseOnExec(nfd)
-	}
-	return nfd, err
 }
 
 // setTimeout bounds each later read and write by d (none if d <= 0). The

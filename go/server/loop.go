@@ -9,6 +9,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/tiny-mp-cache/tiny-mp-cache/internal/sock"
 	"github.com/tiny-mp-cache/tiny-mp-cache/resp"
 	"github.com/tiny-mp-cache/tiny-mp-cache/store"
 )
@@ -400,38 +401,20 @@ func (b *blocked) stop(st *store.Store) {
 // newConn takes over the socket of nc, which it closes: the loop uses a
 // duplicate of the descriptor that Go's network poller does not watch.
 func (s *Server) newConn(nc net.Conn) (*conn, error) {
-	defer nc.Close()
-	raw, err := nc.(syscall.Conn).SyscallConn()
+	remote := nc.RemoteAddr().String()
+	fd, err := sock.Detach(nc)
 	if err != nil {
 		return nil, err
-	}
-	fd := -1
-	var dupErr error
-	if err := raw.Control(func(s uintptr) { fd, dupErr = dupCloexec(int(s)) }); err != nil {
-		return nil, err
-	}
-	if dupErr != nil {
-		return nil, os.NewSyscallError("dup", dupErr)
 	}
 	c := &conn{
 		s:      s,
 		id:     s.connsReceived.Add(1),
 		fd:     fd,
-		remote: nc.RemoteAddr().String(),
+		remote: remote,
 		authed: s.cfg.Password == "",
 	}
 	c.rd = resp.NewReader(fdReader(fd), s.cfg.limits())
 	return c, nil
-}
-
-func dupCloexec(fd int) (int, error) {
-	syscall.ForkLock.RLock()
-	defer syscall.ForkLock.RUnlock()
-	nfd, err := syscall.Dup(fd)
-	if err == nil {
-		syscall.CloseOnExec(nfd)
-	}
-	return nfd, err
 }
 
 // fdReader reads from a non-blocking socket; EAGAIN means nothing to read.
