@@ -208,23 +208,22 @@ func (m *cValue) hand(v []byte, ok bool, err error, out **C.char, outLen *C.size
 
 //export tmc_get
 func tmc_get(h C.uint64_t, key *C.char, keyLen C.size_t, buf *C.char, bufCap C.size_t, out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.size_t) C.int {
-	c, st := lookup(h, errBuf, errCap)
-	if c == nil {
-		return st
-	}
-	m := cValue{buf: unsafe.Pointer(buf), bufCap: int(bufCap)}
-	v, ok, err := c.GetIn(view(key, keyLen), m.alloc)
-	return m.hand(v, ok, err, out, outLen, errBuf, errCap)
+	return readValue((*client.Client).GetIn, h, key, keyLen, buf, bufCap, out, outLen, errBuf, errCap)
 }
 
 //export tmc_pop
 func tmc_pop(h C.uint64_t, key *C.char, keyLen C.size_t, buf *C.char, bufCap C.size_t, out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.size_t) C.int {
+	return readValue((*client.Client).GetDelIn, h, key, keyLen, buf, bufCap, out, outLen, errBuf, errCap)
+}
+
+// readValue runs a get-like call of the client and hands its value to C.
+func readValue(read func(*client.Client, []byte, func(int) []byte) ([]byte, bool, error), h C.uint64_t, key *C.char, keyLen C.size_t, buf *C.char, bufCap C.size_t, out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.size_t) C.int {
 	c, st := lookup(h, errBuf, errCap)
 	if c == nil {
 		return st
 	}
 	m := cValue{buf: unsafe.Pointer(buf), bufCap: int(bufCap)}
-	v, ok, err := c.GetDelIn(view(key, keyLen), m.alloc)
+	v, ok, err := read(c, view(key, keyLen), m.alloc)
 	return m.hand(v, ok, err, out, outLen, errBuf, errCap)
 }
 

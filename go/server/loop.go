@@ -20,7 +20,8 @@ import (
 // poller: about half of the server's CPU time for a small GET.
 //
 // Only the loop goroutine touches the connections. Other goroutines (the
-// acceptor, Close, blocked pops) hand it work through post.
+// acceptor, Close, the timers of blocked pops) hand it work through post,
+// and so does the store when a push serves a blocked pop.
 type loop struct {
 	s      *Server
 	epfd   int
@@ -98,7 +99,7 @@ func (l *loop) post(f func()) {
 func (l *loop) run() {
 	defer l.release()
 	for !l.stopped {
-		n, err := l.wait()
+		n, err := syscall.EpollWait(l.epfd, l.events, -1)
 		if err != nil {
 			if err != syscall.EINTR {
 				l.s.log.Error("epoll_wait failed", "err", err)
@@ -106,7 +107,12 @@ func (l *loop) run() {
 			}
 			continue
 		}
-		l.setBusy(true)
+		// Work posted from now on (mostly by the loop itself, as when a
+		// push serves a blocked pop) runs before the next wait, with no
+		// wake-up through wakefd; runInbox clears busy.
+		l.mu.Lock()
+		l.busy = true
+		l.mu.Unlock()
 		for _, ev := range l.events[:n] {
 			if int(ev.Fd) == l.wakefd {
 				var buf [8]byte
@@ -120,15 +126,6 @@ func (l *loop) run() {
 		}
 		l.runInbox()
 	}
-}
-
-// setBusy tells post whether the loop will look at its inbox before it
-// waits again, so that work posted meanwhile (mostly by the loop itself, as
-// when a push wakes a blocked pop) needs no wake-up through wakefd.
-func (l *loop) setBusy(busy bool) {
-	l.mu.Lock()
-	l.busy = busy
-	l.mu.Unlock()
 }
 
 // runInbox runs the posted work, including work that work posts.
@@ -147,11 +144,6 @@ func (l *loop) runInbox() {
 			f()
 		}
 	}
-}
-
-// wait returns the ready events.
-func (l *loop) wait() (int, error) {
-	return syscall.EpollWait(l.epfd, l.events, -1)
 }
 
 // add starts serving a client whose socket fd the loop now owns.
