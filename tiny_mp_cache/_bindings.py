@@ -154,8 +154,9 @@ _scratch = threading.local()
 
 
 def _take_scratch() -> _Scratch:
-    """This thread's scratch, taken out while a call uses it: a call made
-    meanwhile in the same thread (from a signal handler, say) gets its own."""
+    """This thread's scratch, taken out while a call uses it (the call puts it
+    back in _scratch.s when done): a call made meanwhile in the same thread,
+    from a signal handler say, gets its own."""
     s: _Scratch | None = getattr(_scratch, "s", None)
     if s is None:
         return _Scratch()
@@ -189,10 +190,12 @@ class GoClient:
 
     def set(self, key: bytes, value: memoryview) -> None:
         s = _take_scratch()
-        status = self._lib.tmc_set(self._h(), key, len(key), ffi.from_buffer(value), len(value), s.err, ERR_CAP)
-        if status != OK:
-            raise error(status, s.err)
-        _scratch.s = s
+        try:
+            status = self._lib.tmc_set(self._h(), key, len(key), ffi.from_buffer(value), len(value), s.err, ERR_CAP)
+            if status != OK:
+                raise error(status, s.err)
+        finally:
+            _scratch.s = s
 
     def get(self, key: bytes) -> bytes | None:
         return self._value(self._lib.tmc_get, key)
@@ -278,18 +281,19 @@ class GoClient:
 
     def _value(self, fn: Any, key: bytes) -> bytes | None:
         s = _take_scratch()
-        status = fn(self._h(), key, len(key), s.buf, VALUE_BUF, s.out, s.out_len, s.err, ERR_CAP)
-        if status == NIL:
-            _scratch.s = s
-            return None
-        if status != OK:
-            raise error(status, s.err)
-        p = s.out[0]
         try:
-            return ffi.unpack(p, s.out_len[0])
+            status = fn(self._h(), key, len(key), s.buf, VALUE_BUF, s.out, s.out_len, s.err, ERR_CAP)
+            if status == NIL:
+                return None
+            if status != OK:
+                raise error(status, s.err)
+            p = s.out[0]
+            try:
+                return ffi.unpack(p, s.out_len[0])
+            finally:
+                if p != s.buf:
+                    self._lib.tmc_free(p)
         finally:
-            if p != s.buf:
-                self._lib.tmc_free(p)
             _scratch.s = s
 
     def _h(self) -> int:
