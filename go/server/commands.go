@@ -19,6 +19,9 @@ type command struct {
 	noAuth bool
 	// closes commands end the connection once their reply is written.
 	closes bool
+	// unqueued commands run at once inside MULTI; the others are queued
+	// for EXEC.
+	unqueued bool
 	// flags and keys are reported by COMMAND, for clients that look.
 	flags []string
 	keys  keySpec
@@ -34,10 +37,17 @@ var (
 	rw = []string{"write"}
 	ro = []string{"readonly", "fast"}
 
+	rwFast   = []string{"write", "denyoom", "fast"}
+	rwGrow   = []string{"write", "denyoom"}
+	rwExpire = []string{"write", "fast"}
+	txFlags  = []string{"noscript", "loading", "stale", "fast", "allow_busy"}
+	blocking = []string{"write", "denyoom", "noscript", "blocking"}
+
 	oneKey   = keySpec{1, 1, 1}
 	allKeys  = keySpec{1, -1, 1}
 	keyPairs = keySpec{1, -1, 2}
 	keysThen = keySpec{1, -2, 1} // keys, then one more argument
+	twoKeys  = keySpec{1, 2, 1}
 )
 
 // commands maps lower-case command names to their entries. It is the only
@@ -65,12 +75,25 @@ func init() {
 		"dbsize":   {arity: 1, flags: ro, run: cmdDBSize},
 		"flushdb":  {arity: -1, flags: rw, run: cmdFlush},
 		"flushall": {arity: -1, flags: rw, run: cmdFlush},
+		// Strings: the variants of SET and GET that framework backends use.
+		"getset":      {arity: 3, flags: rwFast, keys: oneKey, run: cmdGetSet},
+		"getex":       {arity: -2, flags: []string{"write", "fast"}, keys: oneKey, run: cmdGetEx},
+		"setnx":       {arity: 3, flags: rwFast, keys: oneKey, run: cmdSetNX},
+		"setex":       {arity: 4, flags: rwGrow, keys: oneKey, run: setWithTTL(time.Second)},
+		"psetex":      {arity: 4, flags: rwGrow, keys: oneKey, run: setWithTTL(time.Millisecond)},
+		"incrbyfloat": {arity: 3, flags: rwFast, keys: oneKey, run: cmdIncrByFloat},
+
 		// Expiry.
-		"expire":  {arity: 3, flags: rw, keys: oneKey, run: cmdExpire},
-		"pexpire": {arity: 3, flags: rw, keys: oneKey, run: cmdExpire},
 		"ttl":     {arity: 2, flags: ro, keys: oneKey, run: cmdTTL},
 		"pttl":    {arity: 2, flags: ro, keys: oneKey, run: cmdTTL},
 		"persist": {arity: 2, flags: rw, keys: oneKey, run: cmdPersist},
+
+		// EXPIRE's options NX, XX, GT and LT: see store.ExpireAt.
+		"expire":    {arity: -3, flags: rwExpire, keys: oneKey, run: expireCommand(time.Second, false)},
+		"pexpire":   {arity: -3, flags: rwExpire, keys: oneKey, run: expireCommand(time.Millisecond, false)},
+		"expireat":  {arity: -3, flags: rwExpire, keys: oneKey, run: expireCommand(time.Second, true)},
+		"pexpireat": {arity: -3, flags: rwExpire, keys: oneKey, run: expireCommand(time.Millisecond, true)},
+
 		// Lists, the queue primitive.
 		"lpush":  {arity: -3, flags: rw, keys: oneKey, run: cmdPush},
 		"rpush":  {arity: -3, flags: rw, keys: oneKey, run: cmdPush},
@@ -80,12 +103,23 @@ func init() {
 		"lrange": {arity: 4, flags: ro, keys: oneKey, run: cmdLRange},
 		"blpop":  {arity: -3, flags: rw, keys: keysThen, run: cmdBPop},
 		"brpop":  {arity: -3, flags: rw, keys: keysThen, run: cmdBPop},
+		"lmove":  {arity: 5, flags: rwGrow, keys: twoKeys, run: cmdLMove},
+		"blmove": {arity: 6, flags: blocking, keys: twoKeys, run: cmdBLMove},
+
+		// Transactions. EXEC runs the queue atomically: see transaction.
+		"multi":   {arity: 1, unqueued: true, flags: txFlags, run: cmdMulti},
+		"exec":    {arity: 1, unqueued: true, flags: []string{"noscript", "loading", "stale", "skip_slowlog"}, run: cmdExec},
+		"discard": {arity: 1, unqueued: true, flags: txFlags, run: cmdDiscard},
+		"watch":   {arity: -2, unqueued: true, flags: txFlags, keys: allKeys, run: cmdWatch},
+		"unwatch": {arity: 1, flags: txFlags, run: cmdUnwatch},
+
 		// Connection and server.
 		"ping":    {arity: -1, flags: ro, run: cmdPing},
 		"echo":    {arity: 2, flags: ro, run: cmdEcho},
 		"auth":    {arity: -2, noAuth: true, run: cmdAuth},
 		"hello":   {arity: -1, noAuth: true, run: cmdHello},
-		"quit":    {arity: 1, noAuth: true, closes: true, run: cmdQuit},
+		"quit":    {arity: 1, noAuth: true, closes: true, unqueued: true, run: cmdQuit},
+		"reset":   {arity: 1, noAuth: true, unqueued: true, flags: []string{"noscript", "loading", "stale", "fast", "no_auth", "allow_busy"}, run: cmdReset},
 		"select":  {arity: 2, run: cmdSelect},
 		"client":  {arity: -2, run: cmdClient},
 		"config":  {arity: -2, run: cmdConfig},
@@ -105,7 +139,7 @@ func (s *Server) exec(c *conn, args [][]byte, out []byte) ([]byte, bool) {
 	name := args[0]
 	var lower [maxNameLen]byte
 	if len(name) > maxNameLen {
-		return resp.AppendError(out, "ERR unknown command '"+printable(name)+"'"), false
+		return c.refused(resp.AppendError(out, "ERR unknown command '"+printable(name)+"'")), false
 	}
 	for i, ch := range name {
 		if 'A' <= ch && ch <= 'Z' {
@@ -116,11 +150,13 @@ func (s *Server) exec(c *conn, args [][]byte, out []byte) ([]byte, bool) {
 	cmd, ok := commands[string(lower[:len(name)])]
 	switch {
 	case !ok:
-		return resp.AppendError(out, "ERR unknown command '"+printable(name)+"'"), false
+		return c.refused(resp.AppendError(out, "ERR unknown command '"+printable(name)+"'")), false
 	case !c.authed && !cmd.noAuth:
-		return resp.AppendError(out, "NOAUTH Authentication required."), false
+		return c.refused(resp.AppendError(out, "NOAUTH Authentication required.")), false
 	case cmd.arity > 0 && len(args) != cmd.arity, cmd.arity < 0 && len(args) < -cmd.arity:
-		return appendArityError(out, lower[:len(name)]), false
+		return c.refused(appendArityError(out, lower[:len(name)])), false
+	case c.tx != nil && !cmd.unqueued:
+		return c.enqueue(cmd, args, out), false
 	}
 	return cmd.run(c, args, out), cmd.closes
 }
@@ -170,37 +206,38 @@ func cmdGet(c *conn, args [][]byte, out []byte) []byte {
 	return c.appendValue(out, v, ok)
 }
 
-// cmdSet is SET key value [EX s | PX ms | KEEPTTL] [NX | XX].
+// cmdSet is SET key value [NX | XX] [GET] [EX s | PX ms | EXAT t | PXAT t |
+// KEEPTTL]. With GET it replies with the old value, set or not.
 func cmdSet(c *conn, args [][]byte, out []byte) []byte {
 	var opt store.SetOptions
+	get, expiry := false, false
 	for i := 3; i < len(args); i++ {
 		switch a := args[i]; {
 		case is(a, "NX") && !opt.XX:
 			opt.NX = true
 		case is(a, "XX") && !opt.NX:
 			opt.XX = true
-		case is(a, "KEEPTTL") && opt.TTL == 0:
-			opt.KeepTTL = true
-		case (is(a, "EX") || is(a, "PX")) && !opt.KeepTTL && opt.TTL == 0 && i+1 < len(args):
-			n, ok := store.ParseInt(args[i+1])
-			if !ok {
-				return resp.AppendError(out, errNotInt)
+		case is(a, "GET"):
+			get = true
+		case is(a, "KEEPTTL") && !expiry:
+			opt.KeepTTL, expiry = true, true
+		case isExpiry(a) && !expiry && i+1 < len(args):
+			at, msg := c.expiryOption(a, args[i+1], "set")
+			if msg != "" {
+				return resp.AppendError(out, msg)
 			}
-			if n <= 0 {
-				return resp.AppendError(out, "ERR invalid expire time in 'set' command")
-			}
-			unit := time.Second
-			if is(a, "PX") {
-				unit = time.Millisecond
-			}
-			if n > int64(maxTTL/unit) {
-				return resp.AppendError(out, "ERR invalid expire time in 'set' command")
-			}
-			opt.TTL = time.Duration(n) * unit
+			opt.At, expiry = at, true
 			i++
 		default:
 			return resp.AppendError(out, errSyntax)
 		}
+	}
+	if get {
+		old, had, err := c.s.store.Swap(args[1], args[2], opt)
+		if err != nil {
+			return appendErr(out, err)
+		}
+		return c.appendValue(out, old, had)
 	}
 	ok, err := c.s.store.Set(args[1], args[2], opt)
 	switch {
@@ -210,6 +247,110 @@ func cmdSet(c *conn, args [][]byte, out []byte) []byte {
 		return c.appendNull(out)
 	}
 	return resp.AppendSimple(out, "OK")
+}
+
+// isExpiry reports whether a is one of the options that set a deadline:
+// EX, PX, EXAT or PXAT.
+func isExpiry(a []byte) bool {
+	return is(a, "EX") || is(a, "PX") || is(a, "EXAT") || is(a, "PXAT")
+}
+
+// expiryOption reads the deadline given by an EX, PX, EXAT or PXAT option
+// of command name; it must be positive. It returns an error reply instead
+// if the number is not valid.
+func (c *conn) expiryOption(option, n []byte, name string) (time.Time, string) {
+	unit := time.Second
+	if option[0] == 'p' || option[0] == 'P' {
+		unit = time.Millisecond
+	}
+	return c.deadline(n, unit, len(option) == 4, true, name)
+}
+
+// deadline converts n units, counted from now or (if absolute) from the
+// Unix epoch, to a time on the store's clock. Unless positive, n may be 0
+// or negative: a time already past. It returns an error reply instead if n
+// is not an integer or is out of range.
+func (c *conn) deadline(n []byte, unit time.Duration, absolute, positive bool, name string) (time.Time, string) {
+	v, ok := store.ParseInt(n)
+	if !ok {
+		return time.Time{}, errNotInt
+	}
+	limit := int64(maxTTL / unit)
+	if absolute {
+		limit = int64(maxDeadline / unit)
+	}
+	if v > limit || v < -limit || positive && v <= 0 {
+		return time.Time{}, "ERR invalid expire time in '" + name + "' command"
+	}
+	if absolute {
+		return time.Unix(0, v*int64(unit)), ""
+	}
+	return c.s.store.Now().Add(time.Duration(v) * unit), ""
+}
+
+// maxDeadline is the latest absolute deadline accepted (EXAT, EXPIREAT):
+// the year 2200, far from overflowing int64 nanoseconds since the epoch.
+const maxDeadline = 7258118400 * time.Second
+
+// setWithTTL returns SETEX (unit time.Second) or PSETEX (time.Millisecond):
+// SETEX key ttl value.
+func setWithTTL(unit time.Duration) func(c *conn, args [][]byte, out []byte) []byte {
+	name := "setex"
+	if unit == time.Millisecond {
+		name = "psetex"
+	}
+	return func(c *conn, args [][]byte, out []byte) []byte {
+		at, msg := c.deadline(args[2], unit, false, true, name)
+		if msg != "" {
+			return resp.AppendError(out, msg)
+		}
+		if _, err := c.s.store.Set(args[1], args[3], store.SetOptions{At: at}); err != nil {
+			return appendErr(out, err)
+		}
+		return resp.AppendSimple(out, "OK")
+	}
+}
+
+func cmdSetNX(c *conn, args [][]byte, out []byte) []byte {
+	ok, err := c.s.store.Set(args[1], args[2], store.SetOptions{NX: true})
+	switch {
+	case err != nil:
+		return appendErr(out, err)
+	case ok:
+		return resp.AppendInt(out, 1)
+	}
+	return resp.AppendInt(out, 0)
+}
+
+func cmdGetSet(c *conn, args [][]byte, out []byte) []byte {
+	old, had, err := c.s.store.Swap(args[1], args[2], store.SetOptions{})
+	if err != nil {
+		return appendErr(out, err)
+	}
+	return c.appendValue(out, old, had)
+}
+
+// cmdGetEx is GETEX key [EX s | PX ms | EXAT t | PXAT t | PERSIST].
+func cmdGetEx(c *conn, args [][]byte, out []byte) []byte {
+	var at time.Time
+	persist := false
+	switch {
+	case len(args) == 2:
+	case len(args) == 3 && is(args[2], "PERSIST"):
+		persist = true
+	case len(args) == 4 && isExpiry(args[2]):
+		var msg string
+		if at, msg = c.expiryOption(args[2], args[3], "getex"); msg != "" {
+			return resp.AppendError(out, msg)
+		}
+	default:
+		return resp.AppendError(out, errSyntax)
+	}
+	v, ok, err := c.s.store.GetEx(args[1], at, persist)
+	if err != nil {
+		return appendErr(out, err)
+	}
+	return c.appendValue(out, v, ok)
 }
 
 // maxTTL keeps deadlines far from overflowing int64 nanoseconds.
@@ -265,6 +406,14 @@ func cmdIncr(c *conn, args [][]byte, out []byte) []byte {
 }
 
 const minInt64 = -1 << 63
+
+func cmdIncrByFloat(c *conn, args [][]byte, out []byte) []byte {
+	v, err := c.s.store.IncrByFloat(args[1], args[2])
+	if err != nil {
+		return appendErr(out, err)
+	}
+	return resp.AppendBulk(out, v)
+}
 
 func cmdDel(c *conn, args [][]byte, out []byte) []byte {
 	var n int64
@@ -356,23 +505,44 @@ func cmdFlush(c *conn, args [][]byte, out []byte) []byte {
 	return resp.AppendSimple(out, "OK")
 }
 
-// cmdExpire is EXPIRE key seconds and PEXPIRE key milliseconds.
-func cmdExpire(c *conn, args [][]byte, out []byte) []byte {
-	n, ok := store.ParseInt(args[2])
-	if !ok {
-		return resp.AppendError(out, errNotInt)
+// expireCommand returns EXPIRE, PEXPIRE, EXPIREAT or PEXPIREAT: key n
+// [NX | XX | GT | LT], n units from now or (absolute) from the epoch.
+func expireCommand(unit time.Duration, absolute bool) func(c *conn, args [][]byte, out []byte) []byte {
+	name := map[bool]string{false: "expire", true: "expireat"}[absolute]
+	if unit == time.Millisecond {
+		name = "p" + name
 	}
-	unit := time.Second
-	if args[0][0] == 'p' || args[0][0] == 'P' {
-		unit = time.Millisecond
+	return func(c *conn, args [][]byte, out []byte) []byte {
+		var cond store.ExpireCond
+		for _, a := range args[3:] {
+			switch {
+			case is(a, "NX"):
+				cond |= store.IfNoTTL
+			case is(a, "XX"):
+				cond |= store.IfTTL
+			case is(a, "GT"):
+				cond |= store.IfLater
+			case is(a, "LT"):
+				cond |= store.IfSooner
+			default:
+				return resp.AppendError(out, "ERR Unsupported option "+printable(a))
+			}
+		}
+		switch {
+		case cond&store.IfNoTTL != 0 && cond != store.IfNoTTL:
+			return resp.AppendError(out, "ERR NX and XX, GT or LT options at the same time are not compatible")
+		case cond&store.IfLater != 0 && cond&store.IfSooner != 0:
+			return resp.AppendError(out, "ERR GT and LT options at the same time are not compatible")
+		}
+		at, msg := c.deadline(args[2], unit, absolute, false, name)
+		if msg != "" {
+			return resp.AppendError(out, msg)
+		}
+		if c.s.store.ExpireAt(args[1], at, cond) {
+			return resp.AppendInt(out, 1)
+		}
+		return resp.AppendInt(out, 0)
 	}
-	if n > int64(maxTTL/unit) || n < -int64(maxTTL/unit) {
-		return resp.AppendError(out, "ERR invalid expire time in '"+strings.ToLower(string(args[0]))+"' command")
-	}
-	if c.s.store.Expire(args[1], time.Duration(n)*unit) {
-		return resp.AppendInt(out, 1)
-	}
-	return resp.AppendInt(out, 0)
 }
 
 // cmdTTL is TTL (seconds, rounded) and PTTL (milliseconds): -2 for a missing
@@ -506,6 +676,123 @@ func (c *conn) appendPopped(out []byte, p *store.Popped) []byte {
 	return resp.AppendBulk(out, p.Value)
 }
 
+// reply appends the reply to a blocking command that has ended, with the
+// value it received or, after a timeout, p == nil.
+func (b *blocked) reply(c *conn, out []byte, p *store.Popped) []byte {
+	if !b.move {
+		return c.appendPopped(out, p)
+	}
+	switch {
+	case p == nil:
+		return c.appendNull(out)
+	case p.Err != nil:
+		return appendErr(out, p.Err)
+	}
+	return resp.AppendBulk(out, p.Value)
+}
+
+// ends reads the LEFT and RIGHT arguments of LMOVE and BLMOVE: whether the
+// value leaves the source at its head and enters the destination at its
+// head.
+func ends(from, to []byte) (fromLeft, toLeft, ok bool) {
+	isEnd := func(a []byte) bool { return is(a, "LEFT") || is(a, "RIGHT") }
+	if !isEnd(from) || !isEnd(to) {
+		return false, false, false
+	}
+	return is(from, "LEFT"), is(to, "LEFT"), true
+}
+
+// cmdLMove is LMOVE source destination LEFT|RIGHT LEFT|RIGHT. With the
+// same list twice, it rotates the list.
+func cmdLMove(c *conn, args [][]byte, out []byte) []byte {
+	fromLeft, toLeft, ok := ends(args[3], args[4])
+	if !ok {
+		return resp.AppendError(out, errSyntax)
+	}
+	v, ok, err := c.s.store.Move(args[1], args[2], fromLeft, toLeft)
+	if err != nil {
+		return appendErr(out, err)
+	}
+	return c.appendValue(out, v, ok)
+}
+
+// cmdBLMove is BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout:
+// LMOVE that waits, as BLPOP does, for a value to arrive in an empty
+// source. The value is moved when it arrives, before the reply, so a value
+// is never out of both lists: a queue consumer that dies after the move
+// finds the value in its destination (its "processing" list).
+func cmdBLMove(c *conn, args [][]byte, out []byte) []byte {
+	fromLeft, toLeft, ok := ends(args[3], args[4])
+	if !ok {
+		return resp.AppendError(out, errSyntax)
+	}
+	timeout, msg := blockTimeout(args[5])
+	if msg != "" {
+		return resp.AppendError(out, msg)
+	}
+	v, w, err := c.s.store.BMove(args[1], args[2], fromLeft, toLeft, c.wake)
+	switch {
+	case err != nil:
+		return appendErr(out, err)
+	case w != nil:
+		// The event loop replies when the wait ends.
+		c.block = &blocked{w: w, timeout: timeout, move: true}
+		return out
+	}
+	return resp.AppendBulk(out, v)
+}
+
+// blockTimeout reads the timeout of a blocking command, in seconds, 0 for
+// none. It returns an error reply instead if it is not valid.
+func blockTimeout(arg []byte) (time.Duration, string) {
+	secs, err := strconv.ParseFloat(string(arg), 64)
+	switch {
+	case err != nil:
+		return 0, errTimeout
+	case secs < 0:
+		return 0, errNegative
+	case secs > maxTTL.Seconds():
+		return 0, errTimeout
+	}
+	return time.Duration(secs * float64(time.Second)), ""
+}
+
+func cmdWatch(c *conn, args [][]byte, out []byte) []byte {
+	if c.tx != nil {
+		return resp.AppendError(out, "ERR WATCH inside MULTI is not allowed")
+	}
+	c.watch = c.s.store.Watch(c.watch, args[1:])
+	return resp.AppendSimple(out, "OK")
+}
+
+func cmdUnwatch(c *conn, args [][]byte, out []byte) []byte {
+	c.unwatch()
+	return resp.AppendSimple(out, "OK")
+}
+
+func (c *conn) unwatch() {
+	if c.watch != nil {
+		c.s.store.Unwatch(c.watch)
+		c.watch = nil
+	}
+}
+
+// watchFailed reports whether a key that c watches has changed.
+func (c *conn) watchFailed() bool {
+	return c.watch != nil && c.s.store.Changed(c.watch)
+}
+
+// cmdReset puts the connection back as it was when it connected: no
+// transaction or watched keys, RESP2, no name, and unauthenticated if the
+// server has a password.
+func cmdReset(c *conn, args [][]byte, out []byte) []byte {
+	c.discard()
+	c.resp3 = false
+	c.name = ""
+	c.authed = c.s.cfg.Password == ""
+	return resp.AppendSimple(out, "RESET")
+}
+
 func cmdPing(c *conn, args [][]byte, out []byte) []byte {
 	switch len(args) {
 	case 1:
@@ -613,7 +900,7 @@ func cmdSelect(c *conn, args [][]byte, out []byte) []byte {
 func cmdClient(c *conn, args [][]byte, out []byte) []byte {
 	switch sub := args[1]; {
 	case is(sub, "SETINFO") && len(args) == 4:
-		return resp.AppendSimple(out, "OK")
+		return clientSetInfo(args[2], args[3], out)
 	case is(sub, "SETNAME") && len(args) == 3:
 		c.name = string(args[2])
 		return resp.AppendSimple(out, "OK")
@@ -626,6 +913,21 @@ func cmdClient(c *conn, args [][]byte, out []byte) []byte {
 		return resp.AppendInt(out, c.id)
 	}
 	return resp.AppendError(out, "ERR unknown subcommand or wrong number of arguments for 'client|"+strings.ToLower(printable(args[1]))+"'")
+}
+
+// clientSetInfo is CLIENT SETINFO LIB-NAME|LIB-VER value, which client
+// libraries send on connect. The value is checked as Redis checks it, so
+// that a client sees the same errors, and not kept: no command reads it.
+func clientSetInfo(attr, value, out []byte) []byte {
+	if !is(attr, "LIB-NAME") && !is(attr, "LIB-VER") {
+		return resp.AppendError(out, "ERR Unrecognized option '"+printable(attr)+"'")
+	}
+	for _, ch := range value {
+		if ch < '!' || ch > '~' {
+			return resp.AppendError(out, "ERR "+strings.ToLower(string(attr))+" cannot contain spaces, newlines or special characters.")
+		}
+	}
+	return resp.AppendSimple(out, "OK")
 }
 
 // cmdConfig answers CONFIG GET for the settings clients and

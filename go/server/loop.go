@@ -275,6 +275,7 @@ func (l *loop) close(c *conn) {
 		c.block.stop(l.s.store)
 		c.block = nil
 	}
+	c.discard()
 	delete(l.conns, c.fd)
 	syscall.Close(c.fd) // also removes it from the epoll set
 	c.fd = -1
@@ -332,7 +333,7 @@ func (l *loop) endWait(c *conn, hungUp bool) {
 			return
 		}
 	}
-	c.out = c.appendPopped(c.out, p)
+	c.out = b.reply(c, c.out, p)
 	l.serve(c)
 }
 
@@ -372,7 +373,10 @@ type conn struct {
 	polled uint32   // the epoll events the loop waits for on this connection
 	eof    bool     // the client sends nothing more
 	quit   bool     // close once the replies are written
-	block  *blocked // set while a BLPOP or BRPOP waits for a value
+	block  *blocked // set while a BLPOP, BRPOP or BLMOVE waits for a value
+
+	tx    *transaction // set between MULTI and EXEC or DISCARD
+	watch *store.Watch // the keys WATCHed until EXEC, DISCARD or UNWATCH
 }
 
 // blocked is a pop waiting for a value.
@@ -380,6 +384,7 @@ type blocked struct {
 	w       *store.Waiter
 	timeout time.Duration // 0 means forever
 	timer   *time.Timer   // ends the wait after timeout
+	move    bool          // BLMOVE: the reply is the value alone
 }
 
 // stop gives up the wait. A value that reached it goes back to its list.

@@ -5,19 +5,52 @@ import "time"
 // Expire sets key to expire after ttl and reports whether the key exists.
 // A ttl of zero or less deletes the key, as in Redis.
 func (s *Store) Expire(key []byte, ttl time.Duration) bool {
+	return s.ExpireAt(key, s.Now().Add(ttl), 0)
+}
+
+// ExpireCond restricts ExpireAt to keys whose current deadline passes the
+// checks set in it: EXPIRE's NX, XX, GT and LT options.
+type ExpireCond uint8
+
+const (
+	IfNoTTL  ExpireCond = 1 << iota // NX: the key has no deadline
+	IfTTL                           // XX: the key has a deadline
+	IfLater                         // GT: the new deadline is later than the current one
+	IfSooner                        // LT: the new deadline is sooner than the current one
+)
+
+// ExpireAt sets key to expire at at, if cond holds, and reports whether it
+// did. A key without a deadline counts as expiring never: later than any
+// deadline for GT and LT. A deadline not after now deletes the key, as in
+// Redis.
+func (s *Store) ExpireAt(key []byte, at time.Time, cond ExpireCond) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.lookup(key)
 	if e == nil {
 		return false
 	}
-	if ttl <= 0 {
+	cur, has := s.expires[e], e.is(hasTTL)
+	when := at.UnixNano()
+	if cond&IfNoTTL != 0 && has ||
+		cond&IfTTL != 0 && !has ||
+		cond&IfLater != 0 && (!has || when <= cur) ||
+		cond&IfSooner != 0 && has && when >= cur {
+		return false
+	}
+	s.expireLocked(e, when)
+	return true
+}
+
+// expireLocked gives e the deadline at, deleting e if at is not after now.
+// s.mu must be held.
+func (s *Store) expireLocked(e *entry, at int64) {
+	if at <= s.now() {
 		s.remove(e)
 		s.stats.Expirations++
-		return true
+		return
 	}
-	s.setExpire(e, s.now()+int64(ttl))
-	return true
+	s.setExpire(e, at)
 }
 
 // Persist removes key's deadline and reports whether it had one.

@@ -48,19 +48,30 @@ func (d *deque) pop(left bool) []byte {
 	return v
 }
 
-// Popped is a value taken from a list by a blocked pop.
+// Popped is a value taken from a list by a blocked pop or move, or the
+// error that ended a blocked move (ErrWrongType: the destination is not a
+// list).
 type Popped struct {
 	Key   string
 	Value []byte
+	Err   error
 }
 
-// Waiter is a blocked BLPOP or BRPOP. It receives at most one value on C.
+// Waiter is a blocked BLPOP, BRPOP or BLMOVE. It receives at most one value
+// on C.
 type Waiter struct {
 	C      <-chan Popped
 	c      chan Popped
 	keys   []string
 	left   bool
-	notify func() // called, with the store locked, once a value is on C
+	move   *moveTo // for BLMOVE: where the value goes
+	notify func()  // called, with the store locked, once a value is on C
+}
+
+// moveTo is the destination of a blocked move.
+type moveTo struct {
+	key  []byte
+	left bool
 }
 
 // listFor returns key's list entry, creating it if absent (only when create
@@ -71,19 +82,27 @@ func (s *Store) listFor(key []byte, create bool) (*entry, error) {
 	case e == nil && !create:
 		return nil, nil
 	case e == nil:
-		if err := checkLen(key, nil); err != nil {
-			return nil, err
-		}
-		if err := s.makeRoom(int64(entryOverhead+len(key)), nil); err != nil {
-			return nil, err
-		}
-		e = newEntry(key, nil)
-		e.flags |= isList
-		s.lists[e] = &deque{}
-		s.insert(e)
+		return s.newList(key, nil)
 	case !e.is(isList):
 		return nil, ErrWrongType
 	}
+	return e, nil
+}
+
+// newList creates an empty list under key, which must be absent, evicting
+// anything but keep to make room. s.mu must be held.
+func (s *Store) newList(key []byte, keep *entry) (*entry, error) {
+	if err := checkLen(key, nil); err != nil {
+		return nil, err
+	}
+	if err := s.makeRoom(int64(entryOverhead+len(key)), keep); err != nil {
+		return nil, err
+	}
+	e := newEntry(key, nil)
+	e.flags |= isList
+	s.lists[e] = &deque{}
+	s.insert(e)
+	s.touch(e.key())
 	return e, nil
 }
 
@@ -111,6 +130,7 @@ func (s *Store) Push(key []byte, values [][]byte, left bool) (int, error) {
 	}
 	n := l.len()
 	s.used += s.size(e)
+	s.touch(e.key())
 	s.serveWaiters(e)
 	return n, nil
 }
@@ -137,6 +157,7 @@ func (s *Store) popLocked(e *entry, left bool, count int) [][]byte {
 		out = append(out, l.pop(left))
 	}
 	s.used += s.size(e)
+	s.touch(e.key())
 	s.stats.Pops += int64(len(out))
 	if l.len() == 0 {
 		s.remove(e)
@@ -214,11 +235,15 @@ func (s *Store) Cancel(w *Waiter) {
 	s.dropWaiter(w)
 	select {
 	case p := <-w.c:
+		if w.move != nil || p.Err != nil {
+			return // a move is complete once served: the value is in its destination
+		}
 		e, err := s.listFor([]byte(p.Key), true)
 		if err == nil {
 			s.used -= s.size(e)
 			s.lists[e].push(p.Value, w.left)
 			s.used += s.size(e)
+			s.touch(e.key())
 			s.stats.Pops--
 			s.serveWaiters(e)
 		}
@@ -233,7 +258,14 @@ func (s *Store) serveWaiters(e *entry) {
 	for len(s.waiters[key]) > 0 {
 		w := s.waiters[key][0]
 		s.dropWaiter(w)
-		w.c <- Popped{Key: key, Value: s.popLocked(e, w.left, 1)[0]}
+		if w.move != nil {
+			// Moved values may serve waiters on the destination in turn;
+			// each waiter is served once, so that ends.
+			v, err := s.moveLocked(e, w.move.key, w.left, w.move.left)
+			w.c <- Popped{Key: key, Value: v, Err: err}
+		} else {
+			w.c <- Popped{Key: key, Value: s.popLocked(e, w.left, 1)[0]}
+		}
 		if w.notify != nil {
 			w.notify()
 		}
@@ -260,4 +292,70 @@ func (s *Store) dropWaiter(w *Waiter) {
 		}
 	}
 	w.keys = nil
+}
+
+// Move pops a value from the head (fromLeft) or tail of src's list and
+// pushes it onto the head (toLeft) or tail of dst's, in one step, and
+// returns it (LMOVE). src and dst may be the same list, which rotates it.
+// A missing src moves nothing; a dst that is not a list fails with
+// ErrWrongType and moves nothing.
+func (s *Store) Move(src, dst []byte, fromLeft, toLeft bool) ([]byte, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, err := s.listFor(src, false)
+	if e == nil || err != nil {
+		s.stats.Misses++
+		return nil, false, err
+	}
+	s.stats.Hits++
+	v, err := s.moveLocked(e, dst, fromLeft, toLeft)
+	return v, err == nil, err
+}
+
+// BMove is Move for BLMOVE. If src is empty it returns a Waiter instead,
+// which receives the first value pushed to src once it has been moved to
+// dst, and then calls notify as BPop's do.
+func (s *Store) BMove(src, dst []byte, fromLeft, toLeft bool, notify func()) ([]byte, *Waiter, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, err := s.listFor(src, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	if e != nil {
+		s.stats.Hits++
+		v, err := s.moveLocked(e, dst, fromLeft, toLeft)
+		return v, nil, err
+	}
+	c := make(chan Popped, 1)
+	w := &Waiter{C: c, c: c, keys: []string{string(src)}, left: fromLeft, notify: notify,
+		move: &moveTo{key: append([]byte(nil), dst...), left: toLeft}}
+	s.waiters[string(src)] = append(s.waiters[string(src)], w)
+	return nil, w, nil
+}
+
+// moveLocked moves one value from e's list to dst's, creating dst, and
+// deletes e if that emptied it. Blocked pops on dst are then served.
+// s.mu must be held.
+func (s *Store) moveLocked(e *entry, dst []byte, fromLeft, toLeft bool) ([]byte, error) {
+	d, err := s.listFor(dst, false)
+	if err == nil && d == nil {
+		d, err = s.newList(dst, e)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.used -= s.size(e)
+	v := s.lists[e].pop(fromLeft)
+	s.used += s.size(e)
+	s.used -= s.size(d)
+	s.lists[d].push(v, toLeft)
+	s.used += s.size(d)
+	s.touch(e.key())
+	s.touch(d.key())
+	if s.lists[e].len() == 0 {
+		s.remove(e)
+	}
+	s.serveWaiters(d)
+	return v, nil
 }

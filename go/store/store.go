@@ -56,6 +56,7 @@ type Store struct {
 	deadline *btree.BTreeG[deadline] // guarded by mu; expires, ordered by time
 	queue    sieve                   // guarded by mu; empty unless the store evicts
 	waiters  map[string][]*Waiter    // guarded by mu; blocked pops, per key, oldest first
+	watches  map[string][]*Watch     // guarded by mu; WATCHes, per key
 	cursors  cursors                 // guarded by mu; SCAN positions
 	used     int64                   // guarded by mu
 	stats    Stats                   // guarded by mu
@@ -109,6 +110,9 @@ func (s *Store) reset() {
 }
 
 func (s *Store) now() int64 { return s.cfg.Now().UnixNano() }
+
+// Now returns the time on the store's clock, which deadlines are read by.
+func (s *Store) Now() time.Time { return s.cfg.Now() }
 
 // lookup returns the live entry for key, removing it first if it expired.
 // s.mu must be held.
@@ -201,7 +205,11 @@ func (s *Store) makeRoom(need int64, keep *entry) error {
 
 // setExpire sets e's deadline (0 for none), keeping the deadline index in
 // step. s.mu must be held.
+//
+// Every change to a key goes through here (setLocked, remove) or through
+// the list operations, which mark the key's watches as changed.
 func (s *Store) setExpire(e *entry, at int64) {
+	s.touch(e.key())
 	if e.is(hasTTL) {
 		s.deadline.Delete(deadline{s.expires[e], e})
 		delete(s.expires, e)
@@ -217,6 +225,7 @@ func (s *Store) setExpire(e *entry, at int64) {
 // SetOptions are SET's modifiers.
 type SetOptions struct {
 	TTL     time.Duration // > 0: expire after TTL
+	At      time.Time     // not zero: expire at At (EXAT, PXAT)
 	KeepTTL bool          // keep the key's current deadline
 	NX      bool          // only set if the key does not exist
 	XX      bool          // only set if the key exists
@@ -254,6 +263,8 @@ func (s *Store) setLocked(key []byte, e *entry, value []byte, opt SetOptions) er
 	switch {
 	case opt.TTL > 0:
 		at = s.now() + int64(opt.TTL)
+	case !opt.At.IsZero():
+		at = opt.At.UnixNano() // a deadline already past leaves the key expired
 	case opt.KeepTTL && e != nil && e.is(hasTTL):
 		at = s.expires[e]
 	}
@@ -439,6 +450,13 @@ func (s *Store) Len() int {
 func (s *Store) Flush() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for key, ws := range s.watches {
+		if s.entries.get([]byte(key)) != nil { // as in Redis, only keys that were there
+			for _, w := range ws {
+				w.dirty = true
+			}
+		}
+	}
 	s.reset()
 }
 
