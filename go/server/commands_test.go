@@ -52,7 +52,6 @@ func TestCommandReplies(t *testing.T) {
 		{[]string{"SET", "k", "v", "BOGUS"}, "-ERR syntax error\r\n"},
 		{[]string{"SET", "k", "v", "NX", "XX"}, "-ERR syntax error\r\n"},
 		{[]string{"SET", "t", "v", "PX", "100000"}, "+OK\r\n"},
-		{[]string{"PTTL", "t"}, ":100000\r\n"},
 		{[]string{"TTL", "t"}, ":100\r\n"},
 		{[]string{"TTL", "k"}, ":-1\r\n"},
 		{[]string{"TTL", "missing"}, ":-2\r\n"},
