@@ -508,7 +508,10 @@ func cmdFlush(c *conn, args [][]byte, out []byte) []byte {
 // expireCommand returns EXPIRE, PEXPIRE, EXPIREAT or PEXPIREAT: key n
 // [NX | XX | GT | LT], n units from now or (absolute) from the epoch.
 func expireCommand(unit time.Duration, absolute bool) func(c *conn, args [][]byte, out []byte) []byte {
-	name := map[bool]string{false: "expire", true: "expireat"}[absolute]
+	name := "expire"
+	if absolute {
+		name = "expireat"
+	}
 	if unit == time.Millisecond {
 		name = "p" + name
 	}
