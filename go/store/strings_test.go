@@ -253,3 +253,12 @@ func TestWatchSeesEveryChange(t *testing.T) {
 		}
 	}
 }
+
+func TestWatchingAKeyTwiceKeepsOneEntry(t *testing.T) {
+	s := New(Config{})
+	w := s.Watch(nil, [][]byte{b("k"), b("k")})
+	w = s.Watch(w, [][]byte{b("k")})
+	if len(w.keys) != 1 || len(s.watches["k"]) != 1 {
+		t.Fatalf("watched keys %q, watchers of k %d; want one each", w.keys, len(s.watches["k"]))
+	}
+}

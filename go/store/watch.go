@@ -22,11 +22,23 @@ func (s *Store) Watch(w *Watch, keys [][]byte) *Watch {
 	}
 	for _, k := range keys {
 		s.lookup(k)
+		if watching(s.watches[string(k)], w) {
+			continue // watching a key twice would only cost memory
+		}
 		key := string(k)
 		w.keys = append(w.keys, key)
 		s.watches[key] = append(s.watches[key], w)
 	}
 	return w
+}
+
+func watching(ws []*Watch, w *Watch) bool {
+	for _, x := range ws {
+		if x == w {
+			return true
+		}
+	}
+	return false
 }
 
 // Changed reports whether a key watched by w has changed since it was
