@@ -8,6 +8,7 @@ the same assertions: each expected value is what Redis answers.
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -63,8 +64,7 @@ def raw(r):
 
 
 def error(reply, pattern: str) -> bool:
-    import re
-
+    """Whether reply is an error reply whose message matches pattern."""
     return isinstance(reply, redis.ResponseError) and re.search(pattern, str(reply)) is not None
 
 
