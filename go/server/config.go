@@ -3,11 +3,15 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net"
+	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tiny-mp-cache/tiny-mp-cache/resp"
+	"github.com/tiny-mp-cache/tiny-mp-cache/store"
 )
 
 // Config says where and how a server listens. The JSON names are the
@@ -167,4 +171,167 @@ func (b *ByteSize) UnmarshalJSON(data []byte) error {
 	v, err := ParseByteSize(s)
 	*b = v
 	return err
+}
+
+// cmdConfig is CONFIG GET pattern [pattern ...], CONFIG SET parameter value
+// [parameter value ...] and CONFIG RESETSTAT, over the parameters in params.
+func cmdConfig(c *conn, args [][]byte, out []byte) []byte {
+	switch sub := args[1]; {
+	case is(sub, "GET") && len(args) >= 3:
+		var found []*param
+		for i := range params {
+			for _, pattern := range args[2:] {
+				if store.Match(strings.ToLower(string(pattern)), params[i].name) {
+					found = append(found, &params[i])
+					break
+				}
+			}
+		}
+		out = c.appendMap(out, len(found))
+		for _, p := range found {
+			out = resp.AppendBulkString(out, p.name)
+			out = resp.AppendBulkString(out, p.get(c.s))
+		}
+		return out
+	case is(sub, "SET") && len(args) >= 4 && len(args)%2 == 0:
+		// Check every value before changing anything, as Redis does.
+		var apply []func()
+		for i := 2; i < len(args); i += 2 {
+			name := strings.ToLower(string(args[i]))
+			p := findParam(name)
+			if p == nil {
+				return resp.AppendError(out, "ERR Unknown option or number of arguments for CONFIG SET - '"+printable(args[i])+"'")
+			}
+			if p.set == nil {
+				return resp.AppendError(out, "ERR CONFIG SET failed (possibly related to argument '"+name+"') - can't set immutable config")
+			}
+			f, err := p.set(c.s, string(args[i+1]))
+			if err != nil {
+				return resp.AppendError(out, "ERR CONFIG SET failed (possibly related to argument '"+name+"') - "+err.Error())
+			}
+			apply = append(apply, f)
+		}
+		for _, f := range apply {
+			f()
+		}
+		return resp.AppendSimple(out, "OK")
+	case is(sub, "RESETSTAT") && len(args) == 2:
+		c.s.stats.reset()
+		c.s.store.ResetStats()
+		return resp.AppendSimple(out, "OK")
+	}
+	return resp.AppendError(out, "ERR unknown subcommand or wrong number of arguments for 'config|"+strings.ToLower(printable(args[1]))+"'")
+}
+
+// A param is a parameter of CONFIG GET and CONFIG SET, under Redis's name.
+// Every value it reports is true of this server.
+type param struct {
+	name string
+	get  func(s *Server) string
+	// set, for the parameters that may change while the server runs, checks
+	// a value and returns what applies it.
+	set func(s *Server, v string) (func(), error)
+}
+
+// params are the CONFIG parameters, in name order.
+var params = []param{
+	{name: "appendonly", get: fixed("no")},
+	{name: "bind", get: func(s *Server) string {
+		if a, ok := s.Addr().(*net.TCPAddr); ok {
+			return a.IP.String()
+		}
+		return ""
+	}},
+	{name: "client-query-buffer-limit", get: func(s *Server) string { return strconv.Itoa(s.cfg.MaxQuery) }},
+	{name: "cluster-enabled", get: fixed("no")},
+	{name: "databases", get: fixed("1")},
+	{name: "hz", get: fixed(strconv.Itoa(int(time.Second / expireTick)))},
+	{name: "io-threads", get: fixed("1")},
+	{name: "maxclients", get: func(s *Server) string { return strconv.Itoa(s.cfg.MaxClients) }},
+	{name: "maxmemory", get: func(s *Server) string { return strconv.FormatInt(int64(s.cfg.MaxMemory), 10) },
+		set: func(s *Server, v string) (func(), error) {
+			n, err := ParseByteSize(v)
+			if err != nil {
+				return nil, err
+			}
+			return func() { s.setMemoryLimit(n, s.cfg.EvictionPolicy) }, nil
+		}},
+	{name: "maxmemory-policy", get: (*Server).policy,
+		set: func(s *Server, v string) (func(), error) {
+			var policy string
+			switch strings.ToLower(v) {
+			case "allkeys-sieve":
+				policy = "sieve"
+			case "noeviction":
+				policy = "noeviction"
+			default:
+				return nil, fmt.Errorf("tiny-mp-cache's policies are allkeys-sieve and noeviction")
+			}
+			return func() { s.setMemoryLimit(s.cfg.MaxMemory, policy) }, nil
+		}},
+	{name: "notify-keyspace-events", get: fixed("")},
+	{name: "port", get: func(s *Server) string {
+		if a, ok := s.Addr().(*net.TCPAddr); ok {
+			return strconv.Itoa(a.Port)
+		}
+		return "0"
+	}},
+	{name: "protected-mode", get: func(s *Server) string { return yesNo(!s.cfg.AllowRemote) }},
+	{name: "proto-max-bulk-len", get: func(s *Server) string { return strconv.Itoa(s.cfg.MaxBulk) }},
+	{name: "requirepass", get: func(s *Server) string { return s.cfg.Password }},
+	{name: "save", get: fixed("")},
+	{name: "timeout", get: fixed("0")}, // idle clients are never closed
+	{name: "unixsocket", get: func(s *Server) string {
+		if s.cfg.Network == "unix" {
+			return s.cfg.Addr
+		}
+		return ""
+	}},
+	{name: "unixsocketperm", get: func(s *Server) string {
+		if s.cfg.Network == "unix" {
+			return strconv.FormatUint(uint64(s.cfg.UnixMode), 8)
+		}
+		return "0"
+	}},
+}
+
+func findParam(name string) *param {
+	for i := range params {
+		if params[i].name == name {
+			return &params[i]
+		}
+	}
+	return nil
+}
+
+func fixed(v string) func(*Server) string { return func(*Server) string { return v } }
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// policy is the eviction policy in effect, as CONFIG GET maxmemory-policy
+// and INFO report it: without a bound nothing is evicted.
+func (s *Server) policy() string {
+	if s.cfg.MaxMemory == 0 || s.cfg.EvictionPolicy == "noeviction" {
+		return "noeviction"
+	}
+	return "allkeys-sieve"
+}
+
+// setMemoryLimit changes the store's bound and eviction policy (and the Go
+// runtime's memory limit with them). It runs on the loop, or before Serve.
+func (s *Server) setMemoryLimit(max ByteSize, policy string) {
+	s.cfg.MaxMemory, s.cfg.EvictionPolicy = max, policy
+	s.store.SetLimit(int64(max), policy == "noeviction")
+	limit := int64(math.MaxInt64)
+	if max > 0 {
+		// Make the collector work harder as the heap nears the bound, so
+		// the process's resident memory tracks what the store accounts.
+		limit = int64(max) + int64(max)/4 + memoryLimitSlack
+	}
+	debug.SetMemoryLimit(limit)
 }

@@ -1,10 +1,16 @@
 package server
 
 import (
+	"bytes"
 	"fmt"
+	"net/netip"
 	"os"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/tiny-mp-cache/tiny-mp-cache/resp"
@@ -18,16 +24,68 @@ const redisVersion = "7.2.0"
 // Version is tiny-mp-cache's own version.
 const Version = "0.1.0"
 
-// cmdInfo is INFO [section ...], in Redis's "key:value" text format.
+// stats are the counters that INFO reports and CONFIG RESETSTAT zeroes.
+type stats struct {
+	// commands, errors and errorReplies are touched by the loop goroutine
+	// only: commands, INFO and RESETSTAT all run there.
+	commands     []commandStats   // by command id
+	errors       map[string]int64 // error replies by code: "ERR", "WRONGTYPE"
+	errorReplies int64
+
+	// connections and rejected are counted by the acceptor.
+	connections atomic.Int64 // clients accepted
+	rejected    atomic.Int64 // clients refused: max_clients reached
+}
+
+// commandStats are one command's counters, as in INFO commandstats.
+type commandStats struct {
+	calls    int64 // times it ran
+	nanos    int64 // time it ran for, in total
+	rejected int64 // refused before running: arity, NOAUTH
+	failed   int64 // ran and replied with an error
+}
+
+// maxErrorCodes bounds the error codes INFO errorstats tracks, as in Redis.
+const maxErrorCodes = 128
+
+func newStats() *stats {
+	return &stats{commands: make([]commandStats, len(commandNames)), errors: map[string]int64{}}
+}
+
+// countError counts an error reply ("-CODE message\r\n") by its code.
+func (st *stats) countError(reply []byte) {
+	st.errorReplies++
+	code := reply[1:]
+	if i := bytes.IndexAny(code, " \r"); i >= 0 {
+		code = code[:i]
+	}
+	if _, ok := st.errors[string(code)]; ok || len(st.errors) < maxErrorCodes {
+		st.errors[string(code)]++
+	}
+}
+
+// reset zeroes the counters, for CONFIG RESETSTAT. It runs on the loop.
+func (st *stats) reset() {
+	clear(st.commands)
+	clear(st.errors)
+	st.errorReplies = 0
+	st.connections.Store(0)
+	st.rejected.Store(0)
+}
+
+// cmdInfo is INFO [section ...], in Redis's "key:value" text format. With no
+// section, or "default", it reports the sections Redis reports by default;
+// "all" and "everything" add commandstats.
 func cmdInfo(c *conn, args [][]byte, out []byte) []byte {
 	want := map[string]bool{}
 	for _, a := range args[1:] {
 		want[strings.ToLower(string(a))] = true
 	}
-	all := len(want) == 0 || want["all"] || want["everything"] || want["default"]
+	all := want["all"] || want["everything"]
+	byDefault := len(want) == 0 || want["default"]
 	var b strings.Builder
-	for _, sec := range c.s.info() {
-		if !all && !want[strings.ToLower(sec.name)] {
+	for _, sec := range c.s.info(c.s.loop) {
+		if !all && !want[strings.ToLower(sec.name)] && !(byDefault && !sec.extra) {
 			continue
 		}
 		if b.Len() > 0 {
@@ -48,65 +106,132 @@ type infoField struct {
 
 type infoSection struct {
 	name   string
+	extra  bool // not in INFO's default sections
 	fields []infoField
 }
 
-// info gathers the server's state and counters by INFO section.
-func (s *Server) info() []infoSection {
+// info gathers the server's state and counters by INFO section. l is the
+// loop it runs on, whose connections it may read.
+func (s *Server) info(l *loop) []infoSection {
 	st := s.store.Stats()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	port := 0
-	if s.cfg.Network == "tcp" {
-		fmt.Sscanf(s.Addr().String()[strings.LastIndex(s.Addr().String(), ":")+1:], "%d", &port)
-	}
-	policy := "allkeys-sieve"
-	if s.cfg.EvictionPolicy == "noeviction" || s.cfg.MaxMemory == 0 {
-		policy = "noeviction"
+	if a, ok := s.Addr().(interface{ AddrPort() netip.AddrPort }); ok {
+		port = int(a.AddrPort().Port())
 	}
 	uptime := time.Since(s.started)
 	keyspace := []infoField{}
 	if st.Keys > 0 {
 		keyspace = append(keyspace, infoField{"db0", fmt.Sprintf("keys=%d,expires=%d,avg_ttl=0", st.Keys, st.Expiring)})
 	}
+	blocked := 0
+	for _, c := range l.conns {
+		if c.block != nil {
+			blocked++
+		}
+	}
+	var calls int64
+	var commandstats []infoField
+	for id, cs := range s.stats.commands {
+		calls += cs.calls
+		if cs.calls+cs.rejected == 0 {
+			continue
+		}
+		usec := cs.nanos / 1000
+		perCall := 0.0
+		if cs.calls > 0 {
+			perCall = float64(cs.nanos) / 1000 / float64(cs.calls)
+		}
+		commandstats = append(commandstats, infoField{"cmdstat_" + commandNames[id],
+			fmt.Sprintf("calls=%d,usec=%d,usec_per_call=%.2f,rejected_calls=%d,failed_calls=%d",
+				cs.calls, usec, perCall, cs.rejected, cs.failed)})
+	}
+	var errorstats []infoField
+	for _, code := range sortedKeys(s.stats.errors) {
+		errorstats = append(errorstats, infoField{"errorstat_" + code, fmt.Sprintf("count=%d", s.stats.errors[code])})
+	}
+	var self, children syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children)
 	return []infoSection{
-		{"Server", []infoField{
+		{name: "Server", fields: []infoField{
 			{"redis_version", redisVersion},
 			{"tiny_mp_cache_version", Version},
 			{"redis_mode", "standalone"},
 			{"os", runtime.GOOS + " " + runtime.GOARCH},
+			{"arch_bits", strconv.IntSize},
+			{"multiplexing_api", "epoll"},
+			{"go_version", runtime.Version()},
 			{"process_id", os.Getpid()},
+			{"run_id", s.runID},
 			{"tcp_port", port},
 			{"uptime_in_seconds", int64(uptime.Seconds())},
 			{"uptime_in_days", int64(uptime.Hours() / 24)},
+			{"hz", int(time.Second / expireTick)},
 		}},
-		{"Clients", []infoField{
+		{name: "Clients", fields: []infoField{
 			{"connected_clients", s.Clients()},
 			{"maxclients", s.cfg.MaxClients},
-			{"blocked_clients", 0},
+			{"blocked_clients", blocked},
 		}},
-		{"Memory", []infoField{
+		{name: "Memory", fields: []infoField{
 			{"used_memory", st.UsedMemory},
 			{"used_memory_human", humanBytes(st.UsedMemory)},
 			{"used_memory_rss", residentBytes()},
 			{"used_memory_rss_human", humanBytes(residentBytes())},
 			{"maxmemory", st.MaxMemory},
 			{"maxmemory_human", humanBytes(st.MaxMemory)},
-			{"maxmemory_policy", policy},
+			{"maxmemory_policy", s.policy()},
 			{"go_heap_alloc", int64(ms.HeapAlloc)},
 		}},
-		{"Stats", []infoField{
-			{"total_connections_received", s.connsReceived.Load()},
-			{"total_commands_processed", s.commandsProcessed.Load()},
-			{"rejected_connections", s.connsRejected.Load()},
+		{name: "Persistence", fields: []infoField{
+			{"loading", 0},
+			{"rdb_bgsave_in_progress", 0},
+			{"aof_enabled", 0},
+		}},
+		{name: "Stats", fields: []infoField{
+			{"total_connections_received", s.stats.connections.Load()},
+			{"total_commands_processed", calls},
+			{"rejected_connections", s.stats.rejected.Load()},
 			{"expired_keys", st.Expirations},
 			{"evicted_keys", st.Evictions},
 			{"keyspace_hits", st.Hits},
 			{"keyspace_misses", st.Misses},
 			{"popped_values", st.Pops},
+			{"total_error_replies", s.stats.errorReplies},
 		}},
-		{"Keyspace", keyspace},
+		{name: "Replication", fields: []infoField{
+			{"role", "master"},
+			{"connected_slaves", 0},
+		}},
+		{name: "CPU", fields: []infoField{
+			{"used_cpu_sys", seconds(self.Stime)},
+			{"used_cpu_user", seconds(self.Utime)},
+			{"used_cpu_sys_children", seconds(children.Stime)},
+			{"used_cpu_user_children", seconds(children.Utime)},
+		}},
+		{name: "Commandstats", extra: true, fields: commandstats},
+		{name: "Errorstats", fields: errorstats},
+		{name: "Cluster", fields: []infoField{
+			{"cluster_enabled", 0},
+		}},
+		{name: "Keyspace", fields: keyspace},
 	}
+}
+
+// seconds formats a CPU time as INFO does: seconds with six decimals.
+func seconds(tv syscall.Timeval) string {
+	return fmt.Sprintf("%d.%06d", tv.Sec, tv.Usec)
+}
+
+func sortedKeys(m map[string]int64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 func humanBytes(n int64) string {

@@ -405,7 +405,7 @@ func (s *Server) newConn(nc net.Conn) (*conn, error) {
 	}
 	c := &conn{
 		s:      s,
-		id:     s.connsReceived.Add(1),
+		id:     s.clientIDs.Add(1),
 		fd:     fd,
 		remote: remote,
 		authed: s.cfg.Password == "",

@@ -109,7 +109,7 @@ func cmdExec(c *conn, args [][]byte, out []byte) []byte {
 	c.discard()
 	out = resp.AppendArray(out, len(tx.queue))
 	for _, q := range tx.queue {
-		out = q.cmd.run(c, q.args, out)
+		out = c.s.call(c, q.cmd, q.args, out) // counted one by one, as in Redis
 		if b := c.block; b != nil {
 			c.block = nil
 			b.stop(c.s.store)

@@ -2,12 +2,13 @@
 package server
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,10 +42,10 @@ type Server struct {
 	done chan struct{}  // closed when Serve has returned and all conns ended
 	stop chan struct{}  // closed when Close begins
 
-	started           time.Time
-	commandsProcessed atomic.Int64
-	connsReceived     atomic.Int64
-	connsRejected     atomic.Int64
+	started   time.Time
+	runID     string       // INFO's run_id: 40 random hex digits
+	clientIDs atomic.Int64 // the last client id given out
+	stats     *stats
 }
 
 // Listen validates cfg and binds its address. A Unix socket file left by a
@@ -65,11 +66,11 @@ func Listen(cfg Config) (*Server, error) {
 		stop: make(chan struct{}),
 
 		started: time.Now(),
+		runID:   newRunID(),
+		stats:   newStats(),
 	}
 	if cfg.MaxMemory > 0 {
-		// Make the collector work harder as the heap nears the bound, so
-		// the process's resident memory tracks what the store accounts.
-		debug.SetMemoryLimit(int64(cfg.MaxMemory) + int64(cfg.MaxMemory)/4 + memoryLimitSlack)
+		s.setMemoryLimit(cfg.MaxMemory, cfg.EvictionPolicy)
 	}
 	if cfg.Network == "unix" {
 		s.ln, err = listenUnix(cfg.Addr, os.FileMode(cfg.UnixMode))
@@ -102,6 +103,12 @@ func listenUnix(path string, mode os.FileMode) (net.Listener, error) {
 		return nil, err
 	}
 	return ln, nil
+}
+
+func newRunID() string {
+	var b [20]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // ConfigError is an invalid Config, as opposed to a failure to bind.
@@ -165,11 +172,12 @@ func (s *Server) accept() {
 		}
 		delay = 0
 		if !s.register() {
-			s.connsRejected.Add(1)
+			s.stats.rejected.Add(1)
 			s.log.Warn("refused client: too many clients", "max_clients", s.cfg.MaxClients)
 			go refuse(nc, "ERR max number of clients reached")
 			continue
 		}
+		s.stats.connections.Add(1)
 		c, err := s.newConn(nc)
 		if err != nil {
 			s.log.Warn("cannot take over client socket", "err", err)

@@ -472,6 +472,35 @@ func (s *Store) Stats() Stats {
 	return st
 }
 
+// ResetStats zeroes the hit, miss, eviction, expiration and pop counters.
+func (s *Store) ResetStats() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stats = Stats{}
+}
+
+// SetLimit changes the memory bound and what happens at it, while the store
+// is in use. When eviction starts, every key joins the SIEVE queue, in key
+// order; a lower bound evicts keys down to it at once.
+func (s *Store) SetLimit(maxMemory int64, noEvict bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	was := s.evicts()
+	s.cfg.MaxMemory, s.cfg.NoEvict = maxMemory, noEvict
+	switch {
+	case s.evicts() && !was:
+		s.order.Scan(func(e *entry) bool {
+			s.queue.push(e)
+			return true
+		})
+	case !s.evicts() && was:
+		s.queue = sieve{}
+	}
+	if s.evicts() {
+		s.makeRoom(0, nil)
+	}
+}
+
 const (
 	maxInt64 = 1<<63 - 1
 	minInt64 = -1 << 63
