@@ -253,6 +253,24 @@ CASES: dict[str, list[Step]] = {
         (lambda r: sorted(r.info("keyspace")), (), {}, []),
         (lambda r: isinstance(r.info("memory")["used_memory"], int), (), {}, True),
         (lambda r: abs(r.time()[0] - time.time()) < 60, (), {}, True),
+        # What redis-py's own test session reads before its first test.
+        (lambda r: r.info()["arch_bits"] in (32, 64), (), {}, True),
+        (lambda r: r.info()["cluster_enabled"], (), {}, 0),
+        (lambda r: {"used_cpu_sys", "used_cpu_user"} <= set(r.info("cpu")), (), {}, True),
+        (lambda r: r.config_get("databases")["databases"] in ("1", "16"), (), {}, True),
+        (lambda r: r.config_set("maxmemory", "0"), (), {}, True),
+    ],
+    "server-stats": [
+        ("get", ("missing",), {}, None),
+        ("execute_command", ("NO-SUCH-COMMAND",), {}, Raises("unknown command")),
+        ("config_resetstat", (), {}, True),
+        (lambda r: r.info("stats")["keyspace_misses"], (), {}, 0),
+        (lambda r: r.info("errorstats"), (), {}, {}),
+        ("get", ("missing",), {}, None),
+        ("execute_command", ("NO-SUCH-COMMAND",), {}, Raises("unknown command")),
+        (lambda r: r.info("stats")["keyspace_misses"], (), {}, 1),
+        (lambda r: r.info("errorstats"), (), {}, {"errorstat_ERR": {"count": 1}}),
+        (lambda r: r.info("commandstats")["cmdstat_get"]["calls"], (), {}, 1),
     ],
 }
 
