@@ -380,7 +380,8 @@ def test_a_waiting_bpop_does_not_hold_up_other_threads(server_addr, make_cache):
     cache = make_cache(server_addr)
     cache.delete("idle")
     cache.set("k", b"v")
-    waiting = threading.Thread(target=cache.bpop, args=("idle", 2.0), daemon=True)
+    popped = []
+    waiting = threading.Thread(target=lambda: popped.append(cache.bpop("idle", 20.0)), daemon=True)
     waiting.start()
     try:
         time.sleep(0.2)  # let the bpop block on the server
@@ -389,8 +390,10 @@ def test_a_waiting_bpop_does_not_hold_up_other_threads(server_addr, make_cache):
         assert time.monotonic() - start < 1.0, "get waited for the blocked bpop"
         assert waiting.is_alive()
     finally:
+        cache.push("idle", b"wake")  # end the wait rather than sit out its timeout
         waiting.join(10)
     assert not waiting.is_alive()
+    assert popped == [("idle", b"wake")]
 
 
 BAD_BPOPS = [
