@@ -1,4 +1,8 @@
-"""pop() is exactly-once: many processes popping the same keys, each key goes to one of them."""
+"""pop() is exactly-once: many processes popping the same keys, each key goes to one of them.
+
+Half the processes use the Go client and half the pure-Python one, so both
+client paths are covered, racing each other, in one run per transport.
+"""
 
 from __future__ import annotations
 
@@ -40,10 +44,9 @@ def pop_everything(addr: str, pure: bool, seed: int, ready, go, results) -> None
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("transport", ["tcp", "unix"])
-def test_each_key_is_popped_by_exactly_one_process(request, transport, client_path):
+def test_each_key_is_popped_by_exactly_one_process(request, transport):
     addr = request.getfixturevalue(f"{transport}_server").addr
-    pure = client_path == "pure"
-    cache = TinyCache(addr, _pure=pure)
+    cache = TinyCache(addr)
     for key in cache.keys("job:*"):
         cache.delete(key)
     for i in range(N_KEYS):
@@ -53,7 +56,8 @@ def test_each_key_is_popped_by_exactly_one_process(request, transport, client_pa
     ctx = mp.get_context("spawn")
     ready, go, results = ctx.Queue(), ctx.Event(), ctx.Queue()
     workers = [
-        ctx.Process(target=pop_everything, args=(addr, pure, seed, ready, go, results)) for seed in range(N_PROCESSES)
+        ctx.Process(target=pop_everything, args=(addr, seed % 2 == 1, seed, ready, go, results))
+        for seed in range(N_PROCESSES)
     ]
     try:
         for w in workers:
@@ -89,5 +93,8 @@ def test_each_key_is_popped_by_exactly_one_process(request, transport, client_pa
     assert len(popped) == N_KEYS, f"{len(popped) - N_KEYS:+d} pops compared with keys"
     assert sorted(popped) == list(range(N_KEYS))  # no key twice, none missing
     assert cache.keys("job:*") == []
-    # Every worker ran concurrently with the others, not one after another.
+    # Every worker ran concurrently with the others, not one after another,
+    # and both client paths won some keys.
     assert sum(1 for got in per_worker.values() if got) > 1
+    assert any(per_worker[seed] for seed in range(0, N_PROCESSES, 2)), "the Go client popped nothing"
+    assert any(per_worker[seed] for seed in range(1, N_PROCESSES, 2)), "the pure client popped nothing"
