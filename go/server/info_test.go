@@ -259,3 +259,32 @@ func TestConfigSetMaxMemoryEvicts(t *testing.T) {
 		t.Fatalf("%d keys: still evicting after CONFIG SET maxmemory 0", st.Keys)
 	}
 }
+
+// Commands queued by MULTI are counted when EXEC runs them, one by one, as
+// in Redis; queuing them counts nothing.
+func TestInfoCountsCommandsRunByExec(t *testing.T) {
+	s := start(t, tcpConfig())
+	c, other := dial(t, s), dial(t, s)
+	do(t, c, "SET", "s", "text")
+	do(t, c, "MULTI")
+	do(t, c, "INCR", "n")
+	do(t, c, "INCR", "s") // fails inside EXEC: not an integer
+	if f := info(t, other, "commandstats"); f["cmdstat_incr"] != "" {
+		t.Fatalf("queued INCRs already counted: %q", f["cmdstat_incr"])
+	}
+	if got := do(t, c, "EXEC"); !strings.HasPrefix(got, "*2\r\n:1\r\n-ERR") {
+		t.Fatalf("EXEC = %q", got)
+	}
+	f := info(t, c, "commandstats", "errorstats")
+	for _, tc := range []struct{ field, key, want string }{
+		{"cmdstat_incr", "calls", "2"},
+		{"cmdstat_incr", "failed_calls", "1"},
+		{"cmdstat_exec", "calls", "1"},
+		{"cmdstat_exec", "failed_calls", "0"},
+		{"errorstat_ERR", "count", "1"},
+	} {
+		if v := fieldOf(f[tc.field], tc.key); v != tc.want {
+			t.Errorf("%s %s = %q; want %s (%q)", tc.field, tc.key, v, tc.want, f[tc.field])
+		}
+	}
+}
