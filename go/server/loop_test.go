@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -176,5 +177,46 @@ func TestGetPathAllocatesNothing(t *testing.T) {
 	}
 	if allocs != 0 {
 		t.Fatalf("%.1f allocations per GET; want 0", allocs)
+	}
+}
+
+// A command pipelined behind a reply too big for the socket is answered
+// once the big reply has gone out, however the writes of that reply happen
+// to interleave with the client's reads. It once stayed unread in the
+// buffer when the loop's last write drained the reply and the loop went
+// back to waiting for input; the client then waited forever.
+func TestCommandBehindABigReplyIsAnswered(t *testing.T) {
+	// It reproduced within a few thousand rounds over a unix socket, and
+	// hardly ever over TCP loopback, which buffers more.
+	for _, tc := range []struct {
+		cfg     Config
+		seconds time.Duration
+	}{{unixConfig(t), 8}, {tcpConfig(), 2}} {
+		cfg := tc.cfg
+		s := start(t, cfg)
+		value := bytes.Repeat([]byte("v"), 300<<10) // more than a unix socket holds
+		s.store.Set([]byte("big"), value, store.SetOptions{})
+		want := append(resp.AppendBulk(nil, value), "+PONG\r\n"...)
+		nc, _ := rawConn(t, s)
+		// Reads as large as the socket buffer let the client empty the
+		// socket between two of the loop's writes, the interleaving that
+		// once lost the PING.
+		r := bufio.NewReaderSize(nc, 1<<20)
+		got := make([]byte, len(want))
+		rounds := 0
+		for deadline := time.Now().Add(tc.seconds * time.Second); time.Now().Before(deadline); rounds++ {
+			nc.SetDeadline(time.Now().Add(5 * time.Second))
+			if _, err := nc.Write([]byte("GET big\r\nPING\r\n")); err != nil {
+				t.Fatalf("%s: round %d: %v", cfg.Network, rounds, err)
+			}
+			if n, err := io.ReadFull(r, got); err != nil {
+				t.Fatalf("%s: round %d: %d of %d reply bytes, then %v: the PING behind GET was not answered",
+					cfg.Network, rounds, n, len(want), err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%s: round %d: the replies differ from GET's and PING's", cfg.Network, rounds)
+			}
+		}
+		t.Logf("%s: %d rounds", cfg.Network, rounds)
 	}
 }
