@@ -664,6 +664,42 @@ def test_max_clients_refuses_extra_clients_with_a_clear_error(make_cache):
         server.stop()
 
 
+# --- pipelining behind big replies ----------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_a_command_pipelined_behind_a_big_reply_is_answered(victim):
+    """GET of a value bigger than the socket buffers, then PING, in one write, round after round.
+
+    The server once wrote the last of the big reply while the client read
+    concurrently, went back to waiting for input, and never ran the PING
+    already in its buffer: the client waited forever. Over a unix socket
+    that took a few thousand rounds at most.
+    """
+    key = b"pipelined:%s" % uuid.uuid4().hex.encode()
+    value = os.urandom(300 * 1024)
+    assert exchange(victim.addr, command(b"SET", key, value) + command(b"QUIT"))[0] == b"+OK\r\n+OK\r\n"
+    want = b"$%d\r\n%s\r\n+PONG\r\n" % (len(value), value)
+    request = command(b"GET", key) + command(b"PING")
+    s = raw_connect(victim.addr)
+    rounds = 0
+    try:
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            s.sendall(request)
+            try:
+                got = read_exactly(s, len(want), 5)
+            except socket.timeout:
+                pytest.fail(f"round {rounds}: no reply to the PING behind GET within 5 s")
+            assert got == want, f"round {rounds}: the replies differ from GET's and PING's"
+            rounds += 1
+    finally:
+        s.close()
+    assert rounds > 0
+    with TinyCache(victim.addr, _pure=True) as cache:
+        assert_served(victim, cache)
+
+
 # --- a huge bulk against a small max_query ---------------------------------------------
 
 
