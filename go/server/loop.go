@@ -164,8 +164,15 @@ func (l *loop) add(c *conn) {
 // ready handles what epoll reported for c.
 func (l *loop) ready(c *conn, events uint32) {
 	if c.block != nil {
-		// A blocked client is polled for a hang-up only.
-		l.endWait(c, true)
+		// A blocked client is polled for a hang-up, and for room to write
+		// the replies to the commands before its pop.
+		if events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+			l.endWait(c, true)
+		} else if !c.write() {
+			l.close(c)
+		} else {
+			l.poll(c, c.interest())
+		}
 		return
 	}
 	if events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 && c.polled&syscall.EPOLLIN != 0 {
@@ -205,49 +212,69 @@ func (l *loop) protocolError(c *conn, perr *resp.ProtocolError) {
 // serve runs c's buffered commands, writes the replies, and decides what to
 // poll c for next: more commands, room to write, or a hang-up while a pop
 // is blocked. It closes c when it is done with it.
+//
+// It returns to epoll only when no event can be missed: when c has no
+// whole command buffered, or when replies wait for room in the socket (the
+// room is the event), or when a pop is blocked (its value or timeout is).
 func (l *loop) serve(c *conn) {
+	for {
+		full := l.runCommands(c)
+		if !c.write() {
+			l.close(c)
+			return
+		}
+		if !full || c.unsent() > 0 {
+			break
+		}
+		// The socket took every reply while commands wait in the
+		// buffer; nothing would wake the loop for them, so run them now.
+	}
+	if c.block != nil {
+		l.startWait(c)
+	}
+	if c.unsent() == 0 && c.block == nil && (c.quit || c.eof || l.draining) {
+		l.close(c)
+		return
+	}
+	l.poll(c, c.interest())
+}
+
+// runCommands runs c's buffered commands until one blocks, c is to quit,
+// no whole command is left, or maxPending reply bytes wait to be written.
+// It reports the last case: the commands left are not run yet.
+func (l *loop) runCommands(c *conn) (full bool) {
 	for c.block == nil && !c.quit {
 		if c.unsent() >= maxPending {
-			if !c.write() {
-				l.close(c)
-				return
-			}
-			if c.unsent() > 0 {
-				break // the client is slow to read; read no more from it
-			}
+			return true
 		}
 		args, err := c.rd.Next()
 		if err == resp.ErrIncomplete {
-			break
+			return false
 		}
 		if err != nil {
 			l.protocolError(c, err.(*resp.ProtocolError))
-			break
+			return false
 		}
 		var quit bool
 		c.out, quit = l.s.exec(c, args, c.out)
 		c.quit = c.quit || quit
 	}
-	if c.block != nil {
-		l.startWait(c)
-	}
-	if !c.write() {
-		l.close(c)
-		return
-	}
-	var want uint32
+	return false
+}
+
+// interest is what the loop waits for on c: room to write while replies
+// are pending, a hang-up while a pop is blocked (and room, if replies from
+// before the pop are pending), and more commands otherwise.
+func (c *conn) interest() uint32 {
 	switch {
+	case c.block != nil && c.unsent() > 0:
+		return pollHangup | pollOut
 	case c.block != nil:
-		want = pollHangup
+		return pollHangup
 	case c.unsent() > 0:
-		want = pollOut
-	case c.quit, c.eof, l.draining:
-		l.close(c)
-		return
-	default:
-		want = pollIn
+		return pollOut
 	}
-	l.poll(c, want)
+	return pollIn
 }
 
 // poll changes what epoll reports for c; nothing at all if want is 0.
@@ -327,11 +354,10 @@ func (l *loop) endWait(c *conn, hungUp bool) {
 		b.timer.Stop()
 	}
 	if hungUp {
+		// A client that only shut down its sending side still reads the
+		// null reply and what it sent after the pop; serve closes c once
+		// the replies are written, or at once if it cannot write.
 		c.eof = true
-		if !c.rd.Buffered() {
-			l.close(c)
-			return
-		}
 	}
 	c.out = b.reply(c, c.out, p)
 	l.serve(c)
