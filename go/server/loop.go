@@ -376,6 +376,21 @@ func (l *loop) drain() {
 	}
 }
 
+// cutStalled, run while draining, hangs up on each client that has taken
+// no reply bytes for drainStall.
+func (l *loop) cutStalled() {
+	now := time.Now()
+	for _, c := range l.conns {
+		if c.written != c.drainMark || c.stalled.IsZero() {
+			c.drainMark, c.stalled = c.written, now
+		} else if now.Sub(c.stalled) >= drainStall {
+			l.s.log.Warn("closing a client that reads no replies while the server stops",
+				"remote", c.remote, "unsent", c.unsent())
+			l.close(c)
+		}
+	}
+}
+
 // closeAll hangs up on every client.
 func (l *loop) closeAll() {
 	for _, c := range l.conns {
@@ -395,6 +410,13 @@ type conn struct {
 	authed bool
 	name   string // set by CLIENT SETNAME
 	resp3  bool   // the client switched to RESP3 with HELLO 3
+
+	written int64 // reply bytes written in all
+
+	// While the server stops: written when last seen, and since when it
+	// has stayed so.
+	drainMark int64
+	stalled   time.Time
 
 	polled uint32   // the epoll events the loop waits for on this connection
 	eof    bool     // the client sends nothing more
@@ -472,6 +494,7 @@ func (c *conn) write() bool {
 			return false
 		}
 		c.sent += n
+		c.written += int64(n)
 	}
 	if cap(c.out) > maxPending*4 {
 		c.out = nil // one huge reply should not pin its buffer forever

@@ -274,3 +274,52 @@ func TestBlockedPopStillWritesEarlierReplies(t *testing.T) {
 		t.Fatalf("the pop's reply: %q, %v; want %q", buf[:max(n, 0)], err, want)
 	}
 }
+
+// Close serves a client to the end for as long as it keeps reading its
+// replies, even slowly and for longer than drainStall, and cuts off a
+// client that reads nothing for drainStall.
+func TestCloseWaitsForReadersAndCutsOffStalledClients(t *testing.T) {
+	s := start(t, unixConfig(t))
+	value := bytes.Repeat([]byte("r"), 1<<20)
+	s.store.Set([]byte("big"), value, store.SetOptions{})
+	const gets = 8 // 8 MiB of replies, far more than a unix socket holds
+	request := bytes.Repeat([]byte("GET big\r\n"), gets)
+	reader, _ := rawConn(t, s)
+	stalled, _ := rawConn(t, s)
+	reader.Write(request)
+	stalled.Write(request)
+	time.Sleep(100 * time.Millisecond) // both sockets fill up
+
+	start := time.Now()
+	closed := make(chan time.Duration, 1)
+	go func() { s.Close(); closed <- time.Since(start) }()
+
+	// One read every 100 ms: longer in all than drainStall.
+	reader.SetDeadline(time.Now().Add(30 * time.Second))
+	var got []byte
+	buf := make([]byte, 256<<10)
+	for {
+		n, err := reader.Read(buf)
+		got = append(got, buf[:n]...)
+		if err != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if want := bytes.Repeat(resp.AppendBulk(nil, value), gets); !bytes.Equal(got, want) {
+		t.Fatalf("the reading client got %d of %d bytes", len(got), len(want))
+	}
+	if took := time.Since(start); took < drainStall {
+		t.Fatalf("the slow reader was done in %v: the test does not read slowly enough", took)
+	}
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return")
+	}
+	stalled.SetDeadline(time.Now().Add(5 * time.Second))
+	all, _ := io.ReadAll(stalled)
+	if len(all) >= gets*len(value) {
+		t.Fatalf("the client that read nothing got all %d bytes: it was not cut off", len(all))
+	}
+}

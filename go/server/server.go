@@ -22,9 +22,14 @@ import (
 // the Go runtime's soft memory limit: buffers, goroutine stacks, garbage.
 const memoryLimitSlack = 64 << 20
 
-// drainTimeout is how long Close lets connections finish their current
-// commands and flush their replies before it cuts them off.
-const drainTimeout = 2 * time.Second
+// Close lets each client receive the replies to the commands it has sent.
+// A client that takes no reply bytes for drainStall is cut off; one that
+// keeps reading is served to the end, for at most drainMax in all. A fixed
+// deadline once cut off clients that were reading, only slowly, under load.
+const (
+	drainStall = 2 * time.Second
+	drainMax   = 60 * time.Second
+)
 
 // Server accepts clients and runs their commands against one store.
 type Server struct {
@@ -238,7 +243,8 @@ func (s *Server) Clients() int {
 
 // Close stops accepting, lets every client finish the commands it has sent
 // and receive their replies, then disconnects them and removes the Unix
-// socket file. It waits at most drainTimeout for clients.
+// socket file. A client that reads none of its replies for drainStall is
+// cut off, and so is every client still there after drainMax.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closing {
@@ -256,11 +262,22 @@ func (s *Server) Close() error {
 		return err
 	}
 	l.post(l.drain)
-	select {
-	case <-s.done:
-	case <-time.After(drainTimeout):
-		l.post(l.closeAll)
-		<-s.done
+	check := time.NewTicker(drainStall / 4)
+	defer check.Stop()
+	giveUp := time.NewTimer(drainMax)
+	defer giveUp.Stop()
+wait:
+	for {
+		select {
+		case <-s.done:
+			break wait
+		case <-check.C:
+			l.post(l.cutStalled)
+		case <-giveUp.C:
+			l.post(l.closeAll)
+			<-s.done
+			break wait
+		}
 	}
 	s.log.Info("stopped", "addr", s.cfg.Addr)
 	return err
