@@ -17,6 +17,20 @@ type Limits struct {
 	MaxArgs   int // most arguments in one command
 	MaxInline int // longest inline command (a line not starting with '*')
 	MaxQuery  int // most bytes buffered for one command
+
+	// Unauthenticated marks the tighter limits of a client that has not
+	// given the password yet; the errors say so, as Redis's do.
+	Unauthenticated bool
+}
+
+// BeforeAuth returns lim tightened for a client that has not given the
+// password, as Redis does: at most 10 arguments of at most 16 KiB each, so
+// that an anonymous client cannot make the server buffer more.
+func (lim Limits) BeforeAuth() Limits {
+	lim.MaxBulk = min(lim.MaxBulk, 16<<10)
+	lim.MaxArgs = min(lim.MaxArgs, 10)
+	lim.Unauthenticated = true
+	return lim
 }
 
 // DefaultLimits are the limits Redis uses for the same things.
@@ -58,7 +72,12 @@ type Reader struct {
 	pos     int   // where parsing resumes
 	marks   []int // start and end of each argument parsed so far
 	args    [][]byte
+	need    int // bytes from beg up to the end of a big argument still arriving
 }
+
+// SetLimits changes the limits for the commands parsed from now on, as
+// when a client has authenticated.
+func (rd *Reader) SetLimits(lim Limits) { rd.lim = lim }
 
 // NewReader returns a Reader that reads from r within lim.
 func NewReader(r io.Reader, lim Limits) *Reader {
@@ -91,12 +110,7 @@ func (rd *Reader) Next() ([][]byte, error) {
 // command does not fit. It fails with a ProtocolError once an unfinished
 // command has reached MaxQuery bytes.
 func (rd *Reader) Fill() error {
-	if rd.beg == rd.end {
-		rd.beg, rd.end, rd.pos = 0, 0, 0
-		if len(rd.buf) > keepLimit {
-			rd.buf = make([]byte, minBuffer)
-		}
-	}
+	rd.Shrink()
 	if rd.end-rd.beg >= rd.lim.MaxQuery {
 		return &ProtocolError{"too big request"}
 	}
@@ -104,7 +118,11 @@ func (rd *Reader) Fill() error {
 		if rd.beg > 0 {
 			rd.compact()
 		} else {
-			grown := make([]byte, min(2*len(rd.buf), rd.lim.MaxQuery))
+			size := min(2*len(rd.buf), rd.lim.MaxQuery)
+			if rd.need > len(rd.buf) && rd.need < size {
+				size = rd.need // a big argument takes its size, not twice that
+			}
+			grown := make([]byte, size)
 			copy(grown, rd.buf[:rd.end])
 			rd.buf = grown
 		}
@@ -118,6 +136,22 @@ func (rd *Reader) Fill() error {
 		err = io.ErrNoProgress
 	}
 	return err
+}
+
+// Shrink empties the buffer once every byte in it has been parsed, and
+// drops it if a big command made it grow past keepLimit, so one huge value
+// does not pin its memory. It returns how many bytes it dropped. The
+// arguments Next returned last are no longer valid afterwards.
+func (rd *Reader) Shrink() int {
+	if rd.beg != rd.end {
+		return 0
+	}
+	rd.beg, rd.end, rd.pos = 0, 0, 0
+	if n := len(rd.buf); n > keepLimit {
+		rd.buf = make([]byte, minBuffer)
+		return n
+	}
+	return 0
 }
 
 // compact moves the unparsed bytes to the front of the buffer.
@@ -140,7 +174,7 @@ func (rd *Reader) parseArray() ([][]byte, error) {
 			return nil, err
 		}
 		if n > rd.lim.MaxArgs {
-			return nil, &ProtocolError{"invalid multibulk length"}
+			return nil, rd.tooLong("multibulk length")
 		}
 		if n <= 0 { // "*0" and "*-1" are empty commands
 			rd.beg = next
@@ -153,13 +187,20 @@ func (rd *Reader) parseArray() ([][]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if size < 0 || size > rd.lim.MaxBulk {
+		if size < 0 {
 			return nil, &ProtocolError{"invalid bulk length"}
+		}
+		if size > rd.lim.MaxBulk {
+			return nil, rd.tooLong("bulk length")
 		}
 		if next+size+2-rd.beg > rd.lim.MaxQuery {
 			return nil, &ProtocolError{"too big request"}
 		}
 		if rd.end-next < size+2 {
+			rd.need = 0
+			if size >= len(rd.buf)/2 {
+				rd.need = next + size + 2 - rd.beg
+			}
 			return nil, ErrIncomplete
 		}
 		if rd.buf[next+size] != '\r' || rd.buf[next+size+1] != '\n' {
@@ -175,6 +216,15 @@ func (rd *Reader) parseArray() ([][]byte, error) {
 	rd.inArray = false
 	rd.beg = rd.pos
 	return rd.args, nil
+}
+
+// tooLong is the error for a declared length over the limits: "invalid
+// bulk length", or "unauthenticated bulk length" before AUTH.
+func (rd *Reader) tooLong(what string) error {
+	if rd.lim.Unauthenticated {
+		return &ProtocolError{"unauthenticated " + what}
+	}
+	return &ProtocolError{"invalid " + what}
 }
 
 // header parses a "<kind><integer>\r\n" line at buf[at:] and returns the

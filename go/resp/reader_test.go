@@ -126,14 +126,17 @@ func TestReaderMaxQuery(t *testing.T) {
 	}
 }
 
-// TestReaderShrinks checks that one huge command does not pin its buffer.
+// TestReaderShrinks checks that one huge command does not pin its buffer,
+// and that the buffer for a big argument grows to its size, not twice that.
 func TestReaderShrinks(t *testing.T) {
-	in := AppendCommand(nil, []byte("SET"), []byte("k"), bytes.Repeat([]byte("x"), 1<<20))
+	value := bytes.Repeat([]byte("x"), 1<<20)
+	in := AppendCommand(nil, []byte("SET"), []byte("k"), value)
 	in = AppendCommand(in, []byte("PING"))
 	rd := NewReader(bytes.NewReader(in), DefaultLimits)
-	seen := 0
-	for seen < 2 {
-		if _, err := rd.Next(); err == ErrIncomplete {
+	var names []string
+	for len(names) < 2 {
+		args, err := rd.Next()
+		if err == ErrIncomplete {
 			if err := rd.Fill(); err != nil {
 				t.Fatal(err)
 			}
@@ -141,14 +144,51 @@ func TestReaderShrinks(t *testing.T) {
 		} else if err != nil {
 			t.Fatal(err)
 		}
-		seen++
+		names = append(names, string(args[0]))
+		if len(names) == 1 {
+			if !bytes.Equal(args[2], value) {
+				t.Fatal("the big argument arrived changed")
+			}
+			if n := len(rd.buf); n < len(value) || n > len(value)+len(value)/8 {
+				t.Fatalf("a %d-byte argument grew the buffer to %d bytes", len(value), n)
+			}
+			if n := rd.Shrink(); n < len(value) {
+				t.Fatalf("Shrink dropped %d bytes after the big command", n)
+			}
+		}
 	}
-	if len(rd.buf) <= keepLimit {
-		t.Fatal("buffer should have grown for the big command")
+	if names[0] != "SET" || names[1] != "PING" {
+		t.Fatalf("commands %q", names)
 	}
-	rd.Fill() // EOF; the buffer is empty, so it is replaced first
 	if len(rd.buf) > keepLimit {
 		t.Fatalf("buffer still %d bytes after the big command was consumed", len(rd.buf))
+	}
+}
+
+// Before AUTH, a client may send only small commands: a declared bulk or
+// argument count over Redis's limits for that is refused before anything
+// is buffered for it, with Redis's error. After AUTH, the limits are back.
+func TestReaderLimitsBeforeAuth(t *testing.T) {
+	for _, tc := range []struct{ in, msg string }{
+		{"*1\r\n$16385\r\n", "unauthenticated bulk length"},
+		{"*11\r\n", "unauthenticated multibulk length"},
+		{"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$536870912\r\nxx", "unauthenticated bulk length"},
+	} {
+		_, err := readAll(strings.NewReader(tc.in), DefaultLimits.BeforeAuth())
+		var perr *ProtocolError
+		if !errors.As(err, &perr) || perr.Msg != tc.msg {
+			t.Errorf("%q: err = %v; want %q", tc.in, err, tc.msg)
+		}
+	}
+	small := AppendCommand(nil, []byte("AUTH"), bytes.Repeat([]byte("p"), 16<<10))
+	if cmds, err := readAll(bytes.NewReader(small), DefaultLimits.BeforeAuth()); err != nil || len(cmds) != 1 {
+		t.Fatalf("a 16 KiB AUTH: %d commands, %v", len(cmds), err)
+	}
+	rd := NewReader(strings.NewReader("*1\r\n$20000\r\n"), DefaultLimits.BeforeAuth())
+	rd.SetLimits(DefaultLimits)
+	rd.Fill()
+	if _, err := rd.Next(); err != ErrIncomplete {
+		t.Fatalf("after AUTH, a 20000-byte bulk: %v; want it accepted", err)
 	}
 }
 

@@ -866,7 +866,7 @@ func cmdAuth(c *conn, args [][]byte, out []byte) []byte {
 	if !c.s.checkPassword(user, args[len(args)-1]) {
 		return resp.AppendError(out, "WRONGPASS invalid username-password pair or user is disabled.")
 	}
-	c.authed = true
+	c.authenticate()
 	return resp.AppendSimple(out, "OK")
 }
 
@@ -891,7 +891,7 @@ func cmdHello(c *conn, args [][]byte, out []byte) []byte {
 			if c.s.cfg.Password == "" || !c.s.checkPassword(args[i+1], args[i+2]) {
 				return resp.AppendError(out, "WRONGPASS invalid username-password pair or user is disabled.")
 			}
-			c.authed = true
+			c.authenticate()
 			i += 2
 		case is(args[i], "SETNAME") && i+1 < len(args):
 			c.name = string(args[i+1])

@@ -458,8 +458,19 @@ func (s *Server) newConn(nc net.Conn) (*conn, error) {
 		remote: remote,
 		authed: s.cfg.Password == "",
 	}
-	c.rd = resp.NewReader(fdReader(fd), s.cfg.limits())
+	lim := s.cfg.limits()
+	if !c.authed {
+		lim = lim.BeforeAuth()
+	}
+	c.rd = resp.NewReader(fdReader(fd), lim)
 	return c, nil
+}
+
+// authenticate lets c run every command, and send commands as big as the
+// server's limits allow: before AUTH only small ones are read.
+func (c *conn) authenticate() {
+	c.authed = true
+	c.rd.SetLimits(c.s.cfg.limits())
 }
 
 // fdReader reads from a non-blocking socket; EAGAIN means nothing to read.

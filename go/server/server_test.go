@@ -221,6 +221,41 @@ func TestAuth(t *testing.T) {
 	}
 }
 
+// Before AUTH a client may send only small commands, as in Redis: a
+// bigger declared length gets Redis's error at once and the client is
+// disconnected, before the server buffers anything for it. After AUTH,
+// pipelined in the same write, big commands work.
+func TestUnauthenticatedClientsSendOnlySmallCommands(t *testing.T) {
+	cfg := tcpConfig()
+	cfg.Password = "s3cret"
+	s := start(t, cfg)
+	for _, tc := range []struct{ in, reply string }{
+		{"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$536870912\r\n", "-ERR Protocol error: unauthenticated bulk length"},
+		{"*1\r\n$16385\r\n", "-ERR Protocol error: unauthenticated bulk length"},
+		{"*11\r\n", "-ERR Protocol error: unauthenticated multibulk length"},
+	} {
+		nc, r := rawConn(t, s)
+		nc.Write([]byte(tc.in))
+		if l := readLine(t, r); l != tc.reply {
+			t.Fatalf("%q: got %q, want %q", tc.in, l, tc.reply)
+		}
+		if _, err := r.ReadByte(); err == nil {
+			t.Fatalf("%q: still connected", tc.in)
+		}
+	}
+	nc, r := rawConn(t, s)
+	value := bytes.Repeat([]byte("v"), 1<<20)
+	req := resp.AppendCommand(nil, []byte("AUTH"), []byte("s3cret"))
+	req = resp.AppendCommand(req, []byte("SET"), []byte("k"), value)
+	req = resp.AppendCommand(req, []byte("DBSIZE"))
+	go nc.Write(req)
+	for _, want := range []string{"+OK", "+OK", ":1"} {
+		if l := readLine(t, r); l != want {
+			t.Fatalf("AUTH then a 1 MiB SET: %q, want %q", l, want)
+		}
+	}
+}
+
 func TestMaxClients(t *testing.T) {
 	cfg := tcpConfig()
 	cfg.MaxClients = 2
