@@ -700,6 +700,57 @@ def test_a_command_pipelined_behind_a_big_reply_is_answered(victim):
         assert_served(victim, cache)
 
 
+# --- memory for big replies is given back ----------------------------------------------
+
+
+def settled_rss(pid: int, seconds: float = 4.0) -> int:
+    """The server's RSS after it has had `seconds` to give back what it dropped."""
+    time.sleep(seconds)
+    return rss_bytes(pid)
+
+
+@pytest.mark.timeout(120)
+def test_memory_for_big_replies_and_requests_is_given_back():
+    """A 128 MiB MGET reply and a 32 MiB SET cost memory only while they are in flight.
+
+    The server once kept the memory of its biggest replies: after KEYS, MGET
+    and LRANGE over 1M keys its RSS stayed at 640 MiB (Redis: 136 MiB).
+    """
+    server = start_server("tcp")
+    try:
+        value = os.urandom(32 * MiB)
+        assert exchange(server.addr, command(b"SET", b"big", value))[0] == b"+OK\r\n"
+        base = settled_rss(server.pid)
+        s = raw_connect(server.addr, timeout=30)
+        try:
+            for round_ in range(2):
+                s.sendall(command(b"MGET", *[b"big"] * 4))
+                head = read_exactly(s, 4, 30)
+                assert head == b"*4\r\n", head
+                one = b"$%d\r\n%s\r\n" % (len(value), value)
+                for _ in range(4):
+                    assert read_exactly(s, len(one), 30) == one
+                peak = rss_bytes(server.pid)
+                after = settled_rss(server.pid)
+                assert after < base + 48 * MiB, (
+                    f"round {round_}: RSS {base / MiB:.0f} MiB before a 128 MiB reply, "
+                    f"{peak / MiB:.0f} MiB right after, still {after / MiB:.0f} MiB 4 s later"
+                )
+                s.sendall(command(b"SET", b"big2", value))
+                assert read_exactly(s, 5, 30) == b"+OK\r\n"
+                s.sendall(command(b"DEL", b"big2"))
+                assert read_exactly(s, 4, 30) == b":1\r\n"
+                after = settled_rss(server.pid)
+                assert after < base + 48 * MiB, (
+                    f"round {round_}: RSS {base / MiB:.0f} MiB before a 32 MiB SET (deleted since), "
+                    f"still {after / MiB:.0f} MiB 4 s later"
+                )
+        finally:
+            s.close()
+    finally:
+        server.stop()
+
+
 # --- a huge bulk against a small max_query ---------------------------------------------
 
 

@@ -229,6 +229,7 @@ func (l *loop) serve(c *conn) {
 		// The socket took every reply while commands wait in the
 		// buffer; nothing would wake the loop for them, so run them now.
 	}
+	l.s.dropped(c.rd.Shrink())
 	if c.block != nil {
 		l.startWait(c)
 	}
@@ -507,8 +508,9 @@ func (c *conn) write() bool {
 		c.sent += n
 		c.written += int64(n)
 	}
-	if cap(c.out) > maxPending*4 {
+	if n := cap(c.out); n > maxPending*4 {
 		c.out = nil // one huge reply should not pin its buffer forever
+		c.s.dropped(n)
 	} else {
 		c.out = c.out[:0]
 	}

@@ -43,9 +43,10 @@ type Server struct {
 	clients int   // guarded by mu
 	closing bool  // guarded by mu
 
-	wg   sync.WaitGroup // one per client
-	done chan struct{}  // closed when Serve has returned and all conns ended
-	stop chan struct{}  // closed when Close begins
+	wg      sync.WaitGroup // one per client
+	done    chan struct{}  // closed when Serve has returned and all conns ended
+	stop    chan struct{}  // closed when Close begins
+	release chan struct{}  // a big buffer was dropped: see releaseLoop
 
 	started   time.Time
 	runID     string       // INFO's run_id: 40 random hex digits
@@ -66,9 +67,10 @@ func Listen(cfg Config) (*Server, error) {
 			MaxMemory: int64(cfg.MaxMemory),
 			NoEvict:   cfg.EvictionPolicy == "noeviction",
 		}),
-		log:  newLogger(cfg.LogLevel),
-		done: make(chan struct{}),
-		stop: make(chan struct{}),
+		log:     newLogger(cfg.LogLevel),
+		done:    make(chan struct{}),
+		stop:    make(chan struct{}),
+		release: make(chan struct{}, 1),
 
 		started: time.Now(),
 		runID:   newRunID(),
@@ -150,6 +152,7 @@ func (s *Server) Serve() {
 	s.mu.Unlock()
 	defer close(s.done)
 	go s.expireLoop()
+	go s.releaseLoop()
 	ended := make(chan struct{})
 	go func() {
 		l.run()
