@@ -32,7 +32,7 @@ from typing import Callable, Dict, Iterator, List, Tuple
 import pytest
 
 import tiny_mp_cache
-from conftest import ServerProcess, free_port, need_go, read_until_closed, short_tmpdir, sockaddr_of
+from conftest import ServerProcess, free_port, need_go, read_until_closed, short_tmpdir, sockaddr_of, tmc_server_argv
 from tiny_mp_cache import TinyCache
 
 MiB = 1 << 20
@@ -698,6 +698,83 @@ def test_a_command_pipelined_behind_a_big_reply_is_answered(victim):
     assert rounds > 0
     with TinyCache(victim.addr, _pure=True) as cache:
         assert_served(victim, cache)
+
+
+# --- clients that have not authenticated, and client buffer limits -----------------------
+
+
+@pytest.mark.timeout(60)
+def test_unauthenticated_clients_cannot_make_the_server_buffer_much():
+    """Before AUTH only Redis's small commands are read; bigger ones get Redis's error and a hang-up.
+
+    Two connections that never authenticated once each streamed part of a
+    declared 512 MiB bulk into a server with max_memory=64MB: RSS 20 -> 886 MiB.
+    """
+    server = start_server("tcp", password="pw", max_memory="64MB")
+    try:
+        base = rss_bytes(server.pid)
+        results: List[Tuple[int, bytes, str]] = []
+
+        def stream(header: bytes) -> None:
+            s = raw_connect(server.addr, timeout=10)
+            sent = 0
+            try:
+                s.sendall(header)
+                chunk = b"x" * (256 * 1024)
+                while sent < 64 * MiB:
+                    s.sendall(chunk)
+                    sent += len(chunk)
+            except OSError:
+                pass  # the server hung up on us: expected
+            reply, how = read_until_closed(s, 10)
+            s.close()
+            results.append((sent, reply, how))
+
+        big_bulk = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$536870912\r\n"
+        threads = [threading.Thread(target=stream, args=(big_bulk,), daemon=True) for _ in range(2)]
+        threads.append(threading.Thread(target=stream, args=(b"*11\r\n",), daemon=True))
+        peak = base
+        for t in threads:
+            t.start()
+        while any(t.is_alive() for t in threads):
+            peak = max(peak, rss_bytes(server.pid))
+            time.sleep(0.01)
+        assert len(results) == 3
+        grown = peak - base
+        assert grown < 16 * MiB, f"server RSS grew by {grown / MiB:.0f} MiB for clients that never authenticated"
+        for sent, reply, how in results:
+            assert reply in (
+                b"-ERR Protocol error: unauthenticated bulk length\r\n",
+                b"-ERR Protocol error: unauthenticated multibulk length\r\n",
+            ), reply[:200]
+            assert how in ("eof", "reset")
+            assert sent < 32 * MiB, f"the server read {sent / MiB:.0f} MiB from a client that had not authenticated"
+        replies = [reply for _, reply, _ in results]
+        assert replies.count(b"-ERR Protocol error: unauthenticated bulk length\r\n") == 2, replies
+        with TinyCache(f"redis://:pw@{server.addr}/0", _pure=True) as cache:
+            value = os.urandom(MiB)  # after AUTH, big values are fine
+            cache.set("after-auth", value)
+            assert cache.get("after-auth") == value
+    finally:
+        server.stop()
+
+
+@pytest.mark.timeout(60)
+def test_max_output_disconnects_a_client_whose_reply_is_too_big(make_cache):
+    """--max-output BYTES: a reply over it closes that client; replies under it, and others, are served."""
+    need_go()
+    port = free_port()
+    server = ServerProcess(tmc_server_argv("--port", str(port), "--max-output", str(MiB)), f"127.0.0.1:{port}")
+    try:
+        cache = make_cache(server.addr)
+        value = os.urandom(600 * 1024)
+        cache.set("big", value)
+        assert cache.get("big") == value
+        reply, how = exchange(server.addr, command(b"MGET", b"big", b"big") + command(b"PING"))
+        assert reply == b"" and how in ("eof", "reset"), f"a 1.2 MB reply over a 1 MiB max_output: {reply[:100]!r}, {how}"
+        assert_served(server, cache)
+    finally:
+        server.stop()
 
 
 # --- memory for big replies is given back ----------------------------------------------

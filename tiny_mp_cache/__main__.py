@@ -51,6 +51,18 @@ def _parser() -> argparse.ArgumentParser:
         help='bound the memory for keys and values: bytes, or "64MB", "2GB" (default: no bound)',
     )
     run.add_argument(
+        "--max-query",
+        type=int,
+        metavar="BYTES",
+        help="most bytes one request may take; a client over it is disconnected (default: 1 GiB)",
+    )
+    run.add_argument(
+        "--max-output",
+        type=int,
+        metavar="BYTES",
+        help="most reply bytes waiting for one client; a command over it disconnects the client (default: 1 GiB)",
+    )
+    run.add_argument(
         "--eviction-policy",
         choices=["sieve", "noeviction"],
         help="at the --max-memory bound, evict keys with SIEVE (default), or refuse writes with an OOM error",
@@ -74,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m tiny_mp_cache` and the `tiny-mp-cache` script."""
     args = _parser().parse_args(argv)
     options: dict[str, Any] = json.loads(os.environ.pop(OPTIONS_ENV, "") or "{}")
-    for name in ("password", "unix_mode", "max_clients", "allow_remote", "max_memory", "eviction_policy", "log_level"):
+    names = ("password", "unix_mode", "max_clients", "allow_remote", "max_memory", "max_query", "max_output")
+    for name in names + ("eviction_policy", "log_level"):
         value = getattr(args, name)
         if value is not None:
             options[name] = value

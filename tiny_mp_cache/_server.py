@@ -23,8 +23,9 @@ def serve(port: int, host: str = "127.0.0.1", **options: Any) -> None:
     max_clients, max_memory (bytes or a string such as "512MB"),
     eviction_policy ("sieve", the default, or "noeviction": writes past
     max_memory fail with an OOM error), log_level ("debug", "info", "warn"
-    (the default: quiet) or "error"), allow_remote, and the request limits
-    max_bulk, max_args, max_inline and max_query. An unknown option or a bad
+    (the default: quiet) or "error"), allow_remote, the request limits
+    max_bulk, max_args, max_inline and max_query, and max_output (the most
+    reply bytes waiting for one client). An unknown option or a bad
     value raises ValueError; a bind failure ConnectionError (an OSError).
     """
     serve_tcp(port, host, options)

@@ -36,6 +36,13 @@ type Config struct {
 	MaxArgs   int `json:"max_args"`
 	MaxInline int `json:"max_inline"`
 	MaxQuery  int `json:"max_query"`
+	// MaxOutput bounds the reply bytes one client may have waiting to be
+	// written: a command whose reply leaves more unsent closes the
+	// connection, as Redis's client-output-buffer-limit does. The loop runs
+	// no further commands for a client while 64 KiB of replies wait, so
+	// this is in effect the biggest reply one command may make. Zero means
+	// DefaultMaxOutput.
+	MaxOutput int `json:"max_output"`
 	// MaxMemory bounds the memory the store accounts for (keys, values and
 	// per-entry overhead): a number of bytes or a string such as "512MB".
 	// 0 means no bound.
@@ -49,6 +56,10 @@ type Config struct {
 
 // DefaultMaxClients is the connection limit when Config.MaxClients is 0.
 const DefaultMaxClients = 10000
+
+// DefaultMaxOutput is Config.MaxOutput when it is 0: twice the biggest
+// value (max_bulk), so a GET of any value can always be answered.
+const DefaultMaxOutput = 1 << 30
 
 // withDefaults returns c with zero fields set to their defaults, or an error
 // that names the first invalid field.
@@ -81,6 +92,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"max_inline", &c.MaxInline, d.MaxInline},
 		{"max_query", &c.MaxQuery, d.MaxQuery},
 		{"max_clients", &c.MaxClients, DefaultMaxClients},
+		{"max_output", &c.MaxOutput, DefaultMaxOutput},
 	} {
 		if *f.v < 0 {
 			return c, fmt.Errorf("%s must not be negative", f.name)

@@ -259,6 +259,12 @@ func (l *loop) runCommands(c *conn) (full bool) {
 		var quit bool
 		c.out, quit = l.s.exec(c, args, c.out)
 		c.quit = c.quit || quit
+		if c.unsent() > l.s.cfg.MaxOutput {
+			l.s.log.Warn("closing a client whose replies passed max_output",
+				"remote", c.remote, "unsent", c.unsent(), "max_output", l.s.cfg.MaxOutput)
+			l.s.dropped(cap(c.out))
+			c.out, c.sent, c.quit = nil, 0, true
+		}
 	}
 	return false
 }

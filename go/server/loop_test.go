@@ -323,3 +323,27 @@ func TestCloseWaitsForReadersAndCutsOffStalledClients(t *testing.T) {
 		t.Fatalf("the client that read nothing got all %d bytes: it was not cut off", len(all))
 	}
 }
+
+// A command whose reply would leave more than MaxOutput bytes waiting for
+// the client closes the connection instead, and nobody else notices.
+func TestMaxOutputClosesAClientWithTooBigAReply(t *testing.T) {
+	cfg := tcpConfig()
+	cfg.MaxOutput = 1 << 20
+	s := start(t, cfg)
+	value := bytes.Repeat([]byte("o"), 600<<10)
+	s.store.Set([]byte("big"), value, store.SetOptions{})
+	nc, r := rawConn(t, s)
+	nc.Write([]byte("GET big\r\n"))
+	got := make([]byte, len(resp.AppendBulk(nil, value)))
+	if _, err := io.ReadFull(r, got); err != nil {
+		t.Fatalf("a reply under max_output: %v", err)
+	}
+	nc.Write([]byte("MGET big big\r\nPING\r\n"))
+	if rest, err := io.ReadAll(r); err != nil || len(rest) != 0 {
+		t.Fatalf("a 1.2 MB reply over a 1 MiB max_output: %d bytes, %v; want a hang-up and nothing", len(rest), err)
+	}
+	other := dial(t, s)
+	if got := do(t, other, "PING"); got != "+PONG\r\n" {
+		t.Fatalf("another client: %q", got)
+	}
+}

@@ -33,6 +33,8 @@ func main() {
 	flag.BoolVar(&cfg.AllowRemote, "allow-remote", false, "allow a non-loopback bind without a password")
 	flag.StringVar(&cfg.EvictionPolicy, "eviction-policy", "sieve", "sieve or noeviction")
 	flag.IntVar(&cfg.MaxClients, "max-clients", server.DefaultMaxClients, "most clients at once")
+	flag.IntVar(&cfg.MaxQuery, "max-query", 0, "most bytes one request may take (0: 1 GiB)")
+	flag.IntVar(&cfg.MaxOutput, "max-output", 0, "most reply bytes waiting for one client (0: 1 GiB)")
 	flag.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	flag.Parse()
 
