@@ -409,6 +409,9 @@ func cmdMGet(c *conn, args [][]byte, out []byte) []byte {
 	vals := c.s.store.MGet(args[1:])
 	out = resp.AppendArray(out, len(vals))
 	for _, v := range vals {
+		if c.overflowing(out) {
+			break // the one command that repeats values: stop before it costs more
+		}
 		out = c.appendValue(out, v, v != nil)
 	}
 	return out

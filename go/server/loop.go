@@ -259,7 +259,7 @@ func (l *loop) runCommands(c *conn) (full bool) {
 		var quit bool
 		c.out, quit = l.s.exec(c, args, c.out)
 		c.quit = c.quit || quit
-		if c.unsent() > l.s.cfg.MaxOutput {
+		if c.overflowing(c.out) {
 			l.s.log.Warn("closing a client whose replies passed max_output",
 				"remote", c.remote, "unsent", c.unsent(), "max_output", l.s.cfg.MaxOutput)
 			l.s.dropped(cap(c.out))
@@ -499,6 +499,10 @@ func (fd fdReader) Read(p []byte) (int, error) {
 }
 
 func (c *conn) unsent() int { return len(c.out) - c.sent }
+
+// overflowing reports whether out, c's replies, would leave more than
+// max_output bytes waiting to be written; the loop then closes c.
+func (c *conn) overflowing(out []byte) bool { return len(out)-c.sent > c.s.cfg.MaxOutput }
 
 // write sends as much of the pending replies as the socket takes and
 // reports whether the connection still works.

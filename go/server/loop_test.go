@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -345,5 +346,23 @@ func TestMaxOutputClosesAClientWithTooBigAReply(t *testing.T) {
 	other := dial(t, s)
 	if got := do(t, other, "PING"); got != "+PONG\r\n" {
 		t.Fatalf("another client: %q", got)
+	}
+
+	// MGET can repeat one big value: its reply stops growing at the
+	// bound, rather than being built whole (600 MB here) and then dropped.
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	mget := [][]byte{[]byte("MGET")}
+	for i := 0; i < 1000; i++ {
+		mget = append(mget, []byte("big"))
+	}
+	nc, r = rawConn(t, s)
+	nc.Write(resp.AppendCommand(nil, mget...))
+	if rest, err := io.ReadAll(r); err != nil || len(rest) != 0 {
+		t.Fatalf("MGET of 1000 big values: %d bytes, %v; want a hang-up and nothing", len(rest), err)
+	}
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
+		t.Fatalf("MGET over max_output allocated %d MiB", grew>>20)
 	}
 }
