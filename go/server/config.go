@@ -57,8 +57,8 @@ type Config struct {
 // DefaultMaxClients is the connection limit when Config.MaxClients is 0.
 const DefaultMaxClients = 10000
 
-// DefaultMaxOutput is Config.MaxOutput when it is 0: twice the biggest
-// value (max_bulk), so a GET of any value can always be answered.
+// DefaultMaxOutput is Config.MaxOutput when it is 0: twice the default
+// max_bulk, so a GET of any value within it can always be answered.
 const DefaultMaxOutput = 1 << 30
 
 // withDefaults returns c with zero fields set to their defaults, or an error
