@@ -836,7 +836,7 @@ func cmdReset(c *conn, args [][]byte, out []byte) []byte {
 	c.discard()
 	c.resp3 = false
 	c.name = ""
-	c.authed = c.s.cfg.Password == ""
+	c.setAuthed(c.s.cfg.Password == "")
 	return resp.AppendSimple(out, "RESET")
 }
 
@@ -869,7 +869,7 @@ func cmdAuth(c *conn, args [][]byte, out []byte) []byte {
 	if !c.s.checkPassword(user, args[len(args)-1]) {
 		return resp.AppendError(out, "WRONGPASS invalid username-password pair or user is disabled.")
 	}
-	c.authenticate()
+	c.setAuthed(true)
 	return resp.AppendSimple(out, "OK")
 }
 
@@ -894,7 +894,7 @@ func cmdHello(c *conn, args [][]byte, out []byte) []byte {
 			if c.s.cfg.Password == "" || !c.s.checkPassword(args[i+1], args[i+2]) {
 				return resp.AppendError(out, "WRONGPASS invalid username-password pair or user is disabled.")
 			}
-			c.authenticate()
+			c.setAuthed(true)
 			i += 2
 		case is(args[i], "SETNAME") && i+1 < len(args):
 			c.name = string(args[i+1])

@@ -463,21 +463,21 @@ func (s *Server) newConn(nc net.Conn) (*conn, error) {
 		id:     s.clientIDs.Add(1),
 		fd:     fd,
 		remote: remote,
-		authed: s.cfg.Password == "",
 	}
-	lim := s.cfg.limits()
-	if !c.authed {
-		lim = lim.BeforeAuth()
-	}
-	c.rd = resp.NewReader(fdReader(fd), lim)
+	c.rd = resp.NewReader(fdReader(fd), s.cfg.limits())
+	c.setAuthed(s.cfg.Password == "")
 	return c, nil
 }
 
-// authenticate lets c run every command, and send commands as big as the
-// server's limits allow: before AUTH only small ones are read.
-func (c *conn) authenticate() {
-	c.authed = true
-	c.rd.SetLimits(c.s.cfg.limits())
+// setAuthed records whether c has authenticated. Until it has, c runs only
+// the commands that need no password, and only small commands are read.
+func (c *conn) setAuthed(authed bool) {
+	c.authed = authed
+	lim := c.s.cfg.limits()
+	if !authed {
+		lim = lim.BeforeAuth()
+	}
+	c.rd.SetLimits(lim)
 }
 
 // fdReader reads from a non-blocking socket; EAGAIN means nothing to read.

@@ -254,6 +254,13 @@ func TestUnauthenticatedClientsSendOnlySmallCommands(t *testing.T) {
 			t.Fatalf("AUTH then a 1 MiB SET: %q, want %q", l, want)
 		}
 	}
+	// RESET makes the client unauthenticated again, limits and all.
+	nc.Write([]byte("RESET\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$20000\r\n"))
+	for _, want := range []string{"+RESET", "-ERR Protocol error: unauthenticated bulk length"} {
+		if l := readLine(t, r); l != want {
+			t.Fatalf("RESET then a 20000-byte SET: %q, want %q", l, want)
+		}
+	}
 }
 
 func TestMaxClients(t *testing.T) {
