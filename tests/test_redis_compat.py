@@ -205,6 +205,11 @@ CASES: dict[str, list[Step]] = {
         ("brpop", (["q"], 0.05), {}, None),
         ("execute_command", ("BLPOP", "q", "-1"), {}, Raises("timeout is negative")),
         ("execute_command", ("BLPOP", "q", "soon"), {}, Raises("timeout is not a float")),
+        ("execute_command", ("BLPOP", "q", "nan"), {}, Raises("timeout is not a float")),
+        ("execute_command", ("BRPOP", "q", "nan"), {}, Raises("timeout is not a float")),
+        # A timeout too small to see waits 1 ms; it once waited forever.
+        ("execute_command", ("BLPOP", "q", "1e-10"), {}, None),
+        ("execute_command", ("BRPOP", "q", "0.0000001"), {}, None),
     ],
     "blocking-pops-take-the-right-end": [
         ("rpush", ("q", b"1", b"2", b"3", b"4"), {}, 4),

@@ -2,6 +2,8 @@ package server
 
 import (
 	"crypto/subtle"
+	"errors"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -227,6 +229,8 @@ const (
 	errExpire   = "ERR invalid expire time in '%s' command"
 	errTimeout  = "ERR timeout is not a float or out of range"
 	errNegative = "ERR timeout is negative"
+
+	errTimeoutRange = "ERR timeout is out of range"
 )
 
 func appendErr(out []byte, err error) []byte { return resp.AppendError(out, err.Error()) }
@@ -691,14 +695,9 @@ func cmdLRange(c *conn, args [][]byte, out []byte) []byte {
 // connection, and only this one, until a value arrives, the timeout (in
 // seconds, 0 = forever) passes, the client hangs up or the server stops.
 func cmdBPop(c *conn, args [][]byte, out []byte) []byte {
-	secs, err := strconv.ParseFloat(string(args[len(args)-1]), 64)
-	switch {
-	case err != nil:
-		return resp.AppendError(out, errTimeout)
-	case secs < 0:
-		return resp.AppendError(out, errNegative)
-	case secs > maxTTL.Seconds():
-		return resp.AppendError(out, errTimeout)
+	timeout, msg := parseTimeout(args[len(args)-1])
+	if msg != "" {
+		return resp.AppendError(out, msg)
 	}
 	keys := args[1 : len(args)-1]
 	p, w, err := c.s.store.BPop(keys, isLeft(args[0]), c.wake)
@@ -707,10 +706,56 @@ func cmdBPop(c *conn, args [][]byte, out []byte) []byte {
 	}
 	if w != nil {
 		// The event loop replies when the wait ends.
-		c.block = &blocked{w: w, timeout: time.Duration(secs * float64(time.Second))}
+		c.block = &blocked{w: w, timeout: timeout}
 		return out
 	}
 	return c.appendPopped(out, p)
+}
+
+// parseTimeout parses a blocking command's timeout, in seconds, as Redis
+// does: a decimal or hexadecimal float, rounded up to whole milliseconds, so
+// that a tiny positive timeout waits 1 ms. A timeout of 0, or a negative one
+// that rounds up to 0, waits forever. NaN is not a float, and a timeout past
+// maxTTL is out of range. It returns the timeout or an error message.
+func parseTimeout(arg []byte) (time.Duration, string) {
+	s := string(arg)
+	secs, err := strconv.ParseFloat(s, 64)
+	if errors.Is(err, strconv.ErrRange) && math.IsInf(secs, 0) {
+		err = nil // a huge magnitude, refused below by its sign
+	}
+	if err != nil || math.IsNaN(secs) || strings.ContainsRune(s, '_') {
+		return 0, errTimeout // Go's digit separators are not Redis syntax
+	}
+	ms := math.Ceil(secs * 1000)
+	switch {
+	case ms < 0:
+		return 0, errNegative
+	case ms > float64(maxTTL/time.Millisecond):
+		return 0, errTimeoutRange
+	case ms == 0 && secs == 0 && !math.Signbit(secs) && nonzeroMantissa(s):
+		ms = 1 // positive, but too small for a float64 (1e-400)
+	}
+	return time.Duration(ms) * time.Millisecond, ""
+}
+
+// nonzeroMantissa reports whether a well-formed float's digits, before its
+// exponent, are not all zeros.
+func nonzeroMantissa(s string) bool {
+	s = strings.TrimLeft(s, "+-")
+	hex := len(s) > 1 && s[0] == '0' && (s[1]|0x20) == 'x'
+	if hex {
+		s = s[2:]
+	}
+	for _, ch := range s {
+		switch {
+		case ch == '0' || ch == '.':
+		case '1' <= ch && ch <= '9', hex && 'a' <= ch|0x20 && ch|0x20 <= 'f':
+			return true
+		default: // the exponent
+			return false
+		}
+	}
+	return false
 }
 
 // appendPopped appends a blocking pop's reply: key and value, or null.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tiny-mp-cache/tiny-mp-cache/client"
+	"github.com/tiny-mp-cache/tiny-mp-cache/resp"
 )
 
 // do sends a command and returns the raw reply.
@@ -355,5 +356,61 @@ func TestClientMGet(t *testing.T) {
 	vals, err := c.MGet([][]byte{[]byte("a"), []byte("nope"), []byte("e")})
 	if err != nil || len(vals) != 3 || string(vals[0]) != "1" || vals[1] != nil || vals[2] == nil || len(vals[2]) != 0 {
 		t.Fatalf("MGet = %q, %v; want [1 <nil> \"\"]", vals, err)
+	}
+}
+
+// TestBlockingPopTimeouts: BLPOP and BRPOP take their timeout as Redis does.
+// NaN and infinities are refused; a positive timeout too small to see, which
+// once blocked forever, waits one millisecond; 0 (and what rounds up to 0)
+// waits forever. Every read here has a deadline, so a wait that does not
+// end fails the test instead of hanging it.
+func TestBlockingPopTimeouts(t *testing.T) {
+	s := start(t, tcpConfig())
+	for _, cmd := range []string{"BLPOP", "BRPOP"} {
+		for _, tc := range []struct{ timeout, want string }{
+			{"nan", "-ERR timeout is not a float or out of range"},
+			{"NaN", "-ERR timeout is not a float or out of range"},
+			{"-nan", "-ERR timeout is not a float or out of range"},
+			{"1_0", "-ERR timeout is not a float or out of range"},
+			{" 1", "-ERR timeout is not a float or out of range"},
+			{"", "-ERR timeout is not a float or out of range"},
+			{"inf", "-ERR timeout is out of range"},
+			{"+Infinity", "-ERR timeout is out of range"},
+			{"1e400", "-ERR timeout is out of range"},
+			{"1e12", "-ERR timeout is out of range"},
+			{"-inf", "-ERR timeout is negative"},
+			{"-1", "-ERR timeout is negative"},
+			{"-0.0011", "-ERR timeout is negative"},
+			{"1e-10", "*-1"},
+			{"1e-400", "*-1"},
+			{"0.0000001", "*-1"},
+			{"0.001", "*-1"},
+			{"0x1p-10", "*-1"},
+		} {
+			nc, r := rawConn(t, s)
+			nc.SetDeadline(time.Now().Add(2 * time.Second))
+			nc.Write(resp.AppendCommand(nil, []byte(cmd), []byte("empty"), []byte(tc.timeout)))
+			line, err := r.ReadString('\n')
+			if got := strings.TrimSuffix(line, "\r\n"); err != nil || got != tc.want {
+				t.Errorf("%s empty %q: %q, %v; want %q", cmd, tc.timeout, got, err, tc.want)
+			}
+			nc.Close()
+		}
+		// A negative timeout that rounds up to 0 ms waits forever, as in
+		// Redis: still blocked after a while, served by a push.
+		for _, timeout := range []string{"0", "-0", "-1e-10"} {
+			nc, r := rawConn(t, s)
+			nc.Write(resp.AppendCommand(nil, []byte(cmd), []byte("q"+timeout), []byte(timeout)))
+			nc.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+			if line, err := r.ReadString('\n'); err == nil {
+				t.Fatalf("%s timeout %q returned %q; want a wait", cmd, timeout, line)
+			}
+			nc.SetReadDeadline(time.Now().Add(2 * time.Second))
+			do(t, dial(t, s), "RPUSH", "q"+timeout, "v")
+			if line, err := r.ReadString('\n'); err != nil || line != "*2\r\n" {
+				t.Fatalf("%s timeout %q after a push: %q, %v", cmd, timeout, line, err)
+			}
+			nc.Close()
+		}
 	}
 }
