@@ -414,3 +414,28 @@ func TestBlockingPopTimeouts(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckPassword: only the exact password passes, whatever its length.
+// The comparison runs over SHA-256 digests, so its time does not depend on
+// the lengths (a timing test would be flaky on a shared machine; this one
+// pins the behaviour the digest comparison must keep).
+func TestCheckPassword(t *testing.T) {
+	s := &Server{cfg: Config{Password: "s3cret"}}
+	for _, tc := range []struct {
+		user, pass string
+		ok         bool
+	}{
+		{"default", "s3cret", true},
+		{"default", "s3cre", false},
+		{"default", "s3cret!", false},
+		{"default", "s3cret\x00", false},
+		{"default", "", false},
+		{"default", strings.Repeat("s3cret", 1000), false},
+		{"Default", "s3cret", false},
+		{"admin", "s3cret", false},
+	} {
+		if got := s.checkPassword([]byte(tc.user), []byte(tc.pass)); got != tc.ok {
+			t.Errorf("checkPassword(%q, %q) = %v; want %v", tc.user, tc.pass, got, tc.ok)
+		}
+	}
+}
