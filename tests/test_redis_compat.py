@@ -513,3 +513,67 @@ def test_redis_benchmark_smoke(transport):
         assert server.proc.returncode == 0, err
     finally:
         server.stop()
+
+
+# --- inline commands -------------------------------------------------------------------
+
+# Inline lines (as typed into telnet) and the arguments Redis reads from
+# them, or None where Redis answers "unbalanced quotes" and hangs up.
+INLINE_CASES: list[tuple[bytes, list[bytes] | None]] = [
+    (b'"a b" "c d"', [b"a b", b"c d"]),
+    (b"'a b'  ''  \"\"", [b"a b", b"", b""]),
+    (b'"\\n\\r\\t\\b\\a\\\\\\"\\q"', [b'\n\r\t\b\a\\"q']),
+    (b'"\\x41\\x6a\\xff\\x00" "\\x4" "\\xzz"', [b"Aj\xff\x00", b"x4", b"xzz"]),
+    (b"'\\n\\x41' 'it\\'s' 'a\"b' \"a'b\"", [b"\\n\\x41", b"it's", b'a"b', b"a'b"]),
+    (b'a"b c" x\'y z\'', [b"ab c", b"xy z"]),
+    (b'ab\\"cd"', [b"ab\\cd"]),
+    (b"a\vb \fc\t\"d\"\v", [b"a\vb", b"c", b"d"]),
+    (b"\xc3\xa9 a\xc2\xa0b", [b"\xc3\xa9", b"a\xc2\xa0b"]),
+    (b'"a"b', None),
+    (b"'a''b'", None),
+    (b'"abc', None),
+    (b"'abc", None),
+    (b'"abc\\"', None),
+    (b"'a\\\\'", None),
+    (b'x"y', None),
+]
+
+
+def read_reply(f) -> Any:
+    """One RESP2 reply from a binary file: bytes, int, list, None, or an Exception for an error."""
+    line = f.readline()
+    assert line.endswith(b"\r\n"), line
+    kind, rest = line[:1], line[1:-2]
+    if kind == b"+":
+        return rest
+    if kind == b"-":
+        return Exception(rest.decode())
+    if kind == b":":
+        return int(rest)
+    if kind == b"$":
+        n = int(rest)
+        return None if n < 0 else f.read(n + 2)[:-2]
+    assert kind == b"*", line
+    return [read_reply(f) for _ in range(int(rest))]
+
+
+@pytest.mark.parametrize("line, want", INLINE_CASES, ids=[repr(c[0]) for c in INLINE_CASES])
+def test_inline_commands_take_quotes_as_redis_does(server, line, want):
+    import socket
+
+    from conftest import read_until_closed, sockaddr_of
+
+    family, sockaddr = sockaddr_of(server.addr)
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.settimeout(5)
+        s.connect(sockaddr)
+        s.sendall(b"DEL inline\r\nRPUSH inline first " + line + b"\r\nLRANGE inline 1 -1\r\n")
+        if want is None:
+            got, how = read_until_closed(s, 5)
+            assert re.fullmatch(rb":[01]\r\n-ERR Protocol error: unbalanced quotes in request\r\n", got)
+            assert how == "eof"
+            return
+        f = s.makefile("rb")
+        assert read_reply(f) in (0, 1)
+        assert read_reply(f) == len(want) + 1
+        assert read_reply(f) == want

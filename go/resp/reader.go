@@ -257,7 +257,8 @@ func (rd *Reader) header(at int, kind byte) (int, int, error) {
 	return n, at + nl + 1, nil
 }
 
-// parseInline parses a line of space-separated words, as typed into telnet.
+// parseInline parses a line of blank-separated words, as typed into
+// telnet, with quotes as Redis takes them (see splitInline).
 func (rd *Reader) parseInline() ([][]byte, error) {
 	window := rd.buf[rd.beg:rd.end]
 	nl := bytes.IndexByte(window, '\n')
@@ -270,16 +271,14 @@ func (rd *Reader) parseInline() ([][]byte, error) {
 	if nl > rd.lim.MaxInline {
 		return nil, &ProtocolError{"too big inline request"}
 	}
-	line := window[:nl]
+	line := bytes.TrimSuffix(window[:nl], []byte("\r"))
 	rd.beg += nl + 1
-	rd.args = rd.args[:0]
-	for _, word := range bytes.Fields(line) {
-		if len(rd.args) == rd.lim.MaxArgs {
-			return nil, &ProtocolError{"invalid multibulk length"}
-		}
-		rd.args = append(rd.args, word)
+	args, err := splitInline(line, rd.args[:0], rd.lim.MaxArgs)
+	if err != nil {
+		return nil, err
 	}
-	return rd.args, nil
+	rd.args = args
+	return args, nil
 }
 
 // parseInt parses a decimal integer of at most 18 digits, with an optional
