@@ -618,6 +618,31 @@ def test_scan_iter_visits_every_matching_key(cache):
     assert list(cache.scan_iter("nothing:*")) == []
 
 
+def test_scan_iter_is_not_disturbed_by_other_scanners(cache, make_cache, server_addr):
+    # Cursors were server state, of which the last 1024 were kept: another
+    # client's 1,100 SCAN calls made this scan start over and return keys twice.
+    keys = {f"k{i}" for i in range(100)}
+    cache.mset({k: b"x" for k in keys})
+    scan = cache.scan_iter(count=10)
+    seen = [next(scan)]
+    other = make_cache(server_addr)
+    for _ in range(1100):
+        other.execute_command("SCAN", "0", "COUNT", "1")
+    seen.extend(scan)
+    assert sorted(seen) == sorted(keys)
+
+
+def test_scan_with_few_matches_examines_a_bounded_part_of_the_keyspace(cache):
+    # One SCAN ... MATCH call walked every key when few matched. Like Redis,
+    # a call now examines about COUNT keys (we: at most 10 * COUNT) and may
+    # return none with a cursor to go on.
+    cache.mset({f"k{i}": b"x" for i in range(5000)})
+    cache.set("needle", b"x")
+    cursor, found = cache.execute_command("SCAN", "0", "MATCH", "*needle", "COUNT", "10")
+    assert int(cursor) != 0 and len(found) <= 1
+    assert list(cache.scan_iter("*needle", count=10)) == ["needle"]
+
+
 def test_scan_iter_checks_its_arguments_when_called(cache):
     with pytest.raises(ValueError, match="count"):
         cache.scan_iter(count=0)

@@ -3,6 +3,8 @@ package store
 import (
 	"hash/maphash"
 	"strings"
+
+	"github.com/tidwall/btree"
 )
 
 // index finds entries by key. It is a Go map keyed by a 64-bit hash of the
@@ -14,11 +16,15 @@ import (
 // million at a million keys. The entries' own keys then tell them apart:
 // the second key of such a pair waits in clash, which is otherwise empty.
 // The seed is random per index, so clients cannot choose keys that clash.
+//
+// The hashes are also kept in order, for SCAN: a position in that order is
+// a number, so a cursor can carry it and the server remember nothing.
 type index struct {
 	seed   maphash.Seed
 	mask   uint64            // all ones; tests narrow it to force clashes
 	byHash map[uint64]*entry // by hash of the key
 	clash  map[string]*entry // keys whose hash byHash holds for another key
+	hashes btree.Set[uint64] // the hashes byHash holds, in order
 }
 
 func newIndex() index {
@@ -43,6 +49,7 @@ func (x *index) add(e *entry) {
 	h := x.hash(e.key())
 	if x.byHash[h] == nil {
 		x.byHash[h] = e
+		x.hashes.Insert(h)
 		return
 	}
 	if x.clash == nil {
@@ -66,6 +73,26 @@ func (x *index) remove(e *entry) {
 			delete(x.clash, k)
 			x.byHash[h] = other
 			return
+		}
+	}
+	x.hashes.Delete(h)
+}
+
+// ascend calls fn with each hash at or after from, in ascending order,
+// until fn returns false.
+func (x *index) ascend(from uint64, fn func(h uint64) bool) {
+	x.hashes.Ascend(from, fn)
+}
+
+// withHash calls fn for each entry whose key has hash h: one, unless keys
+// clash.
+func (x *index) withHash(h uint64, fn func(*entry)) {
+	if e := x.byHash[h]; e != nil {
+		fn(e)
+	}
+	for k, e := range x.clash { // almost always empty
+		if x.hash(k) == h {
+			fn(e)
 		}
 	}
 }

@@ -57,7 +57,6 @@ type Store struct {
 	queue    sieve                   // guarded by mu; empty unless the store evicts
 	waiters  map[string][]*Waiter    // guarded by mu; blocked pops, per key, oldest first
 	watches  map[string][]*Watch     // guarded by mu; WATCHes, per key
-	cursors  cursors                 // guarded by mu; SCAN positions
 	used     int64                   // guarded by mu
 	stats    Stats                   // guarded by mu
 }
@@ -405,38 +404,24 @@ func (s *Store) Keys(pattern string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	s.scanFrom(pattern, literalPrefix(pattern), func(e *entry) bool {
-		if s.live(e, now) {
-			out = append(out, e.key())
-		}
-		return true
-	})
-	return out
-}
-
-// scanFrom calls fn, in key order, for each entry at or after from whose key
-// matches pattern, until fn returns false. s.mu must be held.
-func (s *Store) scanFrom(pattern, from string, fn func(*entry) bool) {
 	prefix := literalPrefix(pattern)
 	if prefix == pattern { // no wildcards: at most one key
-		if e := s.entries.get([]byte(pattern)); e != nil && pattern >= from {
-			fn(e)
+		if e := s.entries.get([]byte(pattern)); e != nil && s.live(e, now) {
+			out = append(out, e.key())
 		}
-		return
+		return out
 	}
-	if from < prefix {
-		from = prefix
-	}
-	s.order.Ascend(probe(from), func(e *entry) bool {
+	s.order.Ascend(probe(prefix), func(e *entry) bool {
 		k := e.key()
 		if !strings.HasPrefix(k, prefix) {
 			return false
 		}
-		if Match(pattern, k) {
-			return fn(e)
+		if Match(pattern, k) && s.live(e, now) {
+			out = append(out, k)
 		}
 		return true
 	})
+	return out
 }
 
 // Len returns the number of keys, counting expired ones not yet reclaimed.
