@@ -333,6 +333,35 @@ def test_a_stale_socket_file_does_not_stop_a_new_server(second, client_path):
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.parametrize("kind", ["regular file", "directory", "symbolic link to a regular file"])
+def test_a_path_taken_by_something_else_than_a_socket_is_a_clear_error_and_is_left_alone(kind):
+    # serve_unix used to delete a regular file or an empty directory there.
+    need_go()
+    path = unix_path()
+    target = path + ".target"
+    if kind == "regular file":
+        with open(path, "wb") as f:
+            f.write(b"precious")
+    elif kind == "directory":
+        os.mkdir(path)
+    else:
+        with open(target, "wb") as f:
+            f.write(b"precious")
+        os.symlink(target, path)
+    before = os.lstat(path)
+    result = run_python(TRY_SERVE, "unix", path, timeout=30)
+    assert result.returncode == 0, result.stderr
+    name, is_ours, message = result.stdout.decode().strip().split("|", 2)
+    assert name == "ConnectionError" and is_ours == "True", result.stdout
+    assert f"{path} is a {kind}, not a socket" in message, message
+    after = os.lstat(path)
+    assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode)
+    if kind != "directory":
+        with open(path, "rb") as f:
+            assert f.read() == b"precious"
+
+
+@pytest.mark.timeout(60)
 def test_a_live_server_on_the_same_path_is_a_clear_error_and_is_left_alone():
     path = unix_path()
     live = CLIServer(path)

@@ -92,6 +92,42 @@ def test_serve_functions_return_none_on_a_signal(transport, sig):
         assert not os.path.exists(where)
 
 
+SERVE_IN_A_THREAD = """
+import sys, threading
+from tiny_mp_cache import serve, serve_unix
+if sys.argv[1] == "tcp":
+    thread = threading.Thread(target=serve, args=(int(sys.argv[2]),))
+else:
+    thread = threading.Thread(target=serve_unix, args=(sys.argv[2],))
+thread.start()
+thread.join()
+"""
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("transport", ["tcp", "unix"])
+def test_sigterm_stops_a_server_run_outside_the_main_thread_cleanly(transport):
+    # Python runs signal handlers on the main thread only, so a server run by
+    # another thread was killed by SIGTERM's default action: its unix socket
+    # file was left behind, its clients cut off. Now the server is stopped
+    # (replies flushed, socket file removed), then SIGTERM ends the process
+    # as it would have.
+    need_go()
+    if transport == "tcp":
+        where = str(free_port())
+        addr = f"127.0.0.1:{where}"
+    else:
+        where = os.path.join(short_tmpdir(), "s.sock")
+        addr = f"unix://{where}"
+    server = ServerProcess([sys.executable, "-c", SERVE_IN_A_THREAD, transport, where], addr)
+    TinyCache(addr, _pure=True).set("k", b"v")
+    _, err = server.stop(signal.SIGTERM, timeout=10)
+    assert server.proc.returncode == -signal.SIGTERM, err
+    assert b"Traceback" not in err
+    if transport == "unix":
+        assert not os.path.exists(where), "the socket file was left behind"
+
+
 def test_sigterm_handler_is_restored_after_serve():
     need_go()
     code = """

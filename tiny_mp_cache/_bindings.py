@@ -63,6 +63,7 @@ int tmc_server_start(const char *config, size_t config_len, uint64_t *out,
                      char *err, size_t err_cap);
 int tmc_server_wait(uint64_t h, double timeout);
 int tmc_server_stop(uint64_t h, char *err, size_t err_cap);
+void tmc_server_stop_on_sigterm(void);
 """
 
 ERR_CAP = 512
@@ -360,6 +361,10 @@ class Server:
     def wait(self, timeout: float) -> bool:
         """Wait up to timeout seconds; True once the server has stopped."""
         return bool(self._lib.tmc_server_wait(self._handle, timeout))
+
+    def stop_on_sigterm(self) -> None:
+        """Have SIGTERM stop this server (and any other), then end the process as its default action does."""
+        self._lib.tmc_server_stop_on_sigterm()
 
     def stop(self) -> None:
         err = ffi.new("char[]", ERR_CAP)

@@ -46,7 +46,9 @@ def serve_tcp(port: int, host: str, options: dict[str, Any], on_ready: Callable[
 def serve_unix(path: str | os.PathLike[str], **options: Any) -> None:
     """Serve on the unix socket at path until Ctrl-C (SIGINT) or SIGTERM, then return None.
 
-    The socket file is removed when the server stops. Extra keyword options
+    The socket file is removed when the server stops. A stale socket file
+    at path (nobody answers on it) is replaced; anything else there raises
+    ConnectionError and is left as it is. Extra keyword options
     are those of serve(), plus unix_mode (the socket file's permissions,
     0o600 by default).
     """
@@ -101,8 +103,11 @@ class _Terminated(BaseException):
 def _serve(start: Callable[[], Any], on_ready: Callable[[], None] | None) -> None:
     """Start the server and block until it stops, Ctrl-C or SIGTERM; always stop it.
 
-    The SIGTERM handler is installed before the server starts, so that a
-    SIGTERM at any moment still stops it cleanly (removing a unix socket).
+    On the main thread, the SIGTERM handler is installed before the server
+    starts, so that a SIGTERM at any moment still stops it cleanly (removing
+    a unix socket). Another thread cannot handle signals in Python: there,
+    if SIGTERM would kill the process, the Go library stops the server
+    first and then lets SIGTERM end the process.
     """
     stopping = False
 
@@ -117,6 +122,8 @@ def _serve(start: Callable[[], Any], on_ready: Callable[[], None] | None) -> Non
     server = None
     try:
         server = start()  # a bind failure raises here
+        if not on_main_thread and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            server.stop_on_sigterm()
         if on_ready is not None:
             on_ready()
         # Each wait releases the GIL for at most _POLL_SECONDS, so Python

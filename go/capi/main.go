@@ -19,7 +19,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"os/signal"
 	"sync"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -447,4 +450,43 @@ func tmc_server_stop(h C.uint64_t, errBuf *C.char, errCap C.size_t) C.int {
 		return statusConn
 	}
 	return statusOK
+}
+
+// stopOnSIGTERM is set up once, by the first tmc_server_stop_on_sigterm.
+var stopOnSIGTERM sync.Once
+
+//export tmc_server_stop_on_sigterm
+func tmc_server_stop_on_sigterm() {
+	stopOnSIGTERM.Do(func() {
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, syscall.SIGTERM)
+		go func() {
+			<-ch
+			stopAllServers()
+			// Put back the handling SIGTERM had before Notify, and let
+			// it take its course.
+			signal.Reset(syscall.SIGTERM)
+			syscall.Kill(os.Getpid(), syscall.SIGTERM)
+		}()
+	})
+}
+
+// stopAllServers stops every server started through this library, at once.
+func stopAllServers() {
+	servers.mu.Lock()
+	all := make([]*server.Server, 0, len(servers.m))
+	for id, s := range servers.m {
+		all = append(all, s)
+		delete(servers.m, id)
+	}
+	servers.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, s := range all {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.Close()
+		}()
+	}
+	wg.Wait()
 }

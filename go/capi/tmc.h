@@ -89,3 +89,11 @@ int tmc_server_start(const char *config, size_t config_len, uint64_t *out,
                      char *err, size_t err_cap);
 int tmc_server_wait(uint64_t h, double timeout);
 int tmc_server_stop(uint64_t h, char *err, size_t err_cap);
+
+/* tmc_server_stop_on_sigterm makes the next SIGTERM stop every server
+ * started here (as tmc_server_stop does, removing unix socket files) and
+ * then put back SIGTERM's previous handling and raise it again, so that the
+ * process ends as it would have. It is for servers run outside Python's main
+ * thread, where no Python signal handler can run; call it while SIGTERM's
+ * handling is the default. Calling it again does nothing. */
+void tmc_server_stop_on_sigterm(void);

@@ -4,14 +4,17 @@ package server
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/tiny-mp-cache/tiny-mp-cache/resp"
@@ -55,7 +58,8 @@ type Server struct {
 }
 
 // Listen validates cfg and binds its address. A Unix socket file left by a
-// dead server is replaced; one that a live server answers on is an error.
+// dead server is replaced; one that a live server answers on, or anything
+// else than a socket, is an error.
 func Listen(cfg Config) (*Server, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -91,15 +95,12 @@ func Listen(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// listenUnix listens on a Unix socket at path. Whatever is at path already
+// stays, unless it is a stale socket: a socket (or a symbolic link to one)
+// that refuses connections, as a killed server leaves behind.
 func listenUnix(path string, mode os.FileMode) (net.Listener, error) {
-	if _, err := os.Lstat(path); err == nil {
-		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-			c.Close()
-			return nil, fmt.Errorf("a server is already listening on %s", path)
-		}
-		if err := os.Remove(path); err != nil {
-			return nil, fmt.Errorf("removing stale socket %s: %w", path, err)
-		}
+	if err := removeStaleSocket(path); err != nil {
+		return nil, err
 	}
 	ln, err := net.Listen("unix", path)
 	if err != nil {
@@ -116,6 +117,59 @@ func newRunID() string {
 	var b [20]byte
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// removeStaleSocket removes the socket file at path if no server listens on
+// it. It fails if path is anything but a socket or absent.
+func removeStaleSocket(path string) error {
+	link, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	what := ""
+	if link.Mode()&fs.ModeSymlink != 0 {
+		what = "a symbolic link to "
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%s is a dangling symbolic link, not a socket: remove it or choose another path", path)
+	case err != nil:
+		return err
+	case fi.Mode()&fs.ModeSocket == 0:
+		return fmt.Errorf("%s is %s%s, not a socket: remove it or choose another path", path, what, fileKind(fi.Mode()))
+	}
+	c, err := net.DialTimeout("unix", path, time.Second)
+	switch {
+	case err == nil:
+		c.Close()
+		return fmt.Errorf("a server is already listening on %s", path)
+	case !errors.Is(err, syscall.ECONNREFUSED):
+		// A full backlog (EAGAIN) or a timeout means someone is there.
+		return fmt.Errorf("cannot tell whether a server listens on %s: %w", path, err)
+	}
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("removing stale socket %s: %w", path, err)
+	}
+	return nil
+}
+
+// fileKind names a file's type with an article, for error messages.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return "a regular file"
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "a special file"
 }
 
 // ConfigError is an invalid Config, as opposed to a failure to bind.

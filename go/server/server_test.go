@@ -316,15 +316,25 @@ func TestBadConfig(t *testing.T) {
 	}
 }
 
-func TestUnixSocketFile(t *testing.T) {
-	cfg := unixConfig(t)
-	// A stale file, as left by a killed server, is replaced.
-	if err := os.WriteFile(cfg.Addr, nil, 0o644); err != nil {
+// staleSocket leaves a socket file at path that nobody listens on, as a
+// killed server does.
+func staleSocket(t *testing.T, path string) {
+	t.Helper()
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
 		t.Fatal(err)
 	}
+	ln.SetUnlinkOnClose(false)
+	ln.Close()
+}
+
+func TestUnixSocketFile(t *testing.T) {
+	cfg := unixConfig(t)
+	// A stale socket, as left by a killed server, is replaced.
+	staleSocket(t, cfg.Addr)
 	s, err := Listen(cfg)
 	if err != nil {
-		t.Fatalf("Listen over a stale file: %v", err)
+		t.Fatalf("Listen over a stale socket: %v", err)
 	}
 	go s.Serve()
 	fi, err := os.Stat(cfg.Addr)
@@ -445,4 +455,61 @@ func FuzzDispatch(f *testing.F) {
 			t.Fatalf("server answers wrongly after %q: %q %v %v", in, v, ok, err)
 		}
 	})
+}
+
+// TestUnixSocketPathTakenByOtherFiles: Listen replaced whatever sat at the
+// socket path, a regular file or an empty directory included. Only a stale
+// socket is replaced now; anything else is an error that names it, and is
+// left as it was.
+func TestUnixSocketPathTakenByOtherFiles(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	emptyDir := filepath.Join(dir, "dir")
+	if err := os.Mkdir(emptyDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(dir, "stale.sock")
+	staleSocket(t, stale)
+	links := map[string]string{"link-to-file": file, "link-to-dir": emptyDir, "dangling": filepath.Join(dir, "none")}
+	for name, target := range links {
+		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct{ name, want string }{
+		{"file", "is a regular file, not a socket"},
+		{"dir", "is a directory, not a socket"},
+		{"link-to-file", "is a symbolic link to a regular file, not a socket"},
+		{"link-to-dir", "is a symbolic link to a directory, not a socket"},
+		{"dangling", "is a dangling symbolic link, not a socket"},
+	} {
+		path := filepath.Join(dir, tc.name)
+		before, _ := os.Lstat(path)
+		s, err := Listen(Config{Network: "unix", Addr: path})
+		if err == nil {
+			s.Close()
+		}
+		if err == nil || !strings.Contains(err.Error(), path+" "+tc.want) {
+			t.Errorf("Listen on %s: %v; want an error saying it %s", tc.name, err, tc.want)
+		}
+		if after, err := os.Lstat(path); err != nil || after.Mode() != before.Mode() {
+			t.Errorf("%s was changed: %v, %v", tc.name, after, err)
+		}
+	}
+	if data, _ := os.ReadFile(file); string(data) != "data" {
+		t.Errorf("the regular file now holds %q", data)
+	}
+	// A symbolic link to a stale socket is replaced by the new socket.
+	link := filepath.Join(dir, "link-to-stale")
+	if err := os.Symlink(stale, link); err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, Config{Network: "unix", Addr: link})
+	c := dial(t, s)
+	if got := do(t, c, "PING"); got != "+PONG\r\n" {
+		t.Fatalf("PING over the replaced link: %q", got)
+	}
 }
