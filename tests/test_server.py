@@ -128,6 +128,47 @@ def test_sigterm_stops_a_server_run_outside_the_main_thread_cleanly(transport):
         assert not os.path.exists(where), "the socket file was left behind"
 
 
+FORK_WHILE_SERVING_IN_A_THREAD = """
+import os, signal, sys, threading, time
+from tiny_mp_cache import serve_unix
+path = sys.argv[1]
+threading.Thread(target=serve_unix, args=(path,), daemon=True).start()
+deadline = time.monotonic() + 10
+while not os.path.exists(path) and time.monotonic() < deadline:
+    time.sleep(0.01)
+pid = os.fork()
+if pid == 0:
+    time.sleep(20)
+    os._exit(0)
+os.kill(pid, signal.SIGTERM)
+deadline = time.monotonic() + 5
+while time.monotonic() < deadline:
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        print("child ended by signal", os.WTERMSIG(status) if os.WIFSIGNALED(status) else None, flush=True)
+        break
+    time.sleep(0.01)
+else:
+    print("SIGTERM did not end the child", flush=True)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+os.kill(os.getpid(), signal.SIGTERM)
+time.sleep(10)
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_child_forked_while_a_thread_serves_still_dies_on_sigterm():
+    # The parent's SIGTERM handler is then the Go library's; a forked child
+    # inherits it without the Go runtime behind it, and ignored SIGTERM.
+    need_go()
+    path = os.path.join(short_tmpdir(), "s.sock")
+    result = run_python(FORK_WHILE_SERVING_IN_A_THREAD, path, timeout=30)
+    assert result.stdout == b"child ended by signal 15\n", result.stderr
+    assert result.returncode == -signal.SIGTERM, result.stderr
+    assert not os.path.exists(path), "the socket file was left behind"
+
+
 def test_sigterm_handler_is_restored_after_serve():
     need_go()
     code = """

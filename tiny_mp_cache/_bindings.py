@@ -362,10 +362,6 @@ class Server:
         """Wait up to timeout seconds; True once the server has stopped."""
         return bool(self._lib.tmc_server_wait(self._handle, timeout))
 
-    def stop_on_sigterm(self) -> None:
-        """Have SIGTERM stop this server (and any other), then end the process as its default action does."""
-        self._lib.tmc_server_stop_on_sigterm()
-
     def stop(self) -> None:
         err = ffi.new("char[]", ERR_CAP)
         status = self._lib.tmc_server_stop(self._handle, err, ERR_CAP)

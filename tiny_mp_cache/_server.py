@@ -78,7 +78,7 @@ def _run(
         # This process inherited a loaded Go runtime through fork() and must
         # not call into it: become a fresh interpreter with the same pid.
         _reexec(cli_args, options)
-    _serve(lambda: _bindings.Server(lib, {**config, **options}), on_ready)
+    _serve(lambda: _bindings.Server(lib, {**config, **options}), on_ready, lib.tmc_server_stop_on_sigterm)
 
 
 def _reexec(cli_args: list[str], options: dict[str, Any]) -> None:
@@ -96,18 +96,52 @@ def _reexec(cli_args: list[str], options: dict[str, Any]) -> None:
     os.execve(sys.executable, argv, env)
 
 
+_at_fork_registered = False
+_fork_mask = threading.local()  # the forking thread's signal mask before fork()
+
+
+def _stop_on_sigterm_in_go(stop_on_sigterm: Callable[[], None]) -> None:
+    """Have the Go library catch SIGTERM, stop the servers, then let SIGTERM end the process.
+
+    A forked child inherits the Go library's SIGTERM handler but not the Go
+    runtime that acts on it, so SIGTERM would do nothing there. Around every
+    os.fork(), SIGTERM is therefore blocked, and the child gets back the
+    handling Python believes in before it unblocks it: a SIGTERM sent at
+    once still ends the child.
+    """
+    global _at_fork_registered
+    if not _at_fork_registered:
+        _at_fork_registered = True
+        os.register_at_fork(before=_block_sigterm, after_in_parent=_unblock_sigterm, after_in_child=_sigterm_in_child)
+    stop_on_sigterm()
+
+
+def _block_sigterm() -> None:
+    _fork_mask.old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+
+
+def _unblock_sigterm() -> None:
+    signal.pthread_sigmask(signal.SIG_SETMASK, _fork_mask.old)
+
+
+def _sigterm_in_child() -> None:
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:  # unless the program set its own
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _unblock_sigterm()
+
+
 class _Terminated(BaseException):
     """Raised by the temporary SIGTERM handler to leave the wait loop."""
 
 
-def _serve(start: Callable[[], Any], on_ready: Callable[[], None] | None) -> None:
+def _serve(start: Callable[[], Any], on_ready: Callable[[], None] | None, stop_on_sigterm: Callable[[], None]) -> None:
     """Start the server and block until it stops, Ctrl-C or SIGTERM; always stop it.
 
     On the main thread, the SIGTERM handler is installed before the server
     starts, so that a SIGTERM at any moment still stops it cleanly (removing
     a unix socket). Another thread cannot handle signals in Python: there,
-    if SIGTERM would kill the process, the Go library stops the server
-    first and then lets SIGTERM end the process.
+    if SIGTERM would kill the process, the Go library is asked, before the
+    server starts, to stop it on SIGTERM and then let SIGTERM end the process.
     """
     stopping = False
 
@@ -119,11 +153,11 @@ def _serve(start: Callable[[], Any], on_ready: Callable[[], None] | None) -> Non
     previous: Any = None
     if on_main_thread:
         previous = signal.signal(signal.SIGTERM, on_sigterm)
+    elif signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        _stop_on_sigterm_in_go(stop_on_sigterm)
     server = None
     try:
         server = start()  # a bind failure raises here
-        if not on_main_thread and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-            server.stop_on_sigterm()
         if on_ready is not None:
             on_ready()
         # Each wait releases the GIL for at most _POLL_SECONDS, so Python

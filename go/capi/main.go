@@ -401,8 +401,21 @@ func tmc_free(p *C.char) {
 	C.free(unsafe.Pointer(p))
 }
 
+// starting is held while a server starts, and while SIGTERM stops them all
+// (see tmc_server_stop_on_sigterm), so that no server starts unseen by that.
+var starting struct {
+	sync.Mutex
+	terminated bool // guarded by the mutex: SIGTERM stopped the servers
+}
+
 //export tmc_server_start
 func tmc_server_start(config *C.char, configLen C.size_t, out *C.uint64_t, errBuf *C.char, errCap C.size_t) C.int {
+	starting.Lock()
+	defer starting.Unlock()
+	if starting.terminated {
+		setErr(errBuf, errCap, "the process is ending: SIGTERM stopped its servers")
+		return statusConn
+	}
 	var cfg server.Config
 	dec := json.NewDecoder(bytes.NewReader(view(config, configLen)))
 	dec.DisallowUnknownFields()
@@ -462,6 +475,9 @@ func tmc_server_stop_on_sigterm() {
 		signal.Notify(ch, syscall.SIGTERM)
 		go func() {
 			<-ch
+			starting.Lock()
+			starting.terminated = true
+			starting.Unlock()
 			stopAllServers()
 			// Put back the handling SIGTERM had before Notify, and let
 			// it take its course.

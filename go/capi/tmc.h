@@ -91,9 +91,12 @@ int tmc_server_wait(uint64_t h, double timeout);
 int tmc_server_stop(uint64_t h, char *err, size_t err_cap);
 
 /* tmc_server_stop_on_sigterm makes the next SIGTERM stop every server
- * started here (as tmc_server_stop does, removing unix socket files) and
- * then put back SIGTERM's previous handling and raise it again, so that the
- * process ends as it would have. It is for servers run outside Python's main
- * thread, where no Python signal handler can run; call it while SIGTERM's
- * handling is the default. Calling it again does nothing. */
+ * started here (as tmc_server_stop does, removing unix socket files; a
+ * server starting meanwhile fails with TMC_ERR_CONN) and then put back
+ * SIGTERM's previous handling and raise it again, so that the process ends
+ * as it would have. It is for servers run outside Python's main thread,
+ * where no Python signal handler can run; call it before starting them,
+ * while SIGTERM's handling is the default. Calling it again does nothing.
+ * A child forked afterwards inherits the Go handler without the Go runtime:
+ * it must put SIGTERM's handling back itself (tiny_mp_cache does). */
 void tmc_server_stop_on_sigterm(void);
