@@ -143,7 +143,8 @@ class ServerThread:
 
     serve() itself only stops on a signal, which a non-main thread cannot
     take, so this uses the same internals serve() uses (_server._serve with
-    a Go Server) and keeps the Server to stop it.
+    a Go Server, and SIGTERM caught in Go as serve() in a thread has it) and
+    keeps the Server to stop it.
     """
 
     def __init__(self) -> None:
@@ -161,7 +162,8 @@ class ServerThread:
             self._servers.append(server)
             return server
 
-        self.thread = threading.Thread(target=_server._serve, args=(start, ready.set), daemon=True, name="tmc-server")
+        args = (start, ready.set, lib.tmc_server_stop_on_sigterm)
+        self.thread = threading.Thread(target=_server._serve, args=args, daemon=True, name="tmc-server")
         self.thread.start()
         check(ready.wait(15), "the server thread did not start")
 

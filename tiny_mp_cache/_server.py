@@ -134,7 +134,9 @@ class _Terminated(BaseException):
     """Raised by the temporary SIGTERM handler to leave the wait loop."""
 
 
-def _serve(start: Callable[[], Any], on_ready: Callable[[], None] | None, stop_on_sigterm: Callable[[], None]) -> None:
+def _serve(
+    start: Callable[[], Any], on_ready: Callable[[], None] | None, stop_on_sigterm: Callable[[], None] | None = None
+) -> None:
     """Start the server and block until it stops, Ctrl-C or SIGTERM; always stop it.
 
     On the main thread, the SIGTERM handler is installed before the server
@@ -153,7 +155,7 @@ def _serve(start: Callable[[], Any], on_ready: Callable[[], None] | None, stop_o
     previous: Any = None
     if on_main_thread:
         previous = signal.signal(signal.SIGTERM, on_sigterm)
-    elif signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+    elif stop_on_sigterm is not None and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         _stop_on_sigterm_in_go(stop_on_sigterm)
     server = None
     try:
