@@ -182,6 +182,13 @@ func TestScanClashingKeys(t *testing.T) {
 	if len(seen) != 100 {
 		t.Fatalf("after deleting half: %d keys", len(seen))
 	}
+	if n, want := s.entries.hashes.Len(), len(s.entries.byHash); n != want {
+		t.Fatalf("%d ordered hashes for %d hashes in use", n, want)
+	}
+	s.Flush()
+	if n := s.entries.hashes.Len(); n != 0 {
+		t.Fatalf("%d ordered hashes after Flush", n)
+	}
 }
 
 // TestScanLiteralPattern: a pattern without wildcards names one key.
