@@ -210,6 +210,8 @@ CASES: dict[str, list[Step]] = {
         # A timeout too small to see waits 1 ms; it once waited forever.
         ("execute_command", ("BLPOP", "q", "1e-10"), {}, None),
         ("execute_command", ("BRPOP", "q", "0.0000001"), {}, None),
+        ("execute_command", ("BLMOVE", "q", "d", "LEFT", "RIGHT", "nan"), {}, Raises("timeout is not a float")),
+        ("execute_command", ("BLMOVE", "q", "d", "LEFT", "RIGHT", "1e-10"), {}, None),
     ],
     "blocking-pops-take-the-right-end": [
         ("rpush", ("q", b"1", b"2", b"3", b"4"), {}, 4),

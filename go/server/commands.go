@@ -696,7 +696,7 @@ func cmdLRange(c *conn, args [][]byte, out []byte) []byte {
 // connection, and only this one, until a value arrives, the timeout (in
 // seconds, 0 = forever) passes, the client hangs up or the server stops.
 func cmdBPop(c *conn, args [][]byte, out []byte) []byte {
-	timeout, msg := parseTimeout(args[len(args)-1])
+	timeout, msg := blockTimeout(args[len(args)-1])
 	if msg != "" {
 		return resp.AppendError(out, msg)
 	}
@@ -713,12 +713,12 @@ func cmdBPop(c *conn, args [][]byte, out []byte) []byte {
 	return c.appendPopped(out, p)
 }
 
-// parseTimeout parses a blocking command's timeout, in seconds, as Redis
+// blockTimeout parses a blocking command's timeout, in seconds, as Redis
 // does: a decimal or hexadecimal float, rounded up to whole milliseconds, so
 // that a tiny positive timeout waits 1 ms. A timeout of 0, or a negative one
 // that rounds up to 0, waits forever. NaN is not a float, and a timeout past
 // maxTTL is out of range. It returns the timeout or an error message.
-func parseTimeout(arg []byte) (time.Duration, string) {
+func blockTimeout(arg []byte) (time.Duration, string) {
 	s := string(arg)
 	secs, err := strconv.ParseFloat(s, 64)
 	if errors.Is(err, strconv.ErrRange) && math.IsInf(secs, 0) {
@@ -833,21 +833,6 @@ func cmdBLMove(c *conn, args [][]byte, out []byte) []byte {
 		return out
 	}
 	return resp.AppendBulk(out, v)
-}
-
-// blockTimeout reads the timeout of a blocking command, in seconds, 0 for
-// none. It returns an error reply instead if it is not valid.
-func blockTimeout(arg []byte) (time.Duration, string) {
-	secs, err := strconv.ParseFloat(string(arg), 64)
-	switch {
-	case err != nil:
-		return 0, errTimeout
-	case secs < 0:
-		return 0, errNegative
-	case secs > maxTTL.Seconds():
-		return 0, errTimeout
-	}
-	return time.Duration(secs * float64(time.Second)), ""
 }
 
 func cmdWatch(c *conn, args [][]byte, out []byte) []byte {

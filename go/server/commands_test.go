@@ -359,14 +359,27 @@ func TestClientMGet(t *testing.T) {
 	}
 }
 
-// TestBlockingPopTimeouts: BLPOP and BRPOP take their timeout as Redis does.
+// TestBlockingPopTimeouts: BLPOP, BRPOP and BLMOVE take their timeout as
+// Redis does.
 // NaN and infinities are refused; a positive timeout too small to see, which
 // once blocked forever, waits one millisecond; 0 (and what rounds up to 0)
 // waits forever. Every read here has a deadline, so a wait that does not
 // end fails the test instead of hanging it.
 func TestBlockingPopTimeouts(t *testing.T) {
 	s := start(t, tcpConfig())
-	for _, cmd := range []string{"BLPOP", "BRPOP"} {
+	for _, cmd := range []string{"BLPOP", "BRPOP", "BLMOVE"} {
+		// The command on key with timeout, and its reply once the wait
+		// times out.
+		command := func(key, timeout string) []byte {
+			if cmd == "BLMOVE" {
+				return resp.AppendCommand(nil, []byte(cmd), []byte(key), []byte("dst"), []byte("LEFT"), []byte("RIGHT"), []byte(timeout))
+			}
+			return resp.AppendCommand(nil, []byte(cmd), []byte(key), []byte(timeout))
+		}
+		null, served := "*-1", "*2"
+		if cmd == "BLMOVE" {
+			null, served = "$-1", "$1"
+		}
 		for _, tc := range []struct{ timeout, want string }{
 			{"nan", "-ERR timeout is not a float or out of range"},
 			{"NaN", "-ERR timeout is not a float or out of range"},
@@ -381,15 +394,15 @@ func TestBlockingPopTimeouts(t *testing.T) {
 			{"-inf", "-ERR timeout is negative"},
 			{"-1", "-ERR timeout is negative"},
 			{"-0.0011", "-ERR timeout is negative"},
-			{"1e-10", "*-1"},
-			{"1e-400", "*-1"},
-			{"0.0000001", "*-1"},
-			{"0.001", "*-1"},
-			{"0x1p-10", "*-1"},
+			{"1e-10", null},
+			{"1e-400", null},
+			{"0.0000001", null},
+			{"0.001", null},
+			{"0x1p-10", null},
 		} {
 			nc, r := rawConn(t, s)
 			nc.SetDeadline(time.Now().Add(2 * time.Second))
-			nc.Write(resp.AppendCommand(nil, []byte(cmd), []byte("empty"), []byte(tc.timeout)))
+			nc.Write(command("empty", tc.timeout))
 			line, err := r.ReadString('\n')
 			if got := strings.TrimSuffix(line, "\r\n"); err != nil || got != tc.want {
 				t.Errorf("%s empty %q: %q, %v; want %q", cmd, tc.timeout, got, err, tc.want)
@@ -400,14 +413,14 @@ func TestBlockingPopTimeouts(t *testing.T) {
 		// Redis: still blocked after a while, served by a push.
 		for _, timeout := range []string{"0", "-0", "-1e-10"} {
 			nc, r := rawConn(t, s)
-			nc.Write(resp.AppendCommand(nil, []byte(cmd), []byte("q"+timeout), []byte(timeout)))
+			nc.Write(command("q"+timeout, timeout))
 			nc.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 			if line, err := r.ReadString('\n'); err == nil {
 				t.Fatalf("%s timeout %q returned %q; want a wait", cmd, timeout, line)
 			}
 			nc.SetReadDeadline(time.Now().Add(2 * time.Second))
 			do(t, dial(t, s), "RPUSH", "q"+timeout, "v")
-			if line, err := r.ReadString('\n'); err != nil || line != "*2\r\n" {
+			if line, err := r.ReadString('\n'); err != nil || line != served+"\r\n" {
 				t.Fatalf("%s timeout %q after a push: %q, %v", cmd, timeout, line, err)
 			}
 			nc.Close()
