@@ -128,6 +128,39 @@ def test_sigterm_stops_a_server_run_outside_the_main_thread_cleanly(transport):
         assert not os.path.exists(where), "the socket file was left behind"
 
 
+SERVE_IN_A_THREAD_WITH_OWN_HANDLER = """
+import os, signal, sys, threading, time
+from tiny_mp_cache import TinyCache, serve_unix
+path = sys.argv[1]
+caught = []
+signal.signal(signal.SIGTERM, lambda signum, frame: caught.append(signum))
+threading.Thread(target=serve_unix, args=(path,), daemon=True).start()
+deadline = time.monotonic() + 10
+while True:
+    try:
+        cache = TinyCache("unix://" + path, _pure=True)
+        break
+    except Exception:
+        if time.monotonic() > deadline:
+            raise
+        time.sleep(0.02)
+os.kill(os.getpid(), signal.SIGTERM)
+while not caught and time.monotonic() < deadline:
+    time.sleep(0.01)
+cache.set("k", b"v")
+print(caught == [signal.SIGTERM], cache.get("k") == b"v", flush=True)
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_program_that_handles_sigterm_itself_keeps_its_handler_and_its_thread_server():
+    need_go()
+    path = os.path.join(short_tmpdir(), "s.sock")
+    result = run_python(SERVE_IN_A_THREAD_WITH_OWN_HANDLER, path, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"True True\n", result.stderr
+
+
 FORK_WHILE_SERVING_IN_A_THREAD = """
 import os, signal, sys, threading, time
 from tiny_mp_cache import serve_unix
