@@ -16,6 +16,7 @@ from .systems import diskcache_ as diskcache_sys
 from .systems import echo as echo_sys
 from .systems import manager as manager_sys
 from .systems import memcached as memcached_sys
+from .systems import raw as raw_sys
 from .systems import redis_py as redis_sys
 from .systems import tmc as tmc_sys
 
@@ -31,6 +32,8 @@ MEMCACHED = "memcached"
 MANAGER = "manager"
 DISKCACHE = "diskcache"
 ECHO = "echo"
+RAW_TMC = "raw->tmc"
+RAW_REDIS = "raw->redis"
 
 
 class Lab:
@@ -39,13 +42,13 @@ class Lab:
         self.ctx = ctx
         self.reaper = reaper
         self.have = have  # pip package -> importable
-        self.pin = True  # pin the latency scenario to one CPU (--no-pin: False)
+        self.pin = True  # measure latency in two pinned placements (--no-pin: False, once, unpinned)
         self.pool_size = pool_size
         self.skipped: Dict[str, str] = {}  # system key -> why
         self._tmc: Dict[str, Server] = {}
         self._redis: Optional[Server] = None
         self._memcached: Dict[str, Server] = {}
-        self._echo: Optional[Server] = None
+        self._echo: Dict[str, Server] = {}
         self._manager: Optional[Tuple[Any, Any]] = None
         self._pool: Optional[Pool] = None
         self._failed: Dict[str, str] = {}  # server name -> start error
@@ -83,10 +86,13 @@ class Lab:
             self._memcached[transport] = srv
         return self._memcached[transport]
 
-    def echo_server(self) -> Optional[Server]:
-        if self._echo is None:
-            self._echo = self._once("echo server", self.servers.echo)
-        return self._echo
+    def echo_server(self, transport: str) -> Optional[Server]:
+        if transport not in self._echo:
+            srv = self._once(f"echo server {transport}", lambda: self.servers.echo(transport))
+            if srv is None:
+                return None
+            self._echo[transport] = srv
+        return self._echo[transport]
 
     def manager(self) -> Optional[Tuple[Any, Any]]:
         if self._manager is None:
@@ -133,8 +139,14 @@ class Lab:
             os.makedirs(d, exist_ok=True)
             return diskcache_sys.spec(d)
         if key == ECHO:
-            srv = self.echo_server()
+            srv = self.echo_server(transport)
             return None if srv is None else echo_sys.spec(srv.addr(transport), transport)
+        if key == RAW_TMC:
+            srv = self.tmc_server(transport)
+            return None if srv is None else raw_sys.spec(srv.addr(transport), transport, "tiny-mp-cache")
+        if key == RAW_REDIS:
+            srv = self.redis_server()
+            return None if srv is None else raw_sys.spec(srv.addr(transport), transport, "Redis")
         raise ValueError(f"unknown system {key!r}")
 
     def specs(self, wanted: List[Tuple[str, str]]) -> List[Tuple[str, Spec]]:
@@ -151,7 +163,7 @@ class Lab:
                 TMC_GO: "cffi", TMC_PIPE: "cffi", TMC_REDIS: "cffi"}.get(key)
         if need and not self.have.get(need):
             return f"Python package {need} is not installed"
-        if key in (REDIS, REDIS_PIPE, TMC_REDIS) and not self.servers.tools.get("redis-server"):
+        if key in (REDIS, REDIS_PIPE, TMC_REDIS, RAW_REDIS) and not self.servers.tools.get("redis-server"):
             return "redis-server is not installed"
         if key == MEMCACHED and not self.servers.tools.get("memcached"):
             return "memcached is not installed"

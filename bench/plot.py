@@ -7,7 +7,7 @@ from typing import Any, Dict
 
 
 def _short(name: str) -> str:
-    return (name.replace("tiny-mp-cache", "tmc").replace("echo floor (raw socket)", "echo")
+    return (name.replace("tiny-mp-cache", "tmc")
             .replace("memcached pymemcache", "memcached").replace("Manager().dict()", "Manager"))
 
 
@@ -26,20 +26,22 @@ def _empty(ax: Any, title: str) -> None:
 
 
 def _latency(ax: Any, results: Dict[str, Any]) -> None:
-    title = "Latency per op, p50, 100 B values"
-    lat = {n: e for n, e in results.get("latency", {}).get("systems", {}).items() if "100" in e["sizes"]}
-    if not lat:
+    title = "Mean latency per op, 100 B values"
+    placements = results.get("latency", {}).get("placements", {})
+    bars = [(f"{op} {where}", {n: e["sizes"]["100"][op]["mean_us"] for n, e in p["systems"].items() if "100" in e["sizes"]})
+            for where, p in placements.items() for op in ("get", "set")]
+    names = list(dict.fromkeys(n for _, vals in bars for n in vals))
+    if not names:
         return _empty(ax, title)
-    names = list(lat)
-    width = 0.27
-    for i, op in enumerate(("set", "get", "pop")):
-        vals = [lat[n]["sizes"]["100"][op]["p50_us"] for n in names]
-        ax.barh([y + (i - 1) * width for y in range(len(names))], vals, height=width, label=op)
+    width = 0.8 / len(bars)
+    for i, (label, vals) in enumerate(bars):
+        ax.barh([y + (i - (len(bars) - 1) / 2) * width for y in range(len(names))], [vals.get(n, 0) for n in names],
+                height=width, label=label)
     ax.set_yticks(range(len(names)), [_short(n) for n in names], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("us (lower is better)")
     ax.set_title(title)
-    ax.legend()
+    ax.legend(fontsize=7)
 
 
 def _batch(ax: Any, results: Dict[str, Any]) -> None:
@@ -59,7 +61,7 @@ def _batch(ax: Any, results: Dict[str, Any]) -> None:
 
 
 def _throughput(ax: Any, results: Dict[str, Any]) -> None:
-    title = "Throughput, N client processes (50% set / 50% get)"
+    title = "GET throughput, N client processes"
     tp = results.get("throughput", {})
     if not tp.get("systems"):
         return _empty(ax, title)
@@ -71,7 +73,7 @@ def _throughput(ax: Any, results: Dict[str, Any]) -> None:
                 linewidth=2.5 if n.startswith("tiny-mp-cache go") else 1.5)
     ax.set_xticks(tp["levels"], [str(x) for x in tp["levels"]])
     ax.set_xlabel("client processes")
-    ax.set_ylabel("ops/s")
+    ax.set_ylabel("GETs/s")
     ax.set_title(title)
     ax.legend(fontsize=7)
 

@@ -34,40 +34,45 @@ def _descendants(pid: int) -> List[int]:
     return out
 
 
-class pinned:
-    """Pin this process, every process it started and all their threads to one CPU; undo on exit.
+class placed:
+    """Pin this process (the client) and all its threads to client_cpu, and every process it
+    started (the servers) and all their threads to server_cpu; undo on exit.
 
-    On a VM, a round trip between two processes on different vCPUs pays for
-    waking an idle vCPU (30-70 us here), and where the scheduler puts each
-    process changes from one moment to the next: single-op latencies swing
-    between two modes. On one CPU every system pays the same context switch
-    instead, and the numbers repeat.
+    Threads started later inherit their creator's CPU. Both placements are
+    what users get: the scheduler puts a worker and the server on the same
+    CPU or on two, and on a VM a round trip between two vCPUs also pays for
+    waking the other one. Pinning makes each placement repeatable.
     """
 
-    def __init__(self, cpu: int = 0) -> None:
-        self.cpu = cpu
-        self.saved: dict = {}
+    def __init__(self, client_cpu: int, server_cpu: int) -> None:
+        self.client_cpu, self.server_cpu = client_cpu, server_cpu
+        self.saved: dict = {}  # pid -> its CPUs before, restored on all its threads (also the new ones)
 
-    def __enter__(self) -> "pinned":
-        for pid in [os.getpid()] + _descendants(os.getpid()):
-            try:
-                tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
-            except OSError:
-                continue
-            for tid in tids:
-                try:
-                    self.saved[tid] = os.sched_getaffinity(tid)
-                    os.sched_setaffinity(tid, {self.cpu})
-                except OSError:
-                    pass
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        for tid, cpus in self.saved.items():
+    @staticmethod
+    def _pin(pid: int, cpus: Any) -> None:
+        try:
+            tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+        except OSError:
+            return
+        for tid in tids:
             try:
                 os.sched_setaffinity(tid, cpus)
             except OSError:
                 pass
+
+    def __enter__(self) -> "placed":
+        me = os.getpid()
+        for pid in [me] + _descendants(me):
+            try:
+                self.saved[pid] = os.sched_getaffinity(pid)
+            except OSError:
+                continue
+            self._pin(pid, {self.client_cpu if pid == me else self.server_cpu})
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for pid, cpus in self.saved.items():
+            self._pin(pid, cpus)
 
 
 class Reaper:

@@ -9,19 +9,22 @@ from typing import Dict, List
 @dataclass
 class Profile:
     name: str
-    # latency: ops per (system, op, size) per repeat
+    # latency: ops per (system, op, size) per round, in each placement; rounds interleave the systems
     latency_ops: int
     latency_warmup: int
-    latency_repeats: int
+    latency_rounds: int
     # mget/mset of batch_keys keys: calls per repeat
     batch_calls: int
     batch_repeats: int
-    # throughput: ops per client process per round, with these process counts
+    # throughput: GETs per client process per round, with these process counts
     tp_ops: int
     tp_rounds: int
     # producer/workers: jobs per round
     pw_jobs: int
     pw_rounds: int
+    # big values: one SET of big_size bytes per round, while another client GETs
+    big_size: int
+    big_rounds: int
     # redis-benchmark: requests at -P 1 and at -P 16
     rb_requests_p1: int
     rb_requests_p16: int
@@ -47,10 +50,11 @@ class Profile:
 
 FULL = Profile(
     name="full",
-    latency_ops=2000, latency_warmup=300, latency_repeats=5,
+    latency_ops=250, latency_warmup=100, latency_rounds=20,
     batch_calls=300, batch_repeats=3,
     tp_ops=5000, tp_rounds=3,
     pw_jobs=10000, pw_rounds=3,
+    big_size=64 << 20, big_rounds=3,
     rb_requests_p1=100_000, rb_requests_p16=1_000_000, rb_repeats=3,
     mem_keys=1_000_000,
     hr_keys=100_000, hr_requests=300_000,
@@ -58,10 +62,11 @@ FULL = Profile(
 
 QUICK = Profile(
     name="quick",
-    latency_ops=300, latency_warmup=50, latency_repeats=1,
+    latency_ops=40, latency_warmup=20, latency_rounds=3,
     batch_calls=30, batch_repeats=1,
     tp_ops=500, tp_rounds=1,
     pw_jobs=1000, pw_rounds=1,
+    big_size=8 << 20, big_rounds=1,
     rb_requests_p1=10_000, rb_requests_p16=50_000, rb_repeats=1,
     mem_keys=50_000,
     hr_keys=10_000, hr_requests=30_000,

@@ -131,15 +131,14 @@ class Servers:
 
     # --- the echo floor ------------------------------------------------------
 
-    def echo(self) -> Server:
-        """The bare Python socket server (bench/echo_server.py) on TCP and unix."""
-        port, sock = free_port(), self._sock("echo")
-        argv = [sys.executable, "-m", "bench.echo_server", "--port", str(port), "--unix", sock]
+    def echo(self, transport: str) -> Server:
+        """The echo floor's server (bench/echo_server.py): one process, one thread, on one transport."""
+        port = free_port() if transport == "tcp" else None
+        sock = self._sock("echo") if transport == "unix" else None
+        argv = [sys.executable, "-m", "bench.echo_server"] + (["--port", str(port)] if port else ["--unix", sock])
         env = dict(self.env)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (REPO, env.get("PYTHONPATH")) if p)
-        srv = self._start("echo", argv, "tcp", sock, port, env)
-        wait_listening(sock, srv.proc)
-        return srv
+        return self._start("echo", argv, transport, sock, port, env)
 
     # --- multiprocessing.Manager ---------------------------------------------
 

@@ -14,13 +14,14 @@ def percentile(sorted_samples: Sequence[float], q: float) -> float:
     return float(sorted_samples[rank - 1])
 
 
-def summarize_ns(samples_ns: List[int]) -> Dict[str, float]:
-    """p50/p99/mean in microseconds of per-op times in nanoseconds."""
+def summarize_ns(samples_ns: Sequence[int]) -> Dict[str, float]:
+    """mean/p50/p99 in microseconds of per-op times in nanoseconds, and how many there were (n)."""
     s = sorted(samples_ns)
     return {
+        "mean_us": sum(s) / len(s) / 1000.0,
         "p50_us": percentile(s, 50) / 1000.0,
         "p99_us": percentile(s, 99) / 1000.0,
-        "mean_us": sum(s) / len(s) / 1000.0,
+        "n": len(s),
     }
 
 

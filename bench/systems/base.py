@@ -2,8 +2,8 @@
 
 A Spec is small and picklable: scenarios send it to spawned worker processes,
 which call connect(spec) to get their own Adapter. An Adapter has set, get,
-pop, mget, mset and close; keys, push and bpop where the system has them
-(otherwise they raise Unsupported). Adapters bind the client's own methods
+pop, mget, mset, close and prepare (a no-op but for the echo floor); keys,
+push and bpop where the system has them (otherwise they raise Unsupported). Adapters bind the client's own methods
 where they can, so that the harness adds no Python frame of its own.
 """
 
@@ -19,7 +19,7 @@ class Unsupported(Exception):
 
 @dataclass(frozen=True)
 class Spec:
-    system: str  # adapter module: tmc, redis_py, memcached, manager, diskcache_, echo
+    system: str  # adapter module: tmc, redis_py, memcached, manager, diskcache_, raw, echo
     label: str  # how tables name it, e.g. "tiny-mp-cache go"
     transport: str  # tcp, unix or local
     params: Dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
@@ -32,6 +32,10 @@ class Spec:
 class Adapter:
     # op -> how the adapter does it when the system has no native operation
     notes: Dict[str, str] = {}
+
+    def prepare(self, op: str, key: str, value: Optional[bytes]) -> None:
+        """Called untimed before a run of op ("set", "get" or "pop") on keys as long as key, with value
+        (sent by set; expected back from get and pop, None for a miss). Only the echo floor needs it."""
 
     def set(self, key: str, value: bytes) -> Any:
         raise NotImplementedError
