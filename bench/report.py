@@ -94,7 +94,7 @@ def big_values(res: Dict[str, Any]) -> str:
     rows = []
     for name, e in res.get("systems", {}).items():
         redis = _find(res.get("systems", {}), L.REDIS, e["transport"])
-        rows.append([name, _f(e["set_ms"]), _f(e["get_ms"]), _f(e["probe_worst_ms"]), e["probe_gets_during"],
+        rows.append([name, _f(e["set_ms"]), _f(e["get_ms"]), _f(e["probe_worst_ms"]), _f(e["probe_gets_during"], "{:.0f}"),
                      _f(e["probe_p50_us"]), _x(_ratio(e["set_ms"], redis["set_ms"]) if redis else None),
                      _x(_ratio(e["probe_worst_ms"], redis["probe_worst_ms"]) if redis else None)])
     return (f"one value of {res.get('size', 0) / 2**20:g} MiB, median of {res.get('rounds')} rounds; "

@@ -127,8 +127,8 @@ def run(lab: Any, profile: Any, progress: Any) -> Dict[str, Any]:
     return results
 
 
-def _placement(members: Dict[str, Tuple[str, Any]], adapters: Dict[str, Any], cpus: Optional[Tuple[int, int]], errors: List[Dict[str, str]], profile: Any,
-               progress: Any, where: str) -> Dict[str, Any]:
+def _placement(members: Dict[str, Tuple[str, Any]], adapters: Dict[str, Any], cpus: Optional[Tuple[int, int]],
+               errors: List[Dict[str, str]], profile: Any, progress: Any, where: str) -> Dict[str, Any]:
     """Every system's rounds in one placement: pooled stats and per-round stats per (size, op)."""
     order = list(adapters)
     pooled = {n: {s: {op: array("q") for op in OPS} for s in profile.sizes} for n in order}
@@ -141,7 +141,8 @@ def _placement(members: Dict[str, Tuple[str, Any]], adapters: Dict[str, Any], cp
         try:
             return {size: _turn(a, f"{prefix}:{size:05d}", ops, values[size]) for size in profile.sizes}
         except Exception as e:
-            errors.append({"system": name, "key": members[name][0], "placement": where, "error": f"{type(e).__name__}: {e}"})
+            errors.append({"system": name, "key": members[name][0], "placement": where,
+                           "error": f"{type(e).__name__}: {e}"})
             del adapters[name]
             a.close()
             return None

@@ -2,7 +2,8 @@
 
 Each process first stores 1000 keys of its own (100 B values) and reads
 them back (untimed), then does N GETs over them. Total GETs/s = all GETs /
-(first start .. last end). The systems take turns within each round, and
+(first start .. last end); the processes start together, at a time
+the harness gives them. The systems take turns within each round, and
 the result is the median over rounds. The client processes are spawned
 once and reused for every system (see pool.py). The echo floor is not
 here: its server answers one connection at a time.
@@ -48,11 +49,12 @@ def worker_load(adapter: Any, wid: int, value_size: int) -> None:
             raise RuntimeError(f"get {k} did not return what was set")
 
 
-def worker_round(adapter: Any, wid: int, ops: int) -> List[float]:
-    """In a client process: ops GETs over this process's keys; returns [start, end] (monotonic clock)."""
+def worker_round(adapter: Any, wid: int, ops: int, start_at: float) -> List[float]:
+    """In a client process: at start_at, ops GETs over this process's keys; returns [start, end] (monotonic clock)."""
     keys = _keys(wid)
     keys = [keys[i % KEYS] for i in range(ops)]
     get = adapter.get
+    time.sleep(max(0.0, start_at - time.monotonic()))
     t0 = time.monotonic()
     for k in keys:
         get(k)
@@ -78,7 +80,8 @@ def run(lab: Any, profile: Any, progress: Any) -> Dict[str, Any]:
                 try:
                     pool.run(LOAD, workers, {"value_size": 100})
                     for n in levels:
-                        spans = pool.run(FN, workers[:n], {"ops": profile.tp_ops})
+                        start_at = time.monotonic() + 0.1
+                        spans = pool.run(FN, workers[:n], {"ops": profile.tp_ops, "start_at": start_at})
                         wall = max(e for _, e in spans) - min(s for s, _ in spans)
                         rates[spec.name][str(n)].append(n * profile.tp_ops / wall)
                 finally:
