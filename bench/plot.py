@@ -91,6 +91,23 @@ def _producer_workers(ax: Any, results: Dict[str, Any]) -> None:
     ax.set_title(title)
 
 
+def _big_values(ax: Any, results: Dict[str, Any]) -> None:
+    big = results.get("big_values", {})
+    title = f"One {big.get('size', 0) / 2**20:g} MiB SET, and another client's worst GET meanwhile"
+    systems = big.get("systems", {})
+    if not systems:
+        return _empty(ax, title)
+    names = list(systems)
+    for i, (field, label) in enumerate((("set_ms", "SET"), ("probe_worst_ms", "other client's worst GET"))):
+        ax.barh([y + (i - 0.5) * 0.4 for y in range(len(names))], [systems[n][field] for n in names], height=0.4,
+                label=label)
+    ax.set_yticks(range(len(names)), [_short(n) for n in names], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("ms (lower is better)")
+    ax.set_title(title)
+    ax.legend()
+
+
 def _redis_benchmark(ax: Any, results: Dict[str, Any]) -> None:
     title = "redis-benchmark -c 50"
     runs = results.get("redis_benchmark", {}).get("runs", {})
@@ -126,13 +143,16 @@ def plot(results: Dict[str, Any], path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(3, 2, figsize=(16, 16))
+    fig, axes = plt.subplots(4, 2, figsize=(16, 21))
     meta = results["meta"]
     fig.suptitle(f"tiny-mp-cache benchmarks ({meta['profile']['name']} run, {meta['machine']['cores']} cores, "
                  f"commit {meta['commit']})")
-    panels = (_latency, _batch, _throughput, _producer_workers, _redis_benchmark, _memory_hit_ratio)
-    for ax, panel in zip([a for row in axes for a in row], panels):
+    panels = (_latency, _batch, _throughput, _producer_workers, _big_values, _redis_benchmark, _memory_hit_ratio)
+    cells = [a for row in axes for a in row]
+    for ax, panel in zip(cells, panels):
         panel(ax, results)
-    fig.tight_layout()
+    for ax in cells[len(panels):]:
+        ax.set_axis_off()
+    fig.tight_layout(rect=(0, 0, 1, 0.98))
     fig.savefig(path, dpi=80)
     plt.close(fig)

@@ -83,7 +83,7 @@ def _big_values(results: Dict[str, Any]) -> List[Dict[str, Any]]:
     systems = big.get("systems", {})
     size = f"{big.get('size', 0) / 2**20:g} MiB"
     for field, target in (("set_ms", f"SET of {size} <= 1.0x redis-py->Redis"),
-                          ("probe_worst_ms", f"other client's worst GET during it <= 1.0x Redis's")):
+                          ("probe_worst_ms", "other client's worst GET during it <= 1.0x Redis's")):
         for transport in ("tcp", "unix"):
             ours, peer = _find(systems, L.TMC_GO, transport), _find(systems, L.REDIS, transport)
             o = ours.get(field) if ours else None
