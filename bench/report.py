@@ -37,7 +37,8 @@ def latency(res: Dict[str, Any]) -> str:
     for where, placement in res.get("placements", {}).items():
         systems = placement.get("systems", {})
         cpus = placement.get("cpus")
-        place = ("unpinned" if cpus is None else f"client on CPU {cpus['client']}, servers on CPU {cpus['server']}")
+        place = ("wherever the scheduler puts them" if cpus is None
+                 else f"client on CPU {cpus['client']}, servers on CPU {cpus['server']}")
         for size in [str(s) for s in res.get("sizes", [])]:
             rows = []
             for name, e in systems.items():
@@ -215,8 +216,9 @@ def render(results: Dict[str, Any]) -> str:
     main = [t for t in results["targets"] if not t.get("stretch")]
     counts = {s: sum(1 for t in main if t["status"] == s) for s in ("PASS", "MISS", "n/a")}
     stretch = [t for t in results["targets"] if t.get("stretch")]
-    out.append(f"{counts['PASS']} PASS, {counts['MISS']} MISS, {counts['n/a']} n/a; stretch: "
-               f"{sum(1 for t in stretch if t['status'] == 'PASS')} of {len(stretch)} met (lower case)")
+    out.append(f"{counts['PASS']} PASS, {counts['MISS']} MISS, {counts['n/a']} n/a" + (
+        f"; stretch (lower case): {sum(1 for t in stretch if t['status'] == 'PASS')} of {len(stretch)} met"
+        if stretch else ""))
     return "\n".join(out)
 
 
