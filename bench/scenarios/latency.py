@@ -81,7 +81,8 @@ def _turn(adapter: Any, prefix: str, n: int, value: bytes) -> Dict[str, List[int
 
 
 def _check(adapter: Any, key: str, value: bytes) -> None:
-    for op, arg, want in (("set", value, None), ("get", None, value), ("pop", None, value), ("get", None, None)):
+    """set, get (a hit), pop (a hit), get (a miss): each answers what it should."""
+    for op, want in (("set", None), ("get", value), ("pop", value), ("get", None)):
         adapter.prepare(op, key, value if op == "set" else want)
         got = adapter.set(key, value) if op == "set" else getattr(adapter, op)(key)
         if op != "set" and got != want:
