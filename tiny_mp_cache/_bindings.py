@@ -5,6 +5,12 @@ stamped with the pid that loaded it. A Go runtime does not survive fork():
 a child that inherited the loaded library hangs on its first call into Go,
 and a second Go runtime cannot be loaded next to the dead one. So in such a
 child library() returns None and callers use the pure-Python paths instead.
+
+A call into Go waits for the server with the GIL released. When a signal
+interrupts that wait, Go calls back _signal_check, which lets Python run its
+signal handlers there, as Python's own sockets do: if one raises (SIGINT's
+KeyboardInterrupt) the call ends with TMC_ERR_INTR and that exception is
+raised; if none does, the wait goes on within the call's deadline.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from typing import Any
 from cffi import FFI  # type: ignore[import-untyped, unused-ignore]
 
 from ._errors import ConnectionError, ProtocolError, ServerError, TimeoutError, TinyCacheError
-from ._resp import Arg, Reply, parse_replies
+from ._resp import DEFAULT_MAX_REPLY, Arg, Reply, parse_replies
 
 # Copied from go/capi/tmc.h, which documents ownership and semantics.
 CDEF = """
@@ -30,10 +36,11 @@ enum {
     TMC_ERR_PROTO   = -3,
     TMC_ERR_SERVER  = -4,
     TMC_ERR_ARG     = -5,
+    TMC_ERR_INTR    = -6,
 };
 
-int  tmc_open(const char *addr, size_t addr_len, double timeout, uint64_t *out,
-              char *err, size_t err_cap);
+int  tmc_open(const char *addr, size_t addr_len, double timeout, size_t max_reply,
+              uint64_t *out, char *err, size_t err_cap);
 void tmc_close(uint64_t h);
 
 int tmc_set(uint64_t h, const char *key, size_t key_len,
@@ -58,6 +65,7 @@ int tmc_pipeline(uint64_t h, int ncmds, const int *argcs, const char **argv,
                  const size_t *arglen, char **out, size_t *out_len,
                  char *err, size_t err_cap);
 void tmc_free(char *p);
+void tmc_set_signal_check(int (*check)(void));
 
 int tmc_server_start(const char *config, size_t config_len, uint64_t *out,
                      char *err, size_t err_cap);
@@ -102,6 +110,8 @@ def library() -> Any:
                     "or set TINY_MP_CACHE_PURE=1 to use the pure-Python client."
                 ) from None
             _lib_pid = os.getpid()
+            if _signal_check is not None:
+                _lib.tmc_set_signal_check(_signal_check)
         if _lib_pid != os.getpid():
             return None
         return _lib
@@ -117,20 +127,47 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+_interrupted = threading.local()  # .exc: what a signal handler raised during this thread's call into Go
+
+
+def _stop_the_call(exc_type: Any, exc: BaseException, tb: Any) -> int:
+    _interrupted.exc = exc
+    return 1
+
+
+def _run_signal_handlers() -> int:
+    # Python runs the pending signal handlers as this function starts, in
+    # the main thread; one that raises ends up in _stop_the_call.
+    return 0
+
+
+try:
+    _signal_check: Any = ffi.callback("int(void)", _run_signal_handlers, onerror=_stop_the_call)
+except (MemoryError, OSError):  # no executable memory for callbacks: calls end at their deadline
+    _signal_check = None
+
+
 # Statuses, as in tmc.h (tests/test_bindings.py checks that they agree).
 OK = 0
 NIL = 1
+INTERRUPTED = -6  # TMC_ERR_INTR: raise what the signal handler raised
 _EXCEPTIONS: dict[int, type[Exception]] = {
     -1: ConnectionError,  # TMC_ERR_CONN
     -2: TimeoutError,  # TMC_ERR_TIMEOUT
     -3: ProtocolError,  # TMC_ERR_PROTO
     -4: ServerError,  # TMC_ERR_SERVER
     -5: ValueError,  # TMC_ERR_ARG
+    -6: TinyCacheError,  # TMC_ERR_INTR, when no signal handler's exception was kept
 }
 
 
 def error(status: int, err: Any) -> BaseException:
-    """The exception for a failed status, carrying Go's message."""
+    """The exception for a failed status, carrying Go's message (or the one a signal handler raised)."""
+    if status == INTERRUPTED:
+        exc: BaseException | None = getattr(_interrupted, "exc", None)
+        _interrupted.exc = None
+        if exc is not None:
+            return exc
     message = ffi.string(err).decode("utf-8", "replace")
     cls = _EXCEPTIONS.get(status)
     if cls is None:
@@ -168,14 +205,14 @@ def _take_scratch() -> _Scratch:
 class GoClient:
     """A client handle in the Go library. Go serialises calls per handle."""
 
-    def __init__(self, lib: Any, addr: str, timeout: float):
+    def __init__(self, lib: Any, addr: str, timeout: float, max_reply_size: int = DEFAULT_MAX_REPLY):
         self._lib = lib
         self.pid = os.getpid()
         self._handle: int | None = None
         raw = addr.encode("utf-8")
         out = ffi.new("uint64_t *")
         err = ffi.new("char[]", ERR_CAP)
-        status = lib.tmc_open(raw, len(raw), timeout, out, err, ERR_CAP)
+        status = lib.tmc_open(raw, len(raw), timeout, max_reply_size, out, err, ERR_CAP)
         if status != OK:
             raise error(status, err)
         self._handle = out[0]

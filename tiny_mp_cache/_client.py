@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 from . import _commands as commands
 from ._commands import BytesLike, InfoValue, Op
 from ._errors import ProtocolError, ServerError
-from ._resp import Arg, PureClient, Reply, parse_address
+from ._resp import DEFAULT_MAX_REPLY, Arg, PureClient, Reply, parse_address
 
 
 T = TypeVar("T")
@@ -72,7 +72,11 @@ class TinyCache:
     addr is "HOST:PORT", "unix:///path.sock" or "redis://[:password@]HOST:PORT/0";
     the same TinyCache works against a real Redis server, so code can move
     to one when it outgrows a machine. timeout (seconds) bounds connecting
-    and every call (bpop() may wait longer, see there). Keys are str,
+    and every call as a whole, however the server trickles its reply
+    (bpop() may wait longer, see there). max_reply_size (bytes, default
+    512 MiB) bounds what one call may read: a server that declares or
+    sends a bigger reply gets ProtocolError, before memory is set aside
+    for it. Keys are str,
     values are bytes-like and come back as bytes. One TinyCache may be
     shared by threads; its calls are serialised. After fork() the child's
     first call opens a connection of its own. Pickling (as multiprocessing's
@@ -82,22 +86,32 @@ class TinyCache:
     Arguments are checked before anything is sent: a wrong type raises
     TypeError, a wrong value ValueError. An error reply from the server
     raises ServerError; a lost connection ConnectionError; a call that
-    takes too long TimeoutError.
+    takes too long TimeoutError; a malformed, oversized or too deeply
+    nested reply ProtocolError. After any of these but ServerError the
+    connection is dropped, and the next call opens a fresh one. Ctrl-C
+    interrupts a waiting call with KeyboardInterrupt.
 
     The client is the Go library, or a pure-Python RESP2 client in a
     process that inherited the Go library through fork() (or when
     TINY_MP_CACHE_PURE=1 is set).
     """
 
-    def __init__(self, addr: str, timeout: float = 5.0, *, _pure: bool | None = None):
+    def __init__(
+        self, addr: str, timeout: float = 5.0, *, max_reply_size: int = DEFAULT_MAX_REPLY, _pure: bool | None = None
+    ):
         if not isinstance(addr, str):
             raise TypeError(f"addr must be str, not {type(addr).__name__}")
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
             raise TypeError(f"timeout must be a number of seconds, not {type(timeout).__name__}")
         if not (timeout > 0 and math.isfinite(timeout)):
             raise ValueError(f"timeout must be a finite number of seconds > 0, got {timeout!r}")
+        if isinstance(max_reply_size, bool) or not isinstance(max_reply_size, int):
+            raise TypeError(f"max_reply_size must be an int (bytes), not {type(max_reply_size).__name__}")
+        if not 0 < max_reply_size < 1 << 63:
+            raise ValueError(f"max_reply_size must be a number of bytes > 0, got {max_reply_size!r}")
         self._addr = addr
         self._timeout = float(timeout)
+        self._max_reply_size = max_reply_size
         self._pure = _use_pure() if _pure is None else bool(_pure)
         self._lock = threading.Lock()  # guards _backend while it is opened
         self._backend: _Backend | None = None
@@ -320,7 +334,7 @@ class TinyCache:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # The connection and locks stay behind; the copy opens its own.
-        return (_unpickle, (self._addr, self._timeout, self._pure))
+        return (_unpickle, (self._addr, self._timeout, self._pure, self._max_reply_size))
 
     def __repr__(self) -> str:
         backend = self._backend
@@ -383,7 +397,7 @@ class TinyCache:
             return waiter
         with self._lock:
             if self._waiter is None or self._waiter.pid != os.getpid():
-                self._waiter = PureClient(self._addr, self._timeout)
+                self._waiter = PureClient(self._addr, self._timeout, self._max_reply_size)
             return self._waiter
 
     def _open(self) -> _Backend:
@@ -392,12 +406,12 @@ class TinyCache:
 
             lib = _bindings.library()
             if lib is not None:
-                return _bindings.GoClient(lib, self._addr, self._timeout)
-        return PureClient(self._addr, self._timeout)
+                return _bindings.GoClient(lib, self._addr, self._timeout, self._max_reply_size)
+        return PureClient(self._addr, self._timeout, self._max_reply_size)
 
 
-def _unpickle(addr: str, timeout: float, pure: bool) -> TinyCache:
-    return TinyCache(addr, timeout, _pure=pure)
+def _unpickle(addr: str, timeout: float, pure: bool, max_reply_size: int = DEFAULT_MAX_REPLY) -> TinyCache:
+    return TinyCache(addr, timeout, max_reply_size=max_reply_size, _pure=pure)
 
 
 class Pipeline:

@@ -28,8 +28,14 @@ from ._errors import ConnectionError, ProtocolError, ServerError, TimeoutError
 
 # Longest reply line we accept (status, error, integer, length headers).
 _MAX_LINE = 64 * 1024
-# Longest bulk string we accept, as Redis's default proto-max-bulk-len.
-_MAX_BULK = 512 * 1024 * 1024
+# How many bytes of replies one call may read unless TinyCache's
+# max_reply_size says otherwise: Redis's default proto-max-bulk-len.
+DEFAULT_MAX_REPLY = 512 * 1024 * 1024
+# How deeply aggregates may nest in a reply (as go/resp.MaxReplyDepth).
+MAX_DEPTH = 64
+# A bulk string bigger than this is read into memory that grows as its
+# bytes arrive, not all at once for whatever length the server declared.
+_GROW_STEP = 1024 * 1024
 # Values at most this big are copied into the command buffer; bigger ones are
 # sent from the caller's buffer without a copy.
 _INLINE_VALUE = 64 * 1024
@@ -148,8 +154,8 @@ class ReplyReader:
     A deadline is a time.monotonic() value, or None for no limit.
     """
 
-    def read_reply(self, deadline: float | None) -> Reply:
-        """Read one complete reply. An error reply is returned, not raised."""
+    def read_reply(self, deadline: float | None, depth: int = 0) -> Reply:
+        """Read one complete reply, nested at most MAX_DEPTH deep. An error reply is returned, not raised."""
         line = self._line(deadline)
         kind, rest = line[:1], bytes(line[1:])
         if kind == b"+":
@@ -162,7 +168,7 @@ class ReplyReader:
             n = self._int(rest)
             if n == -1:
                 return None
-            if not 0 <= n <= _MAX_BULK:
+            if n < 0:
                 raise ProtocolError(f"bad bulk string length {n}")
             data = self._exact(n, deadline)
             if self._exact(2, deadline) != b"\r\n":
@@ -174,7 +180,9 @@ class ReplyReader:
                 return None
             if n < 0:
                 raise ProtocolError(f"bad array length {n}")
-            return [self.read_reply(deadline) for _ in range(n)]
+            if n and depth == MAX_DEPTH:
+                raise ProtocolError(f"reply nested deeper than {MAX_DEPTH} levels")
+            return [self.read_reply(deadline, depth + 1) for _ in range(n)]
         raise ProtocolError(f"unknown reply type {bytes(line[:16])!r}")
 
     @staticmethod
@@ -224,11 +232,17 @@ def parse_replies(data: bytes, count: int) -> list[Reply]:
 
 
 class _Connection(ReplyReader):
-    """One socket to the server plus the read buffer of its replies."""
+    """One socket to the server plus the read buffer of its replies.
+
+    Every byte of reply read counts against the limit limit() set for the
+    current call; a bulk string's declared length is checked before
+    anything is allocated for it.
+    """
 
     def __init__(self, address: Address, deadline: float):
         self._buf = bytearray()
         self._pos = 0
+        self._max = self._left = DEFAULT_MAX_REPLY
         if isinstance(address.sockaddr, str):
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
@@ -246,6 +260,13 @@ class _Connection(ReplyReader):
     def close(self) -> None:
         self.sock.close()
 
+    def limit(self, max_reply: int) -> None:
+        """Start a call whose replies may take max_reply bytes in all."""
+        self._max = self._left = max_reply
+
+    def _too_big(self, what: str) -> ProtocolError:
+        return ProtocolError(f"{what} exceeds the client's limit of {self._max} bytes of reply per call (max_reply_size)")
+
     def send(self, pieces: list[Arg], deadline: float | None) -> None:
         for piece in pieces:
             self.sock.settimeout(_remaining(deadline))
@@ -255,6 +276,9 @@ class _Connection(ReplyReader):
         while True:
             end = self._buf.find(b"\r\n", self._pos)
             if end >= 0:
+                self._left -= end + 2 - self._pos
+                if self._left < 0:
+                    raise self._too_big("the reply")
                 line = self._buf[self._pos:end]
                 self._pos = end + 2
                 return line
@@ -262,24 +286,42 @@ class _Connection(ReplyReader):
                 raise ProtocolError("reply line too long")
             self._recv(deadline)
 
-    def _exact(self, n: int, deadline: float | None) -> bytearray:
+    def _exact(self, n: int, deadline: float | None) -> bytes | bytearray:
+        if n > self._left:
+            raise self._too_big(f"a bulk string of {n} bytes")
+        self._left -= n
         have = len(self._buf) - self._pos
         if have >= n:
             data = self._buf[self._pos:self._pos + n]
             self._pos += n
             return data
-        data = bytearray(n)
-        view = memoryview(data)
-        view[:have] = memoryview(self._buf)[self._pos:]
+        if n <= _GROW_STEP:
+            data = bytearray(n)
+            data[:have] = memoryview(self._buf)[self._pos:]
+            self._fill(memoryview(data)[have:], deadline)
+            del self._buf[:]
+            self._pos = 0
+            return data
+        # Memory grows as the bytes arrive, chunk by doubling chunk.
+        chunks: list[bytes | bytearray] = [bytes(memoryview(self._buf)[self._pos:])]
         del self._buf[:]
         self._pos = 0
         while have < n:
+            chunk = bytearray(min(n - have, max(have, _GROW_STEP)))
+            self._fill(memoryview(chunk), deadline)
+            chunks.append(chunk)
+            have += len(chunk)
+        return b"".join(chunks)
+
+    def _fill(self, view: memoryview, deadline: float | None) -> None:
+        """Receive exactly len(view) bytes into view."""
+        have = 0
+        while have < len(view):
             self.sock.settimeout(_remaining(deadline))
-            got = self.sock.recv_into(view[have:], n - have)
+            got = self.sock.recv_into(view[have:])
             if not got:
                 raise _Lost("connection closed by the server")
             have += got
-        return data
 
     def _recv(self, deadline: float | None) -> None:
         if self._pos:
@@ -304,9 +346,10 @@ def _remaining(deadline: float | None) -> float | None:
 class PureClient:
     """A RESP2 client over one connection. Thread-safe: calls are serialised."""
 
-    def __init__(self, addr: str, timeout: float):
+    def __init__(self, addr: str, timeout: float, max_reply_size: int = DEFAULT_MAX_REPLY):
         self._address = parse_address(addr)
         self._timeout = timeout
+        self._max_reply = max_reply_size
         self._lock = threading.Lock()  # guards _conn and the bytes on the wire
         self._conn: _Connection | None = None
         self.pid = os.getpid()
@@ -421,6 +464,7 @@ class PureClient:
         its state is unknown. A broken connection raises _Lost.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
+        conn.limit(self._max_reply)
         try:
             conn.send(pieces, deadline)
             return [conn.read_reply(deadline) for _ in range(count)]
@@ -430,6 +474,9 @@ class PureClient:
         except OSError as e:
             self._drop()
             raise _Lost(e.strerror or str(e)) from None
+        except MemoryError:
+            self._drop()
+            raise ProtocolError(f"no memory for the reply from {self._where()}") from None
         except BaseException:
             self._drop()
             raise

@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
 	"sync"
@@ -44,6 +45,7 @@ const (
 	statusProto   = -3
 	statusServer  = -4
 	statusArg     = -5
+	statusIntr    = -6
 )
 
 // handles maps the integers given to C to the Go objects they stand for.
@@ -118,18 +120,26 @@ func fail(err error, buf *C.char, bufCap C.size_t) C.int {
 		return statusProto
 	case client.KindServer:
 		return statusServer
+	case client.KindInterrupted:
+		return statusIntr
 	}
 	return statusArg
 }
 
-// give copies b into C memory owned by the caller.
-func give(b []byte, out **C.char, outLen *C.size_t) {
-	p := C.malloc(C.size_t(max(len(b), 1)))
+// give copies b into C memory owned by the caller and returns statusOK,
+// or statusProto if there is no memory for it.
+func give(b []byte, out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.size_t) C.int {
+	p := tryMalloc(len(b))
+	if p == nil {
+		setErr(errBuf, errCap, fmt.Sprintf("cannot allocate %d bytes for the reply", len(b)))
+		return statusProto
+	}
 	if len(b) > 0 {
 		C.memcpy(p, unsafe.Pointer(&b[0]), C.size_t(len(b)))
 	}
 	*out = (*C.char)(p)
 	*outLen = C.size_t(len(b))
+	return statusOK
 }
 
 func lookup(h C.uint64_t, errBuf *C.char, errCap C.size_t) (*client.Client, C.int) {
@@ -142,17 +152,30 @@ func lookup(h C.uint64_t, errBuf *C.char, errCap C.size_t) (*client.Client, C.in
 }
 
 //export tmc_open
-func tmc_open(addr *C.char, addrLen C.size_t, timeout C.double, out *C.uint64_t, errBuf *C.char, errCap C.size_t) C.int {
+func tmc_open(addr *C.char, addrLen C.size_t, timeout C.double, maxReply C.size_t, out *C.uint64_t, errBuf *C.char, errCap C.size_t) C.int {
 	if !(timeout > 0) {
 		setErr(errBuf, errCap, "timeout must be a positive number of seconds")
 		return statusArg
 	}
-	c, err := client.Dial(string(view(addr, addrLen)), time.Duration(float64(timeout)*float64(time.Second)))
+	if maxReply == 0 || uint64(maxReply) > math.MaxInt {
+		setErr(errBuf, errCap, "max_reply_size must be a positive number of bytes")
+		return statusArg
+	}
+	c, err := client.DialWith(string(view(addr, addrLen)), client.Options{
+		Timeout:     time.Duration(float64(timeout) * float64(time.Second)),
+		MaxReply:    int(maxReply),
+		Interrupted: signalCheck,
+	})
 	if err != nil {
 		return fail(err, errBuf, errCap)
 	}
 	*out = C.uint64_t(clients.add(c))
 	return statusOK
+}
+
+//export tmc_set_signal_check
+func tmc_set_signal_check(check unsafe.Pointer) { // int (*check)(void)
+	setSignalCheck(check)
 }
 
 //export tmc_close
@@ -188,7 +211,9 @@ func (m *cValue) alloc(n int) []byte {
 	if n <= m.bufCap {
 		return unsafe.Slice((*byte)(m.buf), n)
 	}
-	m.p = C.malloc(C.size_t(n))
+	if m.p = tryMalloc(n); m.p == nil {
+		return nil
+	}
 	return unsafe.Slice((*byte)(m.p), n)
 }
 
@@ -254,9 +279,8 @@ func tmc_keys(h C.uint64_t, pattern *C.char, patternLen C.size_t, out **C.char, 
 	if err != nil {
 		return fail(err, errBuf, errCap)
 	}
-	give(pack(keys), out, outLen)
 	*count = C.int64_t(len(keys))
-	return statusOK
+	return give(pack(keys), out, outLen, errBuf, errCap)
 }
 
 // nilLen marks a missing value in the output of pack.
@@ -295,8 +319,7 @@ func tmc_mget(h C.uint64_t, n C.int, keys **C.char, keyLen *C.size_t, out **C.ch
 	if err != nil {
 		return fail(err, errBuf, errCap)
 	}
-	give(pack(vals), out, outLen)
-	return statusOK
+	return give(pack(vals), out, outLen, errBuf, errCap)
 }
 
 //export tmc_len
@@ -327,8 +350,7 @@ func tmc_command(h C.uint64_t, argc C.int, argv **C.char, argLen *C.size_t, out 
 	if err != nil {
 		return fail(err, errBuf, errCap)
 	}
-	give(raw, out, outLen)
-	return statusOK
+	return give(raw, out, outLen, errBuf, errCap)
 }
 
 //export tmc_command_wait
@@ -349,8 +371,7 @@ func tmc_command_wait(h C.uint64_t, wait C.double, argc C.int, argv **C.char, ar
 	if err != nil {
 		return fail(err, errBuf, errCap)
 	}
-	give(raw, out, outLen)
-	return statusOK
+	return give(raw, out, outLen, errBuf, errCap)
 }
 
 //export tmc_pipeline
@@ -381,8 +402,7 @@ func tmc_pipeline(h C.uint64_t, ncmds C.int, argcs *C.int, argv **C.char, argLen
 	if err != nil {
 		return fail(err, errBuf, errCap)
 	}
-	give(raw, out, outLen)
-	return statusOK
+	return give(raw, out, outLen, errBuf, errCap)
 }
 
 // args views the caller's argument vector without copying.

@@ -23,15 +23,21 @@ enum {
     TMC_ERR_PROTO   = -3,  /* malformed reply from the server */
     TMC_ERR_SERVER  = -4,  /* the server answered with an error reply (-ERR ...) */
     TMC_ERR_ARG     = -5,  /* bad address, bad config, unknown handle */
+    TMC_ERR_INTR    = -6,  /* a signal interrupted the call and the signal
+                              check (tmc_set_signal_check) said to stop */
 };
 
 /* Client. addr is "HOST:PORT", "unix:///path.sock" or "redis://HOST:PORT[/0]".
- * timeout (seconds, > 0) bounds connecting and each wait for the server.
+ * timeout (seconds, > 0) bounds connecting and every call as a whole.
+ * max_reply (bytes, > 0) bounds the replies one call may read: a server
+ * that declares or sends more gets TMC_ERR_PROTO, before anything is
+ * allocated for it. Nesting deeper than 64 levels is TMC_ERR_PROTO too.
  * One handle may be used from many threads; calls on it are serialised.
+ * A call that fails with anything but TMC_ERR_SERVER drops the connection.
  * A lost connection is re-dialled on the next call; only idempotent calls
  * (get, delete, keys, len, ping) are retried once within the same call. */
-int  tmc_open(const char *addr, size_t addr_len, double timeout, uint64_t *out,
-              char *err, size_t err_cap);
+int  tmc_open(const char *addr, size_t addr_len, double timeout, size_t max_reply,
+              uint64_t *out, char *err, size_t err_cap);
 void tmc_close(uint64_t h);
 
 int tmc_set(uint64_t h, const char *key, size_t key_len,
@@ -74,6 +80,13 @@ int tmc_pipeline(uint64_t h, int ncmds, const int *argcs, const char **argv,
                  const size_t *arglen, char **out, size_t *out_len,
                  char *err, size_t err_cap);
 void tmc_free(char *p);
+/* When a signal interrupts a call's wait for the server, the library calls
+ * check on the calling thread: nonzero ends the call with TMC_ERR_INTR, zero
+ * makes it wait on, within its deadline. The handle is still busy with the
+ * call meanwhile, so check must not use it. Python installs one that runs
+ * the signal handlers.
+ * NULL (the default) never ends a call. */
+void tmc_set_signal_check(int (*check)(void));
 
 /* Server. config is JSON, for example
  *   {"network":"tcp","addr":"127.0.0.1:5002"}

@@ -24,6 +24,7 @@ const (
 	KindProto                   // the reply was malformed
 	KindServer                  // the server answered with an error reply
 	KindArg                     // a bad address or a closed client
+	KindInterrupted             // a signal interrupted the call (Options.Interrupted)
 )
 
 // Error is every error a Client returns.
@@ -113,11 +114,29 @@ func validPort(s string) bool {
 	return n >= 1 && n <= 65535
 }
 
+// Options configure a Client.
+type Options struct {
+	// Timeout bounds connecting and every call, each as a whole.
+	Timeout time.Duration
+	// MaxReply is how many bytes of replies one call may read, headers
+	// included; a server that declares or sends more gets a protocol
+	// error. 0 means resp.DefaultMaxReply.
+	MaxReply int
+	// Interrupted, if set, is asked when a signal interrupts a call's wait.
+	// If it returns true the call ends with a KindInterrupted error;
+	// otherwise the wait goes on, within the call's deadline.
+	Interrupted func() bool
+}
+
 // Client is a connection to one server, safe for use by many goroutines:
 // calls are serialised. A broken connection is re-dialled on the next call.
+// A call that fails for any reason but an error reply drops the
+// connection, so the next call starts on a clean one.
 type Client struct {
-	addr    Addr
-	timeout time.Duration
+	addr        Addr
+	timeout     time.Duration
+	maxReply    int
+	interrupted func() bool
 
 	mu     sync.Mutex // guards the fields below and the connection itself
 	nc     *sockConn  // nil while disconnected
@@ -128,17 +147,28 @@ type Client struct {
 
 // Dial connects to addr. timeout bounds connecting and every later call.
 func Dial(addr string, timeout time.Duration) (*Client, error) {
+	return DialWith(addr, Options{Timeout: timeout})
+}
+
+// DialWith connects to addr with the given options.
+func DialWith(addr string, o Options) (*Client, error) {
 	a, err := ParseAddr(addr)
 	if err != nil {
 		return nil, err
 	}
-	if timeout <= 0 {
+	if o.Timeout <= 0 {
 		return nil, &Error{KindArg, "timeout must be positive"}
 	}
-	c := &Client{addr: a, timeout: timeout}
+	if o.MaxReply < 0 {
+		return nil, &Error{KindArg, "the reply size limit must not be negative"}
+	}
+	if o.MaxReply == 0 {
+		o.MaxReply = resp.DefaultMaxReply
+	}
+	c := &Client{addr: a, timeout: o.Timeout, maxReply: o.MaxReply, interrupted: o.Interrupted}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.connect(); err != nil {
+	if err := c.connect(time.Now().Add(o.Timeout)); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -152,22 +182,23 @@ func (c *Client) Close() {
 	c.closed = true
 }
 
-// connect dials and, if configured, authenticates and selects the database.
-// c.mu must be held.
-func (c *Client) connect() error {
-	nc, err := dialSock(c.addr.Network, c.addr.Address, c.timeout)
+// connect dials and, if configured, authenticates and selects the
+// database, all by deadline (zero = none). c.mu must be held.
+func (c *Client) connect(deadline time.Time) error {
+	nc, err := dialSock(c.addr.Network, c.addr.Address, deadline)
 	if err != nil {
 		return classify(err, "cannot connect to "+c.addr.Address)
 	}
+	nc.interrupted = c.interrupted
 	c.nc, c.rd = nc, resp.NewReplyReader(nc)
 	if c.addr.Password != "" {
-		if err := c.roundTrip(readOK, []byte("AUTH"), []byte(c.addr.Password)); err != nil {
+		if err := c.exchange(deadline, readOK, [][]byte{[]byte("AUTH"), []byte(c.addr.Password)}); err != nil {
 			c.drop()
 			return err
 		}
 	}
 	if c.addr.DB != 0 {
-		if err := c.roundTrip(readOK, []byte("SELECT"), []byte(strconv.Itoa(c.addr.DB))); err != nil {
+		if err := c.exchange(deadline, readOK, [][]byte{[]byte("SELECT"), []byte(strconv.Itoa(c.addr.DB))}); err != nil {
 			c.drop()
 			return err
 		}
@@ -192,8 +223,13 @@ func (c *Client) call(retry bool, read func(*resp.ReplyReader) error, args ...[]
 }
 
 // callWithin is call for any number of commands, with a time limit of its
-// own (none if negative).
+// own (none if negative). The limit covers the whole call: re-dialling,
+// writing, reading every reply, and the one retry.
 func (c *Client) callWithin(timeout time.Duration, retry bool, read func(*resp.ReplyReader) error, cmds ...[][]byte) error {
+	var deadline time.Time
+	if timeout >= 0 {
+		deadline = time.Now().Add(timeout)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -201,36 +237,28 @@ func (c *Client) callWithin(timeout time.Duration, retry bool, read func(*resp.R
 	}
 	reused := c.nc != nil
 	if !reused {
-		if err := c.connect(); err != nil {
+		if err := c.connect(deadline); err != nil {
 			return err
 		}
 	}
-	err := c.exchange(timeout, read, cmds...)
+	err := c.exchange(deadline, read, cmds...)
 	var e *Error
 	if err != nil && retry && reused && errors.As(err, &e) && e.Kind == KindConn {
-		if err := c.connect(); err != nil {
+		if err := c.connect(deadline); err != nil {
 			return err
 		}
-		err = c.exchange(timeout, read, cmds...)
+		err = c.exchange(deadline, read, cmds...)
 	}
 	return err
 }
 
-// roundTrip writes one command and reads its reply. On any failure other
-// than an error reply the connection is dropped, since its state is
+// exchange writes the commands and reads their replies with read, by
+// deadline (zero = none) and within the reply size limit. On any failure
+// other than an error reply the connection is dropped, since its state is
 // unknown. c.mu must be held.
-func (c *Client) roundTrip(read func(*resp.ReplyReader) error, args ...[]byte) error {
-	return c.exchange(c.timeout, read, args)
-}
-
-// exchange writes the commands and reads their replies with read. Each
-// read and write waits at most timeout (no limit if timeout < 0).
-// c.mu must be held.
-func (c *Client) exchange(timeout time.Duration, read func(*resp.ReplyReader) error, cmds ...[][]byte) error {
-	if err := c.nc.setTimeout(timeout); err != nil {
-		c.drop()
-		return classify(err, "call to "+c.addr.Address+" failed")
-	}
+func (c *Client) exchange(deadline time.Time, read func(*resp.ReplyReader) error, cmds ...[][]byte) error {
+	c.nc.begin(deadline)
+	c.rd.Limit(c.maxReply)
 	c.out = c.out[:0]
 	for _, args := range cmds {
 		c.out = resp.AppendCommand(c.out, args...)
@@ -254,9 +282,14 @@ func (c *Client) exchange(timeout time.Duration, read func(*resp.ReplyReader) er
 }
 
 func classify(err error, what string) error {
+	var cerr *Error
 	var perr *resp.ProtocolError
 	var nerr net.Error
 	switch {
+	case errors.As(err, &cerr):
+		return &Error{cerr.Kind, what + ": " + cerr.Msg}
+	case errors.Is(err, errInterrupted):
+		return &Error{KindInterrupted, what + ": " + err.Error()}
 	case errors.As(err, &perr):
 		return &Error{KindProto, what + ": " + perr.Error()}
 	case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &nerr) && nerr.Timeout():
@@ -276,8 +309,9 @@ func (c *Client) Get(key []byte) (value []byte, ok bool, err error) {
 }
 
 // GetIn is Get with the value read into memory from alloc(n), which must
-// return n bytes, of which the value takes all but the last two. A caller
-// that wants values outside Go's heap thus needs no copy of its own.
+// return n bytes, of which the value takes all but the last two, or nil if
+// it cannot. A caller that wants values outside Go's heap thus needs no
+// copy of its own. alloc is only asked for sizes within the reply limit.
 func (c *Client) GetIn(key []byte, alloc func(n int) []byte) (value []byte, ok bool, err error) {
 	err = c.call(true, func(r *resp.ReplyReader) error {
 		value, ok, err = readBulkIn(r, alloc)
@@ -445,11 +479,14 @@ func readBulkIn(r *resp.ReplyReader, alloc func(int) []byte) ([]byte, bool, erro
 	if err != nil || n < 0 {
 		return nil, false, err
 	}
-	var buf []byte
+	if err := r.Admit(n + 2); err != nil {
+		return nil, false, err
+	}
+	var buf []byte // with no alloc, Body grows it as the value arrives
 	if alloc != nil {
-		buf = alloc(n + 2)
-	} else {
-		buf = make([]byte, n+2)
+		if buf = alloc(n + 2); buf == nil {
+			return nil, false, &Error{KindProto, fmt.Sprintf("cannot allocate %d bytes for a value", n)}
+		}
 	}
 	v, err := r.Body(buf[:0], n)
 	return v, err == nil, err
