@@ -19,12 +19,12 @@ import (
 type Kind int
 
 const (
-	KindConn    Kind = iota + 1 // cannot connect, or the connection broke
-	KindTimeout                 // the server did not answer in time
-	KindProto                   // the reply was malformed
-	KindServer                  // the server answered with an error reply
-	KindArg                     // a bad address or a closed client
-	KindInterrupted             // a signal interrupted the call (Options.Interrupted)
+	KindConn        Kind = iota + 1 // cannot connect, or the connection broke
+	KindTimeout                     // the server did not answer in time
+	KindProto                       // the reply was malformed
+	KindServer                      // the server answered with an error reply
+	KindArg                         // a bad address or a closed client
+	KindInterrupted                 // a signal interrupted the call (Options.Interrupted)
 )
 
 // Error is every error a Client returns.
