@@ -47,6 +47,7 @@ def test_the_cdef_status_codes_match_tmc_h():
         (-3, tiny_mp_cache.ProtocolError),
         (-4, tiny_mp_cache.ServerError),
         (-5, ValueError),
+        (-6, tiny_mp_cache.TinyCacheError),  # interrupted, when no handler's exception was kept
         (-99, tiny_mp_cache.TinyCacheError),
     ],
 )
@@ -55,6 +56,15 @@ def test_statuses_become_exceptions_with_go_message(status, cls):
     exc = _bindings.error(status, err)
     assert type(exc) is cls
     assert "something went wrong" in str(exc)
+
+
+def test_an_interrupted_call_raises_what_the_signal_handler_raised():
+    # What _signal_check does when a handler raises during a call into Go.
+    interrupt = KeyboardInterrupt()
+    assert _bindings._stop_the_call(KeyboardInterrupt, interrupt, None) == 1
+    err = _bindings.ffi.new("char[]", b"interrupted by a signal")
+    assert _bindings.error(_bindings.INTERRUPTED, err) is interrupt
+    assert type(_bindings.error(_bindings.INTERRUPTED, err)) is tiny_mp_cache.TinyCacheError  # taken once
 
 
 def test_connection_and_timeout_errors_are_builtins_too():

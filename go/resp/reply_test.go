@@ -1,6 +1,7 @@
 package resp
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"runtime"
@@ -72,4 +73,21 @@ func TestReplyBodyGrowsAsBytesArrive(t *testing.T) {
 	if grew := after.TotalAlloc - before.TotalAlloc; grew > 8<<20 {
 		t.Fatalf("reading 1000 bytes of a declared 400 MB bulk allocated %d bytes", grew)
 	}
+}
+
+// Whatever the server sends, Raw returns an error or the reply exactly as
+// sent, and never panics, overflows its stack or allocates past its limit.
+func FuzzReplyReader(f *testing.F) {
+	for _, seed := range []string{"+OK\r\n", "$3\r\nabc\r\n", "*2\r\n:1\r\n$-1\r\n",
+		"%1\r\n+a\r\n+b\r\n", "$1099511627776\r\n", "*1\r\n*1\r\n*1\r\n"} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		rr := NewReplyReader(bytes.NewReader(in))
+		rr.Limit(1 << 20)
+		got, err := rr.Raw(nil)
+		if err == nil && !bytes.HasPrefix(in, got) {
+			t.Fatalf("Raw(%q) = %q, not a prefix of its input", in, got)
+		}
+	})
 }
