@@ -352,6 +352,8 @@ from tiny_mp_cache import TinyCache
 handled = []
 if sys.argv[3] == "count":
     signal.signal(signal.SIGUSR1, lambda *_: handled.append(1))
+elif sys.argv[3] == "reenter":
+    signal.signal(signal.SIGUSR1, lambda *_: handled.append(cache.get("__good__")))
 cache = TinyCache(sys.argv[1], 60.0, _pure=sys.argv[2] == "pure")
 start = time.monotonic()
 try:
@@ -360,6 +362,9 @@ try:
 except KeyboardInterrupt:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the test may send another
     print("KeyboardInterrupt", time.monotonic() - start, flush=True)
+except ValueError as e:
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+    print("ValueError", time.monotonic() - start, "|", e, flush=True)
 print("after", repr(cache.get("__good__")), flush=True)
 """
 
@@ -438,4 +443,21 @@ def test_a_signal_whose_handler_returns_lets_the_call_go_on(hostile_server, clie
     assert (kind, value) == ("returned", "b'value'"), lines
     assert float(took) >= 1.4, lines  # it waited for the reply
     assert int(handled) == 3, lines  # and the handler ran for each signal
+    assert lines[1] == "after b'fine'", lines
+
+
+@pytest.mark.parametrize("client", ["go", "pure"])
+def test_a_signal_handler_that_uses_the_interrupted_cache_gets_an_error_not_a_deadlock(hostile_server, client):
+    server = hostile_server(never_reply)
+    proc = start_waiter(server.addr, client, "reenter")
+    try:
+        wait_for(lambda: server.received(b"GET") == 1, 30)
+        time.sleep(0.3)  # into its wait for the reply
+        proc.send_signal(signal.SIGUSR1)
+    finally:
+        lines = finish(proc, 10)
+    assert proc.returncode == 0, lines
+    kind, took, _, message = lines[0].split(" ", 3)
+    assert kind == "ValueError" and "signal handler" in message, lines
+    assert float(took) < 3.0, lines
     assert lines[1] == "after b'fine'", lines

@@ -41,6 +41,10 @@ _GROW_STEP = 1024 * 1024
 _INLINE_VALUE = 64 * 1024
 _RECV_CHUNK = 256 * 1024
 
+# The error of a call made from a signal handler on the client whose call
+# the signal interrupted (as go/client says it).
+_REENTERED = "a signal handler used the client whose call the signal interrupted"
+
 # A parsed reply; an error reply is returned as a ServerError, not raised.
 Reply = Union[str, int, bytes, None, list[Any], ServerError]
 Arg = Union[bytes, memoryview]
@@ -351,12 +355,18 @@ class PureClient:
         self._timeout = timeout
         self._max_reply = max_reply_size
         self._lock = threading.Lock()  # guards _conn and the bytes on the wire
+        self._caller: int | None = None  # the thread whose call holds _lock
         self._conn: _Connection | None = None
         self.pid = os.getpid()
         with self._lock:
             self._dial()
 
     def close(self) -> None:
+        if self._caller == threading.get_ident():
+            # From a signal handler that interrupted this thread's call: it
+            # holds the lock, and finds its connection gone when it resumes.
+            self._drop()
+            return
         with self._lock:
             self._drop()
 
@@ -438,24 +448,33 @@ class PureClient:
         self, pieces: list[Arg], count: int, what: str, idempotent: bool, timeout: float | None
     ) -> list[Reply]:
         """Send pieces and read count replies, on the connection or a fresh one."""
+        me = threading.get_ident()
+        if self._caller == me:
+            # A signal handler that interrupted this thread's call would
+            # otherwise wait forever for the lock that call holds.
+            raise ValueError(_REENTERED)
         with self._lock:
-            conn = self._conn
-            reused = conn is not None
-            if conn is None:
-                # A connection dropped by an earlier call is re-dialled here,
-                # before anything is sent, so this is safe for every command.
-                conn = self._dial()
+            self._caller = me
             try:
-                return self._round_trip(conn, pieces, count, timeout)
-            except _Lost as e:
-                # Only a command that is safe to repeat, sent on a connection
-                # that may have gone stale since the last call, is retried.
-                if not (idempotent and reused):
+                conn = self._conn
+                reused = conn is not None
+                if conn is None:
+                    # A connection dropped by an earlier call is re-dialled here,
+                    # before anything is sent, so this is safe for every command.
+                    conn = self._dial()
+                try:
+                    return self._round_trip(conn, pieces, count, timeout)
+                except _Lost as e:
+                    # Only a command that is safe to repeat, sent on a connection
+                    # that may have gone stale since the last call, is retried.
+                    if not (idempotent and reused):
+                        raise ConnectionError(f"{what}: connection lost: {e}") from None
+                try:
+                    return self._round_trip(self._dial(), pieces, count, timeout)
+                except _Lost as e:
                     raise ConnectionError(f"{what}: connection lost: {e}") from None
-            try:
-                return self._round_trip(self._dial(), pieces, count, timeout)
-            except _Lost as e:
-                raise ConnectionError(f"{what}: connection lost: {e}") from None
+            finally:
+                self._caller = None
 
     def _round_trip(self, conn: _Connection, pieces: list[Arg], count: int, timeout: float | None) -> list[Reply]:
         """Send the pieces and read count replies within timeout seconds (None: no limit).

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/tiny-mp-cache/tiny-mp-cache/resp"
@@ -143,6 +145,11 @@ type Client struct {
 	rd     *resp.ReplyReader
 	out    []byte
 	closed bool
+
+	// A call's Interrupted hook may run code that uses this client (a
+	// Python signal handler): that code must fail, not wait for c.mu.
+	hookThread atomic.Int64 // the thread running the hook, 0 if none
+	closeLater atomic.Bool  // Close was called from the hook
 }
 
 // Dial connects to addr. timeout bounds connecting and every later call.
@@ -174,12 +181,46 @@ func DialWith(addr string, o Options) (*Client, error) {
 	return c, nil
 }
 
-// Close closes the connection. Later calls fail.
+// Close closes the connection. Later calls fail. Called from the
+// Interrupted hook of a call, it takes effect when that call ends.
 func (c *Client) Close() {
-	c.mu.Lock()
+	if !c.lock() {
+		c.closeLater.Store(true)
+		return
+	}
 	defer c.mu.Unlock()
 	c.drop()
 	c.closed = true
+}
+
+// lock takes c.mu, or returns false if this thread is running the
+// Interrupted hook of the call that holds it and would wait forever.
+func (c *Client) lock() bool {
+	if c.mu.TryLock() {
+		return true
+	}
+	if t := c.hookThread.Load(); t != 0 && t == int64(syscall.Gettid()) {
+		return false
+	}
+	c.mu.Lock()
+	return true
+}
+
+// unlock releases c.mu, first closing the client if the Interrupted hook
+// asked to.
+func (c *Client) unlock() {
+	if c.closeLater.Load() {
+		c.drop()
+		c.closed = true
+	}
+	c.mu.Unlock()
+}
+
+// askInterrupted runs the Interrupted hook, noting which thread runs it.
+func (c *Client) askInterrupted() bool {
+	c.hookThread.Store(int64(syscall.Gettid()))
+	defer c.hookThread.Store(0)
+	return c.interrupted()
 }
 
 // connect dials and, if configured, authenticates and selects the
@@ -189,7 +230,9 @@ func (c *Client) connect(deadline time.Time) error {
 	if err != nil {
 		return classify(err, "cannot connect to "+c.addr.Address)
 	}
-	nc.interrupted = c.interrupted
+	if c.interrupted != nil {
+		nc.interrupted = c.askInterrupted
+	}
 	c.nc, c.rd = nc, resp.NewReplyReader(nc)
 	if c.addr.Password != "" {
 		if err := c.exchange(deadline, readOK, [][]byte{[]byte("AUTH"), []byte(c.addr.Password)}); err != nil {
@@ -230,8 +273,10 @@ func (c *Client) callWithin(timeout time.Duration, retry bool, read func(*resp.R
 	if timeout >= 0 {
 		deadline = time.Now().Add(timeout)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	if !c.lock() {
+		return &Error{KindArg, "a signal handler used the client whose call the signal interrupted"}
+	}
+	defer c.unlock()
 	if c.closed {
 		return &Error{KindArg, "the client is closed"}
 	}
