@@ -269,16 +269,16 @@ func (c *Client) call(retry bool, read func(*resp.ReplyReader) error, args ...[]
 // own (none if negative). The limit covers the whole call: re-dialling,
 // writing, reading every reply, and the one retry.
 func (c *Client) callWithin(timeout time.Duration, retry bool, read func(*resp.ReplyReader) error, cmds ...[][]byte) error {
-	var deadline time.Time
-	if timeout >= 0 {
-		deadline = time.Now().Add(timeout)
-	}
 	if !c.lock() {
 		return &Error{KindArg, "a signal handler used the client whose call the signal interrupted"}
 	}
 	defer c.unlock()
 	if c.closed {
 		return &Error{KindArg, "the client is closed"}
+	}
+	var deadline time.Time // from when the call has the connection, as in the pure client
+	if timeout >= 0 {
+		deadline = time.Now().Add(timeout)
 	}
 	reused := c.nc != nil
 	if !reused {
