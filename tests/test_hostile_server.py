@@ -196,10 +196,9 @@ def oversized(sock: socket.socket, command: bytes, stop: threading.Event) -> Non
 
 
 def fast_endless_array(sock: socket.socket, command: bytes, stop: threading.Event) -> None:
-    """An array of 10^8 elements sent as fast as the client reads, for a client whose max_reply_size is 1 MiB."""
-    element = b"$1\r\nk\r\n" if array_head(command) else b":1\r\n"
+    """An array of 10^8 1 KB strings sent as fast as the client reads, for a client whose max_reply_size is 1 MiB."""
     sock.sendall(b"*100000000\r\n")
-    batch = element * 10000
+    batch = (b"$1000\r\n" + b"k" * 1000 + b"\r\n") * 100
     while not stop.is_set():
         sock.sendall(batch)
 
@@ -233,7 +232,7 @@ CASES = {
 # --- the client, in a child process ----------------------------------------------------
 
 CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 import tiny_mp_cache
 from tiny_mp_cache import TinyCache
 
@@ -264,7 +263,10 @@ for shape in spec["shapes"]:
     except BaseException as e:
         after = type(e).__name__ + ": " + str(e)[:200]
     print(json.dumps({"shape": shape, "raised": raised, "message": message, "elapsed": elapsed, "after": after}), flush=True)
-print(json.dumps({"maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}), flush=True)
+# The peak RSS of this interpreter (ru_maxrss would count the parent's, from before exec).
+with open("/proc/self/status") as f:
+    peak = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+print(json.dumps({"maxrss_kib": peak}), flush=True)
 """
 
 
