@@ -353,14 +353,14 @@ from tiny_mp_cache import TinyCache
 
 handled = []
 if sys.argv[3] == "count":
-    signal.signal(signal.SIGUSR1, lambda *_: handled.append(1))
+    signal.signal(signal.SIGUSR1, lambda *_: handled.append(time.monotonic() - start))
 elif sys.argv[3] == "reenter":
     signal.signal(signal.SIGUSR1, lambda *_: handled.append(cache.get("__good__")))
 cache = TinyCache(sys.argv[1], 60.0, _pure=sys.argv[2] == "pure")
 start = time.monotonic()
 try:
     result = cache.get("k")
-    print("returned", repr(result), time.monotonic() - start, len(handled), flush=True)
+    print("returned", repr(result), time.monotonic() - start, min(handled, default=-1), flush=True)
 except KeyboardInterrupt:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the test may send another
     print("KeyboardInterrupt", time.monotonic() - start, flush=True)
@@ -441,10 +441,11 @@ def test_a_signal_whose_handler_returns_lets_the_call_go_on(hostile_server, clie
     finally:
         lines = finish(proc, 30)
     assert proc.returncode == 0, lines
-    kind, value, took, handled = lines[0].split()
+    kind, value, took, first_handled = lines[0].split()
     assert (kind, value) == ("returned", "b'value'"), lines
     assert float(took) >= 1.4, lines  # it waited for the reply
-    assert int(handled) == 3, lines  # and the handler ran for each signal
+    # The handler ran during the wait, not once the call was over.
+    assert 0 <= float(first_handled) < 1.2, lines
     assert lines[1] == "after b'fine'", lines
 
 
