@@ -33,6 +33,7 @@ import warnings
 from typing import Any, Callable
 
 from tiny_mp_cache import TinyCache, serve, serve_unix
+from tiny_mp_cache._server import server_argv
 
 LIB_NAME = b"libtinympcache"
 JOIN_SECONDS = 30.0  # a child still alive after this is hung: it is killed and the scenario fails
@@ -389,7 +390,7 @@ def serving(spec: dict[str, Any]) -> dict[str, Any]:
             time.sleep(0.02)
         with open(f"/proc/{proc.pid}/cmdline", "rb") as f:
             argv = f.read().split(b"\0")
-        result["reexeced"] = argv[1:4] == [b"-m", b"tiny_mp_cache", b"serve"]
+        result["reexeced"] = [a.decode() for a in argv[1:5]] == server_argv()[1:5]
         result["argv"] = [a.decode("utf-8", "replace") for a in argv if a][:8]
         with TinyCache(addr) as cache:
             for i in range(len(SIZES)):

@@ -2,8 +2,10 @@
 
     python tests/cache_api_test.py
 
-Starts its own servers (`python -m tiny_mp_cache serve`) on a free port and
-a temporary socket, stops and reaps them, and exits non-zero on any failure.
+Starts its own servers (`python -m tiny_mp_cache serve`, through
+server_argv: they import the same package as this script, whatever the
+current directory) on a free port and a temporary socket, stops and reaps
+them, and exits non-zero on any failure.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import time
 import traceback
 
 from tiny_mp_cache import TinyCache
+from tiny_mp_cache._server import server_argv
 
 failures = []
 
@@ -38,7 +41,7 @@ def free_port() -> int:
 
 
 def start_server(args: list, addr: str) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "tiny_mp_cache", "serve", "--quiet", *args])
+    proc = subprocess.Popen(server_argv(*args))
     deadline = time.monotonic() + 15
     while True:
         try:

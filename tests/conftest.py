@@ -32,6 +32,7 @@ from typing import Callable, Tuple
 import pytest
 from tiny_mp_cache import TinyCache
 from tiny_mp_cache._bindings import library_path
+from tiny_mp_cache._server import server_argv
 
 # These two are scripts (python tests/full_test.py), run by test_scripts.py.
 collect_ignore = ["cache_api_test.py", "full_test.py"]
@@ -192,7 +193,8 @@ class ServerProcess:
 
 
 def tmc_server_argv(*args: str) -> list[str]:
-    return [sys.executable, "-m", "tiny_mp_cache", "serve", "--quiet", *args]
+    """`python -m tiny_mp_cache serve --quiet ARGS`, importing the package this process imported."""
+    return server_argv(*args)
 
 
 def start_tcp_server(*extra: str) -> ServerProcess:

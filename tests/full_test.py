@@ -2,10 +2,11 @@
 
     python tests/full_test.py [--jobs 10000] [--workers 8]
 
-Starts its own server (`python -m tiny_mp_cache serve`) on a free port. The
-producer queues jobs while the workers already take them (keys + pop); a
-"producer:done" key tells the workers when the queue is final. Every job must
-be processed exactly once. Two rounds:
+Starts its own server (`python -m tiny_mp_cache serve`, through server_argv:
+the same package as this script, whatever the current directory) on a free
+port. The producer queues jobs while the workers already take them (keys +
+pop); a "producer:done" key tells the workers when the queue is final. Every
+job must be processed exactly once. Two rounds:
 
   spawn  workers start in fresh interpreters (each loads the Go client);
   fork   workers are forked from this process after it loaded the Go
@@ -28,6 +29,7 @@ import sys
 import time
 
 from tiny_mp_cache import TinyCache
+from tiny_mp_cache._server import server_argv
 
 DONE_KEY = "producer:done"
 
@@ -139,7 +141,7 @@ def main() -> int:
 
     port = free_port()
     addr = f"127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-m", "tiny_mp_cache", "serve", "--quiet", "--port", str(port)])
+    server = subprocess.Popen(server_argv("--port", str(port)))
     problems = []
     try:
         deadline = time.monotonic() + 15

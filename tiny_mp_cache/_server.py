@@ -15,6 +15,23 @@ OPTIONS_ENV = "TINY_MP_CACHE_SERVE_OPTIONS"
 
 _POLL_SECONDS = 0.1
 
+# The directory that holds this package (site-packages, or a source checkout).
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# `python -m tiny_mp_cache`, except that sys.path starts with the directory
+# given as the first argument rather than the current directory.
+_BOOTSTRAP = "import sys; sys.path.insert(0, sys.argv.pop(1)); from tiny_mp_cache.__main__ import main; sys.exit(main())"
+
+
+def server_argv(*cli_args: str) -> list[str]:
+    """The command line of a server process that runs this very copy of the package.
+
+    Like `python -m tiny_mp_cache serve --quiet ...`, but independent of the
+    current directory: `-m` imports tiny_mp_cache from there first, and in a
+    source checkout that is the source tree, which has no compiled library.
+    """
+    return [sys.executable, "-c", _BOOTSTRAP, PACKAGE_PARENT, "serve", "--quiet", *cli_args]
+
 
 def serve(port: int, host: str = "127.0.0.1", **options: Any) -> None:
     """Serve on TCP host:port until Ctrl-C (SIGINT) or SIGTERM, then return None.
@@ -83,13 +100,11 @@ def _run(
 
 def _reexec(cli_args: list[str], options: dict[str, Any]) -> None:
     env = dict(os.environ)
-    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
     if options:
         env[OPTIONS_ENV] = json.dumps(options)
     else:
         env.pop(OPTIONS_ENV, None)
-    argv = [sys.executable, "-m", "tiny_mp_cache", "serve", "--quiet", *cli_args]
+    argv = server_argv(*cli_args)
     for stream in (sys.stdout, sys.stderr):
         if stream is not None:
             stream.flush()
