@@ -267,8 +267,8 @@ def make_cache(client_path: str) -> Iterator[Callable[..., TinyCache]]:
     """A factory of TinyCaches on the current client path; all are closed afterwards."""
     made: list[TinyCache] = []
 
-    def make(addr: str, timeout: float = 5.0) -> TinyCache:
-        cache = TinyCache(addr, timeout, _pure=(client_path == "pure"))
+    def make(addr: str, timeout: float = 5.0, **kwargs) -> TinyCache:
+        cache = TinyCache(addr, timeout, _pure=(client_path == "pure"), **kwargs)
         made.append(cache)
         return cache
 

@@ -294,6 +294,49 @@ def test_no_server_raises_connection_error_promptly(make_cache):
         assert isinstance(info.value, builtins.ConnectionError)
 
 
+@pytest.mark.parametrize("transport", ["tcp", "unix"])
+def test_wait_connects_to_a_server_that_comes_up_later(make_cache, transport):
+    """The README's pattern: start a server process, then TinyCache(addr, wait=...) right away."""
+    from conftest import ServerProcess, free_port, need_go, short_tmpdir, tmc_server_argv
+
+    need_go()
+    if transport == "tcp":
+        port = free_port()
+        args, addr = ["--port", str(port)], f"127.0.0.1:{port}"
+    else:
+        path = f"{short_tmpdir()}/later.sock"
+        args, addr = ["--unix", path], f"unix://{path}"
+    servers = []
+    # The server starts half a second from now, so the first attempts find nothing.
+    timer = threading.Timer(0.5, lambda: servers.append(ServerProcess(tmc_server_argv(*args), addr)))
+    timer.start()
+    try:
+        start = time.monotonic()
+        cache = make_cache(addr, wait=30)
+        assert time.monotonic() - start >= 0.5
+        cache.set("k", b"v")
+        assert cache.get("k") == b"v"
+    finally:
+        timer.join()
+        for server in servers:
+            server.stop()
+
+
+def test_wait_is_bounded(make_cache):
+    from conftest import free_port
+
+    start = time.monotonic()
+    with pytest.raises(tiny_mp_cache.ConnectionError):
+        make_cache(f"127.0.0.1:{free_port()}", wait=0.5)
+    assert 0.5 <= time.monotonic() - start < 3
+
+
+@pytest.mark.parametrize("wait, error", [(-1, ValueError), (float("inf"), ValueError), ("5", TypeError), (True, TypeError)])
+def test_wait_must_be_a_finite_number_of_seconds(wait, error):
+    with pytest.raises(error, match="wait"):
+        TinyCache("127.0.0.1:1", wait=wait)
+
+
 @pytest.mark.parametrize(
     "addr",
     [

@@ -10,6 +10,7 @@ import builtins
 import math
 import os
 import threading
+import time
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from types import TracebackType
@@ -17,11 +18,13 @@ from typing import Any, Protocol, TypeVar
 
 from . import _commands as commands
 from ._commands import BytesLike, InfoValue, Op
-from ._errors import ProtocolError, ServerError
+from ._errors import ConnectionError, ProtocolError, ServerError
 from ._resp import DEFAULT_MAX_REPLY, Arg, PureClient, Reply, parse_address
 
 
 T = TypeVar("T")
+
+_WAIT_STEP = 0.05  # seconds between connection attempts of TinyCache(..., wait=...)
 
 
 class _Backend(Protocol):
@@ -76,7 +79,9 @@ class TinyCache:
     (bpop() may wait longer, see there). max_reply_size (bytes, default
     512 MiB) bounds what one call may read: a server that declares or
     sends a bigger reply gets ProtocolError, before memory is set aside
-    for it. Keys are str,
+    for it. The constructor connects; with wait (seconds) it retries for
+    that long while the server is not up yet (ConnectionError), for a
+    server just started in another process. Keys are str,
     values are bytes-like and come back as bytes. One TinyCache may be
     shared by threads; its calls are serialised. After fork() the child's
     first call opens a connection of its own. Pickling (as multiprocessing's
@@ -97,7 +102,13 @@ class TinyCache:
     """
 
     def __init__(
-        self, addr: str, timeout: float = 5.0, *, max_reply_size: int = DEFAULT_MAX_REPLY, _pure: bool | None = None
+        self,
+        addr: str,
+        timeout: float = 5.0,
+        *,
+        wait: float = 0,
+        max_reply_size: int = DEFAULT_MAX_REPLY,
+        _pure: bool | None = None,
     ):
         if not isinstance(addr, str):
             raise TypeError(f"addr must be str, not {type(addr).__name__}")
@@ -109,6 +120,10 @@ class TinyCache:
             raise TypeError(f"max_reply_size must be an int (bytes), not {type(max_reply_size).__name__}")
         if not 0 < max_reply_size < 1 << 63:
             raise ValueError(f"max_reply_size must be a number of bytes > 0, got {max_reply_size!r}")
+        if isinstance(wait, bool) or not isinstance(wait, (int, float)):
+            raise TypeError(f"wait must be a number of seconds, not {type(wait).__name__}")
+        if not (wait >= 0 and math.isfinite(wait)):
+            raise ValueError(f"wait must be a finite number of seconds >= 0, got {wait!r}")
         self._addr = addr
         self._timeout = float(timeout)
         self._max_reply_size = max_reply_size
@@ -118,7 +133,18 @@ class TinyCache:
         self._waiter: PureClient | None = None  # bpop's own connection, opened on first use
         self._closed = False
         _caches.add(self)
-        self._client()  # connect now, so a bad address or a dead server fails here
+        # Connect now, so that a bad address or a dead server fails here;
+        # with wait, keep trying while the server is not up yet.
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                self._client()
+                return
+            except ConnectionError:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise
+                time.sleep(min(_WAIT_STEP, left))
 
     @property
     def addr(self) -> str:
