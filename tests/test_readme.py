@@ -1,0 +1,27 @@
+"""Every ```python block of README.md runs as shown (tests/readme_snippets.py)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+from conftest import TESTS, need_go, run_isolated
+from test_examples import port_5002
+from readme_snippets import snippets
+
+README = os.path.join(os.path.dirname(TESTS), "README.md")
+
+
+def test_the_readme_has_python_snippets():
+    assert len(snippets(README)) >= 3
+
+
+@pytest.mark.timeout(300)
+def test_every_readme_snippet_runs(tmp_path):
+    need_go()
+    with port_5002():  # the snippets serve on the README's port, 5002
+        result = run_isolated([sys.executable, os.path.join(TESTS, "readme_snippets.py"), README], timeout=280)
+    out = result.stdout.decode()
+    assert result.returncode == 0, out + result.stderr.decode()
+    assert out.splitlines()[-1] == "ALL OK"
