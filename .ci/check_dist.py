@@ -4,9 +4,11 @@ verify what each contains. Run with the venv's python (needs `build`):
     python .ci/check_dist.py [--keep DIR]
 
 * sdist: the Go module (go.mod, go.sum, vendor/, capi/main.go, capi/tmc.h),
-  the Python package, setup.py, pyproject.toml, README.md, LICENSE, and no
-  prebuilt library (*.so, *.dylib, *.dll).
+  the Python package, setup.py, pyproject.toml, the build backend
+  (build_backend/), README.md, LICENSE, and no prebuilt library (*.so,
+  *.dylib, *.dll).
 * wheel (built from the sdist, so the sdist is complete enough to build):
+  version tiny_mp_cache.__version__, at least 0.2.0 (above PyPI's 0.1.x),
   tagged py3-none-<platform>, with tiny_mp_cache/libtinympcache.so,
   py.typed, the .py files and the console script; the .so loads and exports
   every function declared in go/capi/tmc.h (checked in a child process, so
@@ -25,7 +27,12 @@ import tempfile
 import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LIB = 'tiny_mp_cache/libtinympcache.so'
+sys.path.insert(0, ROOT)
+from tiny_mp_cache import __version__  # noqa: E402  (the package's own version; imports no library)
+
+LIB = 'tiny_mp_cache/libtinympcache' + {'darwin': '.dylib', 'win32': '.dll'}.get(sys.platform, '.so')
+# PyPI's tiny-mp-cache 0.1.x is the original Rust implementation; this one must sort above it.
+MIN_VERSION = (0, 2, 0)
 errors: list[str] = []
 
 
@@ -61,6 +68,7 @@ def main() -> int:
         names = [n.split('/', 1)[1] for n in tf.getnames() if '/' in n]
     print(f'sdist {sdists[0]}: {len(names)} entries')
     required = ['setup.py', 'pyproject.toml', 'README.md', 'LICENSE',
+                'build_backend/tmc_build.py', 'build_backend/tmc_toolchain.py',
                 'go/go.mod', 'go/capi/main.go', 'go/capi/tmc.h',
                 'tiny_mp_cache/__init__.py', 'tiny_mp_cache/py.typed']
     if os.path.exists(os.path.join(ROOT, 'go', 'go.sum')):
@@ -74,6 +82,10 @@ def main() -> int:
 
     whl = wheels[0]
     print(f'wheel {whl}')
+    version = whl.split('-')[1]
+    check(version == __version__, f'wheel version {version} is not tiny_mp_cache.__version__ {__version__}')
+    check(tuple(int(p) for p in re.findall(r'\d+', version)[:3]) >= MIN_VERSION,
+          f'version {version} does not supersede the published 0.1.x')
     check(re.fullmatch(r'tiny_mp_cache-[^-]+-py3-none-(?!any)[\w.]+\.whl', whl) is not None,
           f'wheel is not tagged py3-none-<platform>: {whl}')
     with zipfile.ZipFile(os.path.join(out, whl)) as zf:

@@ -22,7 +22,7 @@ import (
 const redisVersion = "7.2.0"
 
 // Version is tiny-mp-cache's own version.
-const Version = "0.1.0"
+const Version = "0.2.0"
 
 // stats are the counters that INFO reports and CONFIG RESETSTAT zeroes.
 type stats struct {
