@@ -1,4 +1,4 @@
-"""The original's two test scripts pass when run as scripts."""
+"""The original's two test scripts pass when run as scripts, from the repository root."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ import sys
 
 import pytest
 import tiny_mp_cache
-from conftest import TESTS, need_go, run_isolated
+from conftest import ROOT, TESTS, need_go, run_isolated
 
 
 def run_script(name: str, *args: str, timeout: float) -> subprocess.CompletedProcess:
+    """Run tests/NAME as the original says: `python tests/NAME` from the repository root."""
     need_go()
-    return run_isolated([sys.executable, os.path.join(TESTS, name), *args], timeout=timeout)
+    return run_isolated([sys.executable, os.path.join("tests", name), *args], timeout=timeout, cwd=ROOT)
 
 
 @pytest.mark.timeout(180)
