@@ -10,7 +10,8 @@ runtests.py and a settings module whose CACHES point at the server) and
 cachelib's test_redis_cache.py (the backend behind Flask-Caching). Both use
 redis-py; Django's set_many is a MULTI/EXEC transaction.
 
-Our server is started as `<this python> -m tiny_mp_cache serve`, so run the
+Our server is started as `<this python> -m tiny_mp_cache serve` (through
+tiny_mp_cache._server.server_argv, whatever the current directory), so run the
 script with an interpreter that imports tiny_mp_cache with its Go library
 (the CI venv, or PYTHONPATH=<repo> after building the library in place).
 The suites and their dependencies go into a venv of their own under --work
@@ -70,7 +71,11 @@ class Server:
     def __init__(self, kind: str):
         self.port = free_port()
         if kind == "ours":
-            argv = [sys.executable, "-m", "tiny_mp_cache", "serve", "--port", str(self.port), "--quiet"]
+            # `python -m tiny_mp_cache serve`, importing the package this script
+            # imports even from the repository root (whose source tree has no library).
+            from tiny_mp_cache._server import server_argv
+
+            argv = server_argv("--port", str(self.port))
         else:
             argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)

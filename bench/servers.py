@@ -79,8 +79,9 @@ class Servers:
             if policy:
                 argv += ["--eviction-policy", policy]
         else:
-            argv = [sys.executable, "-m", "tiny_mp_cache", "serve", "--quiet"]
-            argv += ["--port", str(port)] if port else ["--unix", sock]
+            from tiny_mp_cache._server import server_argv  # `python -m tiny_mp_cache serve --quiet`
+
+            argv = server_argv(*(["--port", str(port)] if port else ["--unix", sock]))
             options: Dict[str, Any] = {}
             if max_memory:
                 options["max_memory"] = max_memory
