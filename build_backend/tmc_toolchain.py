@@ -165,7 +165,7 @@ def write_zig_cc(directory: str, zig: str, target: str | None) -> str:
     flags += ["-O2", "-fno-sanitize=undefined"]
     if os.name == "nt":  # untested: no Windows machine here
         path = os.path.join(directory, "zig-cc.cmd")
-        body = f'@"{zig}" cc {" ".join(flags)} %*\r\n'
+        body = f'@"{zig}" cc {" ".join(flags)} %*\n'  # text mode writes \r\n
     else:
         path = os.path.join(directory, "zig-cc")
         body = f"#!/bin/sh\nexec '{zig}' cc {' '.join(flags)} \"$@\"\n"
