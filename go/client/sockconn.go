@@ -1,3 +1,5 @@
+//go:build linux && !tmc_portable
+
 package client
 
 import (

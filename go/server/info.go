@@ -161,7 +161,7 @@ func (s *Server) info(l *loop) []infoSection {
 			{"redis_mode", "standalone"},
 			{"os", runtime.GOOS + " " + runtime.GOARCH},
 			{"arch_bits", strconv.IntSize},
-			{"multiplexing_api", "epoll"},
+			{"multiplexing_api", multiplexingAPI},
 			{"go_version", runtime.Version()},
 			{"process_id", os.Getpid()},
 			{"run_id", s.runID},

@@ -1,3 +1,5 @@
+//go:build linux && !tmc_portable
+
 package server
 
 import (
@@ -13,6 +15,9 @@ import (
 	"github.com/tiny-mp-cache/tiny-mp-cache/resp"
 	"github.com/tiny-mp-cache/tiny-mp-cache/store"
 )
+
+// multiplexingAPI is what INFO reports as multiplexing_api.
+const multiplexingAPI = "epoll"
 
 // loop serves every client connection from one goroutine that waits in
 // epoll, as Redis does. A goroutine per connection would pay, for each

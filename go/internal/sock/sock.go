@@ -1,3 +1,5 @@
+//go:build unix
+
 // Package sock takes sockets away from Go's network poller.
 package sock
 

@@ -1,0 +1,115 @@
+//go:build linux && !tmc_portable
+
+package server
+
+import (
+	"bytes"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tiny-mp-cache/tiny-mp-cache/resp"
+	"github.com/tiny-mp-cache/tiny-mp-cache/store"
+)
+
+// The loop's whole GET path, from reading the request to writing the
+// reply, allocates nothing once its buffers have grown.
+func TestGetPathAllocatesNothing(t *testing.T) {
+	s := start(t, tcpConfig())
+	if _, err := s.store.Set([]byte("k"), []byte("value"), store.SetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fds[1])
+	syscall.SetNonblock(fds[0], true)
+	l, err := newLoop(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.release()
+	c := &conn{s: s, fd: fds[0], authed: true, polled: pollIn}
+	c.rd = resp.NewReader(fdReader(c.fd), s.cfg.limits())
+	l.conns[c.fd] = c
+	defer syscall.Close(fds[0])
+
+	req := []byte("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n")
+	want := "$5\r\nvalue\r\n"
+	reply := make([]byte, 64)
+	var got string
+	allocs := testing.AllocsPerRun(1000, func() {
+		syscall.Write(fds[1], req)
+		l.ready(c, syscall.EPOLLIN)
+		n, _ := syscall.Read(fds[1], reply)
+		if n > 0 && got == "" {
+			got = string(reply[:n])
+		}
+	})
+	if got != want {
+		t.Fatalf("reply %q; want %q", got, want)
+	}
+	if allocs != 0 {
+		t.Fatalf("%.1f allocations per GET; want 0", allocs)
+	}
+}
+
+// INFO names the loop that serves, so a test run can tell which it checks.
+func TestInfoNamesTheLoop(t *testing.T) {
+	testInfoNamesTheLoop(t, "epoll")
+}
+
+// A client whose pop blocks while replies to its earlier commands still
+// wait for room in the socket receives those replies as it reads: the loop
+// polls it for room to write as well as for a hang-up.
+func TestBlockedPopStillWritesEarlierReplies(t *testing.T) {
+	s := start(t, tcpConfig())
+	pc := dial(t, s) // once a client is served, the loop runs
+	do(t, pc, "PING")
+	s.mu.Lock()
+	l := s.loop
+	s.mu.Unlock()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := fds[1]
+	defer syscall.Close(peer)
+	syscall.SetNonblock(fds[0], true)
+	// A small socket buffer: the earlier replies do not fit at once.
+	syscall.SetsockoptInt(fds[0], syscall.SOL_SOCKET, syscall.SO_SNDBUF, 4096)
+	syscall.Write(peer, []byte("BLPOP nothing 0\r\n"))
+	earlier := bytes.Repeat([]byte("+earlier reply\r\n"), 2000) // 32 KB, under maxPending
+	if !s.register() {
+		t.Fatal("cannot register a client")
+	}
+	c := &conn{s: s, fd: fds[0], authed: true}
+	c.rd = resp.NewReader(fdReader(c.fd), s.cfg.limits())
+	l.post(func() {
+		c.out = append(c.out, earlier...)
+		l.add(c)
+	})
+	got := make([]byte, 0, len(earlier))
+	buf := make([]byte, 64<<10)
+	tv := syscall.NsecToTimeval(int64(2 * time.Second))
+	syscall.SetsockoptTimeval(peer, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv)
+	for len(got) < len(earlier) {
+		n, err := syscall.Read(peer, buf)
+		if err != nil || n <= 0 {
+			t.Fatalf("%d of %d bytes of the earlier replies, then %v", len(got), len(earlier), err)
+		}
+		got = append(got, buf[:n]...)
+	}
+	if !bytes.Equal(got, earlier) {
+		t.Fatal("the earlier replies arrived changed")
+	}
+	if got := do(t, pc, "RPUSH", "nothing", "v"); got != ":1\r\n" && got != ":0\r\n" {
+		t.Fatalf("RPUSH: %q", got)
+	}
+	want := "*2\r\n$7\r\nnothing\r\n$1\r\nv\r\n"
+	n, err := syscall.Read(peer, buf)
+	if err != nil || string(buf[:max(n, 0)]) != want {
+		t.Fatalf("the pop's reply: %q, %v; want %q", buf[:max(n, 0)], err, want)
+	}
+}

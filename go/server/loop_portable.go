@@ -1,0 +1,348 @@
+//go:build !linux || tmc_portable
+
+package server
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/tiny-mp-cache/tiny-mp-cache/resp"
+	"github.com/tiny-mp-cache/tiny-mp-cache/store"
+)
+
+// multiplexingAPI is what INFO reports as multiplexing_api.
+const multiplexingAPI = "goroutines"
+
+// loop serves each client connection on a goroutine of its own, on Go's
+// network poller. It is the server's loop on macOS and Windows, which have
+// no epoll, and on Linux when built with -tags tmc_portable. It runs the
+// same command table through Server.exec; the store's lock makes each
+// command atomic, as the single epoll loop does.
+//
+// The loop goroutine itself only runs what is posted to it (add, drain,
+// closeAll, stop), so Server drives both loops the same way. Each
+// connection's goroutine owns its conn.
+type loop struct {
+	s       *Server
+	stopped bool          // set by the last work Serve posts
+	drained chan struct{} // closed by drain: blocked pops end, idle clients go
+
+	mu       sync.Mutex
+	inbox    []func()           // guarded by mu
+	wakeup   chan struct{}      // one token: the inbox has work
+	conns    map[*conn]struct{} // guarded by mu
+	draining bool               // guarded by mu
+	released bool               // guarded by mu: run has returned
+}
+
+func newLoop(s *Server) (*loop, error) {
+	return &loop{
+		s:       s,
+		drained: make(chan struct{}),
+		wakeup:  make(chan struct{}, 1),
+		conns:   make(map[*conn]struct{}),
+	}, nil
+}
+
+func (l *loop) release() {
+	l.mu.Lock()
+	l.released = true
+	l.mu.Unlock()
+}
+
+// post runs f on the loop goroutine; nothing once the loop has stopped.
+func (l *loop) post(f func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.released {
+		return
+	}
+	l.inbox = append(l.inbox, f)
+	select {
+	case l.wakeup <- struct{}{}:
+	default:
+	}
+}
+
+// run runs posted work until stop is posted.
+func (l *loop) run() {
+	defer l.release()
+	for !l.stopped {
+		<-l.wakeup
+		l.mu.Lock()
+		work := l.inbox
+		l.inbox = nil
+		l.mu.Unlock()
+		for _, f := range work {
+			f()
+		}
+	}
+}
+
+// add starts serving a client on its own goroutine.
+func (l *loop) add(c *conn) {
+	l.mu.Lock()
+	l.conns[c] = struct{}{}
+	if l.draining {
+		c.nc.SetReadDeadline(time.Now()) // serve what it sent, then close
+	}
+	l.mu.Unlock()
+	go l.serveConn(c)
+}
+
+// drain starts a graceful stop: idle clients are closed now, the others
+// once they have received the replies to what they sent. A read that
+// waits is cut short by a deadline in the past.
+func (l *loop) drain() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.draining = true
+	close(l.drained)
+	for c := range l.conns {
+		c.nc.SetReadDeadline(time.Now())
+	}
+}
+
+// closeAll hangs up on every client; their goroutines then end.
+func (l *loop) closeAll() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for c := range l.conns {
+		c.nc.Close()
+	}
+}
+
+func (l *loop) isDraining() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.draining
+}
+
+// serveConn reads, runs and answers c's commands until c is done.
+func (l *loop) serveConn(c *conn) {
+	defer l.close(c)
+	for l.serve(c) {
+		if c.block != nil {
+			if !l.wait(c) {
+				return
+			}
+		} else if !l.read(c) {
+			return
+		}
+	}
+}
+
+// serve runs c's buffered commands and writes the replies. It reports
+// whether c stays open: it is closed once it quit, sent everything it
+// will, or the server drains, unless a pop is still blocked.
+func (l *loop) serve(c *conn) bool {
+	for c.block == nil && !c.quit {
+		args, err := c.rd.Next()
+		if err == resp.ErrIncomplete {
+			break
+		}
+		if err != nil {
+			l.protocolError(c, err.(*resp.ProtocolError))
+			break
+		}
+		var quit bool
+		c.out, quit = l.s.exec(c, args, c.out)
+		c.quit = c.quit || quit
+		if len(c.out) >= maxPending && !c.flush() {
+			return false
+		}
+	}
+	if !c.flush() {
+		return false
+	}
+	return c.block != nil || !(c.quit || c.eof || l.isDraining())
+}
+
+// read waits for more of c's commands and reports whether c still works.
+// A client that hung up may still get the replies to what it sent.
+func (l *loop) read(c *conn) bool {
+	err := c.rd.Fill()
+	var perr *resp.ProtocolError
+	switch {
+	case err == nil:
+	case err == io.EOF:
+		c.eof = true
+	case errors.Is(err, os.ErrDeadlineExceeded): // drain cut the read short
+	case errors.As(err, &perr):
+		l.protocolError(c, perr)
+	default:
+		l.s.log.Debug("client read failed", "err", err)
+		return false
+	}
+	return true
+}
+
+func (l *loop) protocolError(c *conn, perr *resp.ProtocolError) {
+	l.s.log.Info("closing client after protocol error", "remote", c.remote, "err", perr.Msg)
+	c.out = resp.AppendError(c.out, "ERR "+perr.Error())
+	c.quit = true
+}
+
+// wait ends c's blocked pop: when a value arrives, the timeout passes, the
+// server drains or the client hangs up. Meanwhile it reads on, to notice
+// a hang-up; commands that arrive are buffered and run after the pop. It
+// reports whether c stays open.
+func (l *loop) wait(c *conn) bool {
+	b := c.block
+	var timeout <-chan time.Time
+	if b.timeout > 0 {
+		t := time.NewTimer(b.timeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	readErr := make(chan error, 1)
+	go func() {
+		for {
+			if err := c.rd.Fill(); err != nil {
+				readErr <- err
+				return
+			}
+		}
+	}()
+	var err error
+	for err == nil {
+		select {
+		case <-c.woken:
+			if len(b.w.C) > 0 {
+				err = l.stopReader(c, readErr)
+			} // else a value for an earlier wait woke c
+		case <-timeout:
+			err = l.stopReader(c, readErr)
+		case <-l.drained:
+			err = l.stopReader(c, readErr)
+		case err = <-readErr:
+		}
+	}
+	c.block = nil
+	var perr *resp.ProtocolError
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		c.out = c.appendPopped(c.out, b.end(l.s.store))
+		return true
+	case err == io.EOF:
+		// The client hung up: a value it received goes back to its list.
+		b.stop(l.s.store)
+		c.eof = true
+		c.out = c.appendPopped(c.out, nil)
+		return c.rd.Buffered()
+	case errors.As(err, &perr):
+		b.stop(l.s.store)
+		c.out = c.appendPopped(c.out, nil)
+		l.protocolError(c, perr)
+		return true
+	}
+	b.stop(l.s.store)
+	l.s.log.Debug("client read failed", "err", err)
+	return false
+}
+
+// stopReader cuts short the read that wait started, waits for it to return
+// c.rd, and returns its error.
+func (l *loop) stopReader(c *conn, readErr <-chan error) error {
+	c.nc.SetReadDeadline(time.Now())
+	err := <-readErr
+	l.mu.Lock()
+	if !l.draining { // drain's deadline stays
+		c.nc.SetReadDeadline(time.Time{})
+	}
+	l.mu.Unlock()
+	return err
+}
+
+// close hangs up on c.
+func (l *loop) close(c *conn) {
+	if c.block != nil {
+		c.block.stop(l.s.store)
+		c.block = nil
+	}
+	c.nc.Close()
+	l.mu.Lock()
+	delete(l.conns, c)
+	l.mu.Unlock()
+	l.s.unregister()
+}
+
+// wake is called by the store, with the store locked, once c's blocked pop
+// has received a value.
+func (c *conn) wake() {
+	select {
+	case c.woken <- struct{}{}:
+	default:
+	}
+}
+
+// conn is one client connection.
+type conn struct {
+	s      *Server
+	id     int64
+	nc     net.Conn
+	remote string
+	rd     *resp.Reader
+	out    []byte // replies not yet written
+	authed bool
+	name   string // set by CLIENT SETNAME
+	resp3  bool   // the client switched to RESP3 with HELLO 3
+
+	eof   bool          // the client sends nothing more
+	quit  bool          // close once the replies are written
+	block *blocked      // set while a BLPOP or BRPOP waits for a value
+	woken chan struct{} // the store has handed block a value
+}
+
+// blocked is a pop waiting for a value.
+type blocked struct {
+	w       *store.Waiter
+	timeout time.Duration // 0 means forever
+}
+
+// end returns the value the wait received, or gives the wait up and
+// returns nil.
+func (b *blocked) end(st *store.Store) *store.Popped {
+	select {
+	case p := <-b.w.C:
+		return &p
+	default:
+	}
+	b.stop(st)
+	return nil
+}
+
+// stop gives up the wait. A value that reached it goes back to its list.
+func (b *blocked) stop(st *store.Store) { st.Cancel(b.w) }
+
+func (s *Server) newConn(nc net.Conn) (*conn, error) {
+	c := &conn{
+		s:      s,
+		id:     s.connsReceived.Add(1),
+		nc:     nc,
+		remote: nc.RemoteAddr().String(),
+		authed: s.cfg.Password == "",
+		woken:  make(chan struct{}, 1),
+	}
+	c.rd = resp.NewReader(nc, s.cfg.limits())
+	return c, nil
+}
+
+// flush writes the pending replies and reports whether that worked. A
+// slow reader blocks only its own goroutine.
+func (c *conn) flush() bool {
+	if len(c.out) == 0 {
+		return true
+	}
+	_, err := c.nc.Write(c.out)
+	if cap(c.out) > maxPending*4 {
+		c.out = nil // one huge reply should not pin its buffer forever
+	} else {
+		c.out = c.out[:0]
+	}
+	return err == nil
+}
