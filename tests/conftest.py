@@ -33,6 +33,7 @@ import pytest
 from tiny_mp_cache import TinyCache
 from tiny_mp_cache._bindings import library_path
 from tiny_mp_cache._server import server_argv
+from tiny_mp_cache._platform import unix_sockets
 
 # These two are scripts (python tests/full_test.py), run by test_scripts.py.
 collect_ignore = ["cache_api_test.py", "full_test.py"]
@@ -245,6 +246,8 @@ def server_kind(request: pytest.FixtureRequest) -> str:
     """Which server the test talks to: ours over "tcp" or "unix", or a real redis-server ("redis")."""
     if request.param == "redis" and request.node.get_closest_marker("tmc_only"):
         pytest.skip("checks tiny-mp-cache's own server, not Redis")
+    if request.param == "unix" and not unix_sockets():
+        pytest.skip(f"unix sockets are not supported on {sys.platform}")
     return request.param
 
 
@@ -415,7 +418,8 @@ def run_isolated(
 
     It runs in its own process group. Once it exits (or on timeout, which
     raises subprocess.TimeoutExpired) whatever is left of the group is
-    killed, so processes it forked cannot outlive the test. Output goes
+    killed, so processes it forked cannot outlive the test (on Windows,
+    which has no process groups, only the process itself is). Output goes
     through files, so a leftover child holding them open blocks nothing.
     """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -426,7 +430,10 @@ def run_isolated(
             proc.wait(timeout=timeout)
         finally:
             try:
-                os.killpg(proc.pid, signal.SIGKILL)
+                if hasattr(os, "killpg"):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                else:
+                    proc.kill()
             except ProcessLookupError:
                 pass
             proc.wait(timeout=10)

@@ -1,4 +1,4 @@
-"""cffi bindings to libtinympcache.so (the Go library): the cdef, lazy loading, status mapping.
+"""cffi bindings to libtinympcache (.so, .dylib or .dll: the Go library): the cdef, lazy loading, status mapping.
 
 The library is never loaded at import. It is dlopened on first use and
 stamped with the pid that loaded it. A Go runtime does not survive fork():
@@ -24,6 +24,7 @@ from typing import Any
 from cffi import FFI  # type: ignore[import-untyped, unused-ignore]
 
 from ._errors import ConnectionError, ProtocolError, ServerError, TimeoutError, TinyCacheError
+from ._platform import at_fork_in_child, library_name
 from ._resp import DEFAULT_MAX_REPLY, Arg, Reply, parse_replies
 
 # Copied from go/capi/tmc.h, which documents ownership and semantics.
@@ -87,7 +88,7 @@ _lib_pid: int | None = None  # the pid that dlopened _lib
 def library_path() -> str:
     """Where the library is loaded from: $TINY_MP_CACHE_LIB or next to this file."""
     return os.environ.get("TINY_MP_CACHE_LIB") or os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "libtinympcache.so"
+        os.path.dirname(os.path.abspath(__file__)), library_name()
     )
 
 
@@ -124,7 +125,7 @@ def _after_fork_in_child() -> None:
     _load_lock = threading.Lock()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+at_fork_in_child(_after_fork_in_child)
 
 
 _interrupted = threading.local()  # .exc: what a signal handler raised during this thread's call into Go

@@ -19,6 +19,7 @@ from typing import Any, Protocol, TypeVar
 from . import _commands as commands
 from ._commands import BytesLike, InfoValue, Op
 from ._errors import ConnectionError, ProtocolError, ServerError
+from ._platform import at_fork_in_child, require_unix_sockets
 from ._resp import DEFAULT_MAX_REPLY, Arg, PureClient, Reply, parse_address
 
 
@@ -62,7 +63,7 @@ def _after_fork_in_child() -> None:
         cache._waiter = None
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+at_fork_in_child(_after_fork_in_child)
 
 
 def _use_pure() -> bool:
@@ -95,6 +96,8 @@ class TinyCache:
     nested reply ProtocolError. After any of these but ServerError the
     connection is dropped, and the next call opens a fresh one. Ctrl-C
     interrupts a waiting call with KeyboardInterrupt.
+    A "unix://" address raises OSError (EAFNOSUPPORT) where unix sockets
+    are unsupported (Windows).
 
     The client is the Go library, or a pure-Python RESP2 client in a
     process that inherited the Go library through fork() (or when
@@ -124,6 +127,8 @@ class TinyCache:
             raise TypeError(f"wait must be a number of seconds, not {type(wait).__name__}")
         if not (wait >= 0 and math.isfinite(wait)):
             raise ValueError(f"wait must be a finite number of seconds >= 0, got {wait!r}")
+        if addr.startswith("unix://"):
+            require_unix_sockets()
         self._addr = addr
         self._timeout = float(timeout)
         self._max_reply_size = max_reply_size

@@ -9,6 +9,8 @@ import sys
 import threading
 from typing import Any, Callable
 
+from ._platform import require_unix_sockets
+
 # Extra keyword options travel to a re-executed server through this variable
 # rather than argv, so that a password does not show up in `ps`.
 OPTIONS_ENV = "TINY_MP_CACHE_SERVE_OPTIONS"
@@ -67,7 +69,8 @@ def serve_unix(path: str | os.PathLike[str], **options: Any) -> None:
     at path (nobody answers on it) is replaced; anything else there raises
     ConnectionError and is left as it is. Extra keyword options
     are those of serve(), plus unix_mode (the socket file's permissions,
-    0o600 by default).
+    0o600 by default). Where unix sockets are unsupported (Windows) it
+    raises OSError (EAFNOSUPPORT): serve on TCP there.
     """
     serve_unix_path(path, options)
 
@@ -79,6 +82,7 @@ def serve_unix_path(
     path = os.fspath(path)
     if not isinstance(path, str) or not path:
         raise TypeError("path must be a non-empty str or os.PathLike[str]")
+    require_unix_sockets()
     _run({"network": "unix", "addr": path}, options, ["--unix", path], on_ready)
 
 
