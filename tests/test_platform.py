@@ -88,6 +88,8 @@ def test_without_af_unix_unix_addresses_fail_clearly(monkeypatch: pytest.MonkeyP
     assert not os.path.exists(path)
     assert cli_main(["serve", "--unix", path]) == 1
     assert "unix sockets are not supported" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="invalid address"):  # malformed is malformed everywhere
+        TinyCache("unix://relative.sock")
 
 
 def test_at_fork_in_child_is_a_no_op_without_fork(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -128,6 +128,7 @@ class TinyCache:
         if not (wait >= 0 and math.isfinite(wait)):
             raise ValueError(f"wait must be a finite number of seconds >= 0, got {wait!r}")
         if addr.startswith("unix://"):
+            parse_address(addr)  # a malformed address is a ValueError everywhere
             require_unix_sockets()
         self._addr = addr
         self._timeout = float(timeout)
