@@ -125,12 +125,7 @@ func (s *Server) info(l *loop) []infoSection {
 	if st.Keys > 0 {
 		keyspace = append(keyspace, infoField{"db0", fmt.Sprintf("keys=%d,expires=%d,avg_ttl=0", st.Keys, st.Expiring)})
 	}
-	blocked := 0
-	for _, c := range l.conns {
-		if c.block != nil {
-			blocked++
-		}
-	}
+	blocked := l.blockedClients()
 	var calls int64
 	var commandstats []infoField
 	for id, cs := range s.stats.commands {

@@ -388,6 +388,17 @@ func (l *loop) drain() {
 	}
 }
 
+// blockedClients is INFO's blocked_clients.
+func (l *loop) blockedClients() int {
+	n := 0
+	for _, c := range l.conns {
+		if c.block != nil {
+			n++
+		}
+	}
+	return n
+}
+
 // cutStalled, run while draining, hangs up on each client that has taken
 // no reply bytes for drainStall.
 func (l *loop) cutStalled() {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tiny-mp-cache/tiny-mp-cache/resp"
@@ -20,8 +21,10 @@ const multiplexingAPI = "goroutines"
 // loop serves each client connection on a goroutine of its own, on Go's
 // network poller. It is the server's loop on macOS and Windows, which have
 // no epoll, and on Linux when built with -tags tmc_portable. It runs the
-// same command table through Server.exec; the store's lock makes each
-// command atomic, as the single epoll loop does.
+// same command table through Server.exec, one command at a time (under
+// running), as the single epoll loop does: that is what keeps MULTI/EXEC
+// and WATCH atomic and lets commands keep the server's counters unlocked.
+// Reading requests and writing replies go on in parallel.
 //
 // The loop goroutine itself only runs what is posted to it (add, drain,
 // closeAll, stop), so Server drives both loops the same way. Each
@@ -30,6 +33,8 @@ type loop struct {
 	s       *Server
 	stopped bool          // set by the last work Serve posts
 	drained chan struct{} // closed by drain: blocked pops end, idle clients go
+	running sync.Mutex    // held while a command runs
+	blocked atomic.Int64  // clients waiting in a blocking pop or move
 
 	mu       sync.Mutex
 	inbox    []func()           // guarded by mu
@@ -116,6 +121,9 @@ func (l *loop) closeAll() {
 	}
 }
 
+// blockedClients is INFO's blocked_clients.
+func (l *loop) blockedClients() int { return int(l.blocked.Load()) }
+
 func (l *loop) isDraining() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -127,7 +135,10 @@ func (l *loop) serveConn(c *conn) {
 	defer l.close(c)
 	for l.serve(c) {
 		if c.block != nil {
-			if !l.wait(c) {
+			l.blocked.Add(1)
+			ok := l.wait(c)
+			l.blocked.Add(-1)
+			if !ok {
 				return
 			}
 		} else if !l.read(c) {
@@ -150,7 +161,9 @@ func (l *loop) serve(c *conn) bool {
 			break
 		}
 		var quit bool
+		l.running.Lock()
 		c.out, quit = l.s.exec(c, args, c.out)
+		l.running.Unlock()
 		c.quit = c.quit || quit
 		if len(c.out) >= maxPending && !c.flush() {
 			return false
@@ -226,17 +239,17 @@ func (l *loop) wait(c *conn) bool {
 	var perr *resp.ProtocolError
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		c.out = c.appendPopped(c.out, b.end(l.s.store))
+		c.out = b.reply(c, c.out, b.end(l.s.store))
 		return true
 	case err == io.EOF:
 		// The client hung up: a value it received goes back to its list.
 		b.stop(l.s.store)
 		c.eof = true
-		c.out = c.appendPopped(c.out, nil)
+		c.out = b.reply(c, c.out, nil)
 		return c.rd.Buffered()
 	case errors.As(err, &perr):
 		b.stop(l.s.store)
-		c.out = c.appendPopped(c.out, nil)
+		c.out = b.reply(c, c.out, nil)
 		l.protocolError(c, perr)
 		return true
 	}
@@ -264,6 +277,7 @@ func (l *loop) close(c *conn) {
 		c.block.stop(l.s.store)
 		c.block = nil
 	}
+	c.discard()
 	c.nc.Close()
 	l.mu.Lock()
 	delete(l.conns, c)
@@ -294,14 +308,18 @@ type conn struct {
 
 	eof   bool          // the client sends nothing more
 	quit  bool          // close once the replies are written
-	block *blocked      // set while a BLPOP or BRPOP waits for a value
+	block *blocked      // set while a BLPOP, BRPOP or BLMOVE waits for a value
 	woken chan struct{} // the store has handed block a value
+
+	tx    *transaction // set between MULTI and EXEC or DISCARD
+	watch *store.Watch // the keys WATCHed until EXEC, DISCARD or UNWATCH
 }
 
 // blocked is a pop waiting for a value.
 type blocked struct {
 	w       *store.Waiter
 	timeout time.Duration // 0 means forever
+	move    bool          // BLMOVE: the reply is the value alone
 }
 
 // end returns the value the wait received, or gives the wait up and
@@ -322,7 +340,7 @@ func (b *blocked) stop(st *store.Store) { st.Cancel(b.w) }
 func (s *Server) newConn(nc net.Conn) (*conn, error) {
 	c := &conn{
 		s:      s,
-		id:     s.connsReceived.Add(1),
+		id:     s.clientIDs.Add(1),
 		nc:     nc,
 		remote: nc.RemoteAddr().String(),
 		authed: s.cfg.Password == "",
