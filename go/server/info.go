@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/tiny-mp-cache/tiny-mp-cache/resp"
@@ -146,9 +145,7 @@ func (s *Server) info(l *loop) []infoSection {
 	for _, code := range sortedKeys(s.stats.errors) {
 		errorstats = append(errorstats, infoField{"errorstat_" + code, fmt.Sprintf("count=%d", s.stats.errors[code])})
 	}
-	var self, children syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &self)
-	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children)
+	self, children := cpuUsage()
 	return []infoSection{
 		{name: "Server", fields: []infoField{
 			{"redis_version", redisVersion},
@@ -201,10 +198,10 @@ func (s *Server) info(l *loop) []infoSection {
 			{"connected_slaves", 0},
 		}},
 		{name: "CPU", fields: []infoField{
-			{"used_cpu_sys", seconds(self.Stime)},
-			{"used_cpu_user", seconds(self.Utime)},
-			{"used_cpu_sys_children", seconds(children.Stime)},
-			{"used_cpu_user_children", seconds(children.Utime)},
+			{"used_cpu_sys", seconds(self.sys)},
+			{"used_cpu_user", seconds(self.user)},
+			{"used_cpu_sys_children", seconds(children.sys)},
+			{"used_cpu_user_children", seconds(children.user)},
 		}},
 		{name: "Commandstats", extra: true, fields: commandstats},
 		{name: "Errorstats", fields: errorstats},
@@ -216,8 +213,8 @@ func (s *Server) info(l *loop) []infoSection {
 }
 
 // seconds formats a CPU time as INFO does: seconds with six decimals.
-func seconds(tv syscall.Timeval) string {
-	return fmt.Sprintf("%d.%06d", tv.Sec, tv.Usec)
+func seconds(d time.Duration) string {
+	return fmt.Sprintf("%d.%06d", d/time.Second, d%time.Second/time.Microsecond)
 }
 
 func sortedKeys(m map[string]int64) []string {
