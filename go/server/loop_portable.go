@@ -124,6 +124,22 @@ func (l *loop) closeAll() {
 // blockedClients is INFO's blocked_clients.
 func (l *loop) blockedClients() int { return int(l.blocked.Load()) }
 
+// cutStalled, run while draining, hangs up on each client that has taken
+// no reply bytes for drainStall; one that keeps reading is served on.
+func (l *loop) cutStalled() {
+	now := time.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for c := range l.conns {
+		if w := c.written.Load(); w != c.drainMark || c.stalled.IsZero() {
+			c.drainMark, c.stalled = w, now
+		} else if now.Sub(c.stalled) >= drainStall {
+			l.s.log.Warn("closing a client that reads no replies while the server stops", "remote", c.remote)
+			c.nc.Close() // its goroutine's write fails, and it closes c
+		}
+	}
+}
+
 func (l *loop) isDraining() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -165,6 +181,12 @@ func (l *loop) serve(c *conn) bool {
 		c.out, quit = l.s.exec(c, args, c.out)
 		l.running.Unlock()
 		c.quit = c.quit || quit
+		if c.overflowing(c.out) {
+			l.s.log.Warn("closing a client whose replies passed max_output",
+				"remote", c.remote, "unsent", len(c.out), "max_output", l.s.cfg.MaxOutput)
+			l.s.dropped(cap(c.out))
+			c.out, c.quit = nil, true
+		}
 		if len(c.out) >= maxPending && !c.flush() {
 			return false
 		}
@@ -172,6 +194,7 @@ func (l *loop) serve(c *conn) bool {
 	if !c.flush() {
 		return false
 	}
+	l.s.dropped(c.rd.Shrink())
 	return c.block != nil || !(c.quit || c.eof || l.isDraining())
 }
 
@@ -313,6 +336,10 @@ type conn struct {
 
 	tx    *transaction // set between MULTI and EXEC or DISCARD
 	watch *store.Watch // the keys WATCHed until EXEC, DISCARD or UNWATCH
+
+	written   atomic.Int64 // reply bytes written in all
+	drainMark int64        // written when cutStalled last saw it move (loop goroutine only)
+	stalled   time.Time    // when it did
 }
 
 // blocked is a pop waiting for a value.
@@ -343,24 +370,47 @@ func (s *Server) newConn(nc net.Conn) (*conn, error) {
 		id:     s.clientIDs.Add(1),
 		nc:     nc,
 		remote: nc.RemoteAddr().String(),
-		authed: s.cfg.Password == "",
 		woken:  make(chan struct{}, 1),
 	}
 	c.rd = resp.NewReader(nc, s.cfg.limits())
+	c.setAuthed(s.cfg.Password == "")
 	return c, nil
 }
 
-// flush writes the pending replies and reports whether that worked. A
-// slow reader blocks only its own goroutine.
-func (c *conn) flush() bool {
-	if len(c.out) == 0 {
-		return true
+// setAuthed records whether c has authenticated. Until it has, c runs only
+// the commands that need no password, and only small commands are read.
+func (c *conn) setAuthed(authed bool) {
+	c.authed = authed
+	lim := c.s.cfg.limits()
+	if !authed {
+		lim = lim.BeforeAuth()
 	}
-	_, err := c.nc.Write(c.out)
-	if cap(c.out) > maxPending*4 {
+	c.rd.SetLimits(lim)
+}
+
+// overflowing reports whether replies in out, none of them written yet,
+// pass max_output.
+func (c *conn) overflowing(out []byte) bool { return len(out) > c.s.cfg.MaxOutput }
+
+// flush writes the pending replies and reports whether that worked. A
+// slow reader blocks only its own goroutine. It writes in pieces, so that
+// cutStalled sees a slow reader of a huge reply make progress.
+func (c *conn) flush() bool {
+	var err error
+	for p := c.out; len(p) > 0 && err == nil; {
+		var n int
+		n, err = c.nc.Write(p[:min(len(p), flushPiece)])
+		c.written.Add(int64(n))
+		p = p[n:]
+	}
+	if n := cap(c.out); n > maxPending*4 {
 		c.out = nil // one huge reply should not pin its buffer forever
+		c.s.dropped(n)
 	} else {
 		c.out = c.out[:0]
 	}
 	return err == nil
 }
+
+// flushPiece is the most flush writes at once.
+const flushPiece = 256 << 10
