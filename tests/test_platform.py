@@ -22,7 +22,7 @@ import tiny_mp_cache
 from tiny_mp_cache import TinyCache, serve_unix
 from tiny_mp_cache.__main__ import main as cli_main
 from tiny_mp_cache._bindings import library_path
-from tiny_mp_cache._platform import at_fork_in_child, library_name, unix_sockets
+from tiny_mp_cache._platform import at_fork, library_name, unix_sockets
 
 # What `go build -buildmode=c-shared` makes, and what the build must name it.
 NATIVE_NAME = {"linux": "libtinympcache.so", "darwin": "libtinympcache.dylib", "win32": "libtinympcache.dll"}
@@ -92,9 +92,20 @@ def test_without_af_unix_unix_addresses_fail_clearly(monkeypatch: pytest.MonkeyP
         TinyCache("unix://relative.sock")
 
 
-def test_at_fork_in_child_is_a_no_op_without_fork(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_at_fork_is_a_no_op_without_fork(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delattr(os, "register_at_fork", raising=False)
-    at_fork_in_child(lambda: None)  # Windows has no os.register_at_fork
+    at_fork(after_in_child=lambda: None)  # Windows has no os.register_at_fork
+
+
+def test_sigterm_off_the_main_thread_needs_no_fork_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    """serve() off the main thread asks Go to stop on SIGTERM and guards fork(), where there is fork."""
+    from tiny_mp_cache import _server
+
+    monkeypatch.delattr(os, "register_at_fork", raising=False)
+    monkeypatch.setattr(_server, "_at_fork_registered", False)
+    asked = []
+    _server._stop_on_sigterm_in_go(lambda: asked.append(True))
+    assert asked == [True]
 
 
 # A program as a Windows or macOS user writes it: no fork API at all (as on

@@ -24,7 +24,7 @@ from typing import Any
 from cffi import FFI  # type: ignore[import-untyped, unused-ignore]
 
 from ._errors import ConnectionError, ProtocolError, ServerError, TimeoutError, TinyCacheError
-from ._platform import at_fork_in_child, library_name
+from ._platform import at_fork, library_name
 from ._resp import DEFAULT_MAX_REPLY, Arg, Reply, parse_replies
 
 # Copied from go/capi/tmc.h, which documents ownership and semantics.
@@ -125,7 +125,7 @@ def _after_fork_in_child() -> None:
     _load_lock = threading.Lock()
 
 
-at_fork_in_child(_after_fork_in_child)
+at_fork(after_in_child=_after_fork_in_child)
 
 
 _interrupted = threading.local()  # .exc: what a signal handler raised during this thread's call into Go

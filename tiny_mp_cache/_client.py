@@ -19,7 +19,7 @@ from typing import Any, Protocol, TypeVar
 from . import _commands as commands
 from ._commands import BytesLike, InfoValue, Op
 from ._errors import ConnectionError, ProtocolError, ServerError
-from ._platform import at_fork_in_child, require_unix_sockets
+from ._platform import at_fork, require_unix_sockets
 from ._resp import DEFAULT_MAX_REPLY, Arg, PureClient, Reply, parse_address
 
 
@@ -63,7 +63,7 @@ def _after_fork_in_child() -> None:
         cache._waiter = None
 
 
-at_fork_in_child(_after_fork_in_child)
+at_fork(after_in_child=_after_fork_in_child)
 
 
 def _use_pure() -> bool:

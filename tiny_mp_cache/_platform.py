@@ -52,8 +52,8 @@ def require_unix_sockets() -> None:
         )
 
 
-def at_fork_in_child(func: Callable[[], None]) -> None:
-    """Have func run in the child after fork(), where there is fork (not on Windows)."""
+def at_fork(**hooks: Callable[[], None]) -> None:
+    """os.register_at_fork(**hooks) where there is fork; nothing on Windows, which has none."""
     register = getattr(os, "register_at_fork", None)
     if register is not None:
-        register(after_in_child=func)
+        register(**hooks)

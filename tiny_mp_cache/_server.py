@@ -9,7 +9,7 @@ import sys
 import threading
 from typing import Any, Callable
 
-from ._platform import require_unix_sockets
+from ._platform import at_fork, require_unix_sockets
 
 # Extra keyword options travel to a re-executed server through this variable
 # rather than argv, so that a password does not show up in `ps`.
@@ -131,7 +131,7 @@ def _stop_on_sigterm_in_go(stop_on_sigterm: Callable[[], None]) -> None:
     global _at_fork_registered
     if not _at_fork_registered:
         _at_fork_registered = True
-        os.register_at_fork(before=_block_sigterm, after_in_parent=_unblock_sigterm, after_in_child=_sigterm_in_child)
+        at_fork(before=_block_sigterm, after_in_parent=_unblock_sigterm, after_in_child=_sigterm_in_child)
     stop_on_sigterm()
 
 

@@ -502,7 +502,7 @@ func tmc_server_stop_on_sigterm() {
 			// Put back the handling SIGTERM had before Notify, and let
 			// it take its course.
 			signal.Reset(syscall.SIGTERM)
-			syscall.Kill(os.Getpid(), syscall.SIGTERM)
+			raiseSIGTERM()
 		}()
 	})
 }
