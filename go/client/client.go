@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/tiny-mp-cache/tiny-mp-cache/resp"
@@ -199,7 +198,7 @@ func (c *Client) lock() bool {
 	if c.mu.TryLock() {
 		return true
 	}
-	if t := c.hookThread.Load(); t != 0 && t == int64(syscall.Gettid()) {
+	if t := c.hookThread.Load(); t != 0 && t == threadID() {
 		return false
 	}
 	c.mu.Lock()
@@ -218,7 +217,7 @@ func (c *Client) unlock() {
 
 // askInterrupted runs the Interrupted hook, noting which thread runs it.
 func (c *Client) askInterrupted() bool {
-	c.hookThread.Store(int64(syscall.Gettid()))
+	c.hookThread.Store(threadID())
 	defer c.hookThread.Store(0)
 	return c.interrupted()
 }
@@ -325,6 +324,10 @@ func (c *Client) exchange(deadline time.Time, read func(*resp.ReplyReader) error
 	}
 	return nil
 }
+
+// errInterrupted ends a call whose wait a signal interrupted, when the
+// client's Interrupted hook says so.
+var errInterrupted = errors.New("interrupted by a signal")
 
 func classify(err error, what string) error {
 	var cerr *Error

@@ -3,7 +3,6 @@
 package client
 
 import (
-	"errors"
 	"io"
 	"net"
 	"os"
@@ -13,10 +12,6 @@ import (
 
 	"github.com/tiny-mp-cache/tiny-mp-cache/internal/sock"
 )
-
-// errInterrupted ends a call whose wait a signal interrupted, when the
-// client's Interrupted hook says so.
-var errInterrupted = errors.New("interrupted by a signal")
 
 // armSlack is how far the kernel's timeout for a wait may be from the time
 // the call has left before it is set again: a call that does not wait
@@ -175,3 +170,7 @@ func (c *sockConn) Write(p []byte) (int, error) {
 }
 
 func (c *sockConn) Close() error { return syscall.Close(c.fd) }
+
+// threadID is the calling thread's id, for the Interrupted hook's re-entry
+// check.
+func threadID() int64 { return int64(syscall.Gettid()) }
