@@ -8,15 +8,17 @@ Windows too, in the wheels workflow (.github/workflows/wheels.yml).
 
 from __future__ import annotations
 
+import ast
 import errno
 import json
 import os
 import socket
 import sys
 import textwrap
+import types
 
 import pytest
-from conftest import free_port, need_go, run_isolated
+from conftest import ROOT, free_port, need_go, run_isolated
 
 import tiny_mp_cache
 from tiny_mp_cache import TinyCache, serve_unix
@@ -34,6 +36,21 @@ NATIVE_NAME = {"linux": "libtinympcache.so", "darwin": "libtinympcache.dylib", "
 )
 def test_library_name_per_platform(platform: str, name: str) -> None:
     assert library_name(platform) == name
+
+
+def test_the_build_names_the_library_as_the_bindings_load_it() -> None:
+    """setup.py's LIB_NAME (the file the build writes) equals library_name (the file loaded), per platform."""
+    with open(os.path.join(ROOT, "setup.py"), encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    assigned = [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "LIB_NAME" for t in node.targets)
+    ]
+    assert len(assigned) == 1, "setup.py should assign LIB_NAME once"
+    expression = compile(ast.Expression(assigned[0]), "setup.py", "eval")
+    for platform in [*NATIVE_NAME, "freebsd14"]:
+        assert eval(expression, {"sys": types.SimpleNamespace(platform=platform)}) == library_name(platform), platform
 
 
 def test_library_is_loaded_from_this_platforms_name(monkeypatch: pytest.MonkeyPatch) -> None:
