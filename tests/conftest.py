@@ -48,6 +48,12 @@ def pytest_configure(config: pytest.Config) -> None:
     # _pure=...); an inherited TINY_MP_CACHE_PURE=1 would silently change
     # what the subprocess-based tests exercise.
     os.environ.pop("TINY_MP_CACHE_PURE", None)
+    # A shell starts background jobs (and some CI runners start their jobs)
+    # with SIGINT ignored, and children inherit that, so Ctrl-C tests would
+    # test nothing. What they check is the default behaviour: restore it
+    # here, so every child started from this process gets it too.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     config.addinivalue_line("markers", "tmc_only: checks our server's own behaviour; skipped against real Redis")
     if not config.pluginmanager.hasplugin("timeout"):
         config.addinivalue_line("markers", "timeout(seconds): limit a test's run time (pytest-timeout)")

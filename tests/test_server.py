@@ -27,11 +27,6 @@ from conftest import (
 from tiny_mp_cache import TinyCache
 
 
-def sigint_works_in_children() -> bool:
-    # A shell starts background jobs with SIGINT ignored, and children inherit
-    # that; Python then never raises KeyboardInterrupt, by design.
-    return signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
-
 
 def start(transport: str, *extra: str) -> ServerProcess:
     return start_tcp_server(*extra) if transport == "tcp" else start_unix_server(*extra)
@@ -41,8 +36,6 @@ def start(transport: str, *extra: str) -> ServerProcess:
 @pytest.mark.parametrize("transport", ["tcp", "unix"])
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_stops_the_cli_server_cleanly(transport, sig):
-    if sig == signal.SIGINT and not sigint_works_in_children():
-        pytest.skip("SIGINT is ignored in this process and so in its children")
     server = start(transport)
     cache = TinyCache(server.addr, _pure=True)
     cache.set("k", b"v")
@@ -75,8 +68,6 @@ print("serve returned", result, flush=True)
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_serve_functions_return_none_on_a_signal(transport, sig):
     need_go()
-    if sig == signal.SIGINT and not sigint_works_in_children():
-        pytest.skip("SIGINT is ignored in this process and so in its children")
     if transport == "tcp":
         where = str(free_port())
         addr = f"127.0.0.1:{where}"
@@ -223,8 +214,6 @@ threading.Thread(target=interrupt_once_serving, daemon=True).start()
 serve(port)
 print(signal.getsignal(signal.SIGTERM) is mine)
 """
-    if not sigint_works_in_children():
-        pytest.skip("SIGINT is ignored in this process and so in its children")
     result = run_python(code, str(free_port()), timeout=30)
     assert result.returncode == 0, result.stderr
     assert result.stdout == b"True\n"
