@@ -182,7 +182,8 @@ func (s *Server) exec(c *conn, args [][]byte, out []byte) ([]byte, bool) {
 		}
 		return out, false
 	default:
-		return s.call(c, cmd, args, out), cmd.closes
+		out = s.call(c, cmd, args, out)
+		return s.deliver(c, out), cmd.closes // invalidations follow the reply
 	}
 	s.stats.commands[cmd.id].rejected++
 	s.stats.countError(out[start:])
@@ -194,6 +195,9 @@ func (s *Server) exec(c *conn, args [][]byte, out []byte) ([]byte, bool) {
 func (s *Server) call(c *conn, cmd *command, args [][]byte, out []byte) []byte {
 	start := len(out)
 	began := time.Now()
+	if c.tracking && cmd.tracks() {
+		s.tracking.remember(c.id, cmd.keys.keysOf(args))
+	}
 	out = cmd.run(c, args, out)
 	st := &s.stats.commands[cmd.id]
 	st.calls++
@@ -867,6 +871,7 @@ func cmdReset(c *conn, args [][]byte, out []byte) []byte {
 	c.discard()
 	c.resp3 = false
 	c.name = ""
+	c.s.stopTracking(c)
 	c.setAuthed(c.s.cfg.Password == "")
 	return resp.AppendSimple(out, "RESET")
 }
@@ -979,7 +984,8 @@ func cmdSelect(c *conn, args [][]byte, out []byte) []byte {
 	return resp.AppendSimple(out, "OK")
 }
 
-// cmdClient answers the CLIENT subcommands that clients send on connect.
+// cmdClient answers the CLIENT subcommands that clients send on connect,
+// and those of client-side caching (tracking.go).
 func cmdClient(c *conn, args [][]byte, out []byte) []byte {
 	switch sub := args[1]; {
 	case is(sub, "SETINFO") && len(args) == 4:
@@ -994,6 +1000,12 @@ func cmdClient(c *conn, args [][]byte, out []byte) []byte {
 		return resp.AppendBulkString(out, c.name)
 	case is(sub, "ID") && len(args) == 2:
 		return resp.AppendInt(out, c.id)
+	case is(sub, "TRACKING"):
+		return clientTracking(c, args, out)
+	case is(sub, "TRACKINGINFO") && len(args) == 2:
+		return clientTrackingInfo(c, out)
+	case is(sub, "GETREDIR") && len(args) == 2:
+		return clientGetRedir(c, out)
 	}
 	return resp.AppendError(out, "ERR unknown subcommand or wrong number of arguments for 'client|"+strings.ToLower(printable(args[1]))+"'")
 }

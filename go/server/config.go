@@ -52,7 +52,16 @@ type Config struct {
 	EvictionPolicy string `json:"eviction_policy"`
 	// LogLevel is "debug", "info", "warn" (the default) or "error".
 	LogLevel string `json:"log_level"`
+	// TrackingMaxKeys bounds CLIENT TRACKING's table of keys read by
+	// tracking clients, as Redis's tracking-table-max-keys does: past it,
+	// keys are dropped from the table and their readers told to forget
+	// them. Zero means DefaultTrackingMaxKeys.
+	TrackingMaxKeys int `json:"tracking_table_max_keys"`
 }
+
+// DefaultTrackingMaxKeys is Config.TrackingMaxKeys when it is 0: Redis's
+// default.
+const DefaultTrackingMaxKeys = 1_000_000
 
 // DefaultMaxClients is the connection limit when Config.MaxClients is 0.
 const DefaultMaxClients = 10000
@@ -93,6 +102,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"max_query", &c.MaxQuery, d.MaxQuery},
 		{"max_clients", &c.MaxClients, DefaultMaxClients},
 		{"max_output", &c.MaxOutput, DefaultMaxOutput},
+		{"tracking_table_max_keys", &c.TrackingMaxKeys, DefaultTrackingMaxKeys},
 	} {
 		if *f.v < 0 {
 			return c, fmt.Errorf("%s must not be negative", f.name)

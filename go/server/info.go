@@ -17,8 +17,10 @@ import (
 
 // redisVersion is what INFO and HELLO report. Clients such as redis-py and
 // redis-benchmark check it to decide which commands they may use; we
-// implement the 7.x forms of everything we support.
-const redisVersion = "7.2.0"
+// implement the 7.x forms of everything we support. 7.4 is the first
+// version whose client-side caching (CLIENT TRACKING, RESP3 invalidation
+// pushes) redis-py's cache accepts, and we implement its default mode.
+const redisVersion = "7.4.0"
 
 // Version is tiny-mp-cache's own version.
 const Version = "0.2.0"

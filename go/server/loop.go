@@ -315,10 +315,38 @@ func (l *loop) close(c *conn) {
 		c.block = nil
 	}
 	c.discard()
+	l.s.stopTracking(c)
 	delete(l.conns, c.fd)
 	syscall.Close(c.fd) // also removes it from the epoll set
 	c.fd = -1
 	l.s.unregister()
+}
+
+// canPush reports whether one client's command can send pushes to another
+// (CLIENT TRACKING's invalidations): on this loop, yes.
+func (l *loop) canPush() bool { return true }
+
+// pushed writes what another client's command has just appended to c.out
+// (invalidations), at once, so that c can read them before the writer has
+// its reply. What the socket does not take waits for room, as replies do;
+// a client that lets pushes pile up past max_output is closed.
+func (l *loop) pushed(c *conn) {
+	if c.fd < 0 {
+		return
+	}
+	if c.overflowing(c.out) {
+		l.s.log.Warn("closing a tracking client whose unread invalidations passed max_output",
+			"remote", c.remote, "unsent", c.unsent(), "max_output", l.s.cfg.MaxOutput)
+		l.close(c)
+		return
+	}
+	if !c.write() {
+		l.close(c)
+		return
+	}
+	if c.unsent() > 0 {
+		l.poll(c, c.interest())
+	}
 }
 
 // startWait arms the timeout of c's blocked pop. The store wakes the loop
@@ -448,6 +476,8 @@ type conn struct {
 
 	tx    *transaction // set between MULTI and EXEC or DISCARD
 	watch *store.Watch // the keys WATCHed until EXEC, DISCARD or UNWATCH
+
+	tracking bool // CLIENT TRACKING ON: told of changes to keys it read
 }
 
 // blocked is a pop waiting for a value.

@@ -308,6 +308,14 @@ func (l *loop) close(c *conn) {
 	l.s.unregister()
 }
 
+// canPush reports whether one client's command can send pushes to another
+// (CLIENT TRACKING's invalidations). Not on this loop: each connection's
+// goroutine owns its replies and may be waiting in a read.
+func (l *loop) canPush() bool { return false }
+
+// pushed is never called on this loop: no client tracks (canPush).
+func (l *loop) pushed(c *conn) {}
+
 // wake is called by the store, with the store locked, once c's blocked pop
 // has received a value.
 func (c *conn) wake() {
@@ -336,6 +344,8 @@ type conn struct {
 
 	tx    *transaction // set between MULTI and EXEC or DISCARD
 	watch *store.Watch // the keys WATCHed until EXEC, DISCARD or UNWATCH
+
+	tracking bool // never set: this loop cannot push (canPush)
 
 	written   atomic.Int64 // reply bytes written in all
 	drainMark int64        // written when cutStalled last saw it move (loop goroutine only)

@@ -55,6 +55,7 @@ type Server struct {
 	runID     string       // INFO's run_id: 40 random hex digits
 	clientIDs atomic.Int64 // the last client id given out
 	stats     *stats
+	tracking  *tracking // CLIENT TRACKING's table of who read which key
 }
 
 // Listen validates cfg and binds its address. A Unix socket file left by a
@@ -65,16 +66,19 @@ func Listen(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, &ConfigError{err}
 	}
+	tr := newTracking(cfg.TrackingMaxKeys)
 	s := &Server{
 		cfg: cfg,
 		store: store.New(store.Config{
 			MaxMemory: int64(cfg.MaxMemory),
 			NoEvict:   cfg.EvictionPolicy == "noeviction",
+			Changed:   tr.changed,
 		}),
-		log:     newLogger(cfg.LogLevel),
-		done:    make(chan struct{}),
-		stop:    make(chan struct{}),
-		release: make(chan struct{}, 1),
+		tracking: tr,
+		log:      newLogger(cfg.LogLevel),
+		done:     make(chan struct{}),
+		stop:     make(chan struct{}),
+		release:  make(chan struct{}, 1),
 
 		started: time.Now(),
 		runID:   newRunID(),
@@ -361,6 +365,9 @@ func (s *Server) expireLoop() {
 		case <-t.C:
 			deadline := time.Now().Add(expireSlice)
 			for s.store.ExpireDue(expireBatch) == expireBatch && time.Now().Before(deadline) {
+			}
+			if s.tracking.queued.Load() { // keys that tracking clients read expired
+				s.loop.post(func() { s.deliver(nil, nil) })
 			}
 		}
 	}

@@ -34,6 +34,12 @@ type Config struct {
 	NoEvict bool
 	// Now is the clock for expiry; nil means time.Now.
 	Now func() time.Time
+	// Changed, if set, hears of every change to a key, with the store
+	// locked: the key was written, deleted, expired, evicted or given a
+	// new deadline. Flush calls it once with flushed set and key "". It is
+	// the same notification that marks WATCHes (see touch); it must be
+	// quick and must not call into the store.
+	Changed func(key string, flushed bool)
 }
 
 // entryOverhead approximates what one entry costs beyond its key and value
@@ -441,6 +447,9 @@ func (s *Store) Flush() {
 				w.dirty = true
 			}
 		}
+	}
+	if s.cfg.Changed != nil {
+		s.cfg.Changed("", true)
 	}
 	s.reset()
 }

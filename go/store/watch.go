@@ -76,9 +76,14 @@ func (s *Store) Unwatch(w *Watch) {
 	w.keys = nil
 }
 
-// touch marks the watches of key as changed. s.mu must be held. It costs
-// one length check while nobody watches.
+// touch is the store's one notice that key changed: it marks the watches
+// of key as changed and tells Config.Changed (client-side caching's
+// tracking). s.mu must be held. It costs a length check and a nil check
+// while nobody watches and nothing listens.
 func (s *Store) touch(key string) {
+	if s.cfg.Changed != nil {
+		s.cfg.Changed(key, false)
+	}
 	if len(s.watches) == 0 {
 		return
 	}

@@ -1,0 +1,354 @@
+//go:build linux && !tmc_portable
+
+package server
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tiny-mp-cache/tiny-mp-cache/resp"
+)
+
+// respConn is a raw client that shows each RESP2/RESP3 value it reads as
+// text: [a b] for arrays, maps and sets, >[...] for pushes, nil for nulls.
+type respConn struct {
+	t  *testing.T
+	nc net.Conn
+	r  *bufio.Reader
+}
+
+func dialRaw(t *testing.T, s *Server, resp3 bool) *respConn {
+	t.Helper()
+	nc, r := rawConn(t, s)
+	c := &respConn{t, nc, r}
+	if resp3 {
+		c.send("HELLO", "3")
+		c.read() // the server's map
+	}
+	return c
+}
+
+func (c *respConn) send(args ...string) {
+	c.t.Helper()
+	bs := make([][]byte, len(args))
+	for i, a := range args {
+		bs[i] = []byte(a)
+	}
+	c.nc.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.nc.Write(resp.AppendCommand(nil, bs...)); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// do sends a command and returns the next value read: its reply, unless
+// pushes came first.
+func (c *respConn) do(args ...string) string {
+	c.t.Helper()
+	c.send(args...)
+	return c.read()
+}
+
+func (c *respConn) read() string {
+	c.t.Helper()
+	c.nc.SetDeadline(time.Now().Add(5 * time.Second))
+	v, err := readValue(c.r)
+	if err != nil {
+		c.t.Fatalf("reading a reply: %v", err)
+	}
+	return v
+}
+
+// expect reads the next values and fails unless they are want, in order.
+func (c *respConn) expect(want ...string) {
+	c.t.Helper()
+	for _, w := range want {
+		if got := c.read(); got != w {
+			c.t.Fatalf("got %q, want %q", got, w)
+		}
+	}
+}
+
+// quiet checks that nothing waits to be read: a PING's reply comes next.
+func (c *respConn) quiet() {
+	c.t.Helper()
+	c.send("PING")
+	c.expect("PONG")
+}
+
+func readValue(r *bufio.Reader) (string, error) {
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	line = strings.TrimSuffix(line, "\r\n")
+	if line == "" {
+		return "", fmt.Errorf("empty line")
+	}
+	body := line[1:]
+	switch line[0] {
+	case '+', ':', '-', ',', '#':
+		return body, nil
+	case '_':
+		return "nil", nil
+	case '$':
+		n, _ := strconv.Atoi(body)
+		if n < 0 {
+			return "nil", nil
+		}
+		b := make([]byte, n+2)
+		if _, err := io.ReadFull(r, b); err != nil {
+			return "", err
+		}
+		return string(b[:n]), nil
+	case '*', '%', '>', '~':
+		n, _ := strconv.Atoi(body)
+		if n < 0 {
+			return "nil", nil
+		}
+		if line[0] == '%' {
+			n *= 2
+		}
+		parts := make([]string, n)
+		for i := range parts {
+			if parts[i], err = readValue(r); err != nil {
+				return "", err
+			}
+		}
+		s := "[" + strings.Join(parts, " ") + "]"
+		if line[0] == '>' {
+			s = ">" + s
+		}
+		return s, nil
+	}
+	return "", fmt.Errorf("unexpected reply %q", line)
+}
+
+// tracker connects a RESP3 client with tracking on.
+func tracker(t *testing.T, s *Server) *respConn {
+	t.Helper()
+	c := dialRaw(t, s, true)
+	c.expect() // nothing yet
+	if got := c.do("CLIENT", "TRACKING", "ON"); got != "OK" {
+		t.Fatalf("CLIENT TRACKING ON: %q", got)
+	}
+	return c
+}
+
+func TestTrackingOwnWriteIsInvalidatedAfterItsReply(t *testing.T) {
+	s := start(t, tcpConfig())
+	a := tracker(t, s)
+	a.expect()
+	if got := a.do("GET", "k"); got != "nil" {
+		t.Fatalf("GET: %q", got)
+	}
+	// The exact bytes: the reply to SET, then the push.
+	a.send("SET", "k", "v")
+	want := "+OK\r\n>2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n"
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(a.r, got); err != nil || string(got) != want {
+		t.Fatalf("got %q (%v), want %q", got, err, want)
+	}
+	// Told once: until it reads k again, its writes tell it nothing.
+	a.expect()
+	a.do("SET", "k", "w")
+	a.quiet()
+	a.do("GET", "k")
+	a.do("SET", "k", "x")
+	a.expect(">[invalidate [k]]")
+	a.quiet()
+}
+
+func TestTrackingOtherClientsWrites(t *testing.T) {
+	s := start(t, tcpConfig())
+	w := dial(t, s)
+	do(t, w, "SET", "str", "1")
+	do(t, w, "RPUSH", "list", "a", "b")
+	for _, tc := range []struct {
+		read  []string
+		write []string
+	}{
+		{[]string{"GET", "str"}, []string{"SET", "str", "2"}},
+		{[]string{"GET", "str"}, []string{"INCR", "str"}},
+		{[]string{"GET", "str"}, []string{"EXPIRE", "str", "100"}},
+		{[]string{"TTL", "str"}, []string{"PERSIST", "str"}},
+		{[]string{"EXISTS", "str"}, []string{"MSET", "x", "1", "str", "3"}},
+		{[]string{"MGET", "x", "str"}, []string{"GETDEL", "str"}},
+		{[]string{"TYPE", "str"}, []string{"SET", "str", "4"}},
+		{[]string{"GET", "str"}, []string{"DEL", "str"}},
+		{[]string{"LRANGE", "list", "0", "-1"}, []string{"RPUSH", "list", "c"}},
+		{[]string{"LLEN", "list"}, []string{"LPOP", "list"}},
+		{[]string{"LLEN", "list"}, []string{"LMOVE", "list", "list", "LEFT", "RIGHT"}},
+	} {
+		t.Run(strings.Join(tc.write, " "), func(t *testing.T) {
+			a := tracker(t, s)
+			a.do(tc.read...)
+			do(t, w, tc.write...)
+			want := ">[invalidate [" + tc.read[1] + "]]"
+			if tc.read[0] == "MGET" && tc.write[0] == "GETDEL" {
+				want = ">[invalidate [str]]" // x did not change
+			}
+			a.expect(want)
+			a.quiet()
+		})
+	}
+}
+
+func TestTrackingTransactionWritesFollowExecReply(t *testing.T) {
+	s := start(t, tcpConfig())
+	a := tracker(t, s)
+	a.do("GET", "k")
+	a.expect() // nothing yet
+	a.do("MULTI")
+	a.do("SET", "k", "1")
+	a.do("INCR", "k")
+	a.expect()
+	if got := a.do("EXEC"); got != "[OK 2]" {
+		t.Fatalf("EXEC: %q", got)
+	}
+	a.expect(">[invalidate [k]]")
+	a.quiet()
+}
+
+func TestTrackingFlushSendsNullToEveryTracker(t *testing.T) {
+	s := start(t, tcpConfig())
+	a, b := tracker(t, s), tracker(t, s)
+	w := dial(t, s)
+	a.do("GET", "k")
+	do(t, w, "FLUSHALL")
+	a.expect(">[invalidate nil]")
+	b.expect(">[invalidate nil]") // it read nothing, but drops everything
+	a.quiet()
+	b.quiet()
+	// The table starts over: k is no longer tracked.
+	do(t, w, "SET", "k", "v")
+	a.quiet()
+}
+
+func TestTrackingExpiryInTheBackground(t *testing.T) {
+	s := start(t, tcpConfig())
+	w := dial(t, s)
+	do(t, w, "SET", "k", "v", "PX", "30")
+	a := tracker(t, s)
+	a.do("GET", "k")
+	// No command of a's runs: the expiry goroutine's removal is sent by
+	// the loop on its own (read's deadline is the bounded wait).
+	a.expect(">[invalidate [k]]")
+}
+
+func TestTrackingEvictionUnderMaxMemory(t *testing.T) {
+	cfg := tcpConfig()
+	cfg.MaxMemory = 2000
+	s := start(t, cfg)
+	w := dial(t, s)
+	do(t, w, "SET", "k", "v")
+	a := tracker(t, s)
+	a.do("EXISTS", "k") // tracked, and not marked visited for SIEVE, as GET would
+	for i := 0; i < 100; i++ { // far past the bound: k is evicted
+		do(t, w, "SET", fmt.Sprint("fill", i), strings.Repeat("x", 100))
+	}
+	a.expect(">[invalidate [k]]")
+}
+
+func TestTrackingTableIsBounded(t *testing.T) {
+	cfg := tcpConfig()
+	cfg.TrackingMaxKeys = 2
+	s := start(t, cfg)
+	a := tracker(t, s)
+	a.do("GET", "k1")
+	a.do("GET", "k2")
+	a.quiet()
+	a.send("GET", "k3")
+	a.expect("nil") // the reply, then the key evicted from the table
+	got := a.read()
+	if got != ">[invalidate [k1]]" && got != ">[invalidate [k2]]" {
+		t.Fatalf("got %q, want an invalidation of k1 or k2", got)
+	}
+	s.tracking.mu.Lock()
+	n := len(s.tracking.keys)
+	s.tracking.mu.Unlock()
+	if n != 2 {
+		t.Fatalf("%d keys tracked, want 2", n)
+	}
+}
+
+// onLoop runs f on s's loop goroutine and waits for it.
+func onLoop(t *testing.T, s *Server, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	s.loop.post(func() { f(); close(done) })
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the loop did not run posted work")
+	}
+}
+
+func TestTrackingEndsWithTheConnectionAndOff(t *testing.T) {
+	s := start(t, tcpConfig())
+	w := dial(t, s)
+	a := tracker(t, s)
+	a.do("GET", "k")
+	a.nc.Close()
+	b := tracker(t, s)
+	b.do("GET", "k")
+	if got := b.do("CLIENT", "TRACKING", "OFF"); got != "OK" {
+		t.Fatalf("OFF: %q", got)
+	}
+	c := tracker(t, s)
+	c.do("GET", "k")
+	c.do("RESET")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var n int
+		onLoop(t, s, func() { n = len(s.tracking.clients) })
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d clients still tracking", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	do(t, w, "SET", "k", "v") // their ids are dropped now, nobody told
+	b.quiet()
+	s.tracking.mu.Lock()
+	n := len(s.tracking.keys)
+	s.tracking.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d keys still tracked", n)
+	}
+}
+
+func TestTrackingReplies(t *testing.T) {
+	s := start(t, tcpConfig())
+	r2 := dialRaw(t, s, false)
+	if got := r2.do("CLIENT", "TRACKING", "ON"); !strings.HasPrefix(got, "ERR CLIENT TRACKING needs RESP3") {
+		t.Fatalf("RESP2 ON: %q", got)
+	}
+	if got := r2.do("CLIENT", "TRACKING", "OFF"); got != "OK" {
+		t.Fatalf("RESP2 OFF: %q", got)
+	}
+	a := dialRaw(t, s, true)
+	for _, tc := range []struct{ args, want string }{
+		{"CLIENT GETREDIR", "-1"},
+		{"CLIENT TRACKINGINFO", "[flags [off] redirect -1 prefixes []]"},
+		{"CLIENT TRACKING ON REDIRECT 5", errTrackingOption[:len(errTrackingOption)]},
+		{"CLIENT TRACKING ON BCAST", errTrackingOption},
+		{"CLIENT TRACKING ON BOGUS", "ERR syntax error"},
+		{"CLIENT TRACKING MAYBE", "ERR syntax error"},
+		{"CLIENT TRACKING", "ERR wrong number of arguments for 'client|tracking' command"},
+		{"CLIENT TRACKING ON", "OK"},
+		{"CLIENT GETREDIR", "0"},
+		{"CLIENT TRACKINGINFO", "[flags [on] redirect 0 prefixes []]"},
+	} {
+		if got := a.do(strings.Fields(tc.args)...); got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.args, got, tc.want)
+		}
+	}
+}
