@@ -168,6 +168,7 @@ func (s *Server) info(l *loop) []infoSection {
 			{"connected_clients", s.Clients()},
 			{"maxclients", s.cfg.MaxClients},
 			{"blocked_clients", blocked},
+			{"tracking_clients", len(s.tracking.clients)},
 		}},
 		{name: "Memory", fields: []infoField{
 			{"used_memory", st.UsedMemory},
@@ -194,6 +195,7 @@ func (s *Server) info(l *loop) []infoSection {
 			{"keyspace_misses", st.Misses},
 			{"popped_values", st.Pops},
 			{"total_error_replies", s.stats.errorReplies},
+			{"tracking_total_keys", s.tracking.size.Load()},
 		}},
 		{name: "Replication", fields: []infoField{
 			{"role", "master"},

@@ -248,7 +248,7 @@ func TestTrackingEvictionUnderMaxMemory(t *testing.T) {
 	w := dial(t, s)
 	do(t, w, "SET", "k", "v")
 	a := tracker(t, s)
-	a.do("EXISTS", "k") // tracked, and not marked visited for SIEVE, as GET would
+	a.do("EXISTS", "k")        // tracked, and not marked visited for SIEVE, as GET would
 	for i := 0; i < 100; i++ { // far past the bound: k is evicted
 		do(t, w, "SET", fmt.Sprint("fill", i), strings.Repeat("x", 100))
 	}
@@ -274,6 +274,12 @@ func TestTrackingTableIsBounded(t *testing.T) {
 	s.tracking.mu.Unlock()
 	if n != 2 {
 		t.Fatalf("%d keys tracked, want 2", n)
+	}
+	info := a.do("INFO")
+	for _, want := range []string{"tracking_clients:1\r\n", "tracking_total_keys:2\r\n"} {
+		if !strings.Contains(info, want) {
+			t.Errorf("INFO lacks %q", want)
+		}
 	}
 }
 

@@ -1,0 +1,53 @@
+package store
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+// TestChangedHearsEveryChange checks the notice that CLIENT TRACKING is
+// built on: every kind of change to a key is reported, reads are not. One
+// change may be reported more than once in a row (a push that creates its
+// list); those repeats are folded here.
+func TestChangedHearsEveryChange(t *testing.T) {
+	var heard []string
+	now := time.Unix(1000, 0)
+	s := New(Config{Now: func() time.Time { return now }, MaxMemory: 1000, Changed: func(key string, flushed bool) {
+		if flushed {
+			key = "<flush>"
+		}
+		heard = append(heard, key)
+	}})
+	k := []byte("k")
+	for _, tc := range []struct {
+		name string
+		op   func()
+		want []string
+	}{
+		{"set", func() { s.Set(k, []byte("1"), SetOptions{}) }, []string{"k"}},
+		{"get", func() { s.Get(k) }, nil},
+		{"incr", func() { s.IncrBy(k, 1) }, []string{"k"}},
+		{"expire", func() { s.Expire(k, time.Minute) }, []string{"k"}},
+		{"ttl", func() { s.TTL(k) }, nil},
+		{"persist", func() { s.Persist(k) }, []string{"k"}},
+		{"del", func() { s.Del(k) }, []string{"k"}},
+		{"del missing", func() { s.Del(k) }, nil},
+		{"push", func() { s.Push([]byte("l"), [][]byte{[]byte("a")}, true) }, []string{"l"}},
+		{"pop", func() { s.Pop([]byte("l"), true, 1) }, []string{"l"}},
+		{"set ex", func() { s.Set(k, []byte("v"), SetOptions{TTL: time.Second}) }, []string{"k"}},
+		{"expiry", func() {
+			now = now.Add(2 * time.Second)
+			s.ExpireDue(10)
+		}, []string{"k"}},
+		{"set again", func() { s.Set(k, []byte("v"), SetOptions{}) }, []string{"k"}},
+		{"eviction", func() { s.Set([]byte("big"), make([]byte, 900), SetOptions{}) }, []string{"k", "big"}},
+		{"flush", func() { s.Flush() }, []string{"<flush>"}},
+	} {
+		heard = nil
+		tc.op()
+		if heard = slices.Compact(heard); !slices.Equal(heard, tc.want) {
+			t.Errorf("%s: heard %q, want %q", tc.name, heard, tc.want)
+		}
+	}
+}
