@@ -11,6 +11,7 @@ import pytest
 import tiny_mp_cache
 from conftest import ROOT, need_go
 from tiny_mp_cache import _bindings
+from tiny_mp_cache._commands import GET, GETDEL, SET
 
 TMC_H = os.path.join(ROOT, "go", "capi", "tmc.h")
 
@@ -156,12 +157,12 @@ def test_values_around_the_scratch_buffer_come_back_whole(tcp_server, extra):
     value = bytes((i * 7) % 251 for i in range(n))
     c = _bindings.GoClient(_bindings.library(), tcp_server.addr, 5.0)
     try:
-        c.set(b"scratch", memoryview(value))
-        assert c.get(b"scratch") == value
-        assert c.pop(b"scratch") == value
-        assert c.get(b"scratch") is None
-        c.set(b"scratch-empty", memoryview(b""))
-        assert c.get(b"scratch-empty") == b""
+        assert c.run(SET, [b"SET", b"scratch", memoryview(value)]) == "OK"
+        assert c.run(GET, [b"GET", b"scratch"]) == value
+        assert c.run(GETDEL, [b"GETDEL", b"scratch"]) == value
+        assert c.run(GET, [b"GET", b"scratch"]) is None
+        c.run(SET, [b"SET", b"scratch-empty", memoryview(b"")])
+        assert c.run(GET, [b"GET", b"scratch-empty"]) == b""
     finally:
         c.close()
 
@@ -172,12 +173,12 @@ def test_threads_do_not_share_a_scratch_buffer(tcp_server):
     c = _bindings.GoClient(_bindings.library(), tcp_server.addr, 5.0)
     values = {f"t{i}".encode(): bytes([65 + i]) * (1000 + i) for i in range(4)}
     for k, v in values.items():
-        c.set(k, memoryview(v))
+        c.run(SET, [b"SET", k, memoryview(v)])
     wrong: list[bytes] = []
 
     def reader(key: bytes) -> None:
         for _ in range(2000):
-            if c.get(key) != values[key]:
+            if c.run(GET, [b"GET", key]) != values[key]:
                 wrong.append(key)
 
     threads = [threading.Thread(target=reader, args=(k,)) for k in values]

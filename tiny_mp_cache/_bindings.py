@@ -227,22 +227,51 @@ class GoClient:
     def __del__(self) -> None:
         self.close()
 
-    def set(self, key: bytes, value: memoryview) -> None:
+    def run(self, command: Any, args: list[Arg]) -> Reply:
+        """Run one command of the command layer (a _commands.Command and its args) and return its reply.
+
+        A command with a fast path (command.fast names the capi function)
+        takes it, and gets its reply already parsed by Go; any other goes
+        through tmc_command (tmc_command_wait when it blocks) as raw RESP,
+        parsed here. An error reply is returned as a ServerError.
+        """
+        fast = command.fast
+        if fast is not None:
+            return _FAST[fast](self, args)
+        argv, lens, buffers = _argv(args)  # buffers: alive until the call returns
+        if command.blocking:
+            wait = command.wait(args)
+            limit = -1.0 if wait is None else wait
+            return self._replies(1, self._lib.tmc_command_wait, self._h(), limit, len(args), argv, lens)[0]
+        return self._replies(1, self._lib.tmc_command, self._h(), len(args), argv, lens)[0]
+
+    def pipeline(self, commands: list[list[Arg]]) -> list[Reply]:
+        """Send the commands in one write (tmc_pipeline); error replies are returned as ServerError values."""
+        argcs = ffi.new("int[]", [len(args) for args in commands])
+        argv, lens, buffers = _argv([arg for args in commands for arg in args])
+        return self._replies(len(commands), self._lib.tmc_pipeline, self._h(), len(commands), argcs, argv, lens)
+
+    # --- the fast paths: each takes a command's args and returns its reply as RESP parsing would ---
+
+    def _set(self, args: list[Arg]) -> Reply:  # SET key value
+        key, value = args[1], args[2]
         s = _take_scratch()
         try:
             status = self._lib.tmc_set(self._h(), key, len(key), ffi.from_buffer(value), len(value), s.err, ERR_CAP)
             if status != OK:
                 raise error(status, s.err)
+            return "OK"
         finally:
             _scratch.s = s
 
-    def get(self, key: bytes) -> bytes | None:
-        return self._value(self._lib.tmc_get, key)
+    def _get(self, args: list[Arg]) -> Reply:  # GET key
+        return self._value(self._lib.tmc_get, args[1])
 
-    def pop(self, key: bytes) -> bytes | None:
-        return self._value(self._lib.tmc_pop, key)
+    def _pop(self, args: list[Arg]) -> Reply:  # GETDEL key
+        return self._value(self._lib.tmc_pop, args[1])
 
-    def delete(self, key: bytes) -> int:
+    def _delete(self, args: list[Arg]) -> Reply:  # DEL key
+        key = args[1]
         out = ffi.new("int64_t *")
         err = ffi.new("char[]", ERR_CAP)
         status = self._lib.tmc_delete(self._h(), key, len(key), out, err, ERR_CAP)
@@ -250,7 +279,8 @@ class GoClient:
             raise error(status, err)
         return int(out[0])
 
-    def keys(self, pattern: bytes) -> list[bytes]:
+    def _keys(self, args: list[Arg]) -> Reply:  # KEYS pattern
+        pattern = args[1]
         out = ffi.new("char **")
         out_len = ffi.new("size_t *")
         count = ffi.new("int64_t *")
@@ -264,7 +294,7 @@ class GoClient:
             self._lib.tmc_free(out[0])
         return unpack_keys(packed, count[0])
 
-    def len(self) -> int:
+    def _len(self, args: list[Arg]) -> Reply:  # DBSIZE
         out = ffi.new("int64_t *")
         err = ffi.new("char[]", ERR_CAP)
         status = self._lib.tmc_len(self._h(), out, err, ERR_CAP)
@@ -272,8 +302,8 @@ class GoClient:
             raise error(status, err)
         return int(out[0])
 
-    def mget(self, keys: list[bytes]) -> list[bytes | None]:
-        """The values of keys (at least one), None where missing: one packed buffer from tmc_mget."""
+    def _mget(self, args: list[Arg]) -> Reply:  # MGET key...: one packed buffer from tmc_mget
+        keys = args[1:]
         argv, lens, buffers = _argv(keys)  # buffers: alive until the call returns
         out = ffi.new("char **")
         out_len = ffi.new("size_t *")
@@ -286,23 +316,6 @@ class GoClient:
         finally:
             self._lib.tmc_free(out[0])
         return unpack_values(packed, len(keys))
-
-    def command(self, args: list[Arg]) -> Reply:
-        """Send any command (tmc_command); an error reply is returned as a ServerError."""
-        argv, lens, buffers = _argv(args)  # buffers: alive until the call returns
-        return self._replies(1, self._lib.tmc_command, self._h(), len(args), argv, lens)[0]
-
-    def command_wait(self, args: list[Arg], wait: float | None) -> Reply:
-        """command() for a blocking command (tmc_command_wait): wait more seconds, or None for no limit."""
-        argv, lens, buffers = _argv(args)  # buffers: alive until the call returns
-        limit = -1.0 if wait is None else wait
-        return self._replies(1, self._lib.tmc_command_wait, self._h(), limit, len(args), argv, lens)[0]
-
-    def pipeline(self, commands: list[list[Arg]]) -> list[Reply]:
-        """Send the commands in one write (tmc_pipeline); error replies are returned as ServerError values."""
-        argcs = ffi.new("int[]", [len(args) for args in commands])
-        argv, lens, buffers = _argv([arg for args in commands for arg in args])
-        return self._replies(len(commands), self._lib.tmc_pipeline, self._h(), len(commands), argcs, argv, lens)
 
     def _replies(self, count: int, fn: Any, *args: Any) -> list[Reply]:
         """Call fn(*args, out, out_len, err, cap) and parse the count raw replies it returns."""
@@ -339,6 +352,18 @@ class GoClient:
         if self._handle is None:
             raise ValueError("operation on a closed TinyCache")
         return self._handle
+
+
+# A Command's fast path, by the capi function its `fast` names.
+_FAST = {
+    "tmc_set": GoClient._set,
+    "tmc_get": GoClient._get,
+    "tmc_pop": GoClient._pop,
+    "tmc_delete": GoClient._delete,
+    "tmc_keys": GoClient._keys,
+    "tmc_len": GoClient._len,
+    "tmc_mget": GoClient._mget,
+}
 
 
 def _argv(args: Sequence[Arg]) -> tuple[Any, Any, list[Any]]:

@@ -1,7 +1,8 @@
 """TinyCache, the public client, and its Pipeline.
 
-Arguments are checked, and commands built, in _commands; then the Go or the
-pure-Python client sends them.
+Both are Commands (see _commands), which checks arguments and builds every
+command; TinyCache sends each at once through the Go or the pure-Python
+client, a Pipeline queues them and sends the queue in one round trip.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
 from . import _commands as commands
-from ._commands import BytesLike, InfoValue, Op
+from ._commands import Command, Commands
 from ._errors import ConnectionError, ProtocolError, ServerError
 from ._platform import at_fork, require_unix_sockets
 from ._resp import DEFAULT_MAX_REPLY, Arg, PureClient, Reply, parse_address
@@ -31,21 +32,14 @@ _WAIT_STEP = 0.05  # seconds between connection attempts of TinyCache(..., wait=
 class _Backend(Protocol):
     """What TinyCache calls: _bindings.GoClient or _resp.PureClient.
 
-    command, command_wait and pipeline return error replies as ServerError
-    values rather than raising them.
+    Both take the command layer's Commands and arguments, move the bytes
+    and return the raw replies, error replies as ServerError values rather
+    than raised.
     """
 
     pid: int  # the process that opened it; no other process may use it
 
-    def set(self, key: bytes, value: memoryview) -> None: ...
-    def get(self, key: bytes) -> bytes | None: ...
-    def pop(self, key: bytes) -> bytes | None: ...
-    def delete(self, key: bytes) -> int: ...
-    def keys(self, pattern: bytes) -> list[bytes]: ...
-    def len(self) -> int: ...
-    def mget(self, keys: list[bytes]) -> list[bytes | None]: ...
-    def command(self, args: list[Arg]) -> Reply: ...
-    def command_wait(self, args: list[Arg], wait: float | None) -> Reply: ...
+    def run(self, command: Command[Any], args: list[Arg]) -> Reply: ...
     def pipeline(self, commands: list[list[Arg]]) -> list[Reply]: ...
     def close(self) -> None: ...
 
@@ -70,7 +64,7 @@ def _use_pure() -> bool:
     return os.environ.get("TINY_MP_CACHE_PURE", "") not in ("", "0")
 
 
-class TinyCache:
+class TinyCache(Commands):
     """A client of a tiny-mp-cache server, or of any Redis server.
 
     addr is "HOST:PORT", "unix:///path.sock" or "redis://[:password@]HOST:PORT/0";
@@ -162,82 +156,7 @@ class TinyCache:
         """Seconds that bound connecting and every call."""
         return self._timeout
 
-    # --- strings and keys ---
-
-    def set(self, key: str, value: BytesLike, ttl: float | None = None) -> None:
-        """Store value under key, replacing any value and TTL it had.
-
-        With ttl (seconds, > 0, a float is fine) the key expires after that
-        long (SET key value PX ms, rounded up to whole milliseconds); an
-        expired key is never returned. Without it the key never expires.
-        """
-        if ttl is not None:
-            self._run(commands.set_value(key, value, ttl))
-            return
-        k = commands.key_arg(key)
-        v = commands.value_arg(value)
-        self._client().set(k, v)
-
-    def get(self, key: str) -> bytes | None:
-        """Return the value stored under key, or None when there is none."""
-        k = commands.key_arg(key)
-        return self._client().get(k)
-
-    def pop(self, key: str) -> bytes | None:
-        """Atomically take the value under key and delete the key (GETDEL).
-
-        When several processes pop the same key, exactly one gets the value.
-        """
-        k = commands.key_arg(key)
-        return self._client().pop(k)
-
-    def delete(self, key: str) -> int:
-        """Delete key: 1 if it existed, 0 if not."""
-        k = commands.key_arg(key)
-        return self._client().delete(k)
-
-    def keys(self, pattern: str) -> list[str]:
-        """Return the keys matching a Redis glob pattern ("job:*", "?", "[a-c]")."""
-        p = commands.key_arg(pattern, "pattern")
-        return [k.decode("utf-8", "surrogateescape") for k in self._client().keys(p)]
-
-    def len(self) -> int:
-        """Return the number of keys on the server (DBSIZE)."""
-        return self._client().len()
-
-    def mget(self, keys: Iterable[str]) -> list[bytes | None]:
-        """Return the values of keys, in order: None where a key is missing (or holds a list). One round trip."""
-        ks = commands.keys_arg(keys)
-        if not ks:
-            return []  # MGET needs at least one key
-        return self._client().mget(ks)
-
-    def mset(self, mapping: Mapping[str, BytesLike]) -> None:
-        """Store every key and value of mapping at once (MSET). The keys lose any TTL they had."""
-        self._run(commands.mset(mapping))
-
-    def incr(self, key: str, amount: int = 1) -> int:
-        """Add amount to the integer stored under key (0 when absent) and return the result (INCRBY).
-
-        A value that is not a decimal 64-bit integer raises ServerError.
-        """
-        return self._run(commands.incr(key, amount))
-
-    def decr(self, key: str, amount: int = 1) -> int:
-        """Subtract amount from the integer stored under key (0 when absent) and return the result (DECRBY)."""
-        return self._run(commands.decr(key, amount))
-
-    def exists(self, *keys: str) -> int:
-        """Return how many of keys exist; a key named twice counts twice, as in Redis."""
-        return self._run(commands.exists(keys))
-
-    def type(self, key: str) -> str:
-        """Return the type of the value under key: "string", "list", or "none" when there is none."""
-        return self._run(commands.key_type(key))
-
-    def flush(self) -> None:
-        """Delete every key of the database (FLUSHDB)."""
-        self._run(commands.flush())
+    # Every command is in Commands; this class adds how they are sent.
 
     def scan_iter(self, match: str = "*", count: int = 100) -> Iterator[str]:
         """Iterate over the keys matching a glob pattern with SCAN, count keys per round trip (a hint).
@@ -247,95 +166,16 @@ class TinyCache:
         once; keys added or removed meanwhile may or may not be, and a key
         may come more than once.
         """
-        pattern = commands.key_arg(match, "match")
-        n = commands.int64_arg(count, "count")
-        if count < 1:
-            raise ValueError(f"count must be >= 1, got {count}")
+        pattern, n = commands.scan_args(match, count)
         return self._scan(pattern, n)
 
     def _scan(self, pattern: bytes, count: bytes) -> Iterator[str]:
         cursor = b"0"
         while True:
-            cursor, keys = self._run(commands.scan(cursor, pattern, count))
+            cursor, keys = self._execute(commands.SCAN, commands.scan(cursor, pattern, count))
             yield from keys
             if cursor == b"0":
                 return
-
-    # --- expiry ---
-
-    def expire(self, key: str, ttl: float) -> bool:
-        """Make key expire ttl seconds from now (> 0, float allowed). False when there is no such key."""
-        return self._run(commands.expire(key, ttl))
-
-    def ttl(self, key: str) -> float:
-        """Return the seconds key has left to live, to the millisecond.
-
-        As in Redis, -1.0 means the key exists but never expires, and -2.0
-        that there is no such key.
-        """
-        return self._run(commands.ttl(key))
-
-    def persist(self, key: str) -> bool:
-        """Remove key's TTL, so it never expires. False when the key is missing or had no TTL."""
-        return self._run(commands.persist(key))
-
-    # --- lists: a queue that does not poll ---
-
-    def push(self, key: str, *values: BytesLike, left: bool = False) -> int:
-        """Append values to the list under key, creating it, and return the list's new length (RPUSH).
-
-        left=True prepends them instead (LPUSH), each in turn, so the last
-        one ends up first. Together with bpop(), which takes from the left,
-        push() makes a FIFO queue.
-        """
-        return self._run(commands.push(key, values, left))
-
-    def llen(self, key: str) -> int:
-        """Return the length of the list under key (0 when there is none)."""
-        return self._run(commands.llen(key))
-
-    def bpop(self, keys: str | Iterable[str], timeout: float) -> tuple[str, bytes] | None:
-        """Take the first value of the first non-empty list among keys, waiting for one if needed (BLPOP).
-
-        Returns (key, value), or None when timeout seconds pass first;
-        timeout=0 waits forever. A blocked bpop wakes as soon as a value is
-        pushed, and each value goes to exactly one waiter, the one that has
-        waited longest. The wait is not cut short by this TinyCache's own
-        timeout. It happens on a connection of its own, so other threads'
-        calls on this TinyCache go on meanwhile; bpops on one TinyCache wait
-        one after another.
-        """
-        op, wait = commands.bpop(keys, timeout)
-        return commands.finish(op, self._blocking_client().command_wait(op.args, wait))
-
-    # --- the server ---
-
-    def info(self, section: str | None = None) -> dict[str, InfoValue]:
-        """Return the server's INFO (or one section of it, such as "memory") as a dict.
-
-        Integer values are int, decimals float, the rest str (including
-        versions such as redis_version).
-        """
-        return self._run(commands.info(section))
-
-    def stats(self) -> dict[str, int]:
-        """Return the server's counters, from INFO, under names that work with Redis too.
-
-        keys (in this database), used_memory and max_memory (bytes; 0 = no
-        bound), hits and misses (of reads), evictions, expirations,
-        connected_clients and commands_processed.
-        """
-        return self._run(commands.stats(self._db()))
-
-    def execute_command(self, *args: str | BytesLike | int | float) -> Any:
-        """Send any command and return its reply: str for a status, bytes, int, None or a list.
-
-        Arguments are str (sent as UTF-8), bytes-like, int or float. An
-        error reply raises ServerError. The call is bounded by the timeout;
-        commands that switch the connection's protocol (HELLO 3) or mode
-        (SUBSCRIBE) break the connection for later calls.
-        """
-        return self._run(commands.raw(args))
 
     def pipeline(self) -> Pipeline:
         """Return a Pipeline: calls queued on it are sent in one round trip by its execute()."""
@@ -378,20 +218,21 @@ class TinyCache:
             state = "pure" if isinstance(backend, PureClient) else "go"
         return f"<TinyCache {self._addr!r} {state}>"
 
-    def _run(self, op: Op[T]) -> T:
-        if not op.args:
-            return op.convert(None)
-        return commands.finish(op, self._client().command(op.args))
+    def _execute(self, command: Command[T], args: list[Arg]) -> T:
+        if not args:
+            return command.parse(None)
+        backend = self._blocking_client() if command.blocking else self._client()
+        return commands.finish(command, args, backend.run(command, args))
 
-    def _run_all(self, ops: list[Op[Any]]) -> list[Any]:
-        """Send ops in one round trip; see Pipeline.execute."""
-        sent = [op.args for op in ops if op.args]
+    def _execute_all(self, queue: list[tuple[Command[Any], list[Arg]]]) -> list[Any]:
+        """Send the queued commands in one round trip; see Pipeline.execute."""
+        sent = [args for _, args in queue if args]
         replies = iter(self._client().pipeline(sent) if sent else [])
         results: list[Any] = []
         first_error: Exception | None = None
-        for op in ops:
+        for command, args in queue:
             try:
-                results.append(commands.finish(op, next(replies)) if op.args else op.convert(None))
+                results.append(commands.finish(command, args, next(replies)) if args else command.parse(None))
             except (ServerError, ProtocolError) as e:
                 results.append(e)
                 first_error = first_error or e
@@ -446,7 +287,7 @@ def _unpickle(addr: str, timeout: float, pure: bool, max_reply_size: int = DEFAU
     return TinyCache(addr, timeout, max_reply_size=max_reply_size, _pure=pure)
 
 
-class Pipeline:
+class Pipeline(Commands):
     """A batch of TinyCache calls sent in one write, with their replies read together.
 
         with cache.pipeline() as p:          # executes on leaving the block
@@ -458,14 +299,14 @@ class Pipeline:
     queues the call; execute() sends the queue and returns one result per
     call, in order, as the TinyCache method would. The calls are not a
     transaction: each runs on its own, and other clients' commands may run
-    in between. bpop() and scan_iter() are not available here.
+    in between. There is no scan_iter(), and bpop() raises TypeError.
 
     A Pipeline is not meant to be shared between threads.
     """
 
     def __init__(self, cache: TinyCache):
         self._cache = cache
-        self._ops: list[Op[Any]] = []
+        self._queue: list[tuple[Command[Any], list[Arg]]] = []
 
     def execute(self) -> list[Any]:
         """Send the queued calls in one round trip and return their results, in order.
@@ -476,14 +317,14 @@ class Pipeline:
         connection or a timeout raises ConnectionError or TimeoutError, and
         then it is unknown which calls ran. An empty pipeline sends nothing.
         """
-        ops, self._ops = self._ops, []
-        if not ops:
+        queue, self._queue = self._queue, []
+        if not queue:
             return []
-        return self._cache._run_all(ops)
+        return self._cache._execute_all(queue)
 
     def __len__(self) -> int:
         """The number of calls queued."""
-        return len(self._ops)
+        return len(self._queue)
 
     def __enter__(self) -> Pipeline:
         return self
@@ -498,92 +339,13 @@ class Pipeline:
         if exc_type is None:
             self.execute()
         else:
-            self._ops = []
+            self._queue = []
 
-    def _add(self, op: Op[Any]) -> Pipeline:
-        self._ops.append(op)
+    def _execute(self, command: Command[Any], args: list[Arg]) -> Pipeline:
+        if command.blocking:
+            raise TypeError("a blocking command (bpop) cannot be pipelined: it would hold up every call after it")
+        self._queue.append((command, args))
         return self
 
-    def set(self, key: str, value: BytesLike, ttl: float | None = None) -> Pipeline:
-        """Queue TinyCache.set: result None."""
-        return self._add(commands.set_value(key, value, ttl))
-
-    def get(self, key: str) -> Pipeline:
-        """Queue TinyCache.get: result bytes or None."""
-        return self._add(commands.get_value(key))
-
-    def pop(self, key: str) -> Pipeline:
-        """Queue TinyCache.pop: result bytes or None."""
-        return self._add(commands.pop_value(key))
-
-    def delete(self, key: str) -> Pipeline:
-        """Queue TinyCache.delete: result 1 or 0."""
-        return self._add(commands.delete(key))
-
-    def keys(self, pattern: str) -> Pipeline:
-        """Queue TinyCache.keys: result list[str]."""
-        return self._add(commands.keys(pattern))
-
-    def len(self) -> Pipeline:
-        """Queue TinyCache.len: result int."""
-        return self._add(commands.dbsize())
-
-    def mget(self, keys: Iterable[str]) -> Pipeline:
-        """Queue TinyCache.mget: result list[bytes | None]."""
-        return self._add(commands.mget(keys))
-
-    def mset(self, mapping: Mapping[str, BytesLike]) -> Pipeline:
-        """Queue TinyCache.mset: result None."""
-        return self._add(commands.mset(mapping))
-
-    def incr(self, key: str, amount: int = 1) -> Pipeline:
-        """Queue TinyCache.incr: result int."""
-        return self._add(commands.incr(key, amount))
-
-    def decr(self, key: str, amount: int = 1) -> Pipeline:
-        """Queue TinyCache.decr: result int."""
-        return self._add(commands.decr(key, amount))
-
-    def exists(self, *keys: str) -> Pipeline:
-        """Queue TinyCache.exists: result int."""
-        return self._add(commands.exists(keys))
-
-    def type(self, key: str) -> Pipeline:
-        """Queue TinyCache.type: result str."""
-        return self._add(commands.key_type(key))
-
-    def flush(self) -> Pipeline:
-        """Queue TinyCache.flush: result None."""
-        return self._add(commands.flush())
-
-    def expire(self, key: str, ttl: float) -> Pipeline:
-        """Queue TinyCache.expire: result bool."""
-        return self._add(commands.expire(key, ttl))
-
-    def ttl(self, key: str) -> Pipeline:
-        """Queue TinyCache.ttl: result float."""
-        return self._add(commands.ttl(key))
-
-    def persist(self, key: str) -> Pipeline:
-        """Queue TinyCache.persist: result bool."""
-        return self._add(commands.persist(key))
-
-    def push(self, key: str, *values: BytesLike, left: bool = False) -> Pipeline:
-        """Queue TinyCache.push: result int."""
-        return self._add(commands.push(key, values, left))
-
-    def llen(self, key: str) -> Pipeline:
-        """Queue TinyCache.llen: result int."""
-        return self._add(commands.llen(key))
-
-    def info(self, section: str | None = None) -> Pipeline:
-        """Queue TinyCache.info: result dict."""
-        return self._add(commands.info(section))
-
-    def stats(self) -> Pipeline:
-        """Queue TinyCache.stats: result dict."""
-        return self._add(commands.stats(self._cache._db()))
-
-    def execute_command(self, *args: str | BytesLike | int | float) -> Pipeline:
-        """Queue TinyCache.execute_command: result the parsed reply."""
-        return self._add(commands.raw(args))
+    def _db(self) -> int:
+        return self._cache._db()

@@ -1,9 +1,18 @@
-"""The client's command table: each TinyCache operation as RESP arguments plus a reply converter.
+"""The command layer: every operation of the clients, written once and sans-IO.
 
-An Op is built, and its arguments checked, before anything is sent: a wrong
-type raises TypeError, a wrong value ValueError. TinyCache sends an Op at
-once; a Pipeline queues Ops and sends them in one round trip. Either way,
-finish() turns the reply into the operation's result.
+A command is what it sends (the RESP arguments its Commands method builds,
+after checking them: a wrong type raises TypeError, a wrong value
+ValueError, before anything is sent) and how its reply is read (its
+Command's parse). Commands holds one method per operation; each ends in
+self._execute(command, args), and the clients differ only in that method:
+
+    TinyCache._execute       sends now, through the Go library or the pure-Python client
+    Pipeline._execute        queues; Pipeline.execute() sends the queue in one round trip
+    AsyncTinyCache._execute  a coroutine over asyncio streams
+
+A transport moves bytes and returns the raw Reply; finish() turns it into
+the result. The Go fast path (tmc_get and friends, which skip RESP parsing
+in Python) is a property of a Command: its `fast` names the capi function.
 
 This is the only place that knows which command each operation sends.
 """
@@ -28,32 +37,55 @@ INT64_MAX = (1 << 63) - 1
 T = TypeVar("T")
 
 
-class Op(Generic[T]):
-    """One command to send (args), and how its reply becomes the result (convert).
+class Command(Generic[T]):
+    """What a command is, apart from its arguments: how its reply is read, and how it may travel.
 
-    An Op without args is answered locally with convert(None): mget([]) is
-    [] without a round trip (MGET with no keys is an error in Redis).
+    parse turns the reply into the result (raising _Unexpected on a reply
+    of the wrong shape). fast names a capi function that runs the command
+    and returns its reply already parsed into the value RESP parsing would
+    give (tmc_get returns the value, or None); the Go transport uses it
+    when the library is there. idempotent commands are resent once on a
+    fresh connection when the one they were sent on turns out broken; on the
+    Go path only fast paths retry, so every idempotent Command has one
+    (tests/test_command_layer.py checks it). A blocking command (BLPOP)
+    waits on the server: its last argument is that wait in seconds, 0 for
+    no limit, and the call's time limit grows by as much (wait()).
+
+    Sent with no args at all, a command is answered locally with
+    parse(None): mget([]) is [] without a round trip (MGET with no keys is
+    an error in Redis).
     """
 
-    __slots__ = ("args", "convert")
+    __slots__ = ("blocking", "fast", "idempotent", "parse")
 
-    def __init__(self, args: list[Arg], convert: Callable[[Reply], T]):
-        self.args = args
-        self.convert = convert
+    def __init__(
+        self, parse: Callable[[Reply], T], *, fast: str | None = None, idempotent: bool = False, blocking: bool = False
+    ):
+        self.parse = parse
+        self.fast = fast
+        self.idempotent = idempotent
+        self.blocking = blocking
+
+    def wait(self, args: list[Arg]) -> float | None:
+        """How much longer than the client's timeout a call may take: 0.0, seconds, or None (no limit)."""
+        if not self.blocking:
+            return 0.0
+        seconds = float(bytes(args[-1]))
+        return None if seconds == 0 else seconds
 
 
 class _Unexpected(Exception):
     """A reply of the wrong shape; finish() turns it into a ProtocolError."""
 
 
-def finish(op: Op[T], reply: Reply) -> T:
-    """The result of op, given its reply. An error reply is raised as ServerError."""
+def finish(command: Command[T], args: list[Arg], reply: Reply) -> T:
+    """The result of command, given its reply. An error reply is raised as ServerError."""
     if isinstance(reply, ServerError):
         raise reply
     try:
-        return op.convert(reply)
+        return command.parse(reply)
     except _Unexpected:
-        name = bytes(op.args[0]).decode("utf-8", "replace") if op.args else "?"
+        name = bytes(args[0]).decode("utf-8", "replace") if args else "?"
         text = repr(reply)
         raise ProtocolError(f"{name}: unexpected reply {text if len(text) <= 80 else text[:77] + '...'}") from None
 
@@ -277,135 +309,247 @@ def _stats_of(db: int) -> Callable[[Reply], dict[str, int]]:
     return convert
 
 
-# --- the operations -------------------------------------------------------------
+# --- the commands ----------------------------------------------------------------
+
+SET = Command(_ok, fast="tmc_set")  # SET key value: tmc_set takes exactly these
+SET_TTL = Command(_ok)  # SET key value PX ms
+GET = Command(_bulk, fast="tmc_get", idempotent=True)
+GETDEL = Command(_bulk, fast="tmc_pop")
+DEL = Command(_int, fast="tmc_delete", idempotent=True)
+KEYS = Command(_keys, fast="tmc_keys", idempotent=True)
+DBSIZE = Command(_int, fast="tmc_len", idempotent=True)
+MSET = Command(_ok)
+PEXPIRE = Command(_bool)
+PTTL = Command(_seconds)
+PERSIST = Command(_bool)
+PUSH = Command(_int)  # RPUSH or LPUSH
+BLPOP = Command(_popped, blocking=True)
+LLEN = Command(_int)
+INCRBY = Command(_int)  # INCRBY or DECRBY
+EXISTS = Command(_int)
+TYPE = Command(_status)
+FLUSHDB = Command(_ok)
+SCAN = Command(_scanned)
+INFO = Command(_info)
+RAW = Command(_raw)
 
 
-def set_value(key: str, value: BytesLike, ttl: float | None = None) -> Op[None]:
-    args: list[Arg] = [b"SET", key_arg(key), value_arg(value)]
-    if ttl is not None:
-        args += [b"PX", ttl_ms(ttl)]
-    return Op(args, _ok)
+def mget_command(count: int) -> Command[list[bytes | None]]:
+    """MGET of count keys: its reply must have count values."""
 
-
-def get_value(key: str) -> Op[bytes | None]:
-    return Op([b"GET", key_arg(key)], _bulk)
-
-
-def pop_value(key: str) -> Op[bytes | None]:
-    return Op([b"GETDEL", key_arg(key)], _bulk)
-
-
-def delete(key: str) -> Op[int]:
-    return Op([b"DEL", key_arg(key)], _int)
-
-
-def keys(pattern: str) -> Op[list[str]]:
-    return Op([b"KEYS", key_arg(pattern, "pattern")], _keys)
-
-
-def dbsize() -> Op[int]:
-    return Op([b"DBSIZE"], _int)
-
-
-def mget(keys: Iterable[str]) -> Op[list[bytes | None]]:
-    args = keys_arg(keys)
-    if not args:
-        return Op([], lambda reply: [])  # MGET needs at least one key
-
-    def convert(reply: Reply) -> list[bytes | None]:
+    def parse(reply: Reply) -> list[bytes | None]:
+        if reply is None and count == 0:
+            return []  # answered locally
         values = _bulks(reply)
-        if len(values) != len(args):
+        if len(values) != count:
             raise _Unexpected
         return values
 
-    return Op([b"MGET", *args], convert)
+    return Command(parse, fast="tmc_mget", idempotent=True)
 
 
-def mset(mapping: Mapping[str, BytesLike]) -> Op[None]:
-    if not isinstance(mapping, Mapping):
-        raise TypeError(f"mapping must be a Mapping of str to bytes, not {type(mapping).__name__}")
-    args: list[Arg] = [b"MSET"]
-    for key, value in mapping.items():
-        args += [key_arg(key), value_arg(value)]
-    if len(args) == 1:
-        return Op([], lambda reply: None)
-    return Op(args, _ok)
+def stats_command(db: int) -> Command[dict[str, int]]:
+    return Command(_stats_of(db))
 
 
-def expire(key: str, ttl: float) -> Op[bool]:
-    return Op([b"PEXPIRE", key_arg(key), ttl_ms(ttl)], _bool)
+def _local_none(reply: Reply) -> None:
+    return None
 
 
-def ttl(key: str) -> Op[float]:
-    return Op([b"PTTL", key_arg(key)], _seconds)
+NOTHING = Command(_local_none)  # mset({}): nothing to send, nothing to return
 
 
-def persist(key: str) -> Op[bool]:
-    return Op([b"PERSIST", key_arg(key)], _bool)
+class Commands:
+    """Every operation of the clients, written once. A subclass defines only _execute (and _db).
+
+    Each method checks its arguments and builds the command, then returns
+    self._execute(command, args): the result for TinyCache, an awaitable of
+    it for AsyncTinyCache, the Pipeline itself for a Pipeline (which queues
+    the call). The return types written here are TinyCache's.
+    """
+
+    __slots__ = ()
+
+    def _execute(self, command: Command[T], args: list[Arg]) -> Any:
+        raise NotImplementedError
+
+    def _db(self) -> int:
+        raise NotImplementedError
+
+    # --- strings and keys ---
+
+    def set(self, key: str, value: BytesLike, ttl: float | None = None) -> Any:
+        """Store value under key, replacing any value and TTL it had.
+
+        With ttl (seconds, > 0, a float is fine) the key expires after that
+        long (SET key value PX ms, rounded up to whole milliseconds); an
+        expired key is never returned. Without it the key never expires.
+        """
+        if ttl is None:
+            return self._execute(SET, [b"SET", key_arg(key), value_arg(value)])
+        return self._execute(SET_TTL, [b"SET", key_arg(key), value_arg(value), b"PX", ttl_ms(ttl)])
+
+    def get(self, key: str) -> Any:
+        """Return the value stored under key (bytes), or None when there is none."""
+        return self._execute(GET, [b"GET", key_arg(key)])
+
+    def pop(self, key: str) -> Any:
+        """Atomically take the value under key and delete the key (GETDEL): bytes or None.
+
+        When several processes pop the same key, exactly one gets the value.
+        """
+        return self._execute(GETDEL, [b"GETDEL", key_arg(key)])
+
+    def delete(self, key: str) -> Any:
+        """Delete key: 1 if it existed, 0 if not."""
+        return self._execute(DEL, [b"DEL", key_arg(key)])
+
+    def keys(self, pattern: str) -> Any:
+        """Return the keys (list of str) matching a Redis glob pattern ("job:*", "?", "[a-c]")."""
+        return self._execute(KEYS, [b"KEYS", key_arg(pattern, "pattern")])
+
+    def len(self) -> Any:
+        """Return the number of keys on the server (DBSIZE)."""
+        return self._execute(DBSIZE, [b"DBSIZE"])
+
+    def mget(self, keys: Iterable[str]) -> Any:
+        """Return the values of keys, in order: None where a key is missing (or holds a list). One round trip."""
+        names = keys_arg(keys)
+        return self._execute(mget_command(len(names)), [b"MGET", *names] if names else [])
+
+    def mset(self, mapping: Mapping[str, BytesLike]) -> Any:
+        """Store every key and value of mapping at once (MSET). The keys lose any TTL they had."""
+        if not isinstance(mapping, Mapping):
+            raise TypeError(f"mapping must be a Mapping of str to bytes, not {type(mapping).__name__}")
+        args: list[Arg] = [b"MSET"]
+        for key, value in mapping.items():
+            args += [key_arg(key), value_arg(value)]
+        return self._execute(MSET, args) if len(args) > 1 else self._execute(NOTHING, [])
+
+    def incr(self, key: str, amount: int = 1) -> Any:
+        """Add amount to the integer stored under key (0 when absent) and return the result (INCRBY).
+
+        A value that is not a decimal 64-bit integer raises ServerError.
+        """
+        return self._execute(INCRBY, [b"INCRBY", key_arg(key), int64_arg(amount, "amount")])
+
+    def decr(self, key: str, amount: int = 1) -> Any:
+        """Subtract amount from the integer stored under key (0 when absent) and return the result (DECRBY)."""
+        return self._execute(INCRBY, [b"DECRBY", key_arg(key), int64_arg(amount, "amount")])
+
+    def exists(self, *keys: str) -> Any:
+        """Return how many of keys exist; a key named twice counts twice, as in Redis."""
+        if not keys:
+            raise TypeError("exists() needs at least one key")
+        return self._execute(EXISTS, [b"EXISTS", *(key_arg(k) for k in keys)])
+
+    def type(self, key: str) -> Any:
+        """Return the type of the value under key: "string", "list", or "none" when there is none."""
+        return self._execute(TYPE, [b"TYPE", key_arg(key)])
+
+    def flush(self) -> Any:
+        """Delete every key of the database (FLUSHDB)."""
+        return self._execute(FLUSHDB, [b"FLUSHDB"])
+
+    # --- expiry ---
+
+    def expire(self, key: str, ttl: float) -> Any:
+        """Make key expire ttl seconds from now (> 0, float allowed). False when there is no such key."""
+        return self._execute(PEXPIRE, [b"PEXPIRE", key_arg(key), ttl_ms(ttl)])
+
+    def ttl(self, key: str) -> Any:
+        """Return the seconds key has left to live, to the millisecond.
+
+        As in Redis, -1.0 means the key exists but never expires, and -2.0
+        that there is no such key.
+        """
+        return self._execute(PTTL, [b"PTTL", key_arg(key)])
+
+    def persist(self, key: str) -> Any:
+        """Remove key's TTL, so it never expires. False when the key is missing or had no TTL."""
+        return self._execute(PERSIST, [b"PERSIST", key_arg(key)])
+
+    # --- lists: a queue that does not poll ---
+
+    def push(self, key: str, *values: BytesLike, left: bool = False) -> Any:
+        """Append values to the list under key, creating it, and return the list's new length (RPUSH).
+
+        left=True prepends them instead (LPUSH), each in turn, so the last
+        one ends up first. Together with bpop(), which takes from the left,
+        push() makes a FIFO queue.
+        """
+        k = key_arg(key)
+        if not values:
+            raise TypeError("push() needs at least one value")
+        return self._execute(PUSH, [b"LPUSH" if left else b"RPUSH", k, *(value_arg(v) for v in values)])
+
+    def llen(self, key: str) -> Any:
+        """Return the length of the list under key (0 when there is none)."""
+        return self._execute(LLEN, [b"LLEN", key_arg(key)])
+
+    def bpop(self, keys: str | Iterable[str], timeout: float) -> Any:
+        """Take the first value of the first non-empty list among keys, waiting for one if needed (BLPOP).
+
+        Returns (key, value), or None when timeout seconds pass first;
+        timeout=0 waits forever. A blocked bpop wakes as soon as a value is
+        pushed, and each value goes to exactly one waiter, the one that has
+        waited longest. The wait is not cut short by the client's own
+        timeout. It happens on a connection of its own, so other calls
+        go on meanwhile. Not available in a Pipeline.
+        """
+        names = [key_arg(keys)] if isinstance(keys, str) else keys_arg(keys)
+        if not names:
+            raise ValueError("bpop() needs at least one key")
+        seconds = _number(timeout, "timeout")
+        if seconds < 0:
+            raise ValueError(f"timeout must be >= 0 seconds (0 waits forever), got {timeout!r}")
+        if seconds == 0:
+            return self._execute(BLPOP, [b"BLPOP", *names, b"0"])
+        ms = int(ttl_ms(seconds, "timeout"))  # at least 1 ms: "0.000" would wait forever
+        return self._execute(BLPOP, [b"BLPOP", *names, b"%d.%03d" % divmod(ms, 1000)])
+
+    # --- the server ---
+
+    def info(self, section: str | None = None) -> Any:
+        """Return the server's INFO (or one section of it, such as "memory") as a dict.
+
+        Integer values are int, decimals float, the rest str (including
+        versions such as redis_version).
+        """
+        if section is None:
+            return self._execute(INFO, [b"INFO"])
+        return self._execute(INFO, [b"INFO", key_arg(section, "section")])
+
+    def stats(self) -> Any:
+        """Return the server's counters, from INFO, under names that work with Redis too.
+
+        keys (in this database), used_memory and max_memory (bytes; 0 = no
+        bound), hits and misses (of reads), evictions, expirations,
+        connected_clients and commands_processed.
+        """
+        return self._execute(stats_command(self._db()), [b"INFO"])
+
+    def execute_command(self, *args: str | BytesLike | int | float) -> Any:
+        """Send any command and return its reply: str for a status, bytes, int, None or a list.
+
+        Arguments are str (sent as UTF-8), bytes-like, int or float. An
+        error reply raises ServerError. The call is bounded by the timeout;
+        commands that switch the connection's protocol (HELLO 3) or mode
+        (SUBSCRIBE) break the connection for later calls.
+        """
+        if not args:
+            raise TypeError("execute_command() needs at least the command name")
+        return self._execute(RAW, [command_arg(a) for a in args])
 
 
-def push(key: str, values: tuple[BytesLike, ...], left: bool) -> Op[int]:
-    k = key_arg(key)
-    if not values:
-        raise TypeError("push() needs at least one value")
-    return Op([b"LPUSH" if left else b"RPUSH", k, *(value_arg(v) for v in values)], _int)
+def scan_args(match: Any, count: Any) -> tuple[bytes, bytes]:
+    """The checked MATCH and COUNT of scan_iter."""
+    pattern = key_arg(match, "match")
+    n = int64_arg(count, "count")
+    if count < 1:
+        raise ValueError(f"count must be >= 1, got {count}")
+    return pattern, n
 
 
-def bpop(keys: str | Iterable[str], timeout: float) -> tuple[Op[tuple[str, bytes] | None], float | None]:
-    """BLPOP, and how long past the client's timeout its reply may take (None: forever)."""
-    names = [key_arg(keys)] if isinstance(keys, str) else keys_arg(keys)
-    if not names:
-        raise ValueError("bpop() needs at least one key")
-    seconds = _number(timeout, "timeout")
-    if seconds < 0:
-        raise ValueError(f"timeout must be >= 0 seconds (0 waits forever), got {timeout!r}")
-    if seconds == 0:
-        return Op([b"BLPOP", *names, b"0"], _popped), None
-    ms = int(ttl_ms(seconds, "timeout"))  # at least 1 ms: "0.000" would wait forever
-    return Op([b"BLPOP", *names, b"%d.%03d" % divmod(ms, 1000)], _popped), ms / 1000
-
-
-def llen(key: str) -> Op[int]:
-    return Op([b"LLEN", key_arg(key)], _int)
-
-
-def incr(key: str, amount: int) -> Op[int]:
-    return Op([b"INCRBY", key_arg(key), int64_arg(amount, "amount")], _int)
-
-
-def decr(key: str, amount: int) -> Op[int]:
-    return Op([b"DECRBY", key_arg(key), int64_arg(amount, "amount")], _int)
-
-
-def exists(keys: tuple[str, ...]) -> Op[int]:
-    if not keys:
-        raise TypeError("exists() needs at least one key")
-    return Op([b"EXISTS", *(key_arg(k) for k in keys)], _int)
-
-
-def key_type(key: str) -> Op[str]:
-    return Op([b"TYPE", key_arg(key)], _status)
-
-
-def flush() -> Op[None]:
-    return Op([b"FLUSHDB"], _ok)
-
-
-def scan(cursor: bytes, match: bytes, count: bytes) -> Op[tuple[bytes, list[str]]]:
-    return Op([b"SCAN", cursor, b"MATCH", match, b"COUNT", count], _scanned)
-
-
-def info(section: str | None = None) -> Op[dict[str, InfoValue]]:
-    if section is None:
-        return Op([b"INFO"], _info)
-    return Op([b"INFO", key_arg(section, "section")], _info)
-
-
-def stats(db: int = 0) -> Op[dict[str, int]]:
-    return Op([b"INFO"], _stats_of(db))
-
-
-def raw(args: tuple[Any, ...]) -> Op[Reply]:
-    if not args:
-        raise TypeError("execute_command() needs at least the command name")
-    return Op([command_arg(a) for a in args], _raw)
+def scan(cursor: bytes, match: bytes, count: bytes) -> list[Arg]:
+    return [b"SCAN", cursor, b"MATCH", match, b"COUNT", count]

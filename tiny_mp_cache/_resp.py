@@ -370,52 +370,16 @@ class PureClient:
         with self._lock:
             self._drop()
 
-    def set(self, key: bytes, value: memoryview) -> None:
-        reply = self._call([b"SET", key, value], idempotent=False)
-        if reply != "OK":
-            raise ProtocolError(f"SET: unexpected reply {_short(reply)}")
+    def run(self, command: Any, args: list[Arg]) -> Reply:
+        """Send one command of the command layer (a _commands.Command and its args); return its parsed reply.
 
-    def get(self, key: bytes) -> bytes | None:
-        return self._bulk(self._call([b"GET", key], idempotent=True), "GET")
-
-    def pop(self, key: bytes) -> bytes | None:
-        return self._bulk(self._call([b"GETDEL", key], idempotent=False), "GETDEL")
-
-    def delete(self, key: bytes) -> int:
-        return self._int(self._call([b"DEL", key], idempotent=True), "DEL")
-
-    def keys(self, pattern: bytes) -> list[bytes]:
-        reply = self._call([b"KEYS", pattern], idempotent=True)
-        if not isinstance(reply, list) or not all(isinstance(k, bytes) for k in reply):
-            raise ProtocolError(f"KEYS: unexpected reply {_short(reply)}")
-        return reply
-
-    def len(self) -> int:
-        return self._int(self._call([b"DBSIZE"], idempotent=True), "DBSIZE")
-
-    def mget(self, keys: list[bytes]) -> list[bytes | None]:
-        reply = self._call([b"MGET", *keys], idempotent=True)
-        if not isinstance(reply, list) or len(reply) != len(keys) or not all(
-            v is None or isinstance(v, bytes) for v in reply
-        ):
-            raise ProtocolError(f"MGET: unexpected reply {_short(reply)}")
-        return reply
-
-    def command(self, args: list[Arg]) -> Reply:
-        """Send any command and return its parsed reply; an error reply is returned as a ServerError.
-
-        Not retried, like the Go client's tmc_command.
+        An error reply is returned as a ServerError. Only an idempotent
+        command is resent, once, when the connection it found was broken.
+        A blocking one may take as much longer than the timeout as it waits.
         """
-        return self._exchange(encode_command(args), 1, _name(args), False, self._timeout)[0]
-
-    def command_wait(self, args: list[Arg], wait: float | None) -> Reply:
-        """command() for a command that blocks on the server (BLPOP).
-
-        The call may take wait seconds longer than the timeout; None removes
-        the time limit.
-        """
+        wait = command.wait(args)
         timeout = None if wait is None else self._timeout + wait
-        return self._exchange(encode_command(args), 1, _name(args), False, timeout)[0]
+        return self._exchange(encode_command(args), 1, _name(args), command.idempotent, timeout)[0]
 
     def pipeline(self, commands: list[list[Arg]]) -> list[Reply]:
         """Send all the commands in one write, then read their replies, in order.
@@ -424,25 +388,6 @@ class PureClient:
         is bounded by the timeout. Not retried.
         """
         return self._exchange(encode_commands(commands), len(commands), "pipeline", False, self._timeout)
-
-    @staticmethod
-    def _bulk(reply: Reply, command: str) -> bytes | None:
-        if reply is not None and not isinstance(reply, bytes):
-            raise ProtocolError(f"{command}: unexpected reply {_short(reply)}")
-        return reply
-
-    @staticmethod
-    def _int(reply: Reply, command: str) -> int:
-        if not isinstance(reply, int):
-            raise ProtocolError(f"{command}: unexpected reply {_short(reply)}")
-        return reply
-
-    def _call(self, args: list[Arg], idempotent: bool) -> Reply:
-        """One command whose error reply is raised."""
-        reply = self._exchange(encode_command(args), 1, _name(args), idempotent, self._timeout)[0]
-        if isinstance(reply, ServerError):
-            raise reply
-        return reply
 
     def _exchange(
         self, pieces: list[Arg], count: int, what: str, idempotent: bool, timeout: float | None

@@ -112,8 +112,10 @@ def _raw_caller(cache: Any):
         if not wait and hasattr(cache, "execute_command"):
             return cache.execute_command(*args)
         backend = cache._client()
-        if hasattr(backend, "_call"):  # the pure-Python client
-            return backend._call(args, idempotent=False)
+        if not type(backend).__module__.endswith("_bindings"):  # the pure-Python client
+            from tiny_mp_cache._commands import RAW, finish
+
+            return finish(RAW, args, backend.run(RAW, args))
         reply = _go_command(backend, args, wait)
         value, _ = _parse(reply, 0)
         if isinstance(value, _Err):

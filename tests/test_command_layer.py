@@ -1,0 +1,46 @@
+"""The command layer (tiny_mp_cache/_commands.py): each command is written once, and every client runs it."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+from tiny_mp_cache import Pipeline, TinyCache, _commands
+from tiny_mp_cache._commands import Command, Commands
+
+
+def _all_commands() -> list[Command]:
+    table = [v for v in vars(_commands).values() if isinstance(v, Command)]
+    return table + [_commands.mget_command(2), _commands.stats_command(0)]
+
+
+def test_every_idempotent_command_has_a_go_fast_path():
+    """The Go library retries only its fast paths (tmc_command never), so both clients retry the same commands."""
+    for command in _all_commands():
+        if command.idempotent:
+            assert command.fast is not None, command.parse
+
+
+def test_every_fast_path_is_one_the_bindings_know():
+    from tiny_mp_cache import _bindings
+
+    fast = {c.fast for c in _all_commands() if c.fast is not None}
+    assert fast == set(_bindings._FAST)
+    for name in fast:
+        assert f" {name}(" in _bindings.CDEF
+
+
+def test_the_clients_define_no_command_of_their_own():
+    """TinyCache and Pipeline only say how commands are sent: every command method comes from Commands."""
+    names = {n for n, f in vars(Commands).items() if inspect.isfunction(f) and not n.startswith("_")}
+    assert {"get", "set", "pop", "bpop", "mget", "execute_command"} <= names
+    for cls in (TinyCache, Pipeline):
+        own = {n for n in vars(cls) if not n.startswith("_")}
+        assert not own & names, (cls, own & names)
+
+
+def test_a_pipeline_refuses_a_blocking_command(cache):
+    p = cache.pipeline().set("a", b"1")
+    with pytest.raises(TypeError, match="cannot be pipelined"):
+        p.bpop("q", 1)
+    assert p.execute() == [None]
