@@ -21,6 +21,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Generator
 from typing import Any, Union
 from urllib.parse import unquote, urlsplit
 
@@ -152,49 +153,92 @@ class _Lost(Exception):
     """The connection broke (reset, closed by the peer): nothing more can be read."""
 
 
+LINE = -1  # what parse_reply asks for: a line (without its CRLF), or else that many bytes
+
+
+class ReplyLimit:
+    """How many more bytes of reply a call may read (max_reply_size); every reader of replies counts with one."""
+
+    __slots__ = ("left", "max")
+
+    def __init__(self, max_reply: int):
+        self.max = self.left = max_reply
+
+    def take(self, n: int, what: str) -> None:
+        if n > self.left:
+            raise ProtocolError(f"{what} exceeds the client's limit of {self.max} bytes of reply per call (max_reply_size)")
+        self.left -= n
+
+
+def parse_reply(limit: ReplyLimit, depth: int = 0) -> Generator[int, Any, Reply]:
+    """Parse one RESP2 reply, sans-IO: a generator that asks for bytes and returns the reply.
+
+    It yields LINE for the next line, or n for the next n bytes, and is sent
+    them (bytes or bytearray); it returns the parsed reply, an error reply as
+    a ServerError value. Every byte counts against limit, and a bulk
+    string's declared length is checked before it is asked for, so nothing
+    is allocated for a reply too big; aggregates nest at most MAX_DEPTH
+    deep. The socket, buffer and asyncio readers all drive this one parser.
+    """
+    line = yield LINE
+    limit.take(len(line) + 2, "the reply")
+    kind, rest = line[:1], bytes(line[1:])
+    if kind == b"+":
+        return rest.decode("utf-8", "replace")
+    if kind == b"-":
+        return ServerError(rest.decode("utf-8", "replace"))
+    if kind == b":":
+        return _int(rest)
+    if kind == b"$":
+        n = _int(rest)
+        if n == -1:
+            return None
+        if n < 0:
+            raise ProtocolError(f"bad bulk string length {n}")
+        limit.take(n, f"a bulk string of {n} bytes")
+        data = yield n
+        limit.take(2, "the reply")
+        if (yield 2) != b"\r\n":
+            raise ProtocolError("bulk string not terminated by CRLF")
+        return bytes(data)
+    if kind == b"*":
+        n = _int(rest)
+        if n == -1:
+            return None
+        if n < 0:
+            raise ProtocolError(f"bad array length {n}")
+        if n and depth == MAX_DEPTH:
+            raise ProtocolError(f"reply nested deeper than {MAX_DEPTH} levels")
+        items: list[Any] = []
+        for _ in range(n):
+            items.append((yield from parse_reply(limit, depth + 1)))
+        return items
+    raise ProtocolError(f"unknown reply type {bytes(line[:16])!r}")
+
+
+def _int(text: bytes) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ProtocolError(f"bad integer {text[:32]!r}") from None
+
+
 class ReplyReader:
-    """Parses RESP2 replies from the bytes its _line and _exact give.
+    """Feeds parse_reply from the bytes its _line and _exact give.
 
     A deadline is a time.monotonic() value, or None for no limit.
     """
 
-    def read_reply(self, deadline: float | None, depth: int = 0) -> Reply:
-        """Read one complete reply, nested at most MAX_DEPTH deep. An error reply is returned, not raised."""
-        line = self._line(deadline)
-        kind, rest = line[:1], bytes(line[1:])
-        if kind == b"+":
-            return rest.decode("utf-8", "replace")
-        if kind == b"-":
-            return ServerError(rest.decode("utf-8", "replace"))
-        if kind == b":":
-            return self._int(rest)
-        if kind == b"$":
-            n = self._int(rest)
-            if n == -1:
-                return None
-            if n < 0:
-                raise ProtocolError(f"bad bulk string length {n}")
-            data = self._exact(n, deadline)
-            if self._exact(2, deadline) != b"\r\n":
-                raise ProtocolError("bulk string not terminated by CRLF")
-            return bytes(data)
-        if kind == b"*":
-            n = self._int(rest)
-            if n == -1:
-                return None
-            if n < 0:
-                raise ProtocolError(f"bad array length {n}")
-            if n and depth == MAX_DEPTH:
-                raise ProtocolError(f"reply nested deeper than {MAX_DEPTH} levels")
-            return [self.read_reply(deadline, depth + 1) for _ in range(n)]
-        raise ProtocolError(f"unknown reply type {bytes(line[:16])!r}")
-
-    @staticmethod
-    def _int(text: bytes) -> int:
-        try:
-            return int(text)
-        except ValueError:
-            raise ProtocolError(f"bad integer {text[:32]!r}") from None
+    def read_reply(self, deadline: float | None, limit: ReplyLimit) -> Reply:
+        """Read one complete reply. An error reply is returned, not raised."""
+        parser = parse_reply(limit)
+        want = next(parser)
+        while True:
+            data = self._line(deadline) if want == LINE else self._exact(want, deadline)
+            try:
+                want = parser.send(data)
+            except StopIteration as done:
+                return done.value
 
     def _line(self, deadline: float | None) -> bytes | bytearray:
         raise NotImplementedError
@@ -229,24 +273,19 @@ class _BufferReader(ReplyReader):
 def parse_replies(data: bytes, count: int) -> list[Reply]:
     """Parse exactly count concatenated replies; error replies become ServerError values."""
     reader = _BufferReader(data)
-    replies = [reader.read_reply(None) for _ in range(count)]
+    limit = ReplyLimit(1 << 63)  # Go has applied max_reply_size already
+    replies = [reader.read_reply(None, limit) for _ in range(count)]
     if reader.pos != len(data):
         raise ProtocolError(f"{len(data) - reader.pos} unexpected bytes after {count} replies")
     return replies
 
 
 class _Connection(ReplyReader):
-    """One socket to the server plus the read buffer of its replies.
-
-    Every byte of reply read counts against the limit limit() set for the
-    current call; a bulk string's declared length is checked before
-    anything is allocated for it.
-    """
+    """One socket to the server plus the read buffer of its replies."""
 
     def __init__(self, address: Address, deadline: float):
         self._buf = bytearray()
         self._pos = 0
-        self._max = self._left = DEFAULT_MAX_REPLY
         if isinstance(address.sockaddr, str):
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
@@ -264,13 +303,6 @@ class _Connection(ReplyReader):
     def close(self) -> None:
         self.sock.close()
 
-    def limit(self, max_reply: int) -> None:
-        """Start a call whose replies may take max_reply bytes in all."""
-        self._max = self._left = max_reply
-
-    def _too_big(self, what: str) -> ProtocolError:
-        return ProtocolError(f"{what} exceeds the client's limit of {self._max} bytes of reply per call (max_reply_size)")
-
     def send(self, pieces: list[Arg], deadline: float | None) -> None:
         for piece in pieces:
             self.sock.settimeout(_remaining(deadline))
@@ -280,9 +312,6 @@ class _Connection(ReplyReader):
         while True:
             end = self._buf.find(b"\r\n", self._pos)
             if end >= 0:
-                self._left -= end + 2 - self._pos
-                if self._left < 0:
-                    raise self._too_big("the reply")
                 line = self._buf[self._pos:end]
                 self._pos = end + 2
                 return line
@@ -291,9 +320,6 @@ class _Connection(ReplyReader):
             self._recv(deadline)
 
     def _exact(self, n: int, deadline: float | None) -> bytes | bytearray:
-        if n > self._left:
-            raise self._too_big(f"a bulk string of {n} bytes")
-        self._left -= n
         have = len(self._buf) - self._pos
         if have >= n:
             data = self._buf[self._pos:self._pos + n]
@@ -428,10 +454,10 @@ class PureClient:
         its state is unknown. A broken connection raises _Lost.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        conn.limit(self._max_reply)
+        limit = ReplyLimit(self._max_reply)
         try:
             conn.send(pieces, deadline)
-            return [conn.read_reply(deadline) for _ in range(count)]
+            return [conn.read_reply(deadline, limit) for _ in range(count)]
         except socket.timeout:
             self._drop()
             raise TimeoutError(f"call to {self._where()} timed out after {timeout:g}s") from None
