@@ -16,11 +16,14 @@ The server and client live in a Go library that is loaded on first use,
 never at import, so importing this package before fork() is safe.
 """
 
+from ._async import AsyncPipeline, AsyncTinyCache
 from ._client import Pipeline, TinyCache
 from ._errors import ConnectionError, ProtocolError, ServerError, TimeoutError, TinyCacheError
 from ._server import serve, serve_unix
 
 __all__ = [
+    "AsyncPipeline",
+    "AsyncTinyCache",
     "ConnectionError",
     "Pipeline",
     "ProtocolError",

@@ -19,7 +19,7 @@ from typing import Any, Protocol, TypeVar
 
 from . import _commands as commands
 from ._commands import Command, Commands
-from ._errors import ConnectionError, ProtocolError, ServerError
+from ._errors import ConnectionError
 from ._platform import at_fork, require_unix_sockets
 from ._resp import DEFAULT_MAX_REPLY, Arg, PureClient, Reply, parse_address
 
@@ -62,6 +62,20 @@ at_fork(after_in_child=_after_fork_in_child)
 
 def _use_pure() -> bool:
     return os.environ.get("TINY_MP_CACHE_PURE", "") not in ("", "0")
+
+
+def check_options(addr: Any, timeout: Any, max_reply_size: Any) -> None:
+    """Check a client's constructor arguments (TypeError, ValueError), as TinyCache and AsyncTinyCache take them."""
+    if not isinstance(addr, str):
+        raise TypeError(f"addr must be str, not {type(addr).__name__}")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"timeout must be a number of seconds, not {type(timeout).__name__}")
+    if not (timeout > 0 and math.isfinite(timeout)):
+        raise ValueError(f"timeout must be a finite number of seconds > 0, got {timeout!r}")
+    if isinstance(max_reply_size, bool) or not isinstance(max_reply_size, int):
+        raise TypeError(f"max_reply_size must be an int (bytes), not {type(max_reply_size).__name__}")
+    if not 0 < max_reply_size < 1 << 63:
+        raise ValueError(f"max_reply_size must be a number of bytes > 0, got {max_reply_size!r}")
 
 
 class TinyCache(Commands):
@@ -107,16 +121,7 @@ class TinyCache(Commands):
         max_reply_size: int = DEFAULT_MAX_REPLY,
         _pure: bool | None = None,
     ):
-        if not isinstance(addr, str):
-            raise TypeError(f"addr must be str, not {type(addr).__name__}")
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-            raise TypeError(f"timeout must be a number of seconds, not {type(timeout).__name__}")
-        if not (timeout > 0 and math.isfinite(timeout)):
-            raise ValueError(f"timeout must be a finite number of seconds > 0, got {timeout!r}")
-        if isinstance(max_reply_size, bool) or not isinstance(max_reply_size, int):
-            raise TypeError(f"max_reply_size must be an int (bytes), not {type(max_reply_size).__name__}")
-        if not 0 < max_reply_size < 1 << 63:
-            raise ValueError(f"max_reply_size must be a number of bytes > 0, got {max_reply_size!r}")
+        check_options(addr, timeout, max_reply_size)
         if isinstance(wait, bool) or not isinstance(wait, (int, float)):
             raise TypeError(f"wait must be a number of seconds, not {type(wait).__name__}")
         if not (wait >= 0 and math.isfinite(wait)):
@@ -227,18 +232,7 @@ class TinyCache(Commands):
     def _execute_all(self, queue: list[tuple[Command[Any], list[Arg]]]) -> list[Any]:
         """Send the queued commands in one round trip; see Pipeline.execute."""
         sent = [args for _, args in queue if args]
-        replies = iter(self._client().pipeline(sent) if sent else [])
-        results: list[Any] = []
-        first_error: Exception | None = None
-        for command, args in queue:
-            try:
-                results.append(commands.finish(command, args, next(replies)) if args else command.parse(None))
-            except (ServerError, ProtocolError) as e:
-                results.append(e)
-                first_error = first_error or e
-        if first_error is not None:
-            raise first_error
-        return results
+        return commands.finish_all(queue, self._client().pipeline(sent) if sent else [])
 
     def _db(self) -> int:
         return parse_address(self._addr).db

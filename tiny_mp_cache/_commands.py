@@ -90,6 +90,26 @@ def finish(command: Command[T], args: list[Arg], reply: Reply) -> T:
         raise ProtocolError(f"{name}: unexpected reply {text if len(text) <= 80 else text[:77] + '...'}") from None
 
 
+def finish_all(queue: list[tuple[Command[Any], list[Arg]]], replies: list[Reply]) -> list[Any]:
+    """The results of a pipeline's queue, given the replies of the commands it sent (those with args).
+
+    If any command got an error reply (or a reply of the wrong shape), the
+    first such error is raised once every reply has been read.
+    """
+    sent = iter(replies)
+    results: list[Any] = []
+    first_error: Exception | None = None
+    for command, args in queue:
+        try:
+            results.append(finish(command, args, next(sent)) if args else command.parse(None))
+        except (ServerError, ProtocolError) as e:
+            results.append(e)
+            first_error = first_error or e
+    if first_error is not None:
+        raise first_error
+    return results
+
+
 # --- argument checks ------------------------------------------------------------
 
 

@@ -1,0 +1,343 @@
+"""AsyncTinyCache: the same commands as TinyCache (Commands), sent over asyncio streams.
+
+Each call takes a connection of its own from a small pool for the whole
+exchange, so concurrent tasks never share a connection mid-reply, and gives
+it back only when the exchange completed. A call that fails, times out or is
+cancelled (a blocking pop whose task is cancelled, say) closes its
+connection: a reply still on its way can never reach a later call. Replies
+are read by the sans-IO parser of _resp (parse_reply), with the same reply
+size and nesting limits as the other clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import os
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Any, TypeVar
+
+from . import _commands as commands
+from ._client import Pipeline, check_options
+from ._commands import Command, Commands
+from ._errors import ConnectionError, ProtocolError, TimeoutError, TinyCacheError
+from ._resp import (
+    _MAX_LINE,
+    DEFAULT_MAX_REPLY,
+    LINE,
+    Arg,
+    Reply,
+    ReplyLimit,
+    ServerError,
+    encode_command,
+    encode_commands,
+    parse_address,
+    parse_reply,
+)
+
+T = TypeVar("T")
+
+
+class _Lost(Exception):
+    """The connection broke: nothing more can be read from it."""
+
+
+class _Connection:
+    """One stream pair to the server, and the event loop it belongs to."""
+
+    __slots__ = ("loop", "reader", "writer")
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.reader = reader
+        self.writer = writer
+        self.loop = asyncio.get_running_loop()
+
+    def close(self) -> None:
+        try:
+            self.writer.close()
+        except RuntimeError:  # its event loop is closed already
+            pass
+
+
+async def _read_reply(reader: asyncio.StreamReader, limit: ReplyLimit) -> Reply:
+    """Drive parse_reply with bytes from reader."""
+    parser = parse_reply(limit)
+    want = next(parser)
+    while True:
+        if want == LINE:
+            try:
+                data: bytes = (await reader.readuntil(b"\r\n"))[:-2]
+            except asyncio.LimitOverrunError:
+                raise ProtocolError("reply line too long") from None
+        else:
+            data = await reader.readexactly(want)
+        try:
+            want = parser.send(data)
+        except StopIteration as done:
+            return done.value
+
+
+class AsyncTinyCache(Commands):
+    """An asyncio client of a tiny-mp-cache (or Redis) server, with the API of TinyCache.
+
+        async with AsyncTinyCache("127.0.0.1:5002") as cache:
+            await cache.set("k", b"v")
+            assert await cache.get("k") == b"v"
+
+    Every method of TinyCache is a coroutine here, with the same arguments,
+    results and errors (the TinyCacheError subclasses); arguments are
+    checked when the method is called, before anything is sent. addr is
+    "HOST:PORT", "unix:///path.sock" or "redis://[:password@]HOST:PORT/0".
+    timeout bounds each call as a whole, connecting included; bpop() may
+    wait longer, as in TinyCache. max_reply_size bounds the bytes of reply
+    one call may read.
+
+    One AsyncTinyCache may be used by many tasks at once: each call has a
+    connection to itself for its whole exchange, from a pool that keeps up
+    to max_idle idle connections. A cancelled call (a bpop whose task is
+    cancelled) closes its connection, so no late reply can reach another
+    call. Connections are opened on first use; `async with` opens one at
+    once, so that a wrong address fails there. Use it from one event loop
+    at a time. The dict protocol of TinyCache (cache[k], len(cache)) is not
+    offered here: it cannot await.
+    """
+
+    def __init__(
+        self, addr: str, timeout: float = 5.0, *, max_reply_size: int = DEFAULT_MAX_REPLY, max_idle: int = 8
+    ):
+        check_options(addr, timeout, max_reply_size)
+        self._addr = addr
+        self._address = parse_address(addr)
+        self._timeout = float(timeout)
+        self._max_reply = max_reply_size
+        self._max_idle = max_idle
+        self._idle: list[_Connection] = []
+        self._pid = os.getpid()
+        self._closed = False
+
+    @property
+    def addr(self) -> str:
+        """The address this cache connects to."""
+        return self._addr
+
+    @property
+    def timeout(self) -> float:
+        """Seconds that bound every call."""
+        return self._timeout
+
+    # Every command is in Commands; this class adds how they are sent.
+
+    def _execute(self, command: Command[T], args: list[Arg]) -> Any:
+        return self._run(command, args)
+
+    async def _run(self, command: Command[T], args: list[Arg]) -> T:
+        if not args:
+            return command.parse(None)
+        wait = command.wait(args)
+        timeout = None if wait is None else self._timeout + wait
+        name = bytes(args[0]).decode("utf-8", "replace")
+        replies = await self._call(encode_command(args), 1, name, command.idempotent, timeout)
+        return commands.finish(command, args, replies[0])
+
+    async def _execute_all(self, queue: list[tuple[Command[Any], list[Arg]]]) -> list[Any]:
+        """Send the queued commands in one round trip; see Pipeline.execute."""
+        sent = [args for _, args in queue if args]
+        replies = await self._call(encode_commands(sent), len(sent), "pipeline", False, self._timeout) if sent else []
+        return commands.finish_all(queue, replies)
+
+    def _db(self) -> int:
+        return self._address.db
+
+    async def scan_iter(self, match: str = "*", count: int = 100) -> AsyncIterator[str]:
+        """Iterate over the keys matching a glob pattern with SCAN (async for); see TinyCache.scan_iter."""
+        pattern, n = commands.scan_args(match, count)
+        cursor = b"0"
+        while True:
+            cursor, keys = await self._run(commands.SCAN, commands.scan(cursor, pattern, n))
+            for key in keys:
+                yield key
+            if cursor == b"0":
+                return
+
+    def pipeline(self) -> AsyncPipeline:
+        """Return an AsyncPipeline: calls queued on it are sent in one round trip by `await p.execute()`."""
+        return AsyncPipeline(self)  # type: ignore[arg-type]
+
+    # --- life cycle ---
+
+    async def close(self) -> None:
+        """Close the idle connections; calls in flight close theirs when done. Further calls raise ValueError."""
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+        for conn in idle:
+            if conn.loop is asyncio.get_running_loop():
+                try:
+                    await asyncio.wait_for(conn.writer.wait_closed(), self._timeout)
+                except (OSError, asyncio.TimeoutError):
+                    pass
+
+    async def __aenter__(self) -> AsyncTinyCache:
+        conn = await self._with_timeout(self._open(), self._timeout)
+        self._give_back(conn)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: builtins.type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_unpickle, (self._addr, self._timeout, self._max_reply, self._max_idle))
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"{len(self._idle)} idle"
+        return f"<AsyncTinyCache {self._addr!r} {state}>"
+
+    # --- the exchange ---
+
+    async def _call(self, pieces: list[Arg], count: int, what: str, idempotent: bool, timeout: float | None) -> list[Reply]:
+        return await self._with_timeout(self._exchange(pieces, count, what, idempotent), timeout)
+
+    async def _with_timeout(self, call: Any, timeout: float | None) -> Any:
+        try:
+            return await asyncio.wait_for(call, timeout)
+        except TinyCacheError:
+            raise
+        except asyncio.TimeoutError:  # the wait_for's, not one of ours
+            raise TimeoutError(f"call to {self._where()} timed out after {timeout:g}s") from None
+
+    async def _exchange(self, pieces: list[Arg], count: int, what: str, idempotent: bool) -> list[Reply]:
+        """Send pieces and read count replies, on an idle connection or a fresh one."""
+        conn = self._take()
+        reused = conn is not None
+        if conn is None:
+            conn = await self._open()
+        try:
+            replies = await self._round_trip(conn, pieces, count)
+        except _Lost as e:
+            # Only a command that is safe to repeat, sent on a connection
+            # that may have gone stale while idle, is retried.
+            if not (idempotent and reused):
+                raise ConnectionError(f"{what}: connection lost: {e}") from None
+            conn = await self._open()
+            try:
+                replies = await self._round_trip(conn, pieces, count)
+            except _Lost as e:
+                raise ConnectionError(f"{what}: connection lost: {e}") from None
+        self._give_back(conn)
+        return replies
+
+    async def _round_trip(self, conn: _Connection, pieces: list[Arg], count: int) -> list[Reply]:
+        """Write the pieces and read count replies. On any failure but an error reply the connection is closed."""
+        limit = ReplyLimit(self._max_reply)
+        try:
+            for piece in pieces:
+                conn.writer.write(piece)
+            await conn.writer.drain()
+            return [await _read_reply(conn.reader, limit) for _ in range(count)]
+        except (OSError, EOFError) as e:  # IncompleteReadError is an EOFError
+            conn.close()
+            raise _Lost(getattr(e, "strerror", None) or str(e) or "connection closed by the server") from None
+        except MemoryError:
+            conn.close()
+            raise ProtocolError(f"no memory for the reply from {self._where()}") from None
+        except BaseException:  # cancelled, timed out, a malformed reply: what is left on the wire is unknown
+            conn.close()
+            raise
+
+    async def _open(self) -> _Connection:
+        if self._closed:
+            raise ValueError("operation on a closed AsyncTinyCache")
+        sockaddr = self._address.sockaddr
+        try:
+            if isinstance(sockaddr, str):
+                reader, writer = await asyncio.open_unix_connection(sockaddr, limit=_MAX_LINE)
+            else:
+                reader, writer = await asyncio.open_connection(sockaddr[0], sockaddr[1], limit=_MAX_LINE)
+        except OSError as e:
+            raise ConnectionError(f"cannot connect to {self._where()}: {e.strerror or e}") from None
+        conn = _Connection(reader, writer)
+        try:
+            if self._address.password:
+                await self._expect_ok(conn, [b"AUTH", self._address.password.encode()])
+            if self._address.db:
+                await self._expect_ok(conn, [b"SELECT", str(self._address.db).encode()])
+        except _Lost as e:
+            raise ConnectionError(f"cannot connect to {self._where()}: {e}") from None
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    async def _expect_ok(self, conn: _Connection, args: list[Arg]) -> None:
+        reply = (await self._round_trip(conn, encode_command(args), 1))[0]
+        if isinstance(reply, ServerError):
+            raise reply
+        if reply != "OK":
+            raise ProtocolError(f"{bytes(args[0]).decode()}: unexpected reply {reply!r:.80}")
+
+    def _take(self) -> _Connection | None:
+        """An idle connection of this event loop, or None."""
+        if self._closed:
+            raise ValueError("operation on a closed AsyncTinyCache")
+        if self._pid != os.getpid():  # after fork(): the parent's connections are not ours
+            self._idle, self._pid = [], os.getpid()
+        loop = asyncio.get_running_loop()
+        while self._idle:
+            conn = self._idle.pop()
+            if conn.loop is loop and not conn.reader.at_eof():
+                return conn
+            conn.close()
+        return None
+
+    def _give_back(self, conn: _Connection) -> None:
+        if self._closed or len(self._idle) >= self._max_idle:
+            conn.close()
+        else:
+            self._idle.append(conn)
+
+    def _where(self) -> str:
+        sockaddr = self._address.sockaddr
+        if isinstance(sockaddr, str):
+            return sockaddr
+        host, port = sockaddr
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _unpickle(addr: str, timeout: float, max_reply_size: int, max_idle: int) -> AsyncTinyCache:
+    return AsyncTinyCache(addr, timeout, max_reply_size=max_reply_size, max_idle=max_idle)
+
+
+class AsyncPipeline(Pipeline):
+    """A Pipeline of an AsyncTinyCache: queue calls, then `await p.execute()`, or use `async with`."""
+
+    async def execute(self) -> list[Any]:  # type: ignore[override]
+        """Send the queued calls in one round trip and return their results; see Pipeline.execute."""
+        queue, self._queue = self._queue, []
+        if not queue:
+            return []
+        return await self._cache._execute_all(queue)  # type: ignore[no-any-return, misc]
+
+    def __enter__(self) -> AsyncPipeline:
+        raise TypeError("use `async with` on an AsyncPipeline")
+
+    async def __aenter__(self) -> AsyncPipeline:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: builtins.type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Execute the queue, unless the block raised: then drop it and send nothing."""
+        if exc_type is None:
+            await self.execute()
+        else:
+            self._queue = []
