@@ -14,13 +14,15 @@ from __future__ import annotations
 import asyncio
 import builtins
 import os
-from collections.abc import AsyncIterator
+import pickle
+from collections.abc import AsyncIterator, Awaitable
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Callable, TypeVar
 
 from . import _commands as commands
 from ._client import Pipeline, check_options
 from ._commands import Command, Commands
+from ._memoize import memoize
 from ._errors import ConnectionError, ProtocolError, TimeoutError, TinyCacheError
 from ._resp import (
     _MAX_LINE,
@@ -163,6 +165,18 @@ class AsyncTinyCache(Commands):
     def pipeline(self) -> AsyncPipeline:
         """Return an AsyncPipeline: calls queued on it are sent in one round trip by `await p.execute()`."""
         return AsyncPipeline(self)  # type: ignore[arg-type]
+
+    def memoize(
+        self,
+        ttl: float | None = None,
+        *,
+        key: str | Callable[..., str] | None = None,
+        serializer: Any = pickle,
+        lease: float = 60.0,
+        wait: float | None = None,
+    ) -> Callable[[Callable[..., Any]], Callable[..., Awaitable[Any]]]:
+        """TinyCache.memoize, for coroutine functions (and plain ones, which then become coroutine functions)."""
+        return memoize(self, ttl, key, serializer, lease, wait, is_async=True)
 
     # --- life cycle ---
 

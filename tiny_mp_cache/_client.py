@@ -10,16 +10,18 @@ from __future__ import annotations
 import builtins
 import math
 import os
+import pickle
 import threading
 import time
 import weakref
 from collections.abc import Iterator
 from types import TracebackType
-from typing import Any, Protocol, TypeVar
+from typing import Any, Callable, Protocol, TypeVar
 
 from . import _commands as commands
-from ._commands import Command, Commands
+from ._commands import BytesLike, Command, Commands
 from ._errors import ConnectionError
+from ._memoize import memoize
 from ._platform import at_fork, require_unix_sockets
 from ._resp import DEFAULT_MAX_REPLY, Arg, PureClient, Reply, parse_address
 
@@ -185,6 +187,72 @@ class TinyCache(Commands):
     def pipeline(self) -> Pipeline:
         """Return a Pipeline: calls queued on it are sent in one round trip by its execute()."""
         return Pipeline(self)
+
+    def memoize(
+        self,
+        ttl: float | None = None,
+        *,
+        key: str | Callable[..., str] | None = None,
+        serializer: Any = pickle,
+        lease: float = 60.0,
+        wait: float | None = None,
+    ) -> Callable[[Callable[..., T]], Callable[..., T]]:
+        """Decorate a function so that its results are cached on the server, one computation per key at a time.
+
+            @cache.memoize(ttl=60)
+            def report(day: str) -> dict: ...
+
+        Works on plain and async functions. The result is stored under a
+        key made of the function's name (or key, when it is a str) and a
+        hash of its serialized arguments, or under key(*args, **kwargs)
+        when key is a function; it expires after ttl seconds (None: never).
+        Arguments and results go through serializer (pickle by default;
+        anything with dumps(obj) -> bytes or str and loads(bytes) -> obj).
+
+        When many processes miss the same key at once, one computes (it
+        holds the lock key KEY:lock, SET NX with a lease of `lease`
+        seconds) and the others poll for its result with backoff. If the
+        computer raises, or dies and its lease runs out, a waiter takes
+        over; a waiter that has waited `wait` seconds (default: lease)
+        computes the result itself. So lease should exceed the function's
+        run time: past it, another process may compute the same result too.
+        The wrapper's cache_key(*args, **kwargs) gives the key it uses.
+        """
+        return memoize(self, ttl, key, serializer, lease, wait)
+
+    # --- the dict protocol ---
+
+    def __getitem__(self, key: str) -> bytes:
+        """cache[key]: the value under key; KeyError when there is none."""
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __setitem__(self, key: str, value: BytesLike) -> None:
+        """cache[key] = value: set(key, value), with no TTL."""
+        self.set(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        """del cache[key]: delete key; KeyError when there was none, as for a dict."""
+        if not self.delete(key):
+            raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        """key in cache: whether key exists (holding a value or a list)."""
+        return bool(self.exists(key))  # type: ignore[arg-type]
+
+    def __len__(self) -> int:
+        """len(cache): the number of keys on the server (DBSIZE)."""
+        return self.len()  # type: ignore[no-any-return]
+
+    def __bool__(self) -> bool:
+        """A TinyCache is true even when its server is empty (len() == 0)."""
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        """for key in cache: every key, with scan_iter()."""
+        return self.scan_iter()
 
     # --- life cycle ---
 
