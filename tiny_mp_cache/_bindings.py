@@ -331,7 +331,7 @@ class GoClient:
             self._lib.tmc_free(out[0])
         return parse_replies(raw, count)
 
-    def _value(self, fn: Any, key: bytes) -> bytes | None:
+    def _value(self, fn: Any, key: Arg) -> bytes | None:
         s = _take_scratch()
         try:
             status = fn(self._h(), key, len(key), s.buf, VALUE_BUF, s.out, s.out_len, s.err, ERR_CAP)

@@ -294,7 +294,12 @@ class TinyCache(Commands):
     def _execute(self, command: Command[T], args: list[Arg]) -> T:
         if not args:
             return command.parse(None)
-        backend = self._blocking_client() if command.blocking else self._client()
+        if command.blocking:
+            backend: _Backend = self._blocking_client()
+        else:
+            backend = self._backend  # type: ignore[assignment]
+            if backend is None or backend.pid != os.getpid():  # _client(), inlined: this is every call's path
+                backend = self._client()
         return commands.finish(command, args, backend.run(command, args))
 
     def _execute_all(self, queue: list[tuple[Command[Any], list[Arg]]]) -> list[Any]:
