@@ -226,6 +226,25 @@ def test_errors_are_the_same_as_tinycache():
         AsyncTinyCache("127.0.0.1:1", timeout=0)
 
 
+def test_it_logs_in_and_selects_the_database_of_its_address():
+    from conftest import start_redis_server
+
+    server = start_redis_server("--requirepass", "s3cret")
+    port = server.addr.rsplit(":", 1)[1].split("/")[0]
+
+    async def body():
+        async with AsyncTinyCache(f"redis://:s3cret@127.0.0.1:{port}/2") as cache:
+            await cache.set("k", b"in db 2")
+            assert (await cache.execute_command("CLIENT", "INFO")).count(b"db=2") == 1
+        with pytest.raises(tiny_mp_cache.ServerError, match="WRONGPASS|invalid"):
+            await AsyncTinyCache(f"redis://:wrong@127.0.0.1:{port}/0").get("k")
+
+    try:
+        run(body)
+    finally:
+        server.stop()
+
+
 def test_error_replies_raise_server_error_and_keep_the_connection(addr):
     async def body():
         async with AsyncTinyCache(addr) as cache:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 
 import pytest
-from tiny_mp_cache import Pipeline, TinyCache, _commands
+from tiny_mp_cache import AsyncPipeline, AsyncTinyCache, Pipeline, TinyCache, _commands
 from tiny_mp_cache._commands import Command, Commands
 
 
@@ -31,10 +31,10 @@ def test_every_fast_path_is_one_the_bindings_know():
 
 
 def test_the_clients_define_no_command_of_their_own():
-    """TinyCache and Pipeline only say how commands are sent: every command method comes from Commands."""
+    """The clients only say how commands are sent: every command method comes from Commands."""
     names = {n for n, f in vars(Commands).items() if inspect.isfunction(f) and not n.startswith("_")}
     assert {"get", "set", "pop", "bpop", "mget", "execute_command"} <= names
-    for cls in (TinyCache, Pipeline):
+    for cls in (TinyCache, Pipeline, AsyncTinyCache, AsyncPipeline):
         own = {n for n in vars(cls) if not n.startswith("_")}
         assert not own & names, (cls, own & names)
 
