@@ -23,6 +23,7 @@ from . import _commands as commands
 from ._client import Pipeline, check_options
 from ._commands import Command, Commands
 from ._memoize import memoize
+from ._platform import require_unix_sockets
 from ._errors import ConnectionError, ProtocolError, TimeoutError, TinyCacheError
 from ._resp import (
     _MAX_LINE,
@@ -109,8 +110,10 @@ class AsyncTinyCache(Commands):
         self, addr: str, timeout: float = 5.0, *, max_reply_size: int = DEFAULT_MAX_REPLY, max_idle: int = 8
     ):
         check_options(addr, timeout, max_reply_size)
-        self._addr = addr
         self._address = parse_address(addr)
+        if isinstance(self._address.sockaddr, str):
+            require_unix_sockets()
+        self._addr = addr
         self._timeout = float(timeout)
         self._max_reply = max_reply_size
         self._max_idle = max_idle
