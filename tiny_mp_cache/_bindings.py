@@ -180,7 +180,7 @@ VALUE_BUF = 64 << 10  # values up to this size (less 2) come back without a mall
 
 
 class _Scratch:
-    """A thread's reusable out-parameters for get, pop and set."""
+    """A thread's reusable out-parameters for the calls into Go."""
 
     def __init__(self) -> None:
         self.out = ffi.new("char **")
@@ -319,16 +319,18 @@ class GoClient:
 
     def _replies(self, count: int, fn: Any, *args: Any) -> list[Reply]:
         """Call fn(*args, out, out_len, err, cap) and parse the count raw replies it returns."""
-        out = ffi.new("char **")
-        out_len = ffi.new("size_t *")
-        err = ffi.new("char[]", ERR_CAP)
-        status = fn(*args, out, out_len, err, ERR_CAP)
-        if status != OK:
-            raise error(status, err)
+        s = _take_scratch()
         try:
-            raw = ffi.unpack(out[0], out_len[0]) if out_len[0] else b""
+            status = fn(*args, s.out, s.out_len, s.err, ERR_CAP)
+            if status != OK:
+                raise error(status, s.err)
+            p, n = s.out[0], s.out_len[0]
+            try:
+                raw = ffi.unpack(p, n) if n else b""
+            finally:
+                self._lib.tmc_free(p)
         finally:
-            self._lib.tmc_free(out[0])
+            _scratch.s = s
         return parse_replies(raw, count)
 
     def _value(self, fn: Any, key: Arg) -> bytes | None:
