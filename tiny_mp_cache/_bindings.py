@@ -15,6 +15,7 @@ raised; if none does, the wait goes on within the call's deadline.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -264,12 +265,6 @@ class GoClient:
         finally:
             _scratch.s = s
 
-    def _get(self, args: list[Arg]) -> Reply:  # GET key
-        return self._value(self._lib.tmc_get, args[1])
-
-    def _pop(self, args: list[Arg]) -> Reply:  # GETDEL key
-        return self._value(self._lib.tmc_pop, args[1])
-
     def _delete(self, args: list[Arg]) -> Reply:  # DEL key
         key = args[1]
         out = ffi.new("int64_t *")
@@ -333,10 +328,11 @@ class GoClient:
             _scratch.s = s
         return parse_replies(raw, count)
 
-    def _value(self, fn: Any, key: Arg) -> bytes | None:
+    def _value(self, args: list[Arg], capi: str) -> Reply:  # GET key, GETDEL key
+        key = args[1]
         s = _take_scratch()
         try:
-            status = fn(self._h(), key, len(key), s.buf, VALUE_BUF, s.out, s.out_len, s.err, ERR_CAP)
+            status = getattr(self._lib, capi)(self._h(), key, len(key), s.buf, VALUE_BUF, s.out, s.out_len, s.err, ERR_CAP)
             if status == NIL:
                 return None
             if status != OK:
@@ -357,10 +353,10 @@ class GoClient:
 
 
 # A Command's fast path, by the capi function its `fast` names.
-_FAST = {
+_FAST: dict[str, Any] = {
     "tmc_set": GoClient._set,
-    "tmc_get": GoClient._get,
-    "tmc_pop": GoClient._pop,
+    "tmc_get": functools.partial(GoClient._value, capi="tmc_get"),  # (a partial: no Python frame of its own)
+    "tmc_pop": functools.partial(GoClient._value, capi="tmc_pop"),
     "tmc_delete": GoClient._delete,
     "tmc_keys": GoClient._keys,
     "tmc_len": GoClient._len,

@@ -19,8 +19,8 @@ from types import TracebackType
 from typing import Any, Callable, Protocol, TypeVar
 
 from . import _commands as commands
-from ._commands import BytesLike, Command, Commands
-from ._errors import ConnectionError
+from ._commands import BytesLike, Command, Commands, Unexpected, finish
+from ._errors import ConnectionError, ServerError
 from ._memoize import memoize
 from ._platform import at_fork, require_unix_sockets
 from ._resp import DEFAULT_MAX_REPLY, Arg, PureClient, Reply, parse_address
@@ -300,7 +300,13 @@ class TinyCache(Commands):
             backend = self._backend  # type: ignore[assignment]
             if backend is None or backend.pid != os.getpid():  # _client(), inlined: this is every call's path
                 backend = self._client()
-        return commands.finish(command, args, backend.run(command, args))
+        reply = backend.run(command, args)
+        if reply.__class__ is not ServerError:  # finish(), inlined for the usual reply
+            try:
+                return command.parse(reply)
+            except Unexpected:
+                pass
+        return finish(command, args, reply)  # raises the error reply, or a ProtocolError for a wrong shape
 
     def _execute_all(self, queue: list[tuple[Command[Any], list[Arg]]]) -> list[Any]:
         """Send the queued commands in one round trip; see Pipeline.execute."""

@@ -40,7 +40,7 @@ T = TypeVar("T")
 class Command(Generic[T]):
     """What a command is, apart from its arguments: how its reply is read, and how it may travel.
 
-    parse turns the reply into the result (raising _Unexpected on a reply
+    parse turns the reply into the result (raising Unexpected on a reply
     of the wrong shape). fast names a capi function that runs the command
     and returns its reply already parsed into the value RESP parsing would
     give (tmc_get returns the value, or None); the Go transport uses it
@@ -74,7 +74,7 @@ class Command(Generic[T]):
         return None if seconds == 0 else seconds
 
 
-class _Unexpected(Exception):
+class Unexpected(Exception):
     """A reply of the wrong shape; finish() turns it into a ProtocolError."""
 
 
@@ -84,7 +84,7 @@ def finish(command: Command[T], args: list[Arg], reply: Reply) -> T:
         raise reply
     try:
         return command.parse(reply)
-    except _Unexpected:
+    except Unexpected:
         name = bytes(args[0]).decode("utf-8", "replace") if args else "?"
         text = repr(reply)
         raise ProtocolError(f"{name}: unexpected reply {text if len(text) <= 80 else text[:77] + '...'}") from None
@@ -188,25 +188,25 @@ def command_arg(arg: Any) -> Arg:
 
 def _ok(reply: Reply) -> None:
     if reply != "OK":
-        raise _Unexpected
+        raise Unexpected
     return None
 
 
 def _bulk(reply: Reply) -> bytes | None:
     if reply is not None and not isinstance(reply, bytes):
-        raise _Unexpected
+        raise Unexpected
     return reply
 
 
 def _int(reply: Reply) -> int:
     if not isinstance(reply, int):
-        raise _Unexpected
+        raise Unexpected
     return reply
 
 
 def _bool(reply: Reply) -> bool:
     if reply not in (0, 1) or not isinstance(reply, int):
-        raise _Unexpected
+        raise Unexpected
     return reply == 1
 
 
@@ -218,25 +218,25 @@ def _seconds(reply: Reply) -> float:
 
 def _bulks(reply: Reply) -> list[bytes | None]:
     if not isinstance(reply, list) or not all(v is None or isinstance(v, bytes) for v in reply):
-        raise _Unexpected
+        raise Unexpected
     return reply
 
 
 def _status(reply: Reply) -> str:
     if not isinstance(reply, str):
-        raise _Unexpected
+        raise Unexpected
     return reply
 
 
 def _decode_key(key: Reply) -> str:
     if not isinstance(key, bytes):
-        raise _Unexpected
+        raise Unexpected
     return key.decode("utf-8", "surrogateescape")
 
 
 def _keys(reply: Reply) -> list[str]:
     if not isinstance(reply, list):
-        raise _Unexpected
+        raise Unexpected
     return [_decode_key(k) for k in reply]
 
 
@@ -244,13 +244,13 @@ def _popped(reply: Reply) -> tuple[str, bytes] | None:
     if reply is None:
         return None
     if not isinstance(reply, list) or len(reply) != 2 or not isinstance(reply[1], bytes):
-        raise _Unexpected
+        raise Unexpected
     return _decode_key(reply[0]), reply[1]
 
 
 def _scanned(reply: Reply) -> tuple[bytes, list[str]]:
     if not isinstance(reply, list) or len(reply) != 2 or not isinstance(reply[0], bytes):
-        raise _Unexpected
+        raise Unexpected
     return reply[0], _keys(reply[1])
 
 
@@ -289,7 +289,7 @@ def parse_info(text: str) -> dict[str, InfoValue]:
 
 def _info(reply: Reply) -> dict[str, InfoValue]:
     if not isinstance(reply, bytes):
-        raise _Unexpected
+        raise Unexpected
     return parse_info(reply.decode("utf-8", "replace"))
 
 
@@ -362,7 +362,7 @@ def mget_command(count: int) -> Command[list[bytes | None]]:
             return []  # answered locally
         values = _bulks(reply)
         if len(values) != count:
-            raise _Unexpected
+            raise Unexpected
         return values
 
     return Command(parse, fast="tmc_mget", idempotent=True)
