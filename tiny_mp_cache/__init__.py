@@ -20,6 +20,7 @@ from ._async import AsyncPipeline, AsyncTinyCache
 from ._client import Pipeline, TinyCache
 from ._errors import ConnectionError, ProtocolError, ServerError, TimeoutError, TinyCacheError
 from ._server import serve, serve_unix
+from ._start import ServerProcess, start_server
 
 __all__ = [
     "AsyncPipeline",
@@ -28,11 +29,13 @@ __all__ = [
     "Pipeline",
     "ProtocolError",
     "ServerError",
+    "ServerProcess",
     "TimeoutError",
     "TinyCache",
     "TinyCacheError",
     "serve",
     "serve_unix",
+    "start_server",
 ]
 
 __version__ = "0.2.0"

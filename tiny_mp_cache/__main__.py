@@ -1,9 +1,10 @@
 """Command line: run a server until Ctrl-C or SIGTERM.
 
     python -m tiny_mp_cache serve --port N [--host H] [--password PW] [--allow-remote]
+        (--port 0: any free port; the address is printed, and written to --ready-fd)
     python -m tiny_mp_cache serve --unix PATH [--unix-mode 600] [--password PW]
         [--max-memory 512MB] [--eviction-policy sieve|noeviction]
-        [--max-clients N] [--log-level debug|info|warn|error] [--quiet]
+        [--max-clients N] [--log-level debug|info|warn|error] [--quiet] [--ready-fd FD]
 
 Also installed as the `tiny-mp-cache` console script. Exits 0 when stopped by
 a signal, 1 when the server cannot start (the port is taken, an option's
@@ -38,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("serve", help="run a server until Ctrl-C or SIGTERM")
     where = run.add_mutually_exclusive_group(required=True)
-    where.add_argument("--port", type=int, help="listen on TCP HOST:PORT")
+    where.add_argument("--port", type=int, help="listen on TCP HOST:PORT (0: any free port)")
     where.add_argument("--unix", metavar="PATH", help="listen on a unix socket at PATH")
     run.add_argument("--host", default="127.0.0.1", help="TCP host to bind (default: 127.0.0.1)")
     run.add_argument("--password", help="require AUTH with this password")
@@ -79,6 +80,12 @@ def _parser() -> argparse.ArgumentParser:
         help="allow a non-loopback --host without --password",
     )
     run.add_argument("--quiet", action="store_true", help="do not print the listening address")
+    run.add_argument(
+        "--ready-fd",
+        type=int,
+        metavar="FD",
+        help="once listening, write the address (a TinyCache address, one line) to this inherited file descriptor and close it",
+    )
     return parser
 
 
@@ -91,11 +98,14 @@ def main(argv: list[str] | None = None) -> int:
         value = getattr(args, name)
         if value is not None:
             options[name] = value
-    where = args.unix if args.unix is not None else f"{args.host}:{args.port}"
 
-    def ready() -> None:
+    def ready(where: str) -> None:
         if not args.quiet:
             print(f"tiny-mp-cache: serving on {where} (pid {os.getpid()}); Ctrl-C to stop", file=sys.stderr, flush=True)
+        if args.ready_fd is not None:
+            addr = f"unix://{where}" if args.unix is not None else where
+            with os.fdopen(args.ready_fd, "w", encoding="utf-8", closefd=True) as f:
+                f.write(addr + "\n")
 
     try:
         if args.unix is not None:

@@ -73,6 +73,7 @@ int tmc_server_start(const char *config, size_t config_len, uint64_t *out,
                      char *err, size_t err_cap);
 int tmc_server_wait(uint64_t h, double timeout);
 int tmc_server_stop(uint64_t h, char *err, size_t err_cap);
+int tmc_server_addr(uint64_t h, char *buf, size_t buf_cap);
 void tmc_server_stop_on_sigterm(void);
 """
 
@@ -422,6 +423,14 @@ class Server:
     def wait(self, timeout: float) -> bool:
         """Wait up to timeout seconds; True once the server has stopped."""
         return bool(self._lib.tmc_server_wait(self._handle, timeout))
+
+    def addr(self) -> str:
+        """The address it listens on: "HOST:PORT" (the real port after port 0) or the socket path."""
+        buf = ffi.new("char[]", ERR_CAP)
+        status = self._lib.tmc_server_addr(self._handle, buf, ERR_CAP)
+        if status != OK:
+            raise error(status, buf)
+        return ffi.string(buf).decode("utf-8", "surrogateescape")
 
     def stop(self) -> None:
         err = ffi.new("char[]", ERR_CAP)

@@ -47,15 +47,21 @@ def serve(port: int, host: str = "127.0.0.1", **options: Any) -> None:
     reply bytes waiting for one client). An unknown option or a bad
     value raises ValueError; a bind failure ConnectionError (an OSError).
     """
+    if type(port) is int and port == 0:
+        raise ValueError("port must be in 1..65535, got 0 (start_server() serves on a free port and says which)")
     serve_tcp(port, host, options)
 
 
-def serve_tcp(port: int, host: str, options: dict[str, Any], on_ready: Callable[[], None] | None = None) -> None:
-    """serve(), with the options as a dict and a callback run once the server listens."""
+def serve_tcp(port: int, host: str, options: dict[str, Any], on_ready: Callable[[str], None] | None = None) -> None:
+    """serve(), with the options as a dict and a callback run once the server listens.
+
+    Port 0 asks the system for a free port; on_ready gets the address the
+    server listens on ("127.0.0.1:41234").
+    """
     if isinstance(port, bool) or not isinstance(port, int):
         raise TypeError(f"port must be int, not {type(port).__name__}")
-    if not 0 < port < 65536:
-        raise ValueError(f"port must be in 1..65535, got {port}")
+    if not 0 <= port < 65536:
+        raise ValueError(f"port must be in 1..65535 (or 0: any free port), got {port}")
     if not isinstance(host, str) or not host:
         raise TypeError("host must be a non-empty str")
     addr = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -76,9 +82,9 @@ def serve_unix(path: str | os.PathLike[str], **options: Any) -> None:
 
 
 def serve_unix_path(
-    path: str | os.PathLike[str], options: dict[str, Any], on_ready: Callable[[], None] | None = None
+    path: str | os.PathLike[str], options: dict[str, Any], on_ready: Callable[[str], None] | None = None
 ) -> None:
-    """serve_unix(), with the options as a dict and a callback run once the server listens."""
+    """serve_unix(), with the options as a dict and a callback run once the server listens (given the path)."""
     path = os.fspath(path)
     if not isinstance(path, str) or not path:
         raise TypeError("path must be a non-empty str or os.PathLike[str]")
@@ -87,7 +93,7 @@ def serve_unix_path(
 
 
 def _run(
-    config: dict[str, Any], options: dict[str, Any], cli_args: list[str], on_ready: Callable[[], None] | None
+    config: dict[str, Any], options: dict[str, Any], cli_args: list[str], on_ready: Callable[[str], None] | None
 ) -> None:
     clash = set(config) & set(options)
     if clash:
@@ -154,7 +160,7 @@ class _Terminated(BaseException):
 
 
 def _serve(
-    start: Callable[[], Any], on_ready: Callable[[], None] | None, stop_on_sigterm: Callable[[], None] | None = None
+    start: Callable[[], Any], on_ready: Callable[[str], None] | None, stop_on_sigterm: Callable[[], None] | None = None
 ) -> None:
     """Start the server and block until it stops, Ctrl-C or SIGTERM; always stop it.
 
@@ -180,7 +186,7 @@ def _serve(
     try:
         server = start()  # a bind failure raises here
         if on_ready is not None:
-            on_ready()
+            on_ready(server.addr())
         # Each wait releases the GIL for at most _POLL_SECONDS, so Python
         # signal handlers get to run on this (main) thread in between.
         while not server.wait(_POLL_SECONDS):

@@ -472,6 +472,17 @@ func tmc_server_wait(h C.uint64_t, timeout C.double) C.int {
 	}
 }
 
+//export tmc_server_addr
+func tmc_server_addr(h C.uint64_t, buf *C.char, bufCap C.size_t) C.int {
+	s, ok := servers.get(uint64(h))
+	if !ok {
+		setErr(buf, bufCap, "no such server")
+		return statusArg
+	}
+	setErr(buf, bufCap, s.Addr().String())
+	return statusOK
+}
+
 //export tmc_server_stop
 func tmc_server_stop(h C.uint64_t, errBuf *C.char, errCap C.size_t) C.int {
 	s, ok := servers.remove(uint64(h))

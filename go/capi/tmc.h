@@ -102,6 +102,10 @@ int tmc_server_start(const char *config, size_t config_len, uint64_t *out,
                      char *err, size_t err_cap);
 int tmc_server_wait(uint64_t h, double timeout);
 int tmc_server_stop(uint64_t h, char *err, size_t err_cap);
+/* tmc_server_addr writes the address the server listens on ("127.0.0.1:41234"
+ * after port 0 asked the system for a free one, or the unix socket path) into
+ * buf, NUL-terminated; a stopped or unknown handle is TMC_ERR_ARG. */
+int tmc_server_addr(uint64_t h, char *buf, size_t buf_cap);
 
 /* tmc_server_stop_on_sigterm makes the next SIGTERM stop every server
  * started here (as tmc_server_stop does, removing unix socket files; a
