@@ -115,12 +115,13 @@ if pid == 0:
 os.waitpid(pid, 0)
 assert srv.returncode is None, "the fork child stopped the server"
 TinyCache(srv.addr, _pure=True).set("k", b"v")
-print(srv.pid, srv.addr)
+dropped = start_server().pid  # no reference kept: it still runs, and is stopped at exit
+print(srv.pid, srv.addr, dropped)
 """
     result = run_python(code, timeout=60)
     assert result.returncode == 0, result.stderr.decode()
-    pid, addr = result.stdout.decode().split()
-    assert gone(int(pid))
+    pid, addr, dropped = result.stdout.decode().split()
+    assert gone(int(pid)) and gone(int(dropped))
     assert not answers_ping(*sockaddr_of(addr))
 
 

@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any, Callable, Protocol, TypeVar
 
 from . import _commands as commands
+from ._cluster import is_cluster
 from ._commands import BytesLike, Command, Commands, Unexpected, finish
 from ._errors import ConnectionError, ServerError
 from ._memoize import memoize
@@ -85,7 +86,8 @@ class TinyCache(Commands):
 
     addr is "HOST:PORT", "unix:///path.sock" or "redis://[:password@]HOST:PORT/0";
     the same TinyCache works against a real Redis server, so code can move
-    to one when it outgrows a machine. timeout (seconds) bounds connecting
+    to one when it outgrows a machine, and against a Redis Cluster with
+    "redis+cluster://[:password@]HOST:PORT" (see _cluster; needs redis-py). timeout (seconds) bounds connecting
     and every call as a whole, however the server trickles its reply
     (bpop() may wait longer, see there). max_reply_size (bytes, default
     512 MiB) bounds what one call may read: a server that declares or
@@ -314,7 +316,7 @@ class TinyCache(Commands):
         return commands.finish_all(queue, self._client().pipeline(sent) if sent else [])
 
     def _db(self) -> int:
-        return parse_address(self._addr).db
+        return 0 if is_cluster(self._addr) else parse_address(self._addr).db
 
     def _client(self) -> _Backend:
         backend = self._backend
@@ -337,7 +339,9 @@ class TinyCache(Commands):
         kernel. In the benchmark's list queue that is 8,000 against 13,000
         jobs/s with 8 workers.
         """
-        self._client()  # the same checks: closed, and reopened after fork
+        backend = self._client()  # the same checks: closed, and reopened after fork
+        if is_cluster(self._addr):
+            return backend  # type: ignore[return-value]  # it waits on the master of the key's slot
         waiter = self._waiter
         if waiter is not None and waiter.pid == os.getpid():
             return waiter
@@ -347,13 +351,20 @@ class TinyCache(Commands):
             return self._waiter
 
     def _open(self) -> _Backend:
-        if not self._pure:
+        if is_cluster(self._addr):
+            from ._cluster import ClusterClient
+
+            return ClusterClient(self._addr, self._timeout, self._open_at)  # type: ignore[return-value]
+        return self._open_at(self._addr)
+
+    def _open_at(self, addr: str, blocking: bool = False) -> _Backend:
+        if not (self._pure or blocking):
             from . import _bindings
 
             lib = _bindings.library()
             if lib is not None:
-                return _bindings.GoClient(lib, self._addr, self._timeout, self._max_reply_size)
-        return PureClient(self._addr, self._timeout, self._max_reply_size)
+                return _bindings.GoClient(lib, addr, self._timeout, self._max_reply_size)
+        return PureClient(addr, self._timeout, self._max_reply_size)
 
 
 def _unpickle(addr: str, timeout: float, pure: bool, max_reply_size: int = DEFAULT_MAX_REPLY) -> TinyCache:

@@ -23,7 +23,6 @@ import sys
 import tempfile
 import threading
 import time
-import weakref
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -35,7 +34,7 @@ if TYPE_CHECKING:
     from ._client import TinyCache
 
 _STDERR_TAIL = 4000  # bytes of the child's stderr quoted in an error
-_started: weakref.WeakSet[ServerProcess] = weakref.WeakSet()
+_running: set[ServerProcess] = set()  # started here and not stopped yet: atexit stops them
 
 
 def _server_argv(*cli_args: str) -> list[str]:
@@ -114,7 +113,7 @@ class ServerProcess:
             raise
         finally:
             os.close(write_fd)
-        _started.add(self)
+        _running.add(self)
         try:
             with os.fdopen(read_fd, "rb") as ready:
                 deadline = time.monotonic() + timeout
@@ -184,6 +183,7 @@ class ServerProcess:
                     self._proc.wait()
             if not self._stderr.closed:
                 self._stderr.close()
+            _running.discard(self)
             return self._proc.returncode
 
     def _stderr_tail(self) -> str:
@@ -219,5 +219,5 @@ def _with_password(addr: str, password: str) -> str:
 @atexit.register
 def _stop_all() -> None:
     # At interpreter exit, stop the servers this process started and left running.
-    for server in list(_started):
+    for server in list(_running):
         server.stop()

@@ -1,0 +1,343 @@
+"""The transport of "redis+cluster://HOST:PORT": TinyCache on a Redis Cluster.
+
+redis-py's cluster client (redis.cluster.RedisCluster) keeps the cluster's
+map: it discovers the masters from the address, hashes keys to slots
+(hash tags included) and reloads the map when a master answers MOVED.
+The commands themselves go over tiny-mp-cache's own connection to each
+master (one TinyCache transport per master), so replies, errors and
+deadlines are exactly those of a single server, and TinyCache's command
+layer reads them unchanged.
+
+Routing, in _ROUTES: a command goes to the master of its key's slot (the
+first argument after its name). KEYS, DBSIZE, FLUSHDB and SCAN go to every
+master and their replies are merged; MGET, MSET, DEL, EXISTS and UNLINK are
+split by slot, one command per master, and their replies merged. Commands
+without a key (PING, INFO, CONFIG, ...) go to one master. A command whose
+keys span slots (BLPOP a b) gets Redis's own CROSSSLOT error.
+
+redis-py is needed only for this scheme: pip install 'tiny-mp-cache[redis]'.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, Callable, Protocol
+from urllib.parse import quote, unquote, urlsplit
+
+from ._errors import ConnectionError, ProtocolError, ServerError, TimeoutError
+from ._resp import Arg, Reply
+
+SCHEME = "redis+cluster://"
+
+_REDIRECTS = 5  # MOVED/ASK replies followed for one command before giving up
+
+
+class _Node(Protocol):
+    """One master's connection: _resp.PureClient or _bindings.GoClient."""
+
+    def command(self, args: list[Arg]) -> Reply: ...
+    def command_wait(self, args: list[Arg], wait: float | None) -> Reply: ...
+    def pipeline(self, commands: list[list[Arg]]) -> list[Reply]: ...
+    def close(self) -> None: ...
+
+
+def is_cluster(addr: str) -> bool:
+    """Whether addr names a Redis Cluster ("redis+cluster://...")."""
+    return addr.startswith(SCHEME)
+
+
+def _name(args: list[Arg]) -> bytes:
+    return bytes(args[0]).upper()
+
+
+def _raise(reply: Reply) -> Reply:
+    if isinstance(reply, ServerError):
+        raise reply
+    return reply
+
+
+class ClusterClient:
+    """A TinyCache transport that spreads commands over a Redis Cluster's masters.
+
+    open_node(addr, blocking) opens a connection to one master ("HOST:PORT"
+    or "redis://:PW@HOST:PORT/0"); blocking ones are used for BLPOP's wait.
+    """
+
+    def __init__(self, addr: str, timeout: float, open_node: Callable[[str, bool], _Node]):
+        try:
+            from redis.cluster import RedisCluster
+            from redis.exceptions import RedisClusterException, RedisError
+        except ImportError:
+            raise ImportError(
+                f"{SCHEME} addresses need redis-py's cluster client: pip install 'tiny-mp-cache[redis]'"
+            ) from None
+        url = urlsplit(addr)
+        try:
+            port = url.port or 6379
+        except ValueError as e:
+            raise ValueError(f"invalid address {addr!r}: {e}") from None
+        if not url.hostname or url.path.strip("/") not in ("", "0"):
+            raise ValueError(f'invalid address {addr!r}: expected "{SCHEME}[:password@]HOST:PORT" (a cluster has database 0 only)')
+        self._password = unquote(url.password or url.username or "")
+        self._open_node = open_node
+        self.pid = os.getpid()
+        self._lock = threading.Lock()  # guards _nodes and _waiters
+        self._nodes: dict[str, _Node] = {}
+        self._waiters: dict[str, _Node] = {}
+        try:
+            self._map = RedisCluster(
+                host=url.hostname,
+                port=port,
+                password=self._password or None,
+                socket_timeout=timeout,
+                socket_connect_timeout=timeout,
+                protocol=2,
+            )
+        except (RedisError, RedisClusterException) as e:
+            raise ConnectionError(f"cannot reach the Redis Cluster at {url.hostname}:{port}: {e}") from None
+        self._redis_error = (RedisError, RedisClusterException)
+
+    # --- what TinyCache calls ---
+
+    def command(self, args: list[Arg]) -> Reply:
+        route = _ROUTES.get(_name(args), _by_key)
+        return route(self, args)
+
+    def command_wait(self, args: list[Arg], wait: float | None) -> Reply:
+        """A blocking command (BLPOP keys... timeout): it waits on the master of its first key's slot."""
+        return self._keyed(args, lambda node, a: node.command_wait(a, wait), waiter=True)
+
+    def pipeline(self, commands: list[list[Arg]]) -> list[Reply]:
+        """Keyed commands go in one pipeline per master; a command with a route of its own
+        (KEYS, MGET, ...) runs alone, after every command queued before it."""
+        replies: list[Reply] = [None] * len(commands)
+        batch: dict[str, list[int]] = {}
+
+        def flush() -> None:
+            for name, positions in batch.items():
+                try:
+                    sent = self._node(name).pipeline([commands[i] for i in positions])
+                except (ConnectionError, TimeoutError):
+                    self._drop(name)
+                    self._reload()
+                    raise
+                for i, reply in zip(positions, sent):
+                    if isinstance(reply, ServerError) and _redirected(reply):
+                        reply = self.command(commands[i])  # follows the redirect
+                    replies[i] = reply
+            batch.clear()
+
+        for i, args in enumerate(commands):
+            if _name(args) in _ROUTES or len(args) < 2:
+                flush()
+                replies[i] = self.command(args)
+            else:
+                batch.setdefault(self._master_of(args[1]), []).append(i)
+        flush()
+        return replies
+
+    def set(self, key: bytes, value: memoryview) -> None:
+        if _raise(self.command([b"SET", key, value])) != "OK":
+            raise ProtocolError("SET: unexpected reply")
+
+    def get(self, key: bytes) -> bytes | None:
+        return _raise(self.command([b"GET", key]))  # type: ignore[return-value]
+
+    def pop(self, key: bytes) -> bytes | None:
+        return _raise(self.command([b"GETDEL", key]))  # type: ignore[return-value]
+
+    def delete(self, key: bytes) -> int:
+        return _raise(self.command([b"DEL", key]))  # type: ignore[return-value]
+
+    def keys(self, pattern: bytes) -> list[bytes]:
+        return _raise(self.command([b"KEYS", pattern]))  # type: ignore[return-value]
+
+    def len(self) -> int:
+        return _raise(self.command([b"DBSIZE"]))  # type: ignore[return-value]
+
+    def mget(self, keys: list[bytes]) -> list[bytes | None]:
+        return _raise(self.command([b"MGET", *keys]))  # type: ignore[return-value]
+
+    def close(self) -> None:
+        with self._lock:
+            nodes = list(self._nodes.values()) + list(self._waiters.values())
+            self._nodes.clear()
+            self._waiters.clear()
+        for node in nodes:
+            node.close()
+        self._map.close()
+
+    # --- routing ---
+
+    def _masters(self) -> list[str]:
+        """The masters' "host:port" names, in a stable order."""
+        return sorted(node.name for node in self._map.get_primaries())
+
+    def _master_of(self, key: Arg) -> str:
+        return self._map.get_node_from_key(bytes(key)).name
+
+    def _node(self, name: str, waiter: bool = False) -> _Node:
+        nodes = self._waiters if waiter else self._nodes
+        with self._lock:
+            node = nodes.get(name)
+            if node is None:
+                host, _, port = name.rpartition(":")
+                host = f"[{host}]" if ":" in host else host
+                addr = f"redis://:{quote(self._password, safe='')}@{host}:{port}/0" if self._password else f"{host}:{port}"
+                node = nodes[name] = self._open_node(addr, waiter)
+            return node
+
+    def _drop(self, name: str) -> None:
+        with self._lock:
+            nodes = [n for n in (self._nodes.pop(name, None), self._waiters.pop(name, None)) if n is not None]
+        for node in nodes:
+            node.close()
+
+    def _keyed(self, args: list[Arg], send: Callable[[_Node, list[Arg]], Reply], waiter: bool = False) -> Reply:
+        """Send args to the master of args[1]'s slot, following MOVED and ASK redirects."""
+        name = self._master_of(args[1])
+        asking = False
+        for _ in range(_REDIRECTS):
+            node = self._node(name, waiter)
+            try:
+                if asking:  # the slot is moving: this one command may run on the target
+                    reply = node.pipeline([[b"ASKING"], args])[1]
+                else:
+                    reply = send(node, args)
+            except (ConnectionError, TimeoutError):
+                # The master may have failed over: read the map again for the next call.
+                self._drop(name)
+                self._reload()
+                raise
+            if not (isinstance(reply, ServerError) and _redirected(reply)):
+                return reply
+            kind, _, target = str(reply).split(" ", 2)
+            if kind == "MOVED":
+                self._reload()
+            name, asking = target, kind == "ASK"
+        return reply
+
+    def _reload(self) -> None:
+        try:
+            self._map.nodes_manager.initialize()
+        except self._redis_error as e:
+            raise ConnectionError(f"cannot read the Redis Cluster's map: {e}") from None
+
+    def _each_master(self, args: list[Arg]) -> list[Reply]:
+        return [self._node(name).command(args) for name in self._masters()]
+
+    def _split(self, args: list[Arg], step: int) -> list[tuple[list[int], Reply]]:
+        """Send args' key groups (step 1: keys, 2: key-value pairs) to their slots' masters:
+        [(the positions of the groups, reply)]. One command per slot, so each stays atomic."""
+        groups: dict[int, list[int]] = {}
+        for i in range(1, len(args), step):
+            groups.setdefault(self._map.keyslot(bytes(args[i])), []).append(i)
+        out = []
+        for positions in groups.values():
+            sub = [args[0]] + [a for i in positions for a in args[i : i + step]]
+            out.append((positions, self._keyed(sub, lambda node, a: node.command(a))))
+        return out
+
+
+def _redirected(reply: ServerError) -> bool:
+    return str(reply).startswith(("MOVED ", "ASK "))
+
+
+def _first_error(replies: list[Reply]) -> ServerError | None:
+    return next((r for r in replies if isinstance(r, ServerError)), None)
+
+
+def _by_key(client: ClusterClient, args: list[Arg]) -> Reply:
+    if len(args) < 2:  # no key: any master answers (PING, TIME, ...)
+        return client._node(client._masters()[0]).command(args)
+    return client._keyed(args, lambda node, a: node.command(a))
+
+
+def _one_master(client: ClusterClient, args: list[Arg]) -> Reply:
+    return client._node(client._masters()[0]).command(args)
+
+
+def _keys(client: ClusterClient, args: list[Arg]) -> Reply:
+    replies = client._each_master(args)
+    error = _first_error(replies)
+    if error is not None:
+        return error
+    return sorted(k for reply in replies for k in reply)  # type: ignore[union-attr]
+
+
+def _sum(client: ClusterClient, args: list[Arg]) -> Reply:
+    replies = client._each_master(args)
+    return _first_error(replies) or sum(replies)  # type: ignore[arg-type]
+
+
+def _all_ok(client: ClusterClient, args: list[Arg]) -> Reply:
+    replies = client._each_master(args)
+    return _first_error(replies) or replies[0]
+
+
+def _split_sum(client: ClusterClient, args: list[Arg]) -> Reply:
+    replies = [reply for _, reply in client._split(args, 1)]
+    return _first_error(replies) or sum(replies)  # type: ignore[arg-type]
+
+
+def _mget(client: ClusterClient, args: list[Arg]) -> Reply:
+    values: list[Any] = [None] * (len(args) - 1)
+    for positions, reply in client._split(args, 1):
+        if isinstance(reply, ServerError):
+            return reply
+        for i, value in zip(positions, reply):  # type: ignore[arg-type]
+            values[i - 1] = value
+    return values
+
+
+def _mset(client: ClusterClient, args: list[Arg]) -> Reply:
+    if len(args) % 2 == 0:
+        return ServerError("ERR wrong number of arguments for 'mset' command")
+    replies = [reply for _, reply in client._split(args, 2)]
+    return _first_error(replies) or "OK"
+
+
+def _scan(client: ClusterClient, args: list[Arg]) -> Reply:
+    """SCAN over every master in turn. The cursor is "master index:that master's cursor";
+    "0" starts at the first master, and comes back once the last one is done."""
+    cursor = bytes(args[1])
+    index, _, node_cursor = cursor.partition(b":") if cursor != b"0" else (b"0", b"", b"0")
+    masters = client._masters()
+    try:
+        i = int(index)
+        name = masters[i]
+    except (ValueError, IndexError):
+        return ServerError("ERR invalid cursor")
+    reply = client._node(name).command([args[0], node_cursor, *args[2:]])
+    if isinstance(reply, ServerError):
+        return reply
+    following, keys = reply  # type: ignore[misc]
+    if following == b"0":
+        i, following = i + 1, b"0"
+        if i == len(masters):
+            return [b"0", keys]
+    return [b"%d:%s" % (i, following), keys]
+
+
+# How each command reaches the cluster; any other goes to the master of its first key.
+_ROUTES: dict[bytes, Callable[[ClusterClient, list[Arg]], Reply]] = {
+    b"KEYS": _keys,
+    b"DBSIZE": _sum,
+    b"FLUSHDB": _all_ok,
+    b"FLUSHALL": _all_ok,
+    b"SCAN": _scan,
+    b"MGET": _mget,
+    b"MSET": _mset,
+    b"DEL": _split_sum,
+    b"UNLINK": _split_sum,
+    b"EXISTS": _split_sum,
+    b"TOUCH": _split_sum,
+    b"PING": _one_master,
+    b"ECHO": _one_master,
+    b"INFO": _one_master,
+    b"CONFIG": _one_master,
+    b"CLIENT": _one_master,
+    b"TIME": _one_master,
+    b"HELLO": _one_master,
+}
