@@ -2,7 +2,7 @@
 
 The cluster is started once per session from Debian's redis-server and
 redis-cli (tests/_redis_cluster.py). With those tools and redis-py present
-nothing here skips; TINY_MP_CACHE_REQUIRE_CLUSTER=1 (set in CI) turns a
+nothing here skips; TINY_MP_CACHE_REQUIRE_TOOLS=1 (set in CI) turns a
 missing tool into a failure too.
 """
 
@@ -25,7 +25,7 @@ from tiny_mp_cache import ConnectionError, ServerError, TinyCache
 def _need(what: str, present: bool) -> None:
     if present:
         return
-    if os.environ.get("TINY_MP_CACHE_REQUIRE_CLUSTER") == "1":
+    if os.environ.get("TINY_MP_CACHE_REQUIRE_TOOLS") == "1":
         pytest.fail(f"{what} is needed for the Redis Cluster tests")
     pytest.skip(f"{what} is not installed")
 
