@@ -78,7 +78,7 @@ def test_a_server_that_cannot_start_raises_with_its_error_output():
 def test_a_server_not_ready_in_time_is_killed_and_raises_timeout(monkeypatch, tmp_path):
     pidfile = tmp_path / "pid"
     code = f"import os, time; open({str(pidfile)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
-    monkeypatch.setattr(_start, "_server_argv", lambda *args: [sys.executable, "-c", code])
+    monkeypatch.setattr(_start, "server_argv", lambda *args: [sys.executable, "-c", code])
     started = time.monotonic()
     with pytest.raises(TimeoutError, match="did not start within 1"):
         start_server(timeout=1)

@@ -3,7 +3,8 @@
     with start_server(max_memory="64MB") as srv:   # port 0: a free port, no race
         cache = TinyCache(srv.addr)
 
-The child is `python -m tiny_mp_cache serve` started with subprocess (fork
+The child is `python -m tiny_mp_cache serve` (server_argv: this very copy
+of the package, whatever the current directory) started with subprocess (fork
 and exec), so this process never loads the Go library for it, and the child
 has a Go runtime of its own. The child writes the address it listens on to
 a pipe once it listens (`serve --ready-fd`); the parent reads it, bounded by
@@ -19,7 +20,6 @@ import os
 import select
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -28,19 +28,13 @@ from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ._errors import TimeoutError, TinyCacheError
-from ._server import OPTIONS_ENV
+from ._server import OPTIONS_ENV, server_argv
 
 if TYPE_CHECKING:
     from ._client import TinyCache
 
 _STDERR_TAIL = 4000  # bytes of the child's stderr quoted in an error
 _running: set[ServerProcess] = set()  # started here and not stopped yet: atexit stops them
-
-
-def _server_argv(*cli_args: str) -> list[str]:
-    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    code = "import sys; sys.path.insert(0, sys.argv.pop(1)); from tiny_mp_cache.__main__ import main; sys.exit(main())"
-    return [sys.executable, "-c", code, package_parent, "serve", "--quiet", *cli_args]
 
 
 def start_server(
@@ -100,7 +94,7 @@ class ServerProcess:
         read_fd, write_fd = os.pipe()
         try:
             self._proc = subprocess.Popen(
-                _server_argv(*where, "--ready-fd", str(write_fd)),
+                server_argv(*where, "--ready-fd", str(write_fd)),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=self._stderr,
