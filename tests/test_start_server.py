@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -143,7 +144,6 @@ def test_serve_still_refuses_port_0():
 
 def test_the_command_line_writes_the_address_to_ready_fd():
     from conftest import tmc_server_argv
-    import subprocess
 
     r, w = os.pipe()
     proc = subprocess.Popen(tmc_server_argv("--port", "0", "--ready-fd", str(w)), pass_fds=(w,))
@@ -157,3 +157,34 @@ def test_the_command_line_writes_the_address_to_ready_fd():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_the_server_stops_by_itself_when_the_starting_process_is_killed():
+    code = """
+import os, signal, sys
+from tiny_mp_cache import start_server
+srv = start_server()
+print(srv.pid, srv.addr, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)   # no atexit, no stop()
+"""
+    # Not run_isolated: it would kill the orphan along with its process group.
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert result.returncode == -signal.SIGKILL, result.stderr.decode()
+    pid, addr = int(result.stdout.split()[0]), result.stdout.split()[1].decode()
+    try:
+        deadline = time.monotonic() + 10
+        while not (gone(pid) or zombie(pid)):  # reparented: init reaps it, or not
+            assert time.monotonic() < deadline, "the orphaned server still runs"
+            time.sleep(0.05)
+        assert not answers_ping(*sockaddr_of(addr))
+    finally:
+        if not gone(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True

@@ -5,6 +5,7 @@
     python -m tiny_mp_cache serve --unix PATH [--unix-mode 600] [--password PW]
         [--max-memory 512MB] [--eviction-policy sieve|noeviction]
         [--max-clients N] [--log-level debug|info|warn|error] [--quiet] [--ready-fd FD]
+        [--stop-on-stdin-eof]
 
 Also installed as the `tiny-mp-cache` console script. Exits 0 when stopped by
 a signal, 1 when the server cannot start (the port is taken, an option's
@@ -16,7 +17,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 from typing import Any
 
 from ._errors import TinyCacheError
@@ -86,7 +89,22 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FD",
         help="once listening, write the address (a TinyCache address, one line) to this inherited file descriptor and close it",
     )
+    run.add_argument(
+        "--stop-on-stdin-eof",
+        action="store_true",
+        help="stop (as on SIGTERM) once standard input reaches its end: a pipe whose writers have all exited",
+    )
     return parser
+
+
+def _sigterm_at_eof() -> None:
+    """Read standard input to its end, then stop the server as SIGTERM does."""
+    try:
+        while os.read(0, 4096):
+            pass
+    except OSError:
+        pass
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
             addr = f"unix://{where}" if args.unix is not None else where
             with os.fdopen(args.ready_fd, "w", encoding="utf-8", closefd=True) as f:
                 f.write(addr + "\n")
+        if args.stop_on_stdin_eof:
+            threading.Thread(target=_sigterm_at_eof, daemon=True).start()
 
     try:
         if args.unix is not None:

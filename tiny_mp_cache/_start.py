@@ -80,7 +80,10 @@ class ServerProcess:
     """A server running in a child process; see start_server().
 
     Only the process that started it stops it: in a child forked from
-    there (a gunicorn or multiprocessing worker), stop() does nothing.
+    there (a gunicorn or multiprocessing worker), stop() does nothing. If
+    the starting process dies without stopping it (SIGKILL), the server
+    stops by itself once that process and the children it forked are
+    gone: its standard input is a pipe they hold open.
     """
 
     def __init__(self, where: list[str], options: dict[str, Any], timeout: float):
@@ -94,8 +97,8 @@ class ServerProcess:
         read_fd, write_fd = os.pipe()
         try:
             self._proc = subprocess.Popen(
-                server_argv(*where, "--ready-fd", str(write_fd)),
-                stdin=subprocess.DEVNULL,
+                server_argv(*where, "--ready-fd", str(write_fd), "--stop-on-stdin-eof"),
+                stdin=subprocess.PIPE,  # never written: it closes when this process (and its forks) are gone
                 stdout=subprocess.DEVNULL,
                 stderr=self._stderr,
                 env=env,
@@ -177,6 +180,8 @@ class ServerProcess:
                     self._proc.wait()
             if not self._stderr.closed:
                 self._stderr.close()
+            if self._proc.stdin is not None and not self._proc.stdin.closed:
+                self._proc.stdin.close()
             _running.discard(self)
             return self._proc.returncode
 
