@@ -248,14 +248,14 @@ def _first_error(replies: list[Reply]) -> ServerError | None:
     return next((r for r in replies if isinstance(r, ServerError)), None)
 
 
-def _by_key(client: ClusterClient, args: list[Arg]) -> Reply:
-    if len(args) < 2:  # no key: any master answers (PING, TIME, ...)
-        return client._node(client._masters()[0]).command(args)
-    return client._keyed(args, lambda node, a: node.command(a))
-
-
 def _one_master(client: ClusterClient, args: list[Arg]) -> Reply:
     return client._node(client._masters()[0]).command(args)
+
+
+def _by_key(client: ClusterClient, args: list[Arg]) -> Reply:
+    if len(args) < 2:  # no key: any master answers
+        return _one_master(client, args)
+    return client._keyed(args, lambda node, a: node.command(a))
 
 
 def _keys(client: ClusterClient, args: list[Arg]) -> Reply:
