@@ -57,8 +57,11 @@ def start_server(
     it), .pid, .stop(). As a context manager it stops the server on exit.
     A child that exits before it is ready raises TinyCacheError with its
     error output; one not ready within timeout seconds is killed and
-    raises TimeoutError.
+    raises TimeoutError. Linux and macOS only (OSError on Windows).
     """
+    if os.name != "posix":
+        raise OSError("start_server() needs Linux or macOS (it hands the child a pipe by its descriptor); "
+                      "on Windows, run serve() in a multiprocessing.Process and connect with TinyCache(addr, wait=...)")
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
         raise TypeError(f"timeout must be a number of seconds, not {type(timeout).__name__}")
     if not (timeout > 0 and math.isfinite(timeout)):
