@@ -78,10 +78,11 @@ def test_a_server_that_cannot_start_raises_with_its_error_output():
 
 def test_a_server_not_ready_in_time_is_killed_and_raises_timeout(monkeypatch, tmp_path):
     pidfile = tmp_path / "pid"
-    code = f"import os, time; open({str(pidfile)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+    code = (f"import os, sys, time; open({str(pidfile)!r}, 'w').write(str(os.getpid())); "
+            "print('still loading', file=sys.stderr, flush=True); time.sleep(60)")
     monkeypatch.setattr(_start, "server_argv", lambda *args: [sys.executable, "-c", code])
     started = time.monotonic()
-    with pytest.raises(TimeoutError, match="did not start within 1"):
+    with pytest.raises(TimeoutError, match="did not start within 1s: still loading"):
         start_server(timeout=1)
     assert time.monotonic() - started < 8
     assert gone(int(pidfile.read_text()))

@@ -24,14 +24,11 @@ import tempfile
 import threading
 import time
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 from urllib.parse import quote
 
 from ._errors import TimeoutError, TinyCacheError
 from ._server import OPTIONS_ENV, server_argv
-
-if TYPE_CHECKING:
-    from ._client import TinyCache
 
 _STDERR_TAIL = 4000  # bytes of the child's stderr quoted in an error
 _running: set[ServerProcess] = set()  # started here and not stopped yet: atexit stops them
@@ -141,8 +138,9 @@ class ServerProcess:
         while not line.endswith(b"\n"):
             left = deadline - time.monotonic()
             if left <= 0:
+                tail = self._stderr_tail()
                 self.stop()
-                raise TimeoutError(f"the server did not start within {timeout}s{self._stderr_tail()}")
+                raise TimeoutError(f"the server did not start within {timeout}s{tail}")
             readable, _, _ = select.select([ready], [], [], left)
             if readable:
                 chunk = os.read(ready.fileno(), 4096)
