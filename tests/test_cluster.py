@@ -209,3 +209,22 @@ def test_without_redis_py_the_error_says_what_to_install(redis_cluster):
     )
     out = subprocess.run([sys.executable, "-c", code, redis_cluster.addr], capture_output=True, text=True, timeout=60)
     assert "pip install 'tiny-mp-cache[redis]'" in out.stdout, out.stderr
+
+
+def test_the_dict_protocol_and_memoize_work_on_the_cluster(cache):
+    for i in range(20):
+        cache[f"d{i}"] = b"%d" % i
+    assert len(cache) == 20 and "d7" in cache and "nope" not in cache
+    assert cache["d7"] == b"7"
+    del cache["d7"]
+    assert "d7" not in cache and len(cache) == 19
+
+    calls = []
+
+    @cache.memoize(ttl=30)
+    def square(n: int) -> int:
+        calls.append(n)
+        return n * n
+
+    assert [square(3), square(3), square(4)] == [9, 9, 16]
+    assert calls == [3, 4]  # the second square(3) came from the cluster

@@ -25,7 +25,8 @@ import threading
 from typing import Any, Callable, Protocol
 from urllib.parse import quote, unquote, urlsplit
 
-from ._errors import ConnectionError, ProtocolError, ServerError, TimeoutError
+from ._commands import RAW, Command
+from ._errors import ConnectionError, ServerError, TimeoutError
 from ._resp import Arg, Reply
 
 SCHEME = "redis+cluster://"
@@ -36,8 +37,7 @@ _REDIRECTS = 5  # MOVED/ASK replies followed for one command before giving up
 class _Node(Protocol):
     """One master's connection: _resp.PureClient or _bindings.GoClient."""
 
-    def command(self, args: list[Arg]) -> Reply: ...
-    def command_wait(self, args: list[Arg], wait: float | None) -> Reply: ...
+    def run(self, command: Command[Any], args: list[Arg]) -> Reply: ...
     def pipeline(self, commands: list[list[Arg]]) -> list[Reply]: ...
     def close(self) -> None: ...
 
@@ -49,12 +49,6 @@ def is_cluster(addr: str) -> bool:
 
 def _name(args: list[Arg]) -> bytes:
     return bytes(args[0]).upper()
-
-
-def _raise(reply: Reply) -> Reply:
-    if isinstance(reply, ServerError):
-        raise reply
-    return reply
 
 
 class ClusterClient:
@@ -100,13 +94,11 @@ class ClusterClient:
 
     # --- what TinyCache calls ---
 
-    def command(self, args: list[Arg]) -> Reply:
+    def run(self, command: Command[Any], args: list[Arg]) -> Reply:
+        """Run one command of the command layer where _ROUTES says. A blocking one
+        (BLPOP keys... timeout) waits on a connection of its own to its key's master."""
         route = _ROUTES.get(_name(args), _by_key)
-        return route(self, args)
-
-    def command_wait(self, args: list[Arg], wait: float | None) -> Reply:
-        """A blocking command (BLPOP keys... timeout): it waits on the master of its first key's slot."""
-        return self._keyed(args, lambda node, a: node.command_wait(a, wait), waiter=True)
+        return route(self, command, args)
 
     def pipeline(self, commands: list[list[Arg]]) -> list[Reply]:
         """Keyed commands go in one pipeline per master; a command with a route of its own
@@ -124,40 +116,18 @@ class ClusterClient:
                     raise
                 for i, reply in zip(positions, sent):
                     if isinstance(reply, ServerError) and _redirected(reply):
-                        reply = self.command(commands[i])  # follows the redirect
+                        reply = self.run(RAW, commands[i])  # follows the redirect
                     replies[i] = reply
             batch.clear()
 
         for i, args in enumerate(commands):
             if _name(args) in _ROUTES or len(args) < 2:
                 flush()
-                replies[i] = self.command(args)
+                replies[i] = self.run(RAW, args)
             else:
                 batch.setdefault(self._master_of(args[1]), []).append(i)
         flush()
         return replies
-
-    def set(self, key: bytes, value: memoryview) -> None:
-        if _raise(self.command([b"SET", key, value])) != "OK":
-            raise ProtocolError("SET: unexpected reply")
-
-    def get(self, key: bytes) -> bytes | None:
-        return _raise(self.command([b"GET", key]))  # type: ignore[return-value]
-
-    def pop(self, key: bytes) -> bytes | None:
-        return _raise(self.command([b"GETDEL", key]))  # type: ignore[return-value]
-
-    def delete(self, key: bytes) -> int:
-        return _raise(self.command([b"DEL", key]))  # type: ignore[return-value]
-
-    def keys(self, pattern: bytes) -> list[bytes]:
-        return _raise(self.command([b"KEYS", pattern]))  # type: ignore[return-value]
-
-    def len(self) -> int:
-        return _raise(self.command([b"DBSIZE"]))  # type: ignore[return-value]
-
-    def mget(self, keys: list[bytes]) -> list[bytes | None]:
-        return _raise(self.command([b"MGET", *keys]))  # type: ignore[return-value]
 
     def close(self) -> None:
         with self._lock:
@@ -194,8 +164,9 @@ class ClusterClient:
         for node in nodes:
             node.close()
 
-    def _keyed(self, args: list[Arg], send: Callable[[_Node, list[Arg]], Reply], waiter: bool = False) -> Reply:
-        """Send args to the master of args[1]'s slot, following MOVED and ASK redirects."""
+    def _keyed(self, command: Command[Any], args: list[Arg]) -> Reply:
+        """Run args on the master of args[1]'s slot, following MOVED and ASK redirects."""
+        waiter = command.blocking
         name = self._master_of(args[1])
         asking = False
         for _ in range(_REDIRECTS):
@@ -204,7 +175,7 @@ class ClusterClient:
                 if asking:  # the slot is moving: this one command may run on the target
                     reply = node.pipeline([[b"ASKING"], args])[1]
                 else:
-                    reply = send(node, args)
+                    reply = node.run(command, args)
             except (ConnectionError, TimeoutError):
                 # The master may have failed over: read the map again for the next call.
                 self._drop(name)
@@ -224,8 +195,8 @@ class ClusterClient:
         except self._redis_error as e:
             raise ConnectionError(f"cannot read the Redis Cluster's map: {e}") from None
 
-    def _each_master(self, args: list[Arg]) -> list[Reply]:
-        return [self._node(name).command(args) for name in self._masters()]
+    def _each_master(self, command: Command[Any], args: list[Arg]) -> list[Reply]:
+        return [self._node(name).run(command, args) for name in self._masters()]
 
     def _split(self, args: list[Arg], step: int) -> list[tuple[list[int], Reply]]:
         """Send args' key groups (step 1: keys, 2: key-value pairs) to their slots' masters:
@@ -236,7 +207,7 @@ class ClusterClient:
         out = []
         for positions in groups.values():
             sub = [args[0]] + [a for i in positions for a in args[i : i + step]]
-            out.append((positions, self._keyed(sub, lambda node, a: node.command(a))))
+            out.append((positions, self._keyed(RAW, sub)))  # RAW: no fast path that takes fewer keys
         return out
 
 
@@ -248,40 +219,40 @@ def _first_error(replies: list[Reply]) -> ServerError | None:
     return next((r for r in replies if isinstance(r, ServerError)), None)
 
 
-def _one_master(client: ClusterClient, args: list[Arg]) -> Reply:
-    return client._node(client._masters()[0]).command(args)
+def _one_master(client: ClusterClient, command: Command[Any], args: list[Arg]) -> Reply:
+    return client._node(client._masters()[0]).run(command, args)
 
 
-def _by_key(client: ClusterClient, args: list[Arg]) -> Reply:
+def _by_key(client: ClusterClient, command: Command[Any], args: list[Arg]) -> Reply:
     if len(args) < 2:  # no key: any master answers
-        return _one_master(client, args)
-    return client._keyed(args, lambda node, a: node.command(a))
+        return _one_master(client, command, args)
+    return client._keyed(command, args)
 
 
-def _keys(client: ClusterClient, args: list[Arg]) -> Reply:
-    replies = client._each_master(args)
+def _keys(client: ClusterClient, command: Command[Any], args: list[Arg]) -> Reply:
+    replies = client._each_master(command, args)
     error = _first_error(replies)
     if error is not None:
         return error
     return sorted(k for reply in replies for k in reply)  # type: ignore[union-attr]
 
 
-def _sum(client: ClusterClient, args: list[Arg]) -> Reply:
-    replies = client._each_master(args)
+def _sum(client: ClusterClient, command: Command[Any], args: list[Arg]) -> Reply:
+    replies = client._each_master(command, args)
     return _first_error(replies) or sum(replies)  # type: ignore[arg-type]
 
 
-def _all_ok(client: ClusterClient, args: list[Arg]) -> Reply:
-    replies = client._each_master(args)
+def _all_ok(client: ClusterClient, command: Command[Any], args: list[Arg]) -> Reply:
+    replies = client._each_master(command, args)
     return _first_error(replies) or replies[0]
 
 
-def _split_sum(client: ClusterClient, args: list[Arg]) -> Reply:
+def _split_sum(client: ClusterClient, command: Command[Any], args: list[Arg]) -> Reply:
     replies = [reply for _, reply in client._split(args, 1)]
     return _first_error(replies) or sum(replies)  # type: ignore[arg-type]
 
 
-def _mget(client: ClusterClient, args: list[Arg]) -> Reply:
+def _mget(client: ClusterClient, command: Command[Any], args: list[Arg]) -> Reply:
     values: list[Any] = [None] * (len(args) - 1)
     for positions, reply in client._split(args, 1):
         if isinstance(reply, ServerError):
@@ -291,14 +262,14 @@ def _mget(client: ClusterClient, args: list[Arg]) -> Reply:
     return values
 
 
-def _mset(client: ClusterClient, args: list[Arg]) -> Reply:
+def _mset(client: ClusterClient, command: Command[Any], args: list[Arg]) -> Reply:
     if len(args) % 2 == 0:
         return ServerError("ERR wrong number of arguments for 'mset' command")
     replies = [reply for _, reply in client._split(args, 2)]
     return _first_error(replies) or "OK"
 
 
-def _scan(client: ClusterClient, args: list[Arg]) -> Reply:
+def _scan(client: ClusterClient, command: Command[Any], args: list[Arg]) -> Reply:
     """SCAN over every master in turn. The cursor is "master index:that master's cursor";
     "0" starts at the first master, and comes back once the last one is done."""
     cursor = bytes(args[1])
@@ -309,7 +280,7 @@ def _scan(client: ClusterClient, args: list[Arg]) -> Reply:
         name = masters[i]
     except (ValueError, IndexError):
         return ServerError("ERR invalid cursor")
-    reply = client._node(name).command([args[0], node_cursor, *args[2:]])
+    reply = client._node(name).run(command, [args[0], node_cursor, *args[2:]])
     if isinstance(reply, ServerError):
         return reply
     following, keys = reply  # type: ignore[misc]
@@ -321,7 +292,7 @@ def _scan(client: ClusterClient, args: list[Arg]) -> Reply:
 
 
 # How each command reaches the cluster; any other goes to the master of its first key.
-_ROUTES: dict[bytes, Callable[[ClusterClient, list[Arg]], Reply]] = {
+_ROUTES: dict[bytes, Callable[[ClusterClient, Command[Any], list[Arg]], Reply]] = {
     b"KEYS": _keys,
     b"DBSIZE": _sum,
     b"FLUSHDB": _all_ok,
