@@ -76,8 +76,9 @@ def main() -> int:
             run([python, "-m", "venv", env_dir], timeout=120)
             py = os.path.join(env_dir, "bin", "python")
             # --only-binary: the wheel must install as it is, never fall back to a build.
-            run([py, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--only-binary", ":all:", wheel],
-                timeout=300)
+            # The redis extra: the README's client-side caching snippet uses redis-py.
+            run([py, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--only-binary", ":all:",
+                 wheel + "[redis]"], timeout=300)
             for example in sorted(glob.glob(os.path.join(ROOT, "examples", "*.py"))):
                 # quickstart_unix.py puts its socket in the current directory.
                 run([py, example], timeout=240, cwd=tmp)
