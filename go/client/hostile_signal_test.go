@@ -4,6 +4,8 @@ package client
 
 import (
 	"net"
+	"os"
+	"os/exec"
 	"runtime"
 	"syscall"
 	"testing"
@@ -94,4 +96,58 @@ func TestInterruptedHookUsingTheClient(t *testing.T) {
 	wantKind(t, hookErr, KindArg, "Get from the hook")
 	_, _, err = c.Get([]byte("k"))
 	wantKind(t, err, KindArg, "Get after a Close from the hook")
+}
+
+// A call waiting for its reply does not hold up the rest of the runtime,
+// even with a single P: other goroutines run, and a garbage collection,
+// which must stop every goroutine, ends long before the reply comes. The
+// server is another process, so that it answers even if this one stands
+// still (a test server in this process would then never answer).
+func TestAWaitDoesNotStopTheRuntime(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := Dial(ln.Addr().String(), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	conn, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	f, err := conn.(*net.TCPConn).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	server := exec.Command("sh", "-c", `sleep 2; printf '$5\r\nvalue\r\n' >&3`)
+	server.ExtraFiles = []*os.File{f}
+	if err := server.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer server.Wait()
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := c.Get([]byte("k"))
+		done <- err
+	}()
+	start := time.Now()
+	time.Sleep(100 * time.Millisecond) // the Get is waiting by now
+	runtime.GC()
+	if took := time.Since(start); took > time.Second {
+		t.Fatalf("a sleep of 100 ms and a garbage collection took %v while a Get waited", took)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Get did not return")
+	}
 }

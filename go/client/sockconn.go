@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"syscall"
 	"time"
 	"unsafe"
@@ -18,10 +19,9 @@ import (
 // long never changes it, and none outlasts its deadline by more.
 const armSlack = 10 * time.Millisecond
 
-// checkEvery is how many reads in a row may find data at once before one
-// of them looks at the clock: a server that keeps sending fast cannot
-// keep a call going past its deadline either.
-const checkEvery = 16
+// quickWait is the longest a read waits for its reply as a raw system call,
+// one the Go scheduler does not see, before it waits as an ordinary one.
+const quickWait = 2 * time.Millisecond
 
 // sockConn is a connected socket used with plain blocking system calls
 // rather than Go's network poller.
@@ -31,7 +31,8 @@ const checkEvery = 16
 // and another thread has to notice the reply and wake it: several context
 // switches per request. A blocking read lets the kernel wake the caller
 // directly, as Python's own sockets do, which is what the latency of a
-// single get or set is made of.
+// single get or set is made of. A call makes two system calls, a send and
+// a receive, when the reply comes within quickWait.
 //
 // Each call has one deadline. A blocking read or write waits at most until
 // then (SO_RCVTIMEO and SO_SNDTIMEO, kept to the time left), so a server
@@ -42,7 +43,6 @@ type sockConn struct {
 	interrupted func() bool // asked after a signal interrupts a wait; nil = never end
 
 	deadline time.Time     // when the current call must end; zero = never
-	fast     int           // reads in a row that found data at once
 	rcv, snd time.Duration // current SO_RCVTIMEO and SO_SNDTIMEO; 0 = none
 }
 
@@ -66,13 +66,14 @@ func dialSock(network, address string, deadline time.Time) (*sockConn, error) {
 
 // begin starts a call that must end by deadline (zero = never).
 func (c *sockConn) begin(deadline time.Time) {
-	c.deadline, c.fast = deadline, 0
+	c.deadline = deadline
 }
 
 // arm readies the socket for a blocking wait on opt, whose kernel timeout
-// is *cur: it fails once the deadline has passed, and otherwise keeps the
-// timeout within armSlack of the time left.
-func (c *sockConn) arm(opt int, cur *time.Duration) error {
+// is *cur, of at most limit (0 = up to the deadline): it fails once the
+// deadline has passed, and otherwise keeps the timeout within armSlack of
+// the time left, and within limit.
+func (c *sockConn) arm(opt int, cur *time.Duration, limit time.Duration) error {
 	want := time.Duration(0)
 	if !c.deadline.IsZero() {
 		if want = time.Until(c.deadline); want <= 0 {
@@ -80,7 +81,10 @@ func (c *sockConn) arm(opt int, cur *time.Duration) error {
 		}
 		want = max(want, time.Microsecond) // a zero timeval would mean no limit
 	}
-	if want == *cur || want != 0 && *cur != 0 && want-*cur <= armSlack && *cur-want <= armSlack {
+	if limit > 0 && (want == 0 || want > limit) {
+		want = limit
+	}
+	if want == *cur || want != 0 && *cur != 0 && want-*cur <= armSlack && *cur-want <= armSlack && (limit == 0 || *cur <= limit) {
 		return nil
 	}
 	tv := syscall.NsecToTimeval(want.Nanoseconds())
@@ -91,44 +95,62 @@ func (c *sockConn) arm(opt int, cur *time.Duration) error {
 	return nil
 }
 
-// Read first takes what is already there without blocking, as a raw
-// system call: when the server shares the CPU, its reply is usually in by
-// the time the request is written. Only a read that must wait goes through
-// the Go scheduler, which then counts the thread as in a system call; its
-// monitor thread otherwise wakes every 20 us while it is.
+// Read waits for the reply in one raw system call for up to quickWait, and
+// then, if it has not come, as an ordinary one until the deadline.
+//
+// A raw system call costs the wait nothing but the call itself. Through
+// the scheduler (syscall.Syscall), a thread that waits is marked as in a
+// system call, which wakes the runtime's monitor thread (sysmon), and must
+// win its P back when the call returns; a read that first tried without
+// waiting, to avoid that, made a third, failing system call whenever the
+// server ran on another CPU.
+//
+// A raw wait keeps the thread's P, which is why it is short:
+//   - Other goroutines, such as another thread's call into the library
+//     while all Ps are taken, wait at most quickWait for one.
+//   - A stop of the world (for the garbage collector) or a stack scan
+//     waits for this goroutine to stop, and the runtime asks it to with a
+//     signal (SIGURG), again every 100 us until it does. Go installs its
+//     handlers with SA_RESTART, but a receive from a socket with a timeout
+//     set is never restarted after a handler (man 7 signal): it fails with
+//     EINTR. The raw wait always has a timeout (arm with limit quickWait
+//     never leaves it at 0, which would mean none), so the signal ends it,
+//     and runtime.Gosched then gives the runtime its safe point: code
+//     after a raw system call need not have one of its own.
 func (c *sockConn) Read(p []byte) (int, error) {
-	if len(p) > 0 {
-		n, _, errno := syscall.RawSyscall6(syscall.SYS_RECVFROM, uintptr(c.fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), syscall.MSG_DONTWAIT, 0, 0)
-		switch {
-		case errno == 0 && n > 0:
-			if c.fast++; c.fast%checkEvery == 0 && !c.deadline.IsZero() && time.Now().After(c.deadline) {
-				return 0, os.ErrDeadlineExceeded
-			}
-			return int(n), nil
-		case errno == 0:
-			return 0, io.EOF
-		case errno != syscall.EAGAIN && errno != syscall.EINTR:
-			return 0, os.NewSyscallError("read", errno)
-		}
+	if len(p) == 0 {
+		return 0, nil
 	}
-	c.fast = 0
+	quick := true
 	for {
-		if err := c.arm(syscall.SO_RCVTIMEO, &c.rcv); err != nil {
+		limit := time.Duration(0)
+		if quick {
+			limit = quickWait
+		}
+		if err := c.arm(syscall.SO_RCVTIMEO, &c.rcv, limit); err != nil {
 			return 0, err
 		}
-		n, err := syscall.Read(c.fd, p)
+		var n uintptr
+		var errno syscall.Errno
+		if quick {
+			n, _, errno = syscall.RawSyscall6(syscall.SYS_RECVFROM, uintptr(c.fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), 0, 0, 0)
+		} else {
+			n, _, errno = syscall.Syscall6(syscall.SYS_RECVFROM, uintptr(c.fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), 0, 0, 0)
+		}
 		switch {
-		case err == syscall.EINTR:
+		case errno == syscall.EINTR:
+			runtime.Gosched()
 			if c.interrupted != nil && c.interrupted() {
 				return 0, errInterrupted
 			}
-		case err == syscall.EAGAIN: // the kernel's timeout: arm looks at the deadline
-		case err != nil:
-			return 0, os.NewSyscallError("read", err)
-		case n == 0 && len(p) > 0:
+		case errno == syscall.EAGAIN: // the kernel's timeout: arm looks at the deadline
+			quick = false
+		case errno != 0:
+			return 0, os.NewSyscallError("read", errno)
+		case n == 0:
 			return 0, io.EOF
 		default:
-			return n, nil
+			return int(n), nil
 		}
 	}
 }
@@ -150,7 +172,7 @@ func (c *sockConn) Write(p []byte) (int, error) {
 		return 0, os.NewSyscallError("write", errno)
 	}
 	for done < len(p) {
-		if err := c.arm(syscall.SO_SNDTIMEO, &c.snd); err != nil {
+		if err := c.arm(syscall.SO_SNDTIMEO, &c.snd, 0); err != nil {
 			return done, err
 		}
 		n, _, errno := syscall.Syscall6(syscall.SYS_SENDTO, uintptr(c.fd), uintptr(unsafe.Pointer(&p[done])), uintptr(len(p)-done), syscall.MSG_NOSIGNAL, 0, 0)
