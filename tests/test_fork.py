@@ -125,6 +125,33 @@ print("ok")
     assert result.stdout == b"ok\n"
 
 
+@pytest.mark.parametrize("pure", [False, True], ids=["go", "pure"])
+def test_a_call_does_not_ask_for_the_pid(tcp_server, pure):
+    """os.getpid() is a system call: the fork check costs calls none (the at-fork hook does it)."""
+    if not pure:
+        need_go()
+    code = """
+import os, sys
+from tiny_mp_cache import TinyCache
+cache = TinyCache(sys.argv[1], _pure=sys.argv[2] == "1")
+asked = 0
+real_getpid = os.getpid
+def counting_getpid():
+    global asked
+    asked += 1
+    return real_getpid()
+os.getpid = counting_getpid
+for i in range(100):
+    cache.set("fork:pid", b"v")
+    assert cache.get("fork:pid") == b"v"
+    cache.delete("fork:pid")
+print(asked)
+"""
+    result = run_python(code, tcp_server.addr, "1" if pure else "0", timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"0\n", "calls asked for the pid"
+
+
 def test_a_child_forked_before_loading_uses_go(tcp_server):
     need_go()
     code = WAIT_CHILD + """

@@ -319,8 +319,11 @@ class TinyCache(Commands):
         return 0 if is_cluster(self._addr) else parse_address(self._addr).db
 
     def _client(self) -> _Backend:
+        # No os.getpid() here: it is a system call on every call, and a
+        # forked child never sees its parent's backend anyway, since
+        # _after_fork_in_child clears it.
         backend = self._backend
-        if backend is not None and backend.pid == os.getpid():
+        if backend is not None:
             return backend
         with self._lock:
             if self._closed:
@@ -343,7 +346,7 @@ class TinyCache(Commands):
         if is_cluster(self._addr):
             return backend  # type: ignore[return-value]  # it waits on the master of the key's slot
         waiter = self._waiter
-        if waiter is not None and waiter.pid == os.getpid():
+        if waiter is not None:  # cleared in a forked child, as _backend
             return waiter
         with self._lock:
             if self._waiter is None or self._waiter.pid != os.getpid():
