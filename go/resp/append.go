@@ -37,6 +37,10 @@ func AppendBulk(b []byte, v []byte) []byte {
 	return append(b, '\r', '\n')
 }
 
+// AppendBulkHeader appends the header of a bulk string reply of n bytes,
+// for a caller that sends the bytes and their CRLF itself.
+func AppendBulkHeader(b []byte, n int) []byte { return appendHeader(b, '$', n) }
+
 // AppendBulkString appends a bulk string reply.
 func AppendBulkString(b []byte, v string) []byte {
 	b = appendHeader(b, '$', len(v))

@@ -54,6 +54,19 @@ const (
 	minBuffer = 16 << 10  // the read buffer never shrinks below this
 	keepLimit = 256 << 10 // an idle buffer larger than this is dropped
 	maxHeader = 32        // longest "*<n>" or "$<n>" line, CRLF included
+
+	// An argument of at least bigArg bytes that has not all arrived is
+	// read straight into an allocation of its own, the one the store can
+	// keep (see Owns), rather than into the buffer, which would grow to
+	// hold it and then be copied from.
+	bigArg = minBuffer
+	// maxKeyRoom is the longest argument before a big one (the key of a
+	// SET) that the big one's allocation has room for after its end: the
+	// store keeps a key after its value, in the same allocation.
+	maxKeyRoom = 1 << 10
+	// maxTurn is the most one Fill reads into a big argument, so that a
+	// client sending a huge value takes turns with the others.
+	maxTurn = 1 << 20
 )
 
 // Reader parses commands from a stream. Next parses only what is already
@@ -73,6 +86,14 @@ type Reader struct {
 	marks   []int // start and end of each argument parsed so far
 	args    [][]byte
 	need    int // bytes from beg up to the end of a big argument still arriving
+
+	// Big arguments of the command being parsed, read outside buf: a mark
+	// of -1-i stands for bigs[i]. The last one's rest is still to come,
+	// then its CRLF (at pos in buf) if crlf is set.
+	bigs    [][]byte
+	rest    []byte
+	crlf    bool
+	outside int // bytes in bigs, which count toward MaxQuery
 }
 
 // SetLimits changes the limits for the commands parsed from now on, as
@@ -110,8 +131,19 @@ func (rd *Reader) Next() ([][]byte, error) {
 // command does not fit. It fails with a ProtocolError once an unfinished
 // command has reached MaxQuery bytes.
 func (rd *Reader) Fill() error {
+	if len(rd.rest) > 0 {
+		n, err := rd.r.Read(rd.rest[:min(len(rd.rest), maxTurn)])
+		rd.rest = rd.rest[n:]
+		if n > 0 {
+			return nil
+		}
+		if err == nil {
+			err = io.ErrNoProgress
+		}
+		return err
+	}
 	rd.Shrink()
-	if rd.end-rd.beg >= rd.lim.MaxQuery {
+	if rd.end-rd.beg+rd.outside >= rd.lim.MaxQuery {
 		return &ProtocolError{"too big request"}
 	}
 	if rd.end == len(rd.buf) {
@@ -147,6 +179,10 @@ func (rd *Reader) Shrink() int {
 		return 0
 	}
 	rd.beg, rd.end, rd.pos = 0, 0, 0
+	if !rd.inArray { // the last command has run: its big arguments are done with
+		clear(rd.bigs)
+		rd.bigs, rd.outside = rd.bigs[:0], 0
+	}
 	if n := len(rd.buf); n > keepLimit {
 		rd.buf = make([]byte, minBuffer)
 		return n
@@ -161,9 +197,41 @@ func (rd *Reader) compact() {
 	rd.end -= shift
 	rd.beg = 0
 	rd.pos -= shift
-	for i := range rd.marks {
-		rd.marks[i] -= shift
+	for i := 0; i < len(rd.marks); i += 2 {
+		if rd.marks[i] >= 0 { // not one of bigs
+			rd.marks[i] -= shift
+			rd.marks[i+1] -= shift
+		}
 	}
+}
+
+// Owns reports whether arg, an argument of the command Next returned last,
+// was read into an allocation of its own that the Reader no longer uses:
+// the caller may keep it, and write after its end up to its capacity.
+func (rd *Reader) Owns(arg []byte) bool {
+	for _, b := range rd.bigs {
+		if len(b) > 0 && len(b) == len(arg) && &b[0] == &arg[0] {
+			return true
+		}
+	}
+	return false
+}
+
+// takeBig makes the argument of size bytes that starts at next in buf, of
+// which only part has arrived, one of bigs: what has arrived moves to its
+// allocation, and Fill reads the rest there.
+func (rd *Reader) takeBig(next, size int) {
+	room := 0
+	if k := len(rd.marks); k > 0 && rd.marks[k-2] >= 0 && rd.marks[k-1]-rd.marks[k-2] <= maxKeyRoom {
+		room = rd.marks[k-1] - rd.marks[k-2]
+	}
+	v := make([]byte, size, size+room)
+	got := copy(v, rd.buf[next:rd.end])
+	rd.rest = v[got:]
+	rd.end, rd.pos, rd.crlf = next, next, true
+	rd.outside += size
+	rd.marks = append(rd.marks, -1-len(rd.bigs), 0)
+	rd.bigs = append(rd.bigs, v)
 }
 
 // parseArray parses "*<n>\r\n" followed by n "$<len>\r\n<bytes>\r\n".
@@ -180,9 +248,27 @@ func (rd *Reader) parseArray() ([][]byte, error) {
 			rd.beg = next
 			return nil, nil
 		}
+		clear(rd.bigs)
+		rd.bigs, rd.outside = rd.bigs[:0], 0
 		rd.inArray, rd.want, rd.pos, rd.marks = true, n, next, rd.marks[:0]
 	}
-	for len(rd.marks) < 2*rd.want {
+	for {
+		if len(rd.rest) > 0 {
+			return nil, ErrIncomplete
+		}
+		if rd.crlf {
+			if rd.end-rd.pos < 2 {
+				return nil, ErrIncomplete
+			}
+			if rd.buf[rd.pos] != '\r' || rd.buf[rd.pos+1] != '\n' {
+				return nil, &ProtocolError{"bulk string not followed by CRLF"}
+			}
+			rd.pos += 2
+			rd.crlf = false
+		}
+		if len(rd.marks) == 2*rd.want {
+			break
+		}
 		size, next, err := rd.header(rd.pos, '$')
 		if err != nil {
 			return nil, err
@@ -193,8 +279,12 @@ func (rd *Reader) parseArray() ([][]byte, error) {
 		if size > rd.lim.MaxBulk {
 			return nil, rd.tooLong("bulk length")
 		}
-		if next+size+2-rd.beg > rd.lim.MaxQuery {
+		if next+size+2-rd.beg+rd.outside > rd.lim.MaxQuery {
 			return nil, &ProtocolError{"too big request"}
+		}
+		if rd.end-next < size && size >= bigArg {
+			rd.takeBig(next, size)
+			continue
 		}
 		if rd.end-next < size+2 {
 			rd.need = 0
@@ -211,7 +301,11 @@ func (rd *Reader) parseArray() ([][]byte, error) {
 	}
 	rd.args = rd.args[:0]
 	for i := 0; i < len(rd.marks); i += 2 {
-		rd.args = append(rd.args, rd.buf[rd.marks[i]:rd.marks[i+1]:rd.marks[i+1]])
+		if at := rd.marks[i]; at < 0 {
+			rd.args = append(rd.args, rd.bigs[-1-at])
+		} else {
+			rd.args = append(rd.args, rd.buf[at:rd.marks[i+1]:rd.marks[i+1]])
+		}
 	}
 	rd.inArray = false
 	rd.beg = rd.pos

@@ -245,7 +245,7 @@ func (c *conn) appendValue(out, v []byte, ok bool) []byte {
 	if !ok {
 		return c.appendNull(out)
 	}
-	return resp.AppendBulk(out, v)
+	return c.appendBulk(out, v)
 }
 
 func cmdGet(c *conn, args [][]byte, out []byte) []byte {
@@ -289,6 +289,7 @@ func cmdSet(c *conn, args [][]byte, out []byte) []byte {
 		}
 		return c.appendValue(out, old, had)
 	}
+	opt.Take = c.rd.Owns(args[2]) // a big value read into memory of its own
 	ok, err := c.s.store.Set(args[1], args[2], opt)
 	switch {
 	case err != nil:

@@ -268,7 +268,7 @@ func (l *loop) runCommands(c *conn) (full bool) {
 			l.s.log.Warn("closing a client whose replies passed max_output",
 				"remote", c.remote, "unsent", c.unsent(), "max_output", l.s.cfg.MaxOutput)
 			l.s.dropped(cap(c.out))
-			c.out, c.sent, c.quit = nil, 0, true
+			c.out, c.sent, c.spliced, c.extra, c.quit = nil, 0, nil, 0, true
 		}
 	}
 	return false
@@ -456,11 +456,16 @@ type conn struct {
 	fd     int
 	remote string
 	rd     *resp.Reader
-	out    []byte // replies not yet written
-	sent   int    // bytes of out already written
-	authed bool
-	name   string // set by CLIENT SETNAME
-	resp3  bool   // the client switched to RESP3 with HELLO 3
+	out    []byte // replies not yet written, but for the spliced values
+	sent   int    // bytes of replies already written, spliced values included
+
+	// Big values of the replies in out, sent from the store's memory
+	// rather than copied into out (see appendBulk), and their total size.
+	spliced []splice
+	extra   int
+	authed  bool
+	name    string // set by CLIENT SETNAME
+	resp3   bool   // the client switched to RESP3 with HELLO 3
 
 	written int64 // reply bytes written in all
 
@@ -544,17 +549,59 @@ func (fd fdReader) Read(p []byte) (int, error) {
 	return int(n), nil
 }
 
-func (c *conn) unsent() int { return len(c.out) - c.sent }
+func (c *conn) unsent() int { return len(c.out) + c.extra - c.sent }
 
 // overflowing reports whether out, c's replies, would leave more than
 // max_output bytes waiting to be written; the loop then closes c.
-func (c *conn) overflowing(out []byte) bool { return len(out)-c.sent > c.s.cfg.MaxOutput }
+func (c *conn) overflowing(out []byte) bool { return len(out)+c.extra-c.sent > c.s.cfg.MaxOutput }
+
+// bigReply is the size from which a value in a reply is not copied into
+// out but sent from where it is.
+const bigReply = 64 << 10
+
+// splice is a value sent after out[:at] and before out[at:].
+type splice struct {
+	at int
+	v  []byte
+}
+
+// appendBulk appends v as a bulk string reply. A big v is not copied: the
+// reply refers to it until it is written. That is safe for a value from
+// the store, whose bytes nothing writes into once stored (a new value gets
+// a new allocation) and which stays alive while referred to.
+func (c *conn) appendBulk(out, v []byte) []byte {
+	if len(v) < bigReply {
+		return resp.AppendBulk(out, v)
+	}
+	out = resp.AppendBulkHeader(out, len(v))
+	c.spliced = append(c.spliced, splice{len(out), v})
+	c.extra += len(v)
+	return append(out, '\r', '\n')
+}
+
+// pending returns the next bytes of the replies to write: the rest of a
+// piece of out, or of a spliced value.
+func (c *conn) pending() []byte {
+	off, from := c.sent, 0 // off: bytes of the replies past out[from:]
+	for _, s := range c.spliced {
+		if off < s.at-from {
+			return c.out[from+off : s.at]
+		}
+		off -= s.at - from
+		if off < len(s.v) {
+			return s.v[off:]
+		}
+		off -= len(s.v)
+		from = s.at
+	}
+	return c.out[from+off:]
+}
 
 // write sends as much of the pending replies as the socket takes and
 // reports whether the connection still works.
 func (c *conn) write() bool {
-	for c.sent < len(c.out) {
-		n, err := send(c.fd, c.out[c.sent:])
+	for c.unsent() > 0 {
+		n, err := send(c.fd, c.pending())
 		if err == syscall.EAGAIN {
 			return true
 		}
@@ -570,7 +617,8 @@ func (c *conn) write() bool {
 	} else {
 		c.out = c.out[:0]
 	}
-	c.sent = 0
+	clear(c.spliced) // the values may be freed
+	c.sent, c.spliced, c.extra = 0, c.spliced[:0], 0
 	return true
 }
 

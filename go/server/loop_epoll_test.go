@@ -113,3 +113,52 @@ func TestBlockedPopStillWritesEarlierReplies(t *testing.T) {
 		t.Fatalf("the pop's reply: %q, %v; want %q", buf[:max(n, 0)], err, want)
 	}
 }
+
+// A big value in a reply is sent from the store's memory, not copied into
+// the output buffer, and the replies around it still go out whole and in
+// order, however the socket takes them.
+func TestBigValuesInRepliesAreNotCopied(t *testing.T) {
+	s := start(t, tcpConfig())
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fds[0])
+	defer syscall.Close(fds[1])
+	syscall.SetNonblock(fds[0], true)
+	syscall.SetsockoptInt(fds[0], syscall.SOL_SOCKET, syscall.SO_SNDBUF, 4096)
+	c := &conn{s: s, fd: fds[0], authed: true}
+	big1 := bytes.Repeat([]byte("a"), bigReply)
+	big2 := bytes.Repeat([]byte("b"), 300<<10)
+	var out, want []byte
+	for _, v := range [][]byte{[]byte("small"), big1, big2, []byte("tail"), big1} {
+		out = c.appendBulk(out, v)
+		want = resp.AppendBulk(want, v)
+	}
+	c.out = out
+	if len(c.spliced) != 3 || &c.spliced[0].v[0] != &big1[0] || &c.spliced[1].v[0] != &big2[0] {
+		t.Fatalf("%d values spliced; want the 3 big ones, by reference", len(c.spliced))
+	}
+	if c.unsent() != len(want) {
+		t.Fatalf("unsent = %d; want %d", c.unsent(), len(want))
+	}
+	got := make([]byte, 0, len(want))
+	buf := make([]byte, 3000)
+	for deadline := time.Now().Add(5 * time.Second); c.unsent() > 0 || len(got) < len(want); {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d reply bytes after 5 s", len(got), len(want))
+		}
+		if !c.write() {
+			t.Fatal("write failed")
+		}
+		if n, err := syscall.Read(fds[1], buf); err == nil {
+			got = append(got, buf[:n]...)
+		}
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("the replies arrived changed")
+	}
+	if len(c.spliced) != 0 || c.extra != 0 || len(c.out) != 0 {
+		t.Fatal("the written replies were kept")
+	}
+}

@@ -398,6 +398,9 @@ func (c *conn) setAuthed(authed bool) {
 	c.rd.SetLimits(lim)
 }
 
+// appendBulk appends v as a bulk string reply.
+func (c *conn) appendBulk(out, v []byte) []byte { return resp.AppendBulk(out, v) }
+
 // overflowing reports whether replies in out, none of them written yet,
 // pass max_output.
 func (c *conn) overflowing(out []byte) bool { return len(out) > c.s.cfg.MaxOutput }

@@ -50,7 +50,7 @@ func checkLen(key, value []byte) error {
 // checkLen must have accepted.
 func newEntry(key, value []byte) *entry {
 	e := &entry{}
-	e.setBytes(key, value)
+	e.setBytes(key, value, false)
 	return e
 }
 
@@ -60,11 +60,26 @@ func newEntry(key, value []byte) *entry {
 // The value goes first because make followed at once by copy compiles to
 // one allocation that clears only what the copy does not fill: the key,
 // not a value of perhaps kilobytes.
-func (e *entry) setBytes(key, value []byte) {
+//
+// With take, value's memory is the store's to keep: if its capacity has
+// room for the key, the key goes there and the value is not copied.
+func (e *entry) setBytes(key, value []byte, take bool) {
+	var kv []byte
+	if take && len(value) > 0 && cap(value)-len(value) >= len(key) {
+		kv = value[:len(value)+len(key)]
+		copy(kv[len(value):], key)
+	} else {
+		kv = joined(value, key)
+	}
+	e.kv, e.klen, e.vlen = unsafe.SliceData(kv), uint32(len(key)), uint32(len(value))
+}
+
+// joined returns a new allocation holding value, then key.
+func joined(value, key []byte) []byte {
 	kv := make([]byte, len(value)+len(key))
 	copy(kv, value)
 	copy(kv[len(value):], key)
-	e.kv, e.klen, e.vlen = unsafe.SliceData(kv), uint32(len(key)), uint32(len(value))
+	return kv
 }
 
 // key returns the key as a string without copying; kv is immutable.

@@ -234,6 +234,10 @@ type SetOptions struct {
 	KeepTTL bool          // keep the key's current deadline
 	NX      bool          // only set if the key does not exist
 	XX      bool          // only set if the key exists
+	// Take gives the store value's memory, which the caller no longer
+	// uses: it keeps it rather than a copy, with the key after the value
+	// if the capacity has room (resp.Reader.Owns).
+	Take bool
 }
 
 // Set stores a copy of value under key and reports whether it did (NX and
@@ -274,13 +278,14 @@ func (s *Store) setLocked(key []byte, e *entry, value []byte, opt SetOptions) er
 		at = s.expires[e]
 	}
 	if e == nil {
-		e = newEntry(key, value)
+		e = &entry{}
+		e.setBytes(key, value, opt.Take)
 		s.insert(e)
 	} else {
 		// Replace the bytes, not the entry, so its SIEVE position stays.
 		s.used -= s.size(e)
 		delete(s.lists, e)
-		e.setBytes(key, value)
+		e.setBytes(key, value, opt.Take)
 		e.flags &^= isList
 		s.used += s.size(e)
 	}

@@ -37,6 +37,37 @@ func TestSetGetDel(t *testing.T) {
 	}
 }
 
+// With Take, Set keeps the caller's memory instead of a copy, and puts
+// the key in its spare capacity; without room for the key, it copies.
+func TestSetTakesTheValue(t *testing.T) {
+	s := New(Config{})
+	for _, tc := range []struct {
+		name  string
+		room  int
+		take  bool
+		share bool
+	}{
+		{"taken", 3, true, true},
+		{"taken, over a key", 5, true, true},
+		{"no room for the key", 2, true, false},
+		{"not given", 3, false, false},
+	} {
+		value := make([]byte, 4, 4+tc.room)
+		copy(value, "vvvv")
+		opt := SetOptions{Take: tc.take}
+		if _, err := s.Set([]byte("key"), value, opt); err != nil {
+			t.Fatal(err)
+		}
+		got, _, _ := s.Get([]byte("key"))
+		if string(got) != "vvvv" || s.Keys("*")[0] != "key" {
+			t.Fatalf("%s: Get = %q, keys %q", tc.name, got, s.Keys("*"))
+		}
+		if shared := &got[0] == &value[0]; shared != tc.share {
+			t.Fatalf("%s: the store kept the caller's memory: %v; want %v", tc.name, shared, tc.share)
+		}
+	}
+}
+
 func TestGetDel(t *testing.T) {
 	s := New(Config{})
 	s.Set([]byte("job"), []byte("x"), SetOptions{})
