@@ -94,6 +94,7 @@ type Reader struct {
 	rest    []byte
 	crlf    bool
 	outside int // bytes in bigs, which count toward MaxQuery
+	letGo   int // bytes of bigs let go of since Shrink last said
 }
 
 // SetLimits changes the limits for the commands parsed from now on, as
@@ -172,22 +173,24 @@ func (rd *Reader) Fill() error {
 
 // Shrink empties the buffer once every byte in it has been parsed, and
 // drops it if a big command made it grow past keepLimit, so one huge value
-// does not pin its memory. It returns how many bytes it dropped. The
-// arguments Next returned last are no longer valid afterwards.
+// does not pin its memory; it lets go of the last command's big arguments
+// too. It returns how many bytes it let go of. The arguments Next returned
+// last are no longer valid afterwards.
 func (rd *Reader) Shrink() int {
 	if rd.beg != rd.end {
 		return 0
 	}
 	rd.beg, rd.end, rd.pos = 0, 0, 0
 	if !rd.inArray { // the last command has run: its big arguments are done with
-		clear(rd.bigs)
-		rd.bigs, rd.outside = rd.bigs[:0], 0
+		rd.dropBigs()
 	}
+	dropped := rd.letGo
+	rd.letGo = 0
 	if n := len(rd.buf); n > keepLimit {
 		rd.buf = make([]byte, minBuffer)
-		return n
+		dropped += n
 	}
-	return 0
+	return dropped
 }
 
 // compact moves the unparsed bytes to the front of the buffer.
@@ -203,6 +206,12 @@ func (rd *Reader) compact() {
 			rd.marks[i+1] -= shift
 		}
 	}
+}
+
+// dropBigs lets go of the big arguments of the last command.
+func (rd *Reader) dropBigs() {
+	clear(rd.bigs)
+	rd.bigs, rd.letGo, rd.outside = rd.bigs[:0], rd.letGo+rd.outside, 0
 }
 
 // Owns reports whether arg, an argument of the command Next returned last,
@@ -248,8 +257,7 @@ func (rd *Reader) parseArray() ([][]byte, error) {
 			rd.beg = next
 			return nil, nil
 		}
-		clear(rd.bigs)
-		rd.bigs, rd.outside = rd.bigs[:0], 0
+		rd.dropBigs()
 		rd.inArray, rd.want, rd.pos, rd.marks = true, n, next, rd.marks[:0]
 	}
 	for {

@@ -181,6 +181,9 @@ func TestReaderBigArgument(t *testing.T) {
 		if names[0] != "MSET" || names[1] != "PING" {
 			t.Fatalf("commands %q", names)
 		}
+		if n := rd.Shrink(); n != len(value) || len(rd.bigs) != 0 {
+			t.Fatalf("chunks of %d: Shrink let go of %d bytes, kept %d big arguments; want the big one's %d", chunk, n, len(rd.bigs), len(value))
+		}
 	}
 	bad := AppendCommand(nil, []byte("SET"), []byte("k"), value)
 	bad[len(bad)-2] = 'x'
