@@ -300,7 +300,7 @@ class TinyCache(Commands):
             backend: _Backend = self._blocking_client()
         else:
             backend = self._backend  # type: ignore[assignment]
-            if backend is None or backend.pid != os.getpid():  # _client(), inlined: this is every call's path
+            if backend is None:  # _client(), inlined: this is every call's path
                 backend = self._client()
         reply = backend.run(command, args)
         if reply.__class__ is not ServerError:  # finish(), inlined for the usual reply
