@@ -10,8 +10,8 @@ import (
 // quota of one) and the user did not set it.
 //
 // With a single P, a thread that waits in a system call for more than
-// 20 us, as a client waiting for its reply or the server's event loop
-// waiting for clients does, has its P taken away by the runtime's monitor
+// 20 us, as the server's event loop waiting for clients or a client whose
+// reply takes longer than its first raw 2 ms wait does, has its P taken away by the runtime's monitor
 // thread, which then keeps waking every 20 us; the thread must win a P back
 // when the call returns. Pinned to one CPU, that cost our client 1 us of a
 // 20 us round trip. A second P, idle, lets the waiting thread keep its own.
