@@ -163,7 +163,7 @@ class ServerThread:
             self._servers.append(server)
             return server
 
-        args = (start, ready.set, lib.tmc_server_stop_on_sigterm)
+        args = (start, lambda addr: ready.set(), lib.tmc_server_stop_on_sigterm)
         self.thread = threading.Thread(target=_server._serve, args=args, daemon=True, name="tmc-server")
         self.thread.start()
         check(ready.wait(15), "the server thread did not start")
