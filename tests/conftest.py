@@ -106,6 +106,16 @@ def short_tmpdir() -> str:
     return path
 
 
+def listen_place(transport: str, sock_name: str = "s.sock") -> Tuple[str, str]:
+    """(what serve()/serve_unix() take, the client address) for a new server:
+    a free loopback port, or a socket path in a short temporary directory."""
+    if transport == "tcp":
+        port = str(free_port())
+        return port, f"127.0.0.1:{port}"
+    path = os.path.join(short_tmpdir(), sock_name)
+    return path, f"unix://{path}"
+
+
 def answers_ping(family: int, sockaddr, timeout: float = 1.0) -> bool:
     """Whether a RESP server answers PING at sockaddr. Independent of the code under test."""
     try:

@@ -32,7 +32,7 @@ from typing import Callable, Dict, Iterator, List, Tuple
 import pytest
 
 import tiny_mp_cache
-from conftest import ServerProcess, free_port, need_go, read_until_closed, short_tmpdir, sockaddr_of, tmc_server_argv
+from conftest import ServerProcess, free_port, listen_place, need_go, read_until_closed, sockaddr_of, tmc_server_argv
 from tiny_mp_cache import TinyCache
 
 MiB = 1 << 20
@@ -54,12 +54,7 @@ else:
 def start_server(transport: str = "tcp", **options) -> ServerProcess:
     """A server in a subprocess, started by serve()/serve_unix(**options)."""
     need_go()
-    if transport == "tcp":
-        where = str(free_port())
-        addr = f"127.0.0.1:{where}"
-    else:
-        where = os.path.join(short_tmpdir(), "h.sock")
-        addr = f"unix://{where}"
+    where, addr = listen_place(transport, "h.sock")
     return ServerProcess([sys.executable, "-c", SERVE, transport, where, json.dumps(options)], addr)
 
 

@@ -21,7 +21,6 @@ once; a signal whose handler returns lets the call go on.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess

@@ -16,6 +16,7 @@ from conftest import (
     ServerProcess,
     answers_ping,
     free_port,
+    listen_place,
     need_go,
     need_tool,
     run_python,
@@ -68,12 +69,7 @@ print("serve returned", result, flush=True)
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_serve_functions_return_none_on_a_signal(transport, sig):
     need_go()
-    if transport == "tcp":
-        where = str(free_port())
-        addr = f"127.0.0.1:{where}"
-    else:
-        where = os.path.join(short_tmpdir(), "s.sock")
-        addr = f"unix://{where}"
+    where, addr = listen_place(transport)
     server = ServerProcess([sys.executable, "-c", SERVE_THEN_PRINT, transport, where], addr)
     out, err = server.stop(sig, timeout=10)
     assert server.proc.returncode == 0, err
@@ -104,12 +100,7 @@ def test_sigterm_stops_a_server_run_outside_the_main_thread_cleanly(transport):
     # (replies flushed, socket file removed), then SIGTERM ends the process
     # as it would have.
     need_go()
-    if transport == "tcp":
-        where = str(free_port())
-        addr = f"127.0.0.1:{where}"
-    else:
-        where = os.path.join(short_tmpdir(), "s.sock")
-        addr = f"unix://{where}"
+    where, addr = listen_place(transport)
     server = ServerProcess([sys.executable, "-c", SERVE_IN_A_THREAD, transport, where], addr)
     TinyCache(addr, _pure=True).set("k", b"v")
     _, err = server.stop(signal.SIGTERM, timeout=10)

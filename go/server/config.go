@@ -142,6 +142,15 @@ func (c Config) limits() resp.Limits {
 	return resp.Limits{MaxBulk: c.MaxBulk, MaxArgs: c.MaxArgs, MaxInline: c.MaxInline, MaxQuery: c.MaxQuery}
 }
 
+// readLimits are the limits a client's commands are read with: until it
+// has authenticated, only small commands.
+func (c Config) readLimits(authed bool) resp.Limits {
+	if !authed {
+		return c.limits().BeforeAuth()
+	}
+	return c.limits()
+}
+
 func isLoopback(host string) bool {
 	if host == "localhost" {
 		return true

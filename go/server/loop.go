@@ -524,11 +524,7 @@ func (s *Server) newConn(nc net.Conn) (*conn, error) {
 // the commands that need no password, and only small commands are read.
 func (c *conn) setAuthed(authed bool) {
 	c.authed = authed
-	lim := c.s.cfg.limits()
-	if !authed {
-		lim = lim.BeforeAuth()
-	}
-	c.rd.SetLimits(lim)
+	c.rd.SetLimits(c.s.cfg.readLimits(authed))
 }
 
 // fdReader reads from a non-blocking socket; EAGAIN means nothing to read.

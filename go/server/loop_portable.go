@@ -391,11 +391,7 @@ func (s *Server) newConn(nc net.Conn) (*conn, error) {
 // the commands that need no password, and only small commands are read.
 func (c *conn) setAuthed(authed bool) {
 	c.authed = authed
-	lim := c.s.cfg.limits()
-	if !authed {
-		lim = lim.BeforeAuth()
-	}
-	c.rd.SetLimits(lim)
+	c.rd.SetLimits(c.s.cfg.readLimits(authed))
 }
 
 // appendBulk appends v as a bulk string reply.
