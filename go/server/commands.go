@@ -97,6 +97,9 @@ func init() {
 		"pttl":    {arity: 2, flags: ro, keys: oneKey, run: cmdTTL},
 		"persist": {arity: 2, flags: rw, keys: oneKey, run: cmdPersist},
 
+		"expiretime":  {arity: 2, flags: ro, keys: oneKey, run: expireTimeCommand(time.Second)},
+		"pexpiretime": {arity: 2, flags: ro, keys: oneKey, run: expireTimeCommand(time.Millisecond)},
+
 		// EXPIRE's options NX, XX, GT and LT: see store.ExpireAt.
 		"expire":    {arity: -3, flags: rwExpire, keys: oneKey, run: expireCommand(time.Second, false)},
 		"pexpire":   {arity: -3, flags: rwExpire, keys: oneKey, run: expireCommand(time.Millisecond, false)},
@@ -617,6 +620,36 @@ func cmdTTL(c *conn, args [][]byte, out []byte) []byte {
 	return resp.AppendInt(out, int64((left+time.Second/2)/time.Second))
 }
 
+// expireTimeCommand is EXPIRETIME (Unix seconds) and PEXPIRETIME (Unix
+// milliseconds): the key's deadline, rounded down, or -2 for a missing key
+// and -1 for a key without one.
+func expireTimeCommand(unit time.Duration) func(c *conn, args [][]byte, out []byte) []byte {
+	return func(c *conn, args [][]byte, out []byte) []byte {
+		at, exists, forever := c.s.store.ExpireTime(args[1])
+		switch {
+		case !exists:
+			return resp.AppendInt(out, -2)
+		case forever:
+			return resp.AppendInt(out, -1)
+		}
+		return resp.AppendInt(out, at/int64(unit))
+	}
+}
+
+// clientNearCache is CLIENT NEARCACHE: the reply +OK carries a read-only
+// descriptor of the near cache's table (near.go) in SCM_RIGHTS, on a unix
+// socket of the epoll loop; otherwise an error says why there is none.
+func clientNearCache(c *conn, out []byte) []byte {
+	switch {
+	case c.s.near == nil:
+		return resp.AppendError(out, "ERR no near cache: "+c.s.nearOff)
+	case !c.s.loop.canPassFD():
+		return resp.AppendError(out, "ERR no near cache: the portable loop (macOS, Windows, -tags tmc_portable) cannot pass its table's descriptor")
+	}
+	c.passNear = true
+	return resp.AppendSimple(out, "OK")
+}
+
 func cmdPersist(c *conn, args [][]byte, out []byte) []byte {
 	if c.s.store.Persist(args[1]) {
 		return resp.AppendInt(out, 1)
@@ -986,7 +1019,7 @@ func cmdSelect(c *conn, args [][]byte, out []byte) []byte {
 }
 
 // cmdClient answers the CLIENT subcommands that clients send on connect,
-// and those of client-side caching (tracking.go).
+// and those of client-side caching (tracking.go, and NEARCACHE, near.go).
 func cmdClient(c *conn, args [][]byte, out []byte) []byte {
 	switch sub := args[1]; {
 	case is(sub, "SETINFO") && len(args) == 4:
@@ -1007,6 +1040,8 @@ func cmdClient(c *conn, args [][]byte, out []byte) []byte {
 		return clientTrackingInfo(c, out)
 	case is(sub, "GETREDIR") && len(args) == 2:
 		return clientGetRedir(c, out)
+	case is(sub, "NEARCACHE") && len(args) == 2:
+		return clientNearCache(c, out)
 	}
 	return resp.AppendError(out, "ERR unknown subcommand or wrong number of arguments for 'client|"+strings.ToLower(printable(args[1]))+"'")
 }

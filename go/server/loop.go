@@ -326,6 +326,10 @@ func (l *loop) close(c *conn) {
 // (CLIENT TRACKING's invalidations): on this loop, yes.
 func (l *loop) canPush() bool { return true }
 
+// canPassFD reports whether a reply can carry a descriptor (CLIENT
+// NEARCACHE): on this loop, yes (see write).
+func (l *loop) canPassFD() bool { return true }
+
 // pushed writes what another client's command has just appended to c.out
 // (invalidations), at once, so that c can read them before the writer has
 // its reply. What the socket does not take waits for room, as replies do;
@@ -483,6 +487,7 @@ type conn struct {
 	watch *store.Watch // the keys WATCHed until EXEC, DISCARD or UNWATCH
 
 	tracking bool // CLIENT TRACKING ON: told of changes to keys it read
+	passNear bool // the next write carries the near cache's table (CLIENT NEARCACHE)
 }
 
 // blocked is a pop waiting for a value.
@@ -597,7 +602,14 @@ func (c *conn) pending() []byte {
 // reports whether the connection still works.
 func (c *conn) write() bool {
 	for c.unsent() > 0 {
-		n, err := send(c.fd, c.pending())
+		var n int
+		var err error
+		if c.passNear {
+			n, err = syscall.SendmsgN(c.fd, c.pending(), syscall.UnixRights(c.s.near.rofd), nil, syscall.MSG_NOSIGNAL)
+			c.passNear = err != nil // EAGAIN: nothing went, it goes with the next try
+		} else {
+			n, err = send(c.fd, c.pending())
+		}
 		if err == syscall.EAGAIN {
 			return true
 		}

@@ -313,6 +313,10 @@ func (l *loop) close(c *conn) {
 // goroutine owns its replies and may be waiting in a read.
 func (l *loop) canPush() bool { return false }
 
+// canPassFD reports whether a reply can carry a descriptor (CLIENT
+// NEARCACHE): not on this loop, whose sockets belong to Go's net package.
+func (l *loop) canPassFD() bool { return false }
+
 // pushed is never called on this loop: no client tracks (canPush).
 func (l *loop) pushed(c *conn) {}
 
@@ -346,6 +350,7 @@ type conn struct {
 	watch *store.Watch // the keys WATCHed until EXEC, DISCARD or UNWATCH
 
 	tracking bool // never set: this loop cannot push (canPush)
+	passNear bool // never set: this loop cannot pass descriptors (canPassFD)
 
 	written   atomic.Int64 // reply bytes written in all
 	drainMark int64        // written when cutStalled last saw it move (loop goroutine only)

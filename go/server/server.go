@@ -56,6 +56,11 @@ type Server struct {
 	clientIDs atomic.Int64 // the last client id given out
 	stats     *stats
 	tracking  *tracking // CLIENT TRACKING's table of who read which key
+
+	// The near cache's table of versions (near.go), on a unix socket;
+	// nil, with nearOff saying why, when there is none.
+	near    *nearTable
+	nearOff string
 }
 
 // Listen validates cfg and binds its address. A Unix socket file left by a
@@ -95,8 +100,40 @@ func Listen(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.openNear()
 	s.log.Info("listening", "network", cfg.Network, "addr", s.ln.Addr().String())
 	return s, nil
+}
+
+// openNear gives a unix-socket server its near cache's table, once it owns
+// the socket path: a predecessor's table is fenced first. Every change to
+// a key then bumps the table as well as telling tracking clients.
+func (s *Server) openNear() {
+	if s.cfg.Network != "unix" {
+		s.nearOff = "the server listens on TCP: clients over TCP share no memory with it (listen on a unix socket)"
+		return
+	}
+	n, err := openNear(s.cfg.Addr)
+	if err != nil {
+		s.nearOff = err.Error()
+		s.log.Warn("no near cache", "err", err)
+		return
+	}
+	s.near = n
+	tr := s.tracking
+	s.store.SetChanged(func(key string, flushed bool) {
+		n.changed(key, flushed)
+		tr.changed(key, flushed)
+	})
+}
+
+// closeNear marks the near cache's table dead, once no command runs: its
+// clients then serve nothing they read from this server.
+func (s *Server) closeNear() {
+	if s.near != nil {
+		s.store.SetChanged(s.tracking.changed)
+		s.near.close()
+	}
 }
 
 // listenUnix listens on a Unix socket at path. Whatever is at path already
@@ -319,6 +356,7 @@ func (s *Server) Close() error {
 	l := s.loop
 	s.mu.Unlock()
 	if l == nil { // Serve never ran
+		s.closeNear()
 		close(s.done)
 		return err
 	}
@@ -340,6 +378,7 @@ wait:
 			break wait
 		}
 	}
+	s.closeNear()
 	s.log.Info("stopped", "addr", s.cfg.Addr)
 	return err
 }

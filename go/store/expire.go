@@ -65,6 +65,22 @@ func (s *Store) Persist(key []byte) bool {
 	return true
 }
 
+// ExpireTime returns key's deadline in Unix nanoseconds, on the store's
+// clock (PEXPIRETIME). exists is false for a missing key; forever is true
+// for a key without a deadline.
+func (s *Store) ExpireTime(key []byte) (at int64, exists, forever bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.lookup(key)
+	switch {
+	case e == nil:
+		return 0, false, false
+	case !e.is(hasTTL):
+		return 0, true, true
+	}
+	return s.expires[e], true, false
+}
+
 // TTL returns the time key has left. exists is false for a missing key;
 // forever is true for a key without a deadline.
 func (s *Store) TTL(key []byte) (left time.Duration, exists, forever bool) {

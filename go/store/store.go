@@ -459,6 +459,15 @@ func (s *Store) Flush() {
 	s.reset()
 }
 
+// SetChanged replaces Config.Changed. Once it returns, the old function
+// is not running and is not called again: Changed runs with the store
+// locked, and so does this.
+func (s *Store) SetChanged(f func(key string, flushed bool)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cfg.Changed = f
+}
+
 // Stats returns the current counters.
 func (s *Store) Stats() Stats {
 	s.mu.Lock()
