@@ -14,15 +14,17 @@ import pickle
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import Any, Callable, Protocol, TypeVar
 
 from . import _commands as commands
+from . import _near
 from ._cluster import is_cluster
 from ._commands import BytesLike, Command, Commands, Unexpected, finish
 from ._errors import ConnectionError, ServerError
 from ._memoize import memoize
+from ._near import MISS, NearCache
 from ._platform import at_fork, require_unix_sockets
 from ._resp import DEFAULT_MAX_REPLY, Arg, PureClient, Reply, parse_address
 
@@ -58,6 +60,8 @@ def _after_fork_in_child() -> None:
         cache._lock = threading.Lock()
         cache._backend = None
         cache._waiter = None
+        if cache._near is not None:
+            cache._near.after_fork()
 
 
 at_fork(after_in_child=_after_fork_in_child)
@@ -114,6 +118,14 @@ class TinyCache(Commands):
     The client is the Go library, or a pure-Python RESP2 client in a
     process that inherited the Go library through fork() (or when
     TINY_MP_CACHE_PURE=1 is set).
+
+    near_cache=N keeps up to N values this process read (and at most
+    near_cache_bytes bytes of keys and values, if given) and serves repeat
+    get() and mget() of them from memory, without a round trip, for as long
+    as the server's shared table of versions shows them unchanged: a read
+    never returns a value older than a write acknowledged before it began.
+    It needs a tiny-mp-cache server on a unix socket; elsewhere it is off,
+    with a warning, and near_cache_stats() says why.
     """
 
     def __init__(
@@ -123,9 +135,12 @@ class TinyCache(Commands):
         *,
         wait: float = 0,
         max_reply_size: int = DEFAULT_MAX_REPLY,
+        near_cache: int | None = None,
+        near_cache_bytes: int | None = None,
         _pure: bool | None = None,
     ):
         check_options(addr, timeout, max_reply_size)
+        near_entries = _near.check_options(near_cache, near_cache_bytes)
         if isinstance(wait, bool) or not isinstance(wait, (int, float)):
             raise TypeError(f"wait must be a number of seconds, not {type(wait).__name__}")
         if not (wait >= 0 and math.isfinite(wait)):
@@ -141,6 +156,7 @@ class TinyCache(Commands):
         self._backend: _Backend | None = None
         self._waiter: PureClient | None = None  # bpop's own connection, opened on first use
         self._closed = False
+        self._near: NearCache | None = None
         _caches.add(self)
         # Connect now, so that a bad address or a dead server fails here;
         # with wait, keep trying while the server is not up yet.
@@ -148,12 +164,70 @@ class TinyCache(Commands):
         while True:
             try:
                 self._client()
-                return
+                break
             except ConnectionError:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise
                 time.sleep(min(_WAIT_STEP, left))
+        if near_entries:
+            self._near = NearCache(addr, near_entries, near_cache_bytes, self._timeout)
+            if self._near.available:
+                self._use_near(self._near)
+
+    def _use_near(self, near: NearCache) -> None:
+        """Serve get and mget through the near cache, and let this client's writes drop what they change.
+
+        Instance attributes, so that a TinyCache without one keeps the
+        class's get, with not one more step on its path.
+        """
+        hit = near.hit
+        fill = self._near_fill
+        execute = self._execute
+        execute_all = self._execute_all
+
+        def get(key: str) -> bytes | None:
+            value = hit(key)
+            return fill([key], True)[0] if value is MISS else value
+
+        def mget(keys: Iterable[str]) -> list[bytes | None]:
+            if isinstance(keys, (str, bytes, bytearray, memoryview)) or not isinstance(keys, Iterable):
+                commands.keys_arg(keys)  # raises the usual TypeError
+            keys = list(keys)
+            values = [hit(k) for k in keys]
+            missing = [i for i, v in enumerate(values) if v is MISS]
+            if missing:
+                for i, v in zip(missing, fill([keys[i] for i in missing], False)):
+                    values[i] = v
+            return values
+
+        def _execute(command: Command[T], args: list[Arg]) -> T:
+            near.wrote(command, args)
+            return execute(command, args)
+
+        def _execute_all(queue: list[tuple[Command[Any], list[Arg]]]) -> list[Any]:
+            for command, args in queue:
+                near.wrote(command, args)
+            return execute_all(queue)
+
+        get.__doc__, mget.__doc__ = Commands.get.__doc__, Commands.mget.__doc__
+        self.get, self.mget = get, mget  # type: ignore[method-assign]
+        self._execute, self._execute_all = _execute, _execute_all  # type: ignore[method-assign]
+
+    def _near_fill(self, keys: list[str], single: bool) -> list[bytes | None]:
+        """Read keys from the server (GET for one, MGET for several) and keep them in the near cache."""
+        near: NearCache = self._near  # type: ignore[assignment]
+        names = [commands.key_arg(k) for k in keys]
+        queue, stamps = near.fill_queue(names, single)
+        if all(s is None for s in stamps):  # no table for now: a plain read
+            return [self._execute(*queue[0])] if single else self._execute(*queue[0])  # type: ignore[no-any-return]
+        return near.filled(keys, stamps, self._execute_all(queue), single)
+
+    def near_cache_stats(self) -> dict[str, Any]:
+        """The near cache's state: mode ("shared-memory" or "off"), reason (why off; "" when on), hits, misses, entries, capacity, bytes, capacity_bytes."""
+        if self._near is None:
+            return _near.off_stats("near_cache=0: not asked for")
+        return self._near.stats()
 
     @property
     def addr(self) -> str:
@@ -262,6 +336,10 @@ class TinyCache(Commands):
         """Close the connection. Further calls raise ValueError. Idempotent."""
         with self._lock:
             self._closed = True
+            if self._near is not None:  # the class's methods again, which refuse a closed cache
+                for name in ("get", "mget", "_execute", "_execute_all"):
+                    self.__dict__.pop(name, None)
+                self._near.clear()
             backend, self._backend = self._backend, None
             waiter, self._waiter = self._waiter, None
         for client in (backend, waiter):
@@ -281,7 +359,9 @@ class TinyCache(Commands):
 
     def __reduce__(self) -> tuple[Any, ...]:
         # The connection and locks stay behind; the copy opens its own.
-        return (_unpickle, (self._addr, self._timeout, self._pure, self._max_reply_size))
+        near = self._near
+        return (_unpickle, (self._addr, self._timeout, self._pure, self._max_reply_size,
+                            near.capacity if near else 0, near.max_bytes if near else None))
 
     def __repr__(self) -> str:
         backend = self._backend
@@ -370,8 +450,17 @@ class TinyCache(Commands):
         return PureClient(addr, self._timeout, self._max_reply_size)
 
 
-def _unpickle(addr: str, timeout: float, pure: bool, max_reply_size: int = DEFAULT_MAX_REPLY) -> TinyCache:
-    return TinyCache(addr, timeout, max_reply_size=max_reply_size, _pure=pure)
+def _unpickle(
+    addr: str,
+    timeout: float,
+    pure: bool,
+    max_reply_size: int = DEFAULT_MAX_REPLY,
+    near_cache: int = 0,
+    near_cache_bytes: int | None = None,
+) -> TinyCache:
+    return TinyCache(
+        addr, timeout, max_reply_size=max_reply_size, near_cache=near_cache, near_cache_bytes=near_cache_bytes, _pure=pure
+    )
 
 
 class Pipeline(Commands):

@@ -1,0 +1,362 @@
+"""The near cache: values this process has read, served again without the server while they are provably current.
+
+A tiny-mp-cache server on a unix socket keeps a table of version counters
+in shared memory (go/server/near.go): one per slot of keys (a slot is
+crc32(key) modulo the slot count) plus an epoch, and it adds 1 to a key's
+slot on every change to the key (write, delete, expiry, eviction), and to
+the epoch on a flush, before it acknowledges the change. CLIENT NEARCACHE
+hands the table to a client, read-only, as a descriptor that comes with
+the reply (SCM_RIGHTS); handover() maps it.
+
+A fill reads the key's slot version and the epoch *before* it sends the
+read, and keeps the value with them and the key's deadline (PEXPIRETIME,
+in the same round trip). A hit is served only while the slot and the epoch
+still hold what the fill saw and the deadline has not passed: two memory
+loads, no system call, no call into Go. So a read that starts after a
+write was acknowledged to anyone cannot return what was there before it.
+When the server stops, or a new one starts at the same socket path and
+fences the old table, the epoch gets its DEAD bit: every entry is stale,
+and the next miss fetches the new server's table.
+
+The seam for tests: VALIDATE. A NearCache built while it is False serves
+whatever it holds, ignoring versions, epoch and deadlines, so that a
+consistency checker can show that it catches a near cache that ignores
+invalidation: set tiny_mp_cache._near.VALIDATE = False in a process
+before it creates its TinyCache(..., near_cache=N).
+"""
+
+from __future__ import annotations
+
+import array
+import mmap
+import os
+import socket
+import threading
+import time
+import warnings
+import zlib
+from collections import OrderedDict
+from typing import Any, Callable
+
+from . import _commands as commands
+from ._commands import Command
+from ._errors import ProtocolError
+from ._resp import Arg, parse_address
+
+VALIDATE = True  # False: hits ignore every check (a test's broken near cache; see above)
+
+# The table's layout, as go/server/near.go writes it (tests/test_near_cache.py holds them equal).
+MAGIC = 0x315241454E434D54
+LAYOUT = 1
+HEADER = 8  # words before the first slot
+WORD_MAGIC, WORD_LAYOUT, EPOCH, WORD_SLOTS = 0, 1, 2, 3
+DEAD = 1 << 63
+
+_RETRY = 1.0  # seconds between handover attempts after one failed for a passing reason
+
+MISS = object()  # hit()'s answer when it has no current value
+
+PEXPIRETIME = Command(commands._int)
+
+
+class Refused(Exception):
+    """The server (or the address) cannot give this client a near cache; the message says why."""
+
+
+def off_reason(addr: str) -> str:
+    """Why addr can never have a near cache, or "" when it may (a unix socket)."""
+    if addr.startswith("redis+cluster://"):
+        return "redis+cluster://: a Redis Cluster shares no memory with its clients; the near cache is disabled (Redis's own client-side caching is not used)"
+    if addr.startswith("redis://"):
+        return "redis://: a Redis server shares no memory with its clients; the near cache is disabled (Redis's own client-side caching is not used)"
+    if not addr.startswith("unix://"):
+        return "tcp: no shared memory across a TCP connection; connect over a unix socket (unix:///path.sock) to the server on this machine"
+    return ""
+
+
+def handover(addr: str, timeout: float) -> memoryview:
+    """Ask the server at a unix:// address for its table (CLIENT NEARCACHE) and map it read-only, as words.
+
+    Raises Refused when the server says no, OSError when it cannot be reached.
+    """
+    address = parse_address(addr)
+    request = b""
+    replies = 1
+    if address.password:
+        password = address.password.encode()
+        request += b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n" % (len(password), password)
+        replies = 2
+    request += b"*2\r\n$6\r\nCLIENT\r\n$9\r\nNEARCACHE\r\n"
+    fds: list[int] = []
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect(address.sockaddr)  # type: ignore[arg-type]
+        sock.sendall(request)
+        data = b""
+        fd_size = socket.CMSG_SPACE(4)
+        while data.count(b"\r\n") < replies:
+            chunk, ancillary, _, _ = sock.recvmsg(4096, fd_size, socket.MSG_CMSG_CLOEXEC)
+            for level, kind, payload in ancillary:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    got = array.array("i")
+                    got.frombytes(payload[: len(payload) - len(payload) % got.itemsize])
+                    fds += got
+            if not chunk:
+                raise OSError("the server closed the connection during the near cache's handover")
+            data += chunk
+            if len(data) > 4096:
+                raise ProtocolError("CLIENT NEARCACHE: reply too long")
+        for line in data.split(b"\r\n")[:replies]:
+            if line.startswith(b"-"):
+                raise Refused(line[1:].decode("utf-8", "replace"))
+            if line != b"+OK":
+                raise ProtocolError(f"CLIENT NEARCACHE: unexpected reply {line[:80]!r}")
+        if len(fds) != 1:
+            raise Refused("no descriptor came with the server's reply")
+        size = os.fstat(fds[0]).st_size
+        if size < HEADER * 8 or size % 8:
+            raise Refused(f"the server's table has a wrong size ({size} bytes)")
+        table = mmap.mmap(fds[0], size, mmap.MAP_SHARED, mmap.PROT_READ)
+    finally:
+        sock.close()
+        for fd in fds:
+            os.close(fd)
+    words = memoryview(table).cast("Q")
+    slots = words[WORD_SLOTS]
+    if words[WORD_MAGIC] != MAGIC or words[WORD_LAYOUT] != LAYOUT or slots & (slots - 1) or len(words) != HEADER + slots:
+        raise Refused("the server's table has an unknown layout (a different version of tiny-mp-cache?)")
+    return words
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(reason: str) -> None:
+    if reason not in _warned:
+        _warned.add(reason)
+        warnings.warn(f"tiny-mp-cache: near cache off: {reason}", RuntimeWarning, stacklevel=4)
+
+
+class NearCache:
+    """A client's near cache: up to capacity entries (and max_bytes of keys and values), least recently used out first.
+
+    An entry is (value, words, slot, version, epoch, deadline): the table it
+    was filled against, the slot's version and the epoch read before the
+    read was sent, and the key's deadline in Unix seconds (None: no TTL).
+    """
+
+    __slots__ = (
+        "_lock", "_next_try", "_seen_epoch", "addr", "bytes", "capacity", "entries", "hit", "hits",
+        "max_bytes", "misses", "mode", "reason", "timeout", "words",
+    )
+
+    def __init__(self, addr: str, capacity: int, max_bytes: int | None, timeout: float):
+        self.addr = addr
+        self.capacity = capacity
+        self.max_bytes = max_bytes
+        self.timeout = timeout
+        self.entries: OrderedDict[str, tuple[Any, ...]] = OrderedDict()
+        self.bytes = 0
+        self.hits = 0
+        self.misses = 0
+        self.words: memoryview | None = None
+        self.mode = "off"
+        self.reason = off_reason(addr)
+        self._next_try = 0.0 if not self.reason else float("inf")  # when handover may be tried (again)
+        self._seen_epoch = -1
+        self._lock = threading.Lock()  # guards bytes and changes to entries (hits only reorder them)
+        self.hit = self._make_hit()
+        if self.reason:
+            _warn_once(self.reason)
+        else:
+            self._attach()
+
+    @property
+    def available(self) -> bool:
+        """False when this address can never have a near cache (TCP, redis://, a refusing server)."""
+        return self._next_try != float("inf")
+
+    def _make_hit(self) -> Callable[[str], Any]:
+        lookup = self.entries.get
+        to_end = self.entries.move_to_end
+        now = time.time
+        near = self
+
+        if not VALIDATE:  # the seam: a near cache that ignores invalidation
+
+            def hit(key: str) -> Any:
+                try:
+                    entry = lookup(key)
+                except TypeError:
+                    return MISS
+                if entry is None:
+                    return MISS
+                near.hits += 1
+                return entry[0]
+
+            return hit
+
+        def hit(key: str) -> Any:
+            try:
+                entry = lookup(key)
+            except TypeError:  # unhashable: the fill raises the usual TypeError
+                return MISS
+            if entry is not None:
+                value, words, slot, version, epoch, deadline = entry
+                if words[slot] == version and words[2] == epoch and (deadline is None or now() < deadline):
+                    near.hits += 1
+                    try:
+                        to_end(key)
+                    except KeyError:  # another thread dropped it meanwhile
+                        pass
+                    return value
+            return MISS
+
+        return hit
+
+    def _attach(self) -> memoryview | None:
+        """Get the server's table (again); None, with reason set, when there is none for now."""
+        if time.monotonic() < self._next_try:
+            return None
+        try:
+            words = handover(self.addr, self.timeout)
+        except Refused as e:
+            self.reason, self._next_try = f"the server offers no near cache: {e}", float("inf")
+            _warn_once(self.reason)
+            return self._detach()
+        except (OSError, ProtocolError) as e:
+            self.reason = f"handover of the server's table failed ({e}); retried on a later miss"
+            self._next_try = time.monotonic() + _RETRY
+            return self._detach()
+        self.clear()
+        self.words, self.mode, self.reason = words, "shared-memory", ""
+        self._seen_epoch = words[EPOCH]
+        return words
+
+    def _detach(self) -> None:
+        self.clear()
+        self.words, self.mode = None, "off"
+        return None
+
+    def stamp(self, key: bytes) -> tuple[memoryview, int, int, int] | None:
+        """What a fill of key must record, read before the read is sent: (words, slot, version, epoch); None: do not keep it."""
+        words = self.words
+        if words is None or words[EPOCH] & DEAD:
+            words = self._attach()  # the server stopped, or a new one fenced its table: ask again
+            if words is None:
+                return None
+        epoch = words[EPOCH]
+        if epoch & DEAD:
+            return None
+        slot = HEADER + (zlib.crc32(key) & (len(words) - HEADER - 1))
+        version = words[slot]
+        if epoch != self._seen_epoch:  # a flush: everything held is stale
+            self.clear()
+            self._seen_epoch = epoch
+        return words, slot, version, epoch
+
+    def keep(self, key: str, value: bytes | None, stamp: tuple[memoryview, int, int, int], expire_ms: Any) -> None:
+        """Keep value, read after stamp was taken, with its deadline (PEXPIRETIME's Unix ms, or -1/-2)."""
+        size = len(key) + (len(value) if value is not None else 0)
+        if self.max_bytes is not None and size > self.max_bytes:
+            self.drop(key)
+            return
+        # The deadline is a millisecond early, so that rounding never keeps a value past it.
+        deadline = (expire_ms - 1) / 1000 if isinstance(expire_ms, int) and expire_ms >= 0 else None
+        entries = self.entries
+        with self._lock:
+            old = entries.pop(key, None)
+            if old is not None:
+                self.bytes -= len(key) + (len(old[0]) if old[0] is not None else 0)
+            entries[key] = (value, *stamp, deadline)
+            self.bytes += size
+            while len(entries) > self.capacity or (self.max_bytes is not None and self.bytes > self.max_bytes):
+                k, e = entries.popitem(last=False)
+                self.bytes -= len(k) + (len(e[0]) if e[0] is not None else 0)
+
+    def drop(self, key: str) -> None:
+        with self._lock:
+            old = self.entries.pop(key, None)
+            if old is not None:
+                self.bytes -= len(key) + (len(old[0]) if old[0] is not None else 0)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.entries.clear()
+            self.bytes = 0
+
+    def after_fork(self) -> None:
+        """In a forked child: the entries and the mapping stay valid (they are checked against the shared table); the lock is new."""
+        self._lock = threading.Lock()
+
+    # --- what a client sends to fill, and what it does with the replies ---
+
+    def fill_queue(self, keys: list[bytes], single: bool) -> tuple[list[tuple[Command[Any], list[Arg]]], list[Any]]:
+        """The pipeline that reads keys (GET for one, MGET for many) and their deadlines, and the stamps taken before it."""
+        self.misses += len(keys)
+        stamps = [self.stamp(k) for k in keys]
+        read = (commands.GET, [b"GET", keys[0]]) if single else (commands.mget_command(len(keys)), [b"MGET", *keys])
+        return [read, *((PEXPIRETIME, [b"PEXPIRETIME", k]) for k in keys)], stamps
+
+    def filled(self, keys: list[str], stamps: list[Any], results: list[Any], single: bool) -> list[Any]:
+        """Keep what a fill_queue pipeline returned; the values, in order."""
+        values = [results[0]] if single else results[0]
+        for key, value, stamp, expire_ms in zip(keys, values, stamps, results[1:]):
+            if stamp is not None:
+                self.keep(key, value, stamp, expire_ms)
+        return values  # type: ignore[no-any-return]
+
+    def wrote(self, command: Command[Any], args: list[Arg]) -> None:
+        """Drop what a write of this client's own changes (the server's bump makes it stale anyway)."""
+        where = _WRITES.get(command)
+        if where is None or not self.entries:
+            return
+        if where == "all":
+            self.clear()
+            return
+        for k in args[where]:  # type: ignore[index]
+            self.drop(bytes(k).decode("utf-8", "surrogateescape"))
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "reason": self.reason,
+            "hits": self.hits,
+            "misses": self.misses,
+            "entries": len(self.entries),
+            "capacity": self.capacity,
+            "bytes": self.bytes,
+            "capacity_bytes": self.max_bytes,
+        }
+
+
+# Commands of this client that change keys, and where their keys are in args.
+_WRITES: dict[Command[Any], Any] = {
+    **{c: slice(1, 2) for c in (commands.SET, commands.SET_TTL, commands.GETDEL, commands.DEL, commands.PEXPIRE,
+                                 commands.PERSIST, commands.PUSH, commands.INCRBY)},
+    commands.MSET: slice(1, None, 2),
+    commands.FLUSHDB: "all",
+}
+
+
+def off_stats(reason: str) -> dict[str, Any]:
+    """near_cache_stats() of a client without a near cache."""
+    return {"mode": "off", "reason": reason, "hits": 0, "misses": 0, "entries": 0, "capacity": 0,
+            "bytes": 0, "capacity_bytes": None}
+
+
+def check_options(near_cache: Any, near_cache_bytes: Any) -> int:
+    """The checked near_cache (entries; 0 or None: off) and near_cache_bytes (None: no byte bound)."""
+    if near_cache is None:
+        near_cache = 0
+    if isinstance(near_cache, bool) or not isinstance(near_cache, int):
+        raise TypeError(f"near_cache must be an int (entries), not {type(near_cache).__name__}")
+    if near_cache < 0:
+        raise ValueError(f"near_cache must be >= 0 entries (0: off), got {near_cache}")
+    if near_cache_bytes is not None:
+        if isinstance(near_cache_bytes, bool) or not isinstance(near_cache_bytes, int):
+            raise TypeError(f"near_cache_bytes must be an int (bytes) or None, not {type(near_cache_bytes).__name__}")
+        if near_cache_bytes <= 0:
+            raise ValueError(f"near_cache_bytes must be > 0 bytes, got {near_cache_bytes}")
+    return near_cache
