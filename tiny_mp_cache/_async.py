@@ -15,14 +15,16 @@ import asyncio
 import builtins
 import os
 import pickle
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from types import TracebackType
 from typing import Any, Callable, TypeVar
 
 from . import _commands as commands
+from . import _near
 from ._client import Pipeline, check_options
 from ._commands import Command, Commands
 from ._memoize import memoize
+from ._near import MISS, NearCache
 from ._platform import require_unix_sockets
 from ._errors import ConnectionError, ProtocolError, TimeoutError, TinyCacheError
 from ._resp import (
@@ -104,12 +106,25 @@ class AsyncTinyCache(Commands):
     once, so that a wrong address fails there. Use it from one event loop
     at a time. The dict protocol of TinyCache (cache[k], len(cache)) is not
     offered here: it cannot await.
+
+    near_cache=N (and near_cache_bytes) is TinyCache's near cache: a hit
+    is answered without leaving the process. Its handover (one short unix
+    socket exchange) is made in the constructor, and again after a miss
+    that finds the server gone, from the event loop's thread.
     """
 
     def __init__(
-        self, addr: str, timeout: float = 5.0, *, max_reply_size: int = DEFAULT_MAX_REPLY, max_idle: int = 8
+        self,
+        addr: str,
+        timeout: float = 5.0,
+        *,
+        max_reply_size: int = DEFAULT_MAX_REPLY,
+        max_idle: int = 8,
+        near_cache: int | None = None,
+        near_cache_bytes: int | None = None,
     ):
         check_options(addr, timeout, max_reply_size)
+        near_entries = _near.check_options(near_cache, near_cache_bytes)
         self._address = parse_address(addr)
         if isinstance(self._address.sockaddr, str):
             require_unix_sockets()
@@ -120,6 +135,59 @@ class AsyncTinyCache(Commands):
         self._idle: list[_Connection] = []
         self._pid = os.getpid()
         self._closed = False
+        self._near: NearCache | None = None
+        if near_entries:
+            self._near = NearCache(addr, near_entries, near_cache_bytes, self._timeout)
+            if self._near.available:
+                self._use_near(self._near)
+
+    def _use_near(self, near: NearCache) -> None:
+        """Serve get and mget through the near cache, as TinyCache._use_near does."""
+        hit = near.hit
+        fill = self._near_fill
+        execute = self._execute
+        execute_all = self._execute_all
+
+        async def get(key: str) -> bytes | None:
+            value = hit(key)
+            return (await fill([key], True))[0] if value is MISS else value
+
+        async def mget(keys: Iterable[str]) -> list[bytes | None]:
+            if isinstance(keys, (str, bytes, bytearray, memoryview)) or not isinstance(keys, Iterable):
+                commands.keys_arg(keys)  # raises the usual TypeError
+            keys = list(keys)
+            values = [hit(k) for k in keys]
+            missing = [i for i, v in enumerate(values) if v is MISS]
+            if missing:
+                for i, v in zip(missing, await fill([keys[i] for i in missing], False)):
+                    values[i] = v
+            return values
+
+        def _execute(command: Command[T], args: list[Arg]) -> Any:
+            near.wrote(command, args)
+            return execute(command, args)
+
+        def _execute_all(queue: list[tuple[Command[Any], list[Arg]]]) -> Any:
+            for command, args in queue:
+                near.wrote(command, args)
+            return execute_all(queue)
+
+        self.get, self.mget = get, mget  # type: ignore[method-assign]
+        self._execute, self._execute_all = _execute, _execute_all  # type: ignore[method-assign]
+
+    async def _near_fill(self, keys: list[str], single: bool) -> list[bytes | None]:
+        near: NearCache = self._near  # type: ignore[assignment]
+        names = [commands.key_arg(k) for k in keys]
+        queue, stamps = near.fill_queue(names, single)
+        if all(s is None for s in stamps):
+            return [await self._execute(*queue[0])] if single else await self._execute(*queue[0])  # type: ignore[no-any-return]
+        return near.filled(keys, stamps, await self._execute_all(queue), single)
+
+    def near_cache_stats(self) -> dict[str, Any]:
+        """The near cache's state; see TinyCache.near_cache_stats."""
+        if self._near is None:
+            return _near.off_stats("near_cache=0: not asked for")
+        return self._near.stats()
 
     @property
     def addr(self) -> str:
@@ -186,6 +254,10 @@ class AsyncTinyCache(Commands):
     async def close(self) -> None:
         """Close the idle connections; calls in flight close theirs when done. Further calls raise ValueError."""
         self._closed = True
+        if self._near is not None:  # the class's methods again, which refuse a closed cache
+            for name in ("get", "mget", "_execute", "_execute_all"):
+                self.__dict__.pop(name, None)
+            self._near.clear()
         idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
@@ -210,7 +282,9 @@ class AsyncTinyCache(Commands):
         await self.close()
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_unpickle, (self._addr, self._timeout, self._max_reply, self._max_idle))
+        near = self._near
+        return (_unpickle, (self._addr, self._timeout, self._max_reply, self._max_idle,
+                            near.capacity if near else 0, near.max_bytes if near else None))
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"{len(self._idle)} idle"
@@ -327,8 +401,13 @@ class AsyncTinyCache(Commands):
         return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _unpickle(addr: str, timeout: float, max_reply_size: int, max_idle: int) -> AsyncTinyCache:
-    return AsyncTinyCache(addr, timeout, max_reply_size=max_reply_size, max_idle=max_idle)
+def _unpickle(
+    addr: str, timeout: float, max_reply_size: int, max_idle: int, near_cache: int = 0, near_cache_bytes: int | None = None
+) -> AsyncTinyCache:
+    return AsyncTinyCache(
+        addr, timeout, max_reply_size=max_reply_size, max_idle=max_idle, near_cache=near_cache,
+        near_cache_bytes=near_cache_bytes,
+    )
 
 
 class AsyncPipeline(Pipeline):

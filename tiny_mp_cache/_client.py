@@ -60,8 +60,6 @@ def _after_fork_in_child() -> None:
         cache._lock = threading.Lock()
         cache._backend = None
         cache._waiter = None
-        if cache._near is not None:
-            cache._near.after_fork()
 
 
 at_fork(after_in_child=_after_fork_in_child)

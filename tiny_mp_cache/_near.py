@@ -34,6 +34,7 @@ import socket
 import threading
 import time
 import warnings
+import weakref
 import zlib
 from collections import OrderedDict
 from typing import Any, Callable
@@ -41,6 +42,7 @@ from typing import Any, Callable
 from . import _commands as commands
 from ._commands import Command
 from ._errors import ProtocolError
+from ._platform import at_fork
 from ._resp import Arg, parse_address
 
 VALIDATE = True  # False: hits ignore every check (a test's broken near cache; see above)
@@ -129,6 +131,20 @@ def handover(addr: str, timeout: float) -> memoryview:
     return words
 
 
+_nears: weakref.WeakSet[NearCache] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # A forked child keeps the entries and the mapping: both stay valid,
+    # since every hit is checked against the table the server shares with
+    # every process. Only the locks are new: another thread may have held
+    # one at fork time.
+    for near in list(_nears):
+        near._lock = threading.Lock()
+
+
+at_fork(after_in_child=_after_fork_in_child)
+
 _warned: set[str] = set()
 
 
@@ -148,7 +164,7 @@ class NearCache:
 
     __slots__ = (
         "_lock", "_next_try", "_seen_epoch", "addr", "bytes", "capacity", "entries", "hit", "hits",
-        "max_bytes", "misses", "mode", "reason", "timeout", "words",
+        "__weakref__", "max_bytes", "misses", "mode", "reason", "timeout", "words",
     )
 
     def __init__(self, addr: str, capacity: int, max_bytes: int | None, timeout: float):
@@ -166,6 +182,7 @@ class NearCache:
         self._next_try = 0.0 if not self.reason else float("inf")  # when handover may be tried (again)
         self._seen_epoch = -1
         self._lock = threading.Lock()  # guards bytes and changes to entries (hits only reorder them)
+        _nears.add(self)
         self.hit = self._make_hit()
         if self.reason:
             _warn_once(self.reason)
@@ -285,10 +302,6 @@ class NearCache:
         with self._lock:
             self.entries.clear()
             self.bytes = 0
-
-    def after_fork(self) -> None:
-        """In a forked child: the entries and the mapping stay valid (they are checked against the shared table); the lock is new."""
-        self._lock = threading.Lock()
 
     # --- what a client sends to fill, and what it does with the replies ---
 
