@@ -181,7 +181,11 @@ class AsyncTinyCache(Commands):
         queue, stamps = near.fill_queue(names, single)
         if all(s is None for s in stamps):
             return [await self._execute(*queue[0])] if single else await self._execute(*queue[0])  # type: ignore[no-any-return]
-        return near.filled(keys, stamps, await self._execute_all(queue), single)
+        try:
+            results = await self._execute_all(queue)
+        except ConnectionError:  # reads only: sent once more on a fresh connection, as a plain get() would be
+            results = await self._execute_all(queue)
+        return near.filled(keys, stamps, results, single)
 
     def near_cache_stats(self) -> dict[str, Any]:
         """The near cache's state; see TinyCache.near_cache_stats."""

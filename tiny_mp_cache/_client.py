@@ -219,7 +219,11 @@ class TinyCache(Commands):
         queue, stamps = near.fill_queue(names, single)
         if all(s is None for s in stamps):  # no table for now: a plain read
             return [self._execute(*queue[0])] if single else self._execute(*queue[0])  # type: ignore[no-any-return]
-        return near.filled(keys, stamps, self._execute_all(queue), single)
+        try:
+            results = self._execute_all(queue)
+        except ConnectionError:  # reads only: sent once more on a fresh connection, as a plain get() would be
+            results = self._execute_all(queue)
+        return near.filled(keys, stamps, results, single)
 
     def near_cache_stats(self) -> dict[str, Any]:
         """The near cache's state: mode ("shared-memory" or "off"), reason (why off; "" when on), hits, misses, entries, capacity, bytes, capacity_bytes."""
