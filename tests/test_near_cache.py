@@ -23,7 +23,7 @@ from typing import Any, Iterator
 import pytest
 
 from conftest import need_go, short_tmpdir, start_tcp_server, start_unix_server
-from tiny_mp_cache import AsyncTinyCache, ServerError, TinyCache, _near
+from tiny_mp_cache import AsyncTinyCache, ConnectionError, ServerError, TinyCache, _near
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the near cache needs /dev/shm and the epoll loop (Linux)")
 
@@ -420,7 +420,7 @@ def test_a_stopped_server_is_not_served_from(near: Any) -> None:
         assert cache.get("k") == b"v"
     finally:
         srv.stop()
-    with pytest.raises(Exception):  # ConnectionError: nothing is served from a dead server's table
+    with pytest.raises(ConnectionError):  # nothing is served from a dead server's table
         cache.get("k")
 
 

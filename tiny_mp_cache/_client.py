@@ -184,9 +184,7 @@ class TinyCache(Commands):
         execute = self._execute
         execute_all = self._execute_all
 
-        def get(key: str) -> bytes | None:
-            value = hit(key)
-            return fill([key], True)[0] if value is MISS else value
+        get = near.getter(lambda key: fill([key], True)[0])
 
         def mget(keys: Iterable[str]) -> list[bytes | None]:
             if isinstance(keys, (str, bytes, bytearray, memoryview)) or not isinstance(keys, Iterable):

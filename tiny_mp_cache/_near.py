@@ -232,6 +232,39 @@ class NearCache:
 
         return hit
 
+    def getter(self, fill: Callable[[str], Any]) -> Callable[[str], Any]:
+        """A get(key) that serves hits and calls fill(key) on a miss: hit(), inlined, since this is the path to keep short."""
+        if not VALIDATE:
+            hit = self.hit
+
+            def get_unchecked(key: str) -> Any:
+                value = hit(key)
+                return fill(key) if value is MISS else value
+
+            return get_unchecked
+        lookup = self.entries.get
+        to_end = self.entries.move_to_end
+        now = time.time
+        near = self
+
+        def get(key: str) -> Any:
+            try:
+                entry = lookup(key)
+            except TypeError:  # unhashable: the fill raises the usual TypeError
+                return fill(key)
+            if entry is not None:
+                value, words, slot, version, epoch, deadline = entry
+                if words[slot] == version and words[2] == epoch and (deadline is None or now() < deadline):
+                    near.hits += 1
+                    try:
+                        to_end(key)
+                    except KeyError:  # another thread dropped it meanwhile
+                        pass
+                    return value
+            return fill(key)
+
+        return get
+
     def _attach(self) -> memoryview | None:
         """Get the server's table (again); None, with reason set, when there is none for now."""
         if time.monotonic() < self._next_try:
