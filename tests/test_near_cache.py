@@ -553,3 +553,39 @@ def test_layout_constants_match_the_server() -> None:
     assert const("nearWordSlots") == _near.WORD_SLOTS
     assert const("nearWordMagic") == _near.WORD_MAGIC
     assert const("nearWordLayout") == _near.WORD_LAYOUT
+
+
+def test_off_when_the_server_has_none() -> None:
+    # A real Redis on a unix socket: CLIENT NEARCACHE is unknown there.
+    from conftest import ServerProcess, need_tool
+
+    redis = need_tool("redis-server")
+    path = os.path.join(short_tmpdir(), "redis.sock")
+    srv = ServerProcess([redis, "--port", "0", "--unixsocket", path, "--save", "", "--appendonly", "no"], f"unix://{path}")
+    try:
+        with warnings.catch_warnings(record=True):
+            warnings.simplefilter("always")
+            cache = TinyCache(srv.addr, near_cache=10)
+        stats = cache.near_cache_stats()
+        assert stats["mode"] == "off" and stats["reason"].startswith("the server offers no near cache:")
+        assert "get" not in vars(cache)
+        cache.set("k", b"v")
+        assert cache.get("k") == b"v"
+        cache.close()
+    finally:
+        srv.stop()
+
+
+def test_handover_with_a_password() -> None:
+    need_go()
+    path = os.path.join(short_tmpdir(), "pw.sock")
+    srv = start_unix_server("--password", "sekret", path=path)
+    try:
+        cache = TinyCache(f"unix://:sekret@{path}", near_cache=10)
+        assert cache.near_cache_stats()["mode"] == "shared-memory"
+        cache.set("k", b"v")
+        assert cache.get("k") == b"v" and cache.get("k") == b"v"
+        assert cache.near_cache_stats()["hits"] == 1
+        cache.close()
+    finally:
+        srv.stop()

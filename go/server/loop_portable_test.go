@@ -40,3 +40,14 @@ func TestStaleWakeupDoesNotEndTheNextWait(t *testing.T) {
 		}
 	}
 }
+
+// The portable loop cannot pass a descriptor with a reply: CLIENT NEARCACHE
+// says so, and the client's near cache stays off with that reason.
+func TestPortableLoopRefusesTheNearCache(t *testing.T) {
+	s := start(t, unixConfig(t))
+	nc, r := rawConn(t, s)
+	nc.Write([]byte("CLIENT NEARCACHE\r\n"))
+	if l := readLine(t, r); l != "-ERR no near cache: the portable loop (macOS, Windows, -tags tmc_portable) cannot pass its table's descriptor" {
+		t.Fatalf("CLIENT NEARCACHE: %q", l)
+	}
+}
