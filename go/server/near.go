@@ -4,7 +4,6 @@ package server
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -57,25 +56,22 @@ type nearTable struct {
 	rofd  int      // a read-only descriptor of it: what clients receive
 }
 
-// nearName is the path of the table of the server at socket: the same for
-// every spelling of the socket's path (the directory is named by device and
-// inode), so that a server that starts there finds its predecessor's table.
+// nearName is the path of the table of the server at socket. It derives
+// from the socket's real path (its directory's symbolic links resolved), so
+// that a server that starts at the same path finds its predecessor's table,
+// however either spelled the path and even if the directory was made anew
+// in between (as systemd's RuntimeDirectory is on every restart).
 func nearName(socket string) (string, error) {
 	abs, err := filepath.Abs(socket)
 	if err != nil {
 		return "", err
 	}
-	var st syscall.Stat_t
-	if err := syscall.Stat(filepath.Dir(abs), &st); err != nil {
+	dir, err := filepath.EvalSymlinks(filepath.Dir(abs))
+	if err != nil {
 		return "", err
 	}
-	h := sha256.New()
-	var id [16]byte
-	binary.LittleEndian.PutUint64(id[:8], uint64(st.Dev))
-	binary.LittleEndian.PutUint64(id[8:], uint64(st.Ino))
-	h.Write(id[:])
-	h.Write([]byte(filepath.Base(abs)))
-	return "/dev/shm/tiny-mp-cache-near-" + hex.EncodeToString(h.Sum(nil)[:12]), nil
+	sum := sha256.Sum256([]byte(filepath.Join(dir, filepath.Base(abs))))
+	return "/dev/shm/tiny-mp-cache-near-" + hex.EncodeToString(sum[:12]), nil
 }
 
 // openNear fences the table a previous server at socket left behind (a

@@ -159,7 +159,8 @@ func crcSlot(key string) uint32 { return crc32.ChecksumIEEE([]byte(key)) % nearS
 // TestNearFencesAKilledServersTable: a server that starts at the socket of
 // one that died without closing (SIGKILL) marks the old table dead before
 // it serves, so the old clients' cached values go; a server at another
-// spelling of the same path finds the same table.
+// spelling of the same path finds the same table, and so does one whose
+// directory was removed and made again.
 func TestNearFencesAKilledServersTable(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "c.sock")
@@ -175,8 +176,9 @@ func TestNearFencesAKilledServersTable(t *testing.T) {
 	}
 	a, _ := nearName(path)
 	b, _ := nearName(filepath.Join(link, "c.sock"))
-	if a != b || a != old.name {
-		t.Fatalf("two spellings of one path name two tables: %s, %s", a, b)
+	c, _ := nearName(filepath.Join(dir, ".", "c.sock"))
+	if a != b || a != c || a != old.name {
+		t.Fatalf("three spellings of one path name more than one table: %s, %s, %s", a, b, c)
 	}
 	s := start(t, Config{Network: "unix", Addr: path})
 	if s.near == nil {
@@ -191,6 +193,27 @@ func TestNearFencesAKilledServersTable(t *testing.T) {
 	old.close() // the old server's late close leaves the new table alone
 	if _, err := os.Stat(s.near.name); err != nil {
 		t.Fatalf("the old server's close removed the new table: %v", err)
+	}
+}
+
+func TestNearFencesAcrossARecreatedDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	os.Mkdir(dir, 0o700)
+	path := filepath.Join(dir, "c.sock")
+	old, err := openNear(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.close()
+	os.RemoveAll(dir)
+	os.Mkdir(dir, 0o700)
+	n, err := openNear(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.close()
+	if old.epoch()&nearDead == 0 {
+		t.Fatal("the table of the server whose directory was made anew is not marked dead")
 	}
 }
 
