@@ -74,10 +74,19 @@ class Writer:
             self.proc.stdout.close()
 
 
+def portable(addr: str) -> bool:
+    """Whether the server at addr runs the portable loop (-tags tmc_portable), which has no near cache."""
+    with TinyCache(addr, _pure=True) as cache:
+        return cache.info("server")["multiplexing_api"] == "goroutines"
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[Any]:
     need_go()
     srv = start_unix_server()
+    if portable(srv.addr):
+        srv.stop()
+        pytest.skip("the portable loop has no near cache (see test_the_portable_loop_refuses)")
     yield srv
     srv.stop()
 
@@ -576,8 +585,7 @@ def test_off_when_the_server_has_none() -> None:
         srv.stop()
 
 
-def test_handover_with_a_password() -> None:
-    need_go()
+def test_handover_with_a_password(server: Any) -> None:  # server: skips on the portable loop
     path = os.path.join(short_tmpdir(), "pw.sock")
     srv = start_unix_server("--password", "sekret", path=path)
     try:
@@ -586,6 +594,26 @@ def test_handover_with_a_password() -> None:
         cache.set("k", b"v")
         assert cache.get("k") == b"v" and cache.get("k") == b"v"
         assert cache.near_cache_stats()["hits"] == 1
+        cache.close()
+    finally:
+        srv.stop()
+
+
+def test_the_portable_loop_refuses() -> None:
+    # Runs where the library is the portable one (bash .ci/portable, or
+    # TINY_MP_CACHE_LIB set to a -tags tmc_portable build).
+    need_go()
+    srv = start_unix_server()
+    try:
+        if not portable(srv.addr):
+            pytest.skip("the server runs the epoll loop")
+        with warnings.catch_warnings(record=True):
+            warnings.simplefilter("always")
+            cache = TinyCache(srv.addr, near_cache=10)
+        stats = cache.near_cache_stats()
+        assert stats["mode"] == "off" and "portable loop" in stats["reason"]
+        cache.set("k", b"v")
+        assert cache.get("k") == b"v"
         cache.close()
     finally:
         srv.stop()

@@ -620,9 +620,10 @@ func cmdTTL(c *conn, args [][]byte, out []byte) []byte {
 	return resp.AppendInt(out, int64((left+time.Second/2)/time.Second))
 }
 
-// expireTimeCommand is EXPIRETIME (Unix seconds) and PEXPIRETIME (Unix
-// milliseconds): the key's deadline, rounded down, or -2 for a missing key
-// and -1 for a key without one.
+// expireTimeCommand is EXPIRETIME (Unix seconds, rounded, as Redis does)
+// and PEXPIRETIME (Unix milliseconds, rounded down: never past the true
+// deadline, which the near cache relies on), or -2 for a missing key and -1
+// for a key without a deadline.
 func expireTimeCommand(unit time.Duration) func(c *conn, args [][]byte, out []byte) []byte {
 	return func(c *conn, args [][]byte, out []byte) []byte {
 		at, exists, forever := c.s.store.ExpireTime(args[1])
@@ -632,7 +633,11 @@ func expireTimeCommand(unit time.Duration) func(c *conn, args [][]byte, out []by
 		case forever:
 			return resp.AppendInt(out, -1)
 		}
-		return resp.AppendInt(out, at/int64(unit))
+		ms := at / int64(time.Millisecond)
+		if unit == time.Second {
+			return resp.AppendInt(out, (ms+500)/1000)
+		}
+		return resp.AppendInt(out, ms)
 	}
 }
 

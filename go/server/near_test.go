@@ -242,7 +242,7 @@ func TestExpireTime(t *testing.T) {
 	if got := do(t, w, "PEXPIRETIME", "k"); got != num(at) {
 		t.Errorf("PEXPIRETIME: %s, want %d", got, at)
 	}
-	if got := do(t, w, "EXPIRETIME", "k"); got != num(at/1000) {
-		t.Errorf("EXPIRETIME: %s, want %d", got, at/1000)
+	if got := do(t, w, "EXPIRETIME", "k"); got != num((at+500)/1000) {
+		t.Errorf("EXPIRETIME: %s, want %d", got, (at+500)/1000)
 	}
 }
