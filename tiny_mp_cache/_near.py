@@ -79,7 +79,11 @@ def off_reason(addr: str) -> str:
 def handover(addr: str, timeout: float) -> memoryview:
     """Ask the server at a unix:// address for its table (CLIENT NEARCACHE) and map it read-only, as words.
 
-    Raises Refused when the server says no, OSError when it cannot be reached.
+    Raises Refused when the server says no, OSError when it cannot be
+    reached or takes longer than timeout. The table is memory the server
+    provides: a server that shrank the file under it could make a read of
+    it fault (SIGBUS), which is why the near cache is asked for, not
+    taken by default, and only from a unix socket the user named.
     """
     address = parse_address(addr)
     request = b""
@@ -90,6 +94,7 @@ def handover(addr: str, timeout: float) -> memoryview:
         replies = 2
     request += b"*2\r\n$6\r\nCLIENT\r\n$9\r\nNEARCACHE\r\n"
     fds: list[int] = []
+    deadline = time.monotonic() + timeout  # for the whole exchange, however the server trickles it
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.settimeout(timeout)
@@ -98,6 +103,10 @@ def handover(addr: str, timeout: float) -> memoryview:
         data = b""
         fd_size = socket.CMSG_SPACE(4)
         while data.count(b"\r\n") < replies:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise OSError("the near cache's handover timed out")
+            sock.settimeout(left)
             chunk, ancillary, _, _ = sock.recvmsg(4096, fd_size, socket.MSG_CMSG_CLOEXEC)
             for level, kind, payload in ancillary:
                 if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
