@@ -619,3 +619,68 @@ def test_the_portable_loop_refuses() -> None:
         cache.close()
     finally:
         srv.stop()
+
+
+# --- a server that hands over nothing usable ------------------------------------------
+
+
+def _fake_handover(reply: bytes, fd: int | None = None) -> tuple[str, Any]:
+    """A unix socket that answers one connection with reply (and fd, SCM_RIGHTS), then waits for it to close."""
+    import socket
+    import threading
+
+    path = os.path.join(short_tmpdir(), "fake.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+    listener.settimeout(10)
+
+    def serve() -> None:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        with conn:
+            conn.settimeout(10)
+            conn.recv(4096)
+            fds = [fd] if fd is not None else []
+            socket.send_fds(conn, [reply], fds) if fds else conn.sendall(reply)
+            try:
+                conn.recv(1)  # until the client closes
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+
+    def done() -> None:
+        listener.close()
+        thread.join(10)
+
+    return f"unix://{path}", done
+
+
+@pytest.mark.parametrize(
+    "reply, with_fd, error",
+    [
+        (b"+OK\r\n", False, "no descriptor"),
+        (b"+OK\r\n", True, "wrong size"),
+        (b"-ERR nope\r\n", False, "ERR nope"),
+        (b"+", False, "timed out"),
+        (b":1\r\n", False, "unexpected reply"),
+    ],
+)
+def test_handover_refuses_what_is_not_a_table(reply: bytes, with_fd: bool, error: str, tmp_path: Path) -> None:
+    small = tmp_path / "small"
+    small.write_bytes(b"x" * 12)
+    fd = os.open(small, os.O_RDONLY) if with_fd else None
+    addr, done = _fake_handover(reply, fd)
+    try:
+        start = time.monotonic()
+        with pytest.raises((_near.Refused, OSError, _near.ProtocolError), match=error):
+            _near.handover(addr, 0.5)
+        assert time.monotonic() - start < 5
+    finally:
+        done()
+        if fd is not None:
+            os.close(fd)
