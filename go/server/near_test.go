@@ -90,10 +90,25 @@ func TestNearBumpsOnEveryChange(t *testing.T) {
 		{"getdel", "k", []string{"GETDEL", "k"}},
 		{"mset", "m", []string{"MSET", "m", "1", "k", "2"}},
 		{"del", "k", []string{"DEL", "k"}},
-		{"rpush", "l", []string{"RPUSH", "l", "b"}},
+		{"rpush", "l", []string{"RPUSH", "l", "b", "c"}},
 		{"lpop", "l", []string{"LPOP", "l"}},
 		{"lrange", "", []string{"LRANGE", "l", "0", "-1"}},
+		{"setnx", "n", []string{"SETNX", "n", "1"}},
+		{"getset", "n", []string{"GETSET", "n", "2"}},
+		{"incrbyfloat", "n", []string{"INCRBYFLOAT", "n", "0.5"}},
+		{"getex", "n", []string{"GETEX", "n", "PX", "100000"}},
+		{"getex persist", "n", []string{"GETEX", "n", "PERSIST"}},
+		{"psetex", "n", []string{"PSETEX", "n", "100000", "v"}},
+		{"pexpireat", "n", []string{"PEXPIREAT", "n", "4102444800000"}},
+		{"unlink", "n", []string{"UNLINK", "n"}},
+		{"lmove", "l2", []string{"LMOVE", "l", "l2", "LEFT", "RIGHT"}},
+		{"exec", "x", []string{"EVAL_TX"}},
 	} {
+		if tc.args[0] == "EVAL_TX" { // a write inside MULTI/EXEC
+			do(t, w, "MULTI")
+			do(t, w, "SET", "x", "1")
+			tc.args = []string{"EXEC"}
+		}
 		before, mBefore := n.version("k"), n.version(tc.key)
 		do(t, w, tc.args...)
 		switch {
