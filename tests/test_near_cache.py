@@ -339,23 +339,26 @@ def test_bad_options() -> None:
 def test_a_write_acknowledged_after_the_fill_read_is_not_served_stale(
     near: Any, writer: Writer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The fill's GET sees "old"; then, before the fill keeps it, another
-    # process's write of "new" is acknowledged. A read after that must not
-    # return "old": the version kept is the one read before the GET.
+    # The fill's GET sees "old"; then, as soon as its reply is in and
+    # before the fill does anything else, another process's write of "new"
+    # is acknowledged. A read after that must not return "old": what the
+    # fill keeps must date from before its GET, not from after it.
     cache = near()
     writer("SET", "k", "old")
-    keep = _near.NearCache.keep
+    fetch = cache._execute_all  # the fill's one round trip
 
-    def keep_after_a_write(self: Any, key: str, value: Any, stamp: Any, expire_ms: Any) -> None:
-        if key == "k" and value == b"old":
-            assert writer("SET", "k", "new") == "OK"
-        keep(self, key, value, stamp, expire_ms)
+    def fetch_then_write(queue: Any) -> Any:
+        results = fetch(queue)
+        assert writer("SET", "k", "new") == "OK"
+        return results
 
-    monkeypatch.setattr(_near.NearCache, "keep", keep_after_a_write)
+    monkeypatch.setattr(cache, "_execute_all", fetch_then_write)
     assert cache.get("k") == b"old"  # the read began before the write
     assert cache.get("k") == b"new"
     assert cache.get("k") == b"new"
-    assert cache.mget(["k"]) == [b"new"]
+    writer("SET", "m", "old")
+    assert cache.mget(["m", "k"]) == [b"old", b"new"]  # mget's fill, k written right after its MGET
+    assert cache.mget(["m", "k"]) == [b"old", b"new"]
 
 
 def test_a_write_between_stamp_and_read_is_not_served_stale(
