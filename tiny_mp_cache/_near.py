@@ -56,6 +56,8 @@ DEAD = 1 << 63
 
 _RETRY = 1.0  # seconds between handover attempts after one failed for a passing reason
 
+_CLOEXEC = getattr(socket, "MSG_CMSG_CLOEXEC", 0)  # Linux; elsewhere the descriptor is closed at once anyway
+
 MISS = object()  # hit()'s answer when it has no current value
 
 PEXPIRETIME = Command(commands._int)
@@ -107,7 +109,7 @@ def handover(addr: str, timeout: float) -> memoryview:
             if left <= 0:
                 raise OSError("the near cache's handover timed out")
             sock.settimeout(left)
-            chunk, ancillary, _, _ = sock.recvmsg(4096, fd_size, socket.MSG_CMSG_CLOEXEC)
+            chunk, ancillary, _, _ = sock.recvmsg(4096, fd_size, _CLOEXEC)
             for level, kind, payload in ancillary:
                 if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                     got = array.array("i")
