@@ -244,7 +244,7 @@ def test_a_key_past_its_deadline_is_never_a_hit(near: Any, writer: Writer, monke
     assert cache.get("t") == b"v"
     assert cache.get("t") == b"v"
     assert cache.near_cache_stats()["hits"] == 1
-    clock[0] += 100.0
+    clock[0] += 200.0  # past the deadline (set 100 s after a moment later than clock was read)
     assert cache.get("t") == b"v"
     assert cache.near_cache_stats()["hits"] == 1  # a miss: the deadline had passed
 
