@@ -158,14 +158,6 @@ func (n *nearTable) changed(key string, flushed bool) {
 	atomic.AddUint64(&n.words[nearHeader+sum%nearSlots], 1)
 }
 
-// version returns the version of key's slot (for tests).
-func (n *nearTable) version(key string) uint64 {
-	return atomic.LoadUint64(&n.words[nearHeader+crc32.ChecksumIEEE([]byte(key))%nearSlots])
-}
-
-// epoch returns the epoch word (for tests).
-func (n *nearTable) epoch() uint64 { return atomic.LoadUint64(&n.words[nearWordEpoch]) }
-
 // close marks the table dead, so that no client serves what it read from
 // this server any more, and removes its file, unless a newer server has
 // already replaced it. The store must no longer call changed.

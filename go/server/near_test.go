@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -170,6 +171,14 @@ func TestNearHandover(t *testing.T) {
 }
 
 func crcSlot(key string) uint32 { return crc32.ChecksumIEEE([]byte(key)) % nearSlots }
+
+// version returns the version of key's slot.
+func (n *nearTable) version(key string) uint64 {
+	return atomic.LoadUint64(&n.words[nearHeader+crcSlot(key)])
+}
+
+// epoch returns the epoch word.
+func (n *nearTable) epoch() uint64 { return atomic.LoadUint64(&n.words[nearWordEpoch]) }
 
 // TestNearFencesAKilledServersTable: a server that starts at the socket of
 // one that died without closing (SIGKILL) marks the old table dead before
