@@ -24,9 +24,12 @@ from .systems import tmc as tmc_sys
 TMC_GO = "tmc-go"
 TMC_PURE = "tmc-pure"
 TMC_PIPE = "tmc-go-pipeline"
+TMC_NEAR = "tmc-go-near"
 REDIS = "redis-py"
 REDIS_PIPE = "redis-py-pipeline"
 REDIS_TMC = "redis-py->tmc"
+REDIS_CACHE = "redis-py-cache"
+REDIS_CACHE_TMC = "redis-py-cache->tmc"
 TMC_REDIS = "tmc-go->redis"
 MEMCACHED = "memcached"
 MANAGER = "manager"
@@ -44,6 +47,7 @@ class Lab:
         self.have = have  # pip package -> importable
         self.pin = True  # measure latency in two pinned placements (--no-pin: False, once, unpinned)
         self.pool_size = pool_size
+        self.near_cache_size = 16384  # entries kept in the process: TinyCache(near_cache=...), CacheConfig(max_size=...)
         self.skipped: Dict[str, str] = {}  # system key -> why
         self._tmc: Dict[str, Server] = {}
         self._redis: Optional[Server] = None
@@ -110,24 +114,27 @@ class Lab:
         if why:
             self.skipped.setdefault(key, why)
             return None
-        if key in (TMC_GO, TMC_PURE, TMC_PIPE):
+        if key in (TMC_GO, TMC_PURE, TMC_PIPE, TMC_NEAR):
             srv = self.tmc_server(transport)
             if srv is None:
                 return None
             addr = f"127.0.0.1:{srv.tcp[1]}" if transport == "tcp" else f"unix://{srv.unix}"
-            return tmc_sys.spec(addr, transport, pure=key == TMC_PURE, pipeline=key == TMC_PIPE)
-        if key in (REDIS, REDIS_PIPE):
+            return tmc_sys.spec(addr, transport, pure=key == TMC_PURE, pipeline=key == TMC_PIPE,
+                                near_cache=self.near_cache_size if key == TMC_NEAR else 0)
+        if key in (REDIS, REDIS_PIPE, REDIS_CACHE):
             srv = self.redis_server()
-            return None if srv is None else redis_sys.spec(srv.addr(transport), transport, pipeline=key == REDIS_PIPE)
+            return None if srv is None else redis_sys.spec(srv.addr(transport), transport, pipeline=key == REDIS_PIPE,
+                                                          cache=self.near_cache_size if key == REDIS_CACHE else 0)
         if key == TMC_REDIS:
             srv = self.redis_server()
             if srv is None:
                 return None
             addr = f"127.0.0.1:{srv.tcp[1]}" if transport == "tcp" else f"unix://{srv.unix}"
             return tmc_sys.spec(addr, transport, pure=False, server="redis")
-        if key == REDIS_TMC:
+        if key in (REDIS_TMC, REDIS_CACHE_TMC):
             srv = self.tmc_server(transport)
-            return None if srv is None else redis_sys.spec(srv.addr(transport), transport, server="tiny-mp-cache")
+            return None if srv is None else redis_sys.spec(srv.addr(transport), transport, server="tiny-mp-cache",
+                                                          cache=self.near_cache_size if key == REDIS_CACHE_TMC else 0)
         if key == MEMCACHED:
             srv = self.memcached_server(transport)
             return None if srv is None else memcached_sys.spec(srv.addr(transport), transport)
@@ -159,11 +166,12 @@ class Lab:
         return out
 
     def _why_not(self, key: str) -> str:
-        need = {REDIS: "redis", REDIS_PIPE: "redis", REDIS_TMC: "redis", MEMCACHED: "pymemcache", DISKCACHE: "diskcache",
-                TMC_GO: "cffi", TMC_PIPE: "cffi", TMC_REDIS: "cffi"}.get(key)
+        need = {REDIS: "redis", REDIS_PIPE: "redis", REDIS_TMC: "redis", REDIS_CACHE: "redis", REDIS_CACHE_TMC: "redis",
+                MEMCACHED: "pymemcache", DISKCACHE: "diskcache",
+                TMC_GO: "cffi", TMC_PIPE: "cffi", TMC_REDIS: "cffi", TMC_NEAR: "cffi"}.get(key)
         if need and not self.have.get(need):
             return f"Python package {need} is not installed"
-        if key in (REDIS, REDIS_PIPE, TMC_REDIS, RAW_REDIS) and not self.servers.tools.get("redis-server"):
+        if key in (REDIS, REDIS_PIPE, REDIS_CACHE, TMC_REDIS, RAW_REDIS) and not self.servers.tools.get("redis-server"):
             return "redis-server is not installed"
         if key == MEMCACHED and not self.servers.tools.get("memcached"):
             return "memcached is not installed"

@@ -34,6 +34,12 @@ class Profile:
     # hit ratio: distinct keys, requests in the trace, value size, bound as a fraction of keys*value
     hr_keys: int
     hr_requests: int
+    # near cache: timed batches of 20 hits per round (hit latency); ops per process per round (Zipf 95/5)
+    nc_hit_batches: int = 2000
+    nc_hit_rounds: int = 5
+    nc_ops: int = 20_000
+    nc_rounds: int = 3
+    nc_procs: int = 8
     hr_value: int = 1000
     hr_fraction: float = 0.1
     hr_min_bound: int = 4 << 20
@@ -70,4 +76,5 @@ QUICK = Profile(
     rb_requests_p1=10_000, rb_requests_p16=50_000, rb_repeats=1,
     mem_keys=50_000,
     hr_keys=10_000, hr_requests=30_000,
+    nc_hit_batches=300, nc_hit_rounds=2, nc_ops=2000, nc_rounds=1,
 )

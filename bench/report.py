@@ -156,6 +156,29 @@ def hit_ratio(res: Dict[str, Any]) -> str:
             + table(["server", "policy", "hit ratio", "keys at end", "client"], rows))
 
 
+def near_cache(res: Dict[str, Any]) -> str:
+    hit, zipf = res.get("hit", {}), res.get("zipf", {})
+    floor = next((e for e in hit.values() if e["key"] is None), None)
+    rows = [[name, _f(e["mean_us"], "{:.3f}"), _f(e["p50_us"], "{:.3f}"), _f(e["p99_us"], "{:.3f}"),
+             _x(_ratio(e["mean_us"], floor["mean_us"]) if floor else None),
+             "" if e.get("near_hits") is None else f"{e['near_hits']:.0%}"] for name, e in hit.items()]
+    out = [f"hit latency: {res.get('hit_batches')} batches of {res.get('hit_keys')} gets of "
+           f"{res.get('value_size')} B keys each; mean = total time / gets; p50 and p99 of the per-batch means "
+           "(single calls are too short to time one by one)",
+           table(["system", "mean us", "p50 us", "p99 us", "vs dict", "near hits"], rows)]
+    near = _find(zipf, L.TMC_NEAR, "unix")
+    rows = [[name, _f(e["ops_per_s"], "{:,.0f}"), _x(_ratio(near["ops_per_s"], e["ops_per_s"]) if near else None),
+             "" if e.get("near_hit_ratio") is None else f"{e['near_hit_ratio']:.0%}"] for name, e in zipf.items()]
+    out += ["", f"Zipf({res.get('alpha')}) over {res.get('keys'):,} keys, {res.get('write_ratio', 0):.0%} sets, "
+            f"{res.get('processes')} processes x {res.get('ops_per_process'):,} ops, median of {res.get('rounds')} "
+            f"rounds; near cache of {res.get('near_cache_size'):,} entries (redis-py's cache the same size)",
+            table(["system", "ops/s", "near / this", "near hits"], rows)]
+    na = res.get("not_applicable", {})
+    if na:
+        out.append("n/a: " + "; ".join(f"{name}: {why[:300]}" for name, why in na.items()))
+    return "\n".join(out)
+
+
 def targets(lines: List[Dict[str, Any]]) -> str:
     rows = []
     for t in lines:
@@ -185,6 +208,7 @@ SECTIONS = [
     ("redis_benchmark", "redis-benchmark, requests/s", redis_benchmark),
     ("memory", "Resident memory", memory),
     ("hit_ratio", "Hit ratio under a memory bound", hit_ratio),
+    ("near_cache", "Near cache", near_cache),
 ]
 
 

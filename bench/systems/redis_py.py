@@ -3,29 +3,43 @@
 redis-py uses the hiredis reply parser when hiredis is installed; the run
 reports which one it got. With pipeline=True, mget/mset are a pipeline of
 single GETs/SETs (one round trip), the peer of the mget/mset target.
+With cache=N, redis-py's own client-side cache of N entries (RESP3, CLIENT
+TRACKING, redis-py >= 5.1: Redis(protocol=3, cache_config=CacheConfig(max_size=N))); redis-py
+refuses a server whose HELLO reports a version below 7.4.0.
 """
 
 from __future__ import annotations
 
-from typing import Any, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
-from .base import Adapter, Spec
+from .base import Adapter, Spec, Unsupported
 
 
-def spec(addr: Any, transport: str, server: str = "redis", pipeline: bool = False) -> Spec:
-    label = "redis-py" + (" pipeline" if pipeline else "") + ("" if server == "redis" else f" -> {server}")
-    return Spec("redis_py", label, transport, {"addr": addr, "pipeline": pipeline})
+def spec(addr: Any, transport: str, server: str = "redis", pipeline: bool = False, cache: int = 0) -> Spec:
+    label = "redis-py" + (" pipeline" if pipeline else "") + (" cache" if cache else "")
+    label += "" if server == "redis" else f" -> {server}"
+    return Spec("redis_py", label, transport, {"addr": addr, "pipeline": pipeline, "cache": cache})
 
 
 class RedisAdapter(Adapter):
-    def __init__(self, addr: Any, pipeline: bool):
+    def __init__(self, addr: Any, pipeline: bool, cache: int = 0):
         import redis
 
+        options: Dict[str, Any] = {"socket_timeout": 60}
+        if cache:
+            if isinstance(addr, str):
+                raise Unsupported("redis-py's client-side cache works over TCP only (its CacheProxyConnection needs "
+                                  "a port; Redis(unix_socket_path=..., cache_config=...) runs without the cache)")
+            from redis.cache import CacheConfig
+
+            options.update(protocol=3, cache_config=CacheConfig(max_size=cache))
         if isinstance(addr, str):
-            self.r = r = redis.Redis(unix_socket_path=addr, socket_timeout=60)
+            self.r = r = redis.Redis(unix_socket_path=addr, **options)
         else:
-            self.r = r = redis.Redis(host=addr[0], port=addr[1], socket_timeout=60)
+            self.r = r = redis.Redis(host=addr[0], port=addr[1], **options)
         r.ping()
+        if cache and r.get_cache() is None:
+            raise Unsupported("redis-py made no client-side cache")
         self.notes = {}
         self.set = r.set
         self.get = r.get
@@ -65,5 +79,5 @@ class RedisAdapter(Adapter):
 
 
 def connect(s: Spec) -> Adapter:
-    return RedisAdapter(s.params["addr"], s.params["pipeline"])
+    return RedisAdapter(s.params["addr"], s.params["pipeline"], s.params.get("cache", 0))
 

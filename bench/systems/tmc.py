@@ -6,7 +6,10 @@ when it has them. With an older TinyCache that lacks them, the adapter sends
 the commands through the client's generic command path (tmc_command in the
 Go library, or the pure client's _call) and says so in its notes.
 With pipeline=True, mget/mset are a TinyCache pipeline of single GETs/SETs,
-the like-for-like peer of a redis-py pipeline.
+the like-for-like peer of a redis-py pipeline. With near_cache=N the
+TinyCache keeps up to N values in the process (TinyCache(addr,
+near_cache=N)); the adapter refuses to run if the near cache is off
+(its near_cache_stats() says why), so no row measures the wrong thing.
 """
 
 from __future__ import annotations
@@ -16,17 +19,26 @@ from typing import Any, List, Mapping, Optional, Tuple
 from .base import Adapter, Spec, Unsupported
 
 
-def spec(addr: str, transport: str, pure: bool, server: str = "", pipeline: bool = False) -> Spec:
+def spec(addr: str, transport: str, pure: bool, server: str = "", pipeline: bool = False, near_cache: int = 0) -> Spec:
     label = "tiny-mp-cache " + ("pure" if pure else "go") + (" pipeline" if pipeline else "")
+    label += " near cache" if near_cache else ""
     label += f" -> {server}" if server else ""
-    return Spec("tmc", label, transport, {"addr": addr, "pure": pure, "pipeline": pipeline})
+    return Spec("tmc", label, transport, {"addr": addr, "pure": pure, "pipeline": pipeline, "near_cache": near_cache})
 
 
 class TmcAdapter(Adapter):
-    def __init__(self, addr: str, pure: bool, pipeline: bool = False):
+    def __init__(self, addr: str, pure: bool, pipeline: bool = False, near_cache: int = 0):
         from tiny_mp_cache import TinyCache
 
-        self.cache = c = TinyCache(addr, timeout=60.0, _pure=pure)
+        if near_cache:
+            self.cache = c = TinyCache(addr, timeout=60.0, _pure=pure, near_cache=near_cache)
+            stats = c.near_cache_stats()
+            if stats.get("mode") != "shared-memory":
+                c.close()
+                raise Unsupported(f"the near cache is {stats.get('mode')}: {stats.get('reason')}")
+        else:
+            self.cache = c = TinyCache(addr, timeout=60.0, _pure=pure)
+        self.near = bool(near_cache)
         self.notes = {}
         kind = _backend_kind(c)
         if kind != ("pure" if pure else "go"):
@@ -184,4 +196,5 @@ def _parse(buf: bytes, pos: int) -> Tuple[Any, int]:
 
 
 def connect(s: Spec) -> Adapter:
-    return TmcAdapter(s.params["addr"], s.params["pure"], s.params.get("pipeline", False))
+    return TmcAdapter(s.params["addr"], s.params["pure"], s.params.get("pipeline", False),
+                      s.params.get("near_cache", 0))
