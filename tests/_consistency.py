@@ -10,8 +10,10 @@ after it: bytes, None (deleted, popped, expired, flushed, evicted) or LIST
 (the key holds a list). Each writer puts a sequence number in its values,
 so states are distinct. Events that no writer acknowledges get a time too:
 a TTL's end (ack of the write that set it + the TTL + EXPIRY_MARGIN_NS),
-a flush (the FLUSHALL's ack, writers paused), a server restart (the old
-server reaped, writers paused) and an eviction (the reply of a plain read,
+a flush (the FLUSHALL's ack, writers paused), a server restart (SIGKILL,
+writers paused: when the new server at the same path answers; a killed
+server can tell no one, so until then its clients may serve what they
+hold) and an eviction (the reply of a plain read,
 no near cache, that found the key gone). Readers record, per read, the time
 it started, the API (get or mget) and what it returned.
 
@@ -168,18 +170,19 @@ def break_validity() -> None:
     """Make every near-cache entry look valid forever, in this process: the checker must then catch stale reads."""
     from tiny_mp_cache import _near
 
-    _near.NearCache.fresh = lambda self, *args, **kwargs: True  # the seam the near cache checks each hit through
+    _near.VALIDATE = False  # the near cache's seam: caches made after this serve what they hold, unchecked
 
 
 # --- shared control block -------------------------------------------------------
 
 # ctl (a shared array of int64): [0] gate: odd = writers park; [1] start ns; [2] end ns;
-# [3] eviction phase; then one slot per child: ready (1) and, for writers, the gate they parked at.
+# [3] eviction phase; then one slot per child: READY, then for writers the (odd, > 0) gate they parked at.
 GATE, START, END, PHASE, CHILD = 0, 1, 2, 3, 4
+READY = -1
 
 
 def _wait_start(ctl: Any, slot: int, limit_ns: int) -> None:
-    ctl[CHILD + slot] = 1
+    ctl[CHILD + slot] = READY
     while ctl[START] == 0:
         if time.monotonic_ns() > limit_ns:
             raise TimeoutError("the parent never gave the start time")
@@ -192,7 +195,7 @@ def _child(fn: Any, spec: Spec, ctl: Any, slot: int, addr: str, out: str) -> Non
     result: Dict[str, Any] = {"error": None}
     try:
         limit_ns = time.monotonic_ns() + int(spec.timeout * 1e9)
-        if spec.break_validity and fn is _read:
+        if spec.break_validity and fn in (_read, _evict_read):
             break_validity()
         result.update(fn(spec, ctl, slot, addr, limit_ns))
     except BaseException:
@@ -537,16 +540,36 @@ class Server:
                 self.proc.wait(timeout=10)
 
 
-def _pause(ctl: Any, writers: List[int], limit: float) -> int:
+def _pause(ctl: Any, writers: List[int], procs: List[Any], limit: float) -> int:
     """Park every writer; return the gate to reopen."""
     gate = ctl[GATE] + 1
     ctl[GATE] = gate
     deadline = time.monotonic() + limit
     while any(ctl[CHILD + w] != gate for w in writers):
-        if time.monotonic() > deadline:
-            raise TimeoutError("a writer did not park")
+        if time.monotonic() > deadline or any(procs[w].exitcode is not None for w in writers):
+            raise RuntimeError(f"a writer did not park in {limit:g} s")
         time.sleep(0.001)
     return gate
+
+
+def _interrupt(ctl: Any, server: Server, writers: List[int], procs: List[Any], start: int, seconds: float,
+               events: List[Tuple[str, int]]) -> None:
+    """With the writers parked: FLUSHALL at 1/3 of the run, SIGKILL and restart the server at 2/3."""
+    for what, at in (("flush", 1 / 3), ("restart", 2 / 3)):
+        time.sleep(max(0.0, (start + at * seconds * 1e9 - time.monotonic_ns()) / 1e9))
+        gate = _pause(ctl, writers, procs, 10)
+        if what == "flush":
+            reply = server.command(b"FLUSHALL")
+            if reply != b"+OK\r\n":
+                raise RuntimeError(f"FLUSHALL answered {reply!r}")
+            events.append((what, time.monotonic_ns()))
+        else:
+            # A SIGKILLed server cannot tell anyone; the new one, once it answers, has fenced the old
+            # table: from then on nothing from before may be served.
+            server.stop(signal.SIGKILL)
+            server.start()
+            events.append((what, time.monotonic_ns()))
+        ctl[GATE] = gate + 1
 
 
 def run(spec: Spec) -> Dict[str, Any]:
@@ -554,7 +577,8 @@ def run(spec: Spec) -> Dict[str, Any]:
     ctx = multiprocessing.get_context(spec.method)
     tmp = tempfile.mkdtemp(prefix="tmc-cc-", dir="/tmp")
     sock = os.path.join(tmp, "s.sock")
-    server = procs = None
+    server: Optional[Server] = None
+    procs: List[Any] = []
     try:
         eviction = spec.scenario == "eviction"
         server = Server(sock, *(["--max-memory", EVICTION_BOUND] if eviction else []))
@@ -574,29 +598,25 @@ def run(spec: Spec) -> Dict[str, Any]:
         start = time.monotonic_ns() + 50_000_000
         ctl[END] = start + int(spec.seconds * 1e9)
         ctl[START] = start
-        parent_events: List[Tuple[str, int]] = []  # (what, time ns): these reset every key to None
+        events: List[Tuple[str, int]] = []  # (what, time ns): a flush or a restart, which leave every key None
+        problems: List[str] = []
         if not eviction:
-            writers = list(range(spec.writers))
-            for what, at in (("flush", 1 / 3), ("restart", 2 / 3)):
-                time.sleep(max(0.0, (start + at * spec.seconds * 1e9 - time.monotonic_ns()) / 1e9))
-                gate = _pause(ctl, writers, 10)
-                if what == "flush":
-                    reply = server.command(b"FLUSHALL")
-                    assert reply == b"+OK\r\n", reply
-                    parent_events.append((what, time.monotonic_ns()))
-                else:
-                    server.stop(signal.SIGKILL)
-                    parent_events.append((what, time.monotonic_ns()))  # nothing from before can be served now
-                    server.start()
-                ctl[GATE] = gate + 1
+            try:
+                _interrupt(ctl, server, list(range(spec.writers)), procs, start, spec.seconds, events)
+            except Exception as e:  # stop everyone, and report it with what the children say
+                problems.append(f"parent: {type(e).__name__}: {e}")
+                ctl[END] = time.monotonic_ns()
+                ctl[GATE] += ctl[GATE] % 2
         for p in procs:
             p.join(timeout=max(0.1, deadline - time.monotonic()))
         hung = [i for i, p in enumerate(procs) if p.exitcode is None]
         if hung:
             raise RuntimeError(f"children {hung} did not finish in {spec.timeout} s")
-        return _summarize(spec, [_load(o) for o in outs], [p.exitcode for p in procs], parent_events, roles)
+        out = _summarize(spec, [_load(o) for o in outs], [p.exitcode for p in procs], events)
+        out["errors"] = problems + out["errors"]
+        return out
     finally:
-        for p in procs or []:
+        for p in procs:
             if p.is_alive():
                 p.kill()
             p.join(timeout=5)
@@ -614,7 +634,7 @@ def _load(path: str) -> Dict[str, Any]:
 
 
 def _summarize(spec: Spec, results: List[Dict[str, Any]], exitcodes: List[Optional[int]],
-               parent_events: List[Tuple[str, int]], roles: List[Any]) -> Dict[str, Any]:
+               parent_events: List[Tuple[str, int]]) -> Dict[str, Any]:
     errors = [f"child {i} (exit {code}): {r['error']}" for i, (r, code) in enumerate(zip(results, exitcodes))
               if r.get("error") or code != 0]
     events: Dict[str, List[Event]] = {}
@@ -630,6 +650,9 @@ def _summarize(spec: Spec, results: List[Dict[str, Any]], exitcodes: List[Option
             events[key].append((t, None))
     reads = [read for r in results for read in r.get("reads", [])]
     violations = check(events, reads)
+    if os.environ.get("TMC_CONSISTENCY_DUMP"):  # for a person investigating: every history, as a pickle
+        with open(os.environ["TMC_CONSISTENCY_DUMP"], "wb") as f:
+            pickle.dump({"events": events, "reads": reads, "parent_events": parent_events}, f)
     after = {what: sum(1 for _, t, _, _ in reads if t > at) for what, at in parent_events}
     if spec.scenario == "eviction":
         ends = {k: max(t for t, _ in evs) for k, evs in events.items()}
@@ -644,6 +667,7 @@ def _summarize(spec: Spec, results: List[Dict[str, Any]], exitcodes: List[Option
         "stats": [r.get("stats") for r in results if "reads" in r],
         "not_evicted": [k for r in results for k in r.get("not_evicted", [])],
         "fill_batches": sum(r.get("fill_batches", 0) for r in results),
+        "parent_events": parent_events,
         "violations": len(violations),
         "examples": [str(v) for v in violations[:5]],
     }
