@@ -144,3 +144,25 @@ def test_the_checker_catches_a_near_cache_whose_validity_check_is_broken(scenari
     out = run_scenario(method="spawn", scenario=scenario, break_validity=True)
     assert out["violations"] > 0, f"no stale read was caught with the validity check broken: {out}"
     print(f"violations caught with the validity check broken ({scenario}): {out['violations']}")
+
+
+# --- what the checker found ------------------------------------------------------------------
+
+
+def test_get_of_a_list_key_raises_wrongtype_after_an_mget_read_it(unix_server):
+    """MGET answers None for a key that holds a list, GET raises WRONGTYPE: a near cache filled by
+    mget must not turn the next get into None (the mixed workload caught this as a stale read)."""
+    need_go()
+    from tiny_mp_cache import ServerError, TinyCache
+
+    if not NEAR:
+        pytest.skip("TinyCache has no near_cache yet")
+    with TinyCache(unix_server.addr, near_cache=8) as near, TinyCache(unix_server.addr) as plain:
+        plain.delete("nc:list")
+        plain.push("nc:list", b"x")
+        assert near.mget(["nc:list"]) == [None]
+        with pytest.raises(ServerError, match="WRONGTYPE"):
+            plain.get("nc:list")
+        with pytest.raises(ServerError, match="WRONGTYPE"):
+            near.get("nc:list")
+        assert near.near_cache_stats()["mode"] == "shared-memory"

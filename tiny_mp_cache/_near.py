@@ -360,7 +360,9 @@ class NearCache:
         """Keep what a fill_queue pipeline returned; the values, in order."""
         values = [results[0]] if single else results[0]
         for key, value, stamp, expire_ms in zip(keys, values, stamps, results[1:]):
-            if stamp is not None:
+            # MGET's None is also its answer for a list, which GET answers with WRONGTYPE: keep it only
+            # when PEXPIRETIME says there is no such key (-2; a list has -1 or a deadline).
+            if stamp is not None and (single or value is not None or expire_ms == -2):
                 self.keep(key, value, stamp, expire_ms)
         return values  # type: ignore[no-any-return]
 
