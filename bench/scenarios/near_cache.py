@@ -18,11 +18,16 @@ port, and Redis(unix_socket_path=..., cache_config=...) quietly runs
 without the cache).
 
 zipf 95/5: 8 client processes (the spawned pool), each running OPS
-operations on KEYS keys of 100 B drawn from a Zipf(ALPHA) popularity (its
-own seed; the popularity shuffled over the key names): 95 % get, 5 % set.
-All start at once; ops/s = all ops / (first start .. last end), median
-over rounds, the systems taking turns in each round. The near cache's
-hits, as the clients counted them, are reported too.
+operations on KEYS keys of 100 B: 95 % gets of keys drawn from a
+Zipf(ALPHA) popularity (its own seed; the popularity shuffled over the key
+names, the same in every process), 5 % sets, in two cases: the sets go to
+keys drawn from the same Zipf (as YCSB's workload B: the hottest keys are
+also the most written, so every process's copy of them is invalidated
+most), or to any key alike. Before the timed run each process reads once
+every key it will read (untimed), so each cache starts warm. All start at
+once; ops/s = all ops / (first start .. last end), median over rounds, the
+systems taking turns in each round. The near cache's hits, as the clients
+counted them, are reported too.
 
 redis-py's cache needs a server whose HELLO reports 7.4 or later: with an
 older redis-server its rows are n/a, with redis-py's reason.
@@ -34,7 +39,7 @@ import random
 import time
 from array import array
 from itertools import accumulate
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .. import lab as L
 from ..pool import WorkerError
@@ -65,7 +70,9 @@ ZIPF_SYSTEMS = [
 ]
 
 LOAD = __name__ + ":worker_load"
+WARM = __name__ + ":worker_warm"
 ROUND = __name__ + ":worker_round"
+WRITES_TO = ("zipf", "uniform")  # which keys the sets go to: the reads' Zipf (YCSB B), or any key alike
 
 
 def _value(i: int) -> bytes:
@@ -166,21 +173,39 @@ def worker_load(adapter: Any, wid: int, keys: int) -> None:
         raise RuntimeError("get did not return what mset stored")
 
 
-def worker_round(adapter: Any, wid: int, keys: int, ops: int, alpha: float, write_ratio: float, seed: int,
-                 start_at: float) -> Dict[str, Any]:
-    """In a client process: at start_at, ops gets and sets of Zipf-distributed keys; [start, end] and near hits."""
+def _trace(wid: int, keys: int, ops: int, alpha: float, write_ratio: float, writes_to: str,
+           seed: int) -> List[Tuple[str, bool]]:
+    """This process's (key, is a set) per op: reads from Zipf(alpha); sets from the same Zipf or uniform."""
     rng = random.Random(seed * 100 + wid)
     popularity = list(range(keys))
     random.Random(seed).shuffle(popularity)  # the same popularity in every process
     cum = list(accumulate(1.0 / (r ** alpha) for r in range(1, keys + 1)))
-    names = [f"nc:z:{popularity[r]}" for r in rng.choices(range(keys), cum_weights=cum, k=ops)]
-    writes = [rng.random() < write_ratio for _ in range(ops)]
+    ranks = rng.choices(range(keys), cum_weights=cum, k=ops)
+    out = []
+    for r in ranks:
+        if rng.random() < write_ratio:
+            out.append((f"nc:z:{popularity[r] if writes_to == 'zipf' else rng.randrange(keys)}", True))
+        else:
+            out.append((f"nc:z:{popularity[r]}", False))
+    return out
+
+
+def worker_warm(adapter: Any, wid: int, **trace: Any) -> None:
+    """In a client process: read every key the round will read once (untimed): a cache's steady state."""
+    get = adapter.get
+    for name in {name for name, write in _trace(wid, **trace) if not write}:
+        get(name)
+
+
+def worker_round(adapter: Any, wid: int, start_at: float, **trace: Any) -> Dict[str, Any]:
+    """In a client process: at start_at, the trace's gets and sets; [start, end], reads and near-cache hits."""
+    ops = _trace(wid, **trace)
     value = _value(0)
     get, set_ = adapter.get, adapter.set
     before = _near_stats(adapter)
     time.sleep(max(0.0, start_at - time.monotonic()))
     t0 = time.monotonic()
-    for name, write in zip(names, writes):
+    for name, write in ops:
         if write:
             set_(name, value)
         else:
@@ -188,14 +213,16 @@ def worker_round(adapter: Any, wid: int, keys: int, ops: int, alpha: float, writ
     t1 = time.monotonic()
     after = _near_stats(adapter)
     hits = after["hits"] - before["hits"] if after and before else None
-    return {"span": [t0, t1], "reads": ops - sum(writes), "near_hits": hits}
+    return {"span": [t0, t1], "reads": sum(1 for _, write in ops if not write), "near_hits": hits}
 
 
 def _zipf(lab: Any, profile: Any, progress: Any, results: Dict[str, Any]) -> Dict[str, Any]:
     specs = lab.specs(ZIPF_SYSTEMS)
     procs = min(profile.nc_procs, lab.pool_size)
-    rates: Dict[str, List[float]] = {spec.name: [] for _, spec in specs}
-    hit_ratio: Dict[str, List[float]] = {spec.name: [] for _, spec in specs}
+    cases = [(spec, w) for _, spec in specs for w in WRITES_TO]
+    rates: Dict[Tuple[str, str], List[float]] = {(spec.name, w): [] for spec, w in cases}
+    hit_ratio: Dict[Tuple[str, str], List[float]] = {(spec.name, w): [] for spec, w in cases}
+    kinds = {spec.name: key for key, spec in specs}
     failed = set()
     progress.scenario(TITLE + f": Zipf 95/5, {procs} processes", profile.nc_rounds * len(specs))
     for r in range(profile.nc_rounds):
@@ -214,28 +241,33 @@ def _zipf(lab: Any, profile: Any, progress: Any, results: Dict[str, Any]) -> Dic
                 try:
                     if r == 0:
                         pool.run(LOAD, workers[:1], {"keys": KEYS})
-                    start_at = time.monotonic() + 0.2
-                    got = pool.run(ROUND, workers, {"keys": KEYS, "ops": profile.nc_ops, "alpha": ALPHA,
-                                                    "write_ratio": WRITE_RATIO, "seed": r + 1, "start_at": start_at})
+                    for writes_to in WRITES_TO:
+                        trace = {"keys": KEYS, "ops": profile.nc_ops, "alpha": ALPHA, "write_ratio": WRITE_RATIO,
+                                 "writes_to": writes_to, "seed": r + 1}
+                        pool.run(WARM, workers, trace)
+                        got = pool.run(ROUND, workers, {**trace, "start_at": time.monotonic() + 0.2})
+                        wall = max(g["span"][1] for g in got) - min(g["span"][0] for g in got)
+                        rates[spec.name, writes_to].append(procs * profile.nc_ops / wall)
+                        if all(g["near_hits"] is not None for g in got):
+                            hit_ratio[spec.name, writes_to].append(
+                                sum(g["near_hits"] for g in got) / sum(g["reads"] for g in got))
                 finally:
                     pool.close(workers)
-                wall = max(g["span"][1] for g in got) - min(g["span"][0] for g in got)
-                rates[spec.name].append(procs * profile.nc_ops / wall)
-                if all(g["near_hits"] is not None for g in got):
-                    hit_ratio[spec.name].append(sum(g["near_hits"] for g in got) / sum(g["reads"] for g in got))
-                progress.step(f"round {r + 1} {spec.name}", f"{rates[spec.name][-1]:,.0f} ops/s")
+                progress.step(f"round {r + 1} {spec.name}", ", ".join(
+                    f"sets {w} {rates[spec.name, w][-1]:,.0f} ops/s" for w in WRITES_TO))
             except Exception as e:
                 failed.add(spec.name)
                 results["errors"].append({"system": spec.name, "key": key, "error": f"{type(e).__name__}: {e}"})
                 if isinstance(e, WorkerError):
                     lab.reset_pool()
-    systems = {}
-    for key, spec in specs:
-        if rates[spec.name]:
-            systems[spec.name] = {"key": key, "transport": spec.transport, "label": spec.label,
-                                  "ops_per_s": median(rates[spec.name]), "rounds": rates[spec.name],
-                                  "near_hit_ratio": median(hit_ratio[spec.name]) if hit_ratio[spec.name] else None}
-    return systems
+    out: Dict[str, Any] = {w: {} for w in WRITES_TO}
+    for spec, w in cases:
+        got = rates[spec.name, w]
+        if got:
+            hits = hit_ratio[spec.name, w]
+            out[w][spec.name] = {"key": kinds[spec.name], "transport": spec.transport, "label": spec.label,
+                                 "ops_per_s": median(got), "rounds": got, "near_hit_ratio": median(hits) if hits else None}
+    return out
 
 
 def run(lab: Any, profile: Any, progress: Any) -> Dict[str, Any]:
