@@ -26,7 +26,8 @@ asserted; no read is required to be fast.
 The workload (run_workload, in a fresh interpreter: python tests/_consistency.py
 SPEC) starts one server on a unix socket, writer processes with plain
 clients and reader processes with TinyCache(addr, near_cache=N), under a
-multiprocessing start method; the parent pauses the writers to FLUSHALL and
+multiprocessing start method (or, under fork, readers that use a near
+cache the parent made and filled before it forked them); the parent pauses the writers to FLUSHALL and
 to SIGKILL and restart the server at the same path. A second scenario
 (run_eviction) evicts keys a reader holds, under max_memory. The parent
 reaps every child, then checks all histories and prints one RESULT line.
@@ -125,6 +126,7 @@ class Spec:
     scenario: str = "mixed"  # mixed (every write kind, a flush, a restart) | eviction
     near_cache: int = 64  # readers' TinyCache(near_cache=...); 0: no near cache (the harness alone)
     break_validity: bool = False  # the self-test: readers serve entries whatever the server changed
+    inherit: bool = False  # fork only: the readers use a near cache the parent made and filled (with Go loaded)
     writers: int = 2
     readers: int = 2
     seconds: float = 2.4  # the mixed scenario's length; the flush at 1/3 of it, the restart at 2/3
@@ -134,7 +136,7 @@ class Spec:
 
 STR_KEYS, COUNTER_KEYS, LIST_KEYS = 5, 2, 2  # per writer
 TTL_S = 0.03  # short TTLs: set(ttl=...) and expire()
-PERSIST_TTL_S = 5.0  # expire() then persist() at once: the key keeps its value
+PERSIST_TTL_S = 0.2  # expire() then persist() at once: the key keeps its value past the TTL
 READS_PER_NAP = 40  # readers sleep 1 ms after this many reads: bounded histories, CPU left for the writers
 
 
@@ -164,6 +166,9 @@ def open_reader(addr: str, spec: Spec) -> Any:
     if spec.near_cache:
         return TinyCache(addr, timeout=5.0, near_cache=spec.near_cache)
     return TinyCache(addr, timeout=5.0)
+
+
+INHERITED: Optional[Any] = None  # under Spec.inherit, the parent's TinyCache, which forked readers use
 
 
 def break_validity() -> None:
@@ -281,14 +286,18 @@ class Writer:
             assert c.expire(key, TTL_S), f"expire {key}: no such key"
             self.record(key, had, "expire")
             self._ttl_ends(key, self.events[key][-1][0], TTL_S)
-        else:  # expire_persist: a long TTL, then persist at once: the key keeps its value
+        else:  # expire_persist: a TTL, then persist at once: the key keeps its value (unless it expired first)
             if self.state[key] is None:
                 self.set(key)
             had = self.state[key]
             assert c.expire(key, PERSIST_TTL_S), f"expire {key}: no such key"
             self.record(key, had, "expire")
-            assert c.persist(key), f"persist {key}: the key had no TTL"
-            self.record(key, had, "persist")
+            acked = self.events[key][-1][0]
+            if c.persist(key):
+                self.record(key, had, "persist")
+            else:  # it expired before persist arrived
+                self.record(key, None, "persist")
+                self._ttl_ends(key, acked, PERSIST_TTL_S)
 
     def _counter(self, key: str) -> None:
         c = self.cache
@@ -370,7 +379,7 @@ def _write(spec: Spec, ctl: Any, slot: int, addr: str, limit_ns: int) -> Dict[st
 def _read(spec: Spec, ctl: Any, slot: int, addr: str, limit_ns: int) -> Dict[str, Any]:
     from tiny_mp_cache import ConnectionError, ServerError
 
-    cache = open_reader(addr, spec)
+    cache = INHERITED if INHERITED is not None else open_reader(addr, spec)
     keys = all_keys(spec)
     rng = random.Random(spec.seed * 1000 + 500 + slot)
     reads: List[Read] = []
@@ -403,8 +412,9 @@ def _read(spec: Spec, ctl: Any, slot: int, addr: str, limit_ns: int) -> Dict[str
                 reads += [(k, t, "mget", v) for k, v in zip(some, got)]
         time.sleep(0.001)
     stats = cache.near_cache_stats() if spec.near_cache else None
+    client = "go" if type(cache._client()).__module__.endswith("_bindings") else "pure"
     cache.close()
-    return {"reads": reads, "failed": failed, "stats": stats}
+    return {"reads": reads, "failed": failed, "stats": stats, "client": client}
 
 
 # --- eviction -----------------------------------------------------------------------
@@ -584,6 +594,12 @@ def run(spec: Spec) -> Dict[str, Any]:
         server = Server(sock, *(["--max-memory", EVICTION_BOUND] if eviction else []))
         roles = [(_evict_write, 0), (_evict_read, 1)] if eviction else (
             [(_write, w) for w in range(spec.writers)] + [(_read, spec.writers + r) for r in range(spec.readers)])
+        if spec.inherit:  # a near cache made, filled and so holding the Go library, before the fork
+            global INHERITED
+            INHERITED = open_reader(f"unix://{sock}", spec)
+            INHERITED.mget(all_keys(spec))
+            INHERITED.mget(all_keys(spec))
+            assert INHERITED.near_cache_stats()["hits"] > 0 or not spec.near_cache, INHERITED.near_cache_stats()
         ctl = ctx.Array("q", CHILD + len(roles), lock=False)
         outs = [os.path.join(tmp, f"child{slot}.pickle") for _, slot in roles]
         procs = [ctx.Process(target=_child, args=(fn, spec, ctl, slot, f"unix://{sock}", out), daemon=True)
@@ -620,6 +636,8 @@ def run(spec: Spec) -> Dict[str, Any]:
             if p.is_alive():
                 p.kill()
             p.join(timeout=5)
+        if INHERITED is not None:
+            INHERITED.close()
         if server is not None:
             server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -665,6 +683,7 @@ def _summarize(spec: Spec, results: List[Dict[str, Any]], exitcodes: List[Option
         "writes": kinds,
         "reads_after": after,
         "stats": [r.get("stats") for r in results if "reads" in r],
+        "clients": [r.get("client") for r in results if "reads" in r],  # the readers' TinyCache: go or pure
         "not_evicted": [k for r in results for k in r.get("not_evicted", [])],
         "fill_batches": sum(r.get("fill_batches", 0) for r in results),
         "parent_events": parent_events,

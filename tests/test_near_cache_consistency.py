@@ -9,7 +9,9 @@ says what is recorded and what is checked. Here:
   persist, TTL expiry, a FLUSHALL and a server restart: SIGKILL and a new
   server at the same path) under fork and spawn, readers with
   TinyCache(addr, near_cache=64): no violation, and every reader served
-  hits from shared memory (otherwise the test could not fail);
+  hits from shared memory (otherwise the test could not fail); and under
+  fork with readers that use the near cache the parent made and filled
+  before forking (so they run the pure-Python client);
 * eviction under max_memory: keys a reader holds are evicted by another
   process's fills; once a plain read saw them gone, the reader must not
   return them;
@@ -115,12 +117,27 @@ def test_a_state_seen_again_later_does_not_excuse_an_older_read_before_it():
 def test_mixed_writes_flush_and_restart_never_serve_a_stale_read(method):
     need_go()
     out = run_scenario(method=method)
+    assert out["clients"] == ["go", "go"], out["clients"]  # the parent loaded nothing before it forked
     assert out["violations"] == 0, "\n".join(out["examples"])
     for kind in ("set", "delete", "pop", "lpush", "rpush", "rpop", "incr", "set_ttl", "expire", "persist",
                  "flush", "restart"):
         assert out["writes"].get(kind, 0) > 0, f"no {kind} in this run: {out['writes']}"
     assert out["reads_after"]["flush"] > 0 and out["reads_after"]["restart"] > 0, out["reads_after"]
     assert out["reads"] > 1000, out["reads"]
+    assert_near_cache_served(out)
+
+
+@pytest.mark.timeout(90)
+def test_readers_forked_with_the_parents_filled_near_cache_never_serve_a_stale_read():
+    """The parent made a TinyCache(near_cache=64), filled it (loading the Go library), then forked the readers,
+    which use that object: the pure-Python client in each child, with the entries the parent filled."""
+    need_go()
+    if not NEAR:
+        pytest.skip("TinyCache has no near_cache yet")
+    out = run_scenario(method="fork", inherit=True)
+    assert out["clients"] == ["pure", "pure"], out["clients"]  # the inherited Go runtime is never called
+    assert out["violations"] == 0, "\n".join(out["examples"])
+    assert out["reads_after"]["flush"] > 0 and out["reads_after"]["restart"] > 0, out["reads_after"]
     assert_near_cache_served(out)
 
 
