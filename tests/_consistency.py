@@ -9,13 +9,13 @@ Linux CLOCK_MONOTONIC is one clock for every process) and the key's state
 after it: bytes, None (deleted, popped, expired, flushed, evicted) or LIST
 (the key holds a list). Each writer puts a sequence number in its values,
 so states are distinct. Events that no writer acknowledges get a time too:
-a TTL's end (ack of the write that set it + the TTL + EXPIRY_MARGIN_NS),
-a flush (the FLUSHALL's ack, writers paused), a server restart (SIGKILL,
-writers paused: when the new server at the same path answers; a killed
-server can tell no one, so until then its clients may serve what they
-hold) and an eviction (the reply of a plain read,
-no near cache, that found the key gone). Readers record, per read, the time
-it started, the API (get or mget) and what it returned.
+a TTL's end (the ack of the write that set it + the TTL +
+EXPIRY_MARGIN_NS), a flush (the FLUSHALL's ack, writers paused), a server
+restart (SIGKILL, writers paused; the event is when the new server at the
+same path answers: a killed server can tell no one, so until then its
+clients may serve what they hold) and an eviction (the reply of a plain
+read, no near cache, that found the key gone). Readers record, per read,
+the time it started, the API (get or mget) and what it returned.
 
 The check. For a read R of key k starting at t, let i0 be the last event of
 k with time < t. R must return the state of event i0 or of a later event;
@@ -23,14 +23,16 @@ before any event, the initial state None counts as event -1. A read that
 overlaps a write may return either side of it. Only this ordering is
 asserted; no read is required to be fast.
 
-The workload (run_workload, in a fresh interpreter: python tests/_consistency.py
-SPEC) starts one server on a unix socket, writer processes with plain
-clients and reader processes with TinyCache(addr, near_cache=N), under a
-multiprocessing start method (or, under fork, readers that use a near
-cache the parent made and filled before it forked them); the parent pauses the writers to FLUSHALL and
-to SIGKILL and restart the server at the same path. A second scenario
-(run_eviction) evicts keys a reader holds, under max_memory. The parent
-reaps every child, then checks all histories and prints one RESULT line.
+The workload: run(Spec), in a fresh interpreter (python -c ... main(SPEC),
+see the test module), starts one server on a unix socket and child
+processes under a multiprocessing start method. Scenario "mixed": writers
+with plain clients, readers with TinyCache(addr, near_cache=N) (or, under
+fork with Spec.inherit, readers that use a near cache the parent made and
+filled before it forked them); the parent pauses the writers to FLUSHALL,
+and again to SIGKILL and restart the server at the same path. Scenario
+"eviction": keys a reader holds are evicted under max_memory by another
+process's fills. The parent reaps every child, then checks all histories
+and prints one RESULT line.
 """
 
 from __future__ import annotations
@@ -150,14 +152,6 @@ def writer_keys(wid: int) -> Dict[str, str]:
 
 def all_keys(spec: Spec) -> List[str]:
     return [k for w in range(spec.writers) for k in writer_keys(w)]
-
-
-def near_cache_supported() -> bool:
-    import inspect
-
-    from tiny_mp_cache import TinyCache
-
-    return "near_cache" in inspect.signature(TinyCache.__init__).parameters
 
 
 def open_reader(addr: str, spec: Spec) -> Any:

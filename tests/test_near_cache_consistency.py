@@ -27,7 +27,6 @@ never copies this pytest process's Go runtime.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict
 
 import _consistency as cc
@@ -35,7 +34,7 @@ import pytest
 from conftest import TESTS, need_go, run_python
 
 DRIVER = f"import sys; sys.path.insert(0, {TESTS!r}); import _consistency; sys.exit(_consistency.main(sys.argv[1:]))"
-NEAR = 64 if cc.near_cache_supported() else 0  # 0 until TinyCache has near_cache: the harness alone
+NEAR = 64  # the readers' TinyCache(addr, near_cache=NEAR)
 METHODS = ["fork", "spawn"]
 
 
@@ -54,8 +53,6 @@ def run_scenario(**kwargs) -> dict:
 
 def assert_near_cache_served(out: dict) -> None:
     """Every reader used shared memory and served hits from it: otherwise nothing here could fail."""
-    if not NEAR:
-        return
     for stats in out["stats"]:
         assert stats["mode"] == "shared-memory", stats
         assert stats["hits"] > 0, stats
@@ -132,8 +129,6 @@ def test_readers_forked_with_the_parents_filled_near_cache_never_serve_a_stale_r
     """The parent made a TinyCache(near_cache=64), filled it (loading the Go library), then forked the readers,
     which use that object: the pure-Python client in each child, with the entries the parent filled."""
     need_go()
-    if not NEAR:
-        pytest.skip("TinyCache has no near_cache yet")
     out = run_scenario(method="fork", inherit=True)
     assert out["clients"] == ["pure", "pure"], out["clients"]  # the inherited Go runtime is never called
     assert out["violations"] == 0, "\n".join(out["examples"])
@@ -156,8 +151,6 @@ def test_an_evicted_key_is_not_served_after_a_plain_read_saw_it_gone(method):
 @pytest.mark.parametrize("scenario", ["mixed", "eviction"])
 def test_the_checker_catches_a_near_cache_whose_validity_check_is_broken(scenario):
     need_go()
-    if not NEAR:
-        pytest.skip("TinyCache has no near_cache yet: nothing to break")
     out = run_scenario(method="spawn", scenario=scenario, break_validity=True)
     assert out["violations"] > 0, f"no stale read was caught with the validity check broken: {out}"
     print(f"violations caught with the validity check broken ({scenario}): {out['violations']}")
@@ -172,8 +165,6 @@ def test_get_of_a_list_key_raises_wrongtype_after_an_mget_read_it(unix_server):
     need_go()
     from tiny_mp_cache import ServerError, TinyCache
 
-    if not NEAR:
-        pytest.skip("TinyCache has no near_cache yet")
     with TinyCache(unix_server.addr, near_cache=8) as near, TinyCache(unix_server.addr) as plain:
         plain.delete("nc:list")
         plain.push("nc:list", b"x")
