@@ -137,6 +137,24 @@ def _memory_hit_ratio(ax: Any, results: Dict[str, Any]) -> None:
     ax.set_title(title)
 
 
+def _near_cache(ax: Any, results: Dict[str, Any]) -> None:
+    title = "Near cache: Zipf 95/5, 8 processes"
+    zipf = results.get("near_cache", {}).get("zipf", {})
+    names = list(dict.fromkeys(n for systems in zipf.values() for n in systems))
+    if not names:
+        return _empty(ax, title)
+    width = 0.8 / len(zipf)
+    for i, (writes_to, systems) in enumerate(zipf.items()):
+        ax.barh([y + (i - (len(zipf) - 1) / 2) * width for y in range(len(names))],
+                [systems.get(n, {}).get("ops_per_s", 0) for n in names], height=width, label=f"sets {writes_to}")
+    ax.set_yticks(range(len(names)), [_short(n) for n in names], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel("ops/s, log scale (higher is better)")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+
+
 def plot(results: Dict[str, Any], path: str) -> None:
     import matplotlib
 
@@ -147,7 +165,8 @@ def plot(results: Dict[str, Any], path: str) -> None:
     meta = results["meta"]
     fig.suptitle(f"tiny-mp-cache benchmarks ({meta['profile']['name']} run, {meta['machine']['cores']} cores, "
                  f"commit {meta['commit']})")
-    panels = (_latency, _batch, _throughput, _producer_workers, _big_values, _redis_benchmark, _memory_hit_ratio)
+    panels = (_latency, _batch, _throughput, _producer_workers, _big_values, _redis_benchmark, _memory_hit_ratio,
+              _near_cache)
     cells = [a for row in axes for a in row]
     for ax, panel in zip(cells, panels):
         panel(ax, results)
