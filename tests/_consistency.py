@@ -26,7 +26,8 @@ asserted; no read is required to be fast.
 The workload: run(Spec), in a fresh interpreter (python -c ... main(SPEC),
 see the test module), starts one server on a unix socket and child
 processes under a multiprocessing start method. Scenario "mixed": writers
-with plain clients, readers with TinyCache(addr, near_cache=N) (or, under
+with plain clients, readers with TinyCache(addr, near_cache=N) or
+AsyncTinyCache(addr, near_cache=N) (or, under
 fork with Spec.inherit, readers that use a near cache the parent made and
 filled before it forked them); the parent pauses the writers to FLUSHALL,
 and again to SIGKILL and restart the server at the same path. Scenario
@@ -131,6 +132,7 @@ class Spec:
     inherit: bool = False  # fork only: the readers use a near cache the parent made and filled (with Go loaded)
     writers: int = 2
     readers: int = 2
+    async_readers: int = 0  # how many of the readers use AsyncTinyCache(addr, near_cache=N)
     seconds: float = 2.4  # the mixed scenario's length; the flush at 1/3 of it, the restart at 2/3
     seed: int = 13
     timeout: float = 40.0  # the bound on the whole run
@@ -194,7 +196,7 @@ def _child(fn: Any, spec: Spec, ctl: Any, slot: int, addr: str, out: str) -> Non
     result: Dict[str, Any] = {"error": None}
     try:
         limit_ns = time.monotonic_ns() + int(spec.timeout * 1e9)
-        if spec.break_validity and fn in (_read, _evict_read):
+        if spec.break_validity and fn in (_read, _read_async, _evict_read):
             break_validity()
         result.update(fn(spec, ctl, slot, addr, limit_ns))
     except BaseException:
@@ -411,6 +413,47 @@ def _read(spec: Spec, ctl: Any, slot: int, addr: str, limit_ns: int) -> Dict[str
     return {"reads": reads, "failed": failed, "stats": stats, "client": client}
 
 
+def _read_async(spec: Spec, ctl: Any, slot: int, addr: str, limit_ns: int) -> Dict[str, Any]:
+    """_read with AsyncTinyCache(addr, near_cache=N)."""
+    import asyncio
+
+    from tiny_mp_cache import AsyncTinyCache, ConnectionError, ServerError
+
+    async def body() -> Dict[str, Any]:
+        cache = AsyncTinyCache(addr, timeout=5.0, near_cache=spec.near_cache or None)
+        keys = all_keys(spec)
+        rng = random.Random(spec.seed * 1000 + 500 + slot)
+        reads: List[Read] = []
+        failed = 0
+        _wait_start(ctl, slot, limit_ns)
+        now = time.monotonic_ns
+        while now() < ctl[END]:
+            for _ in range(READS_PER_NAP):
+                some = [rng.choice(keys)] if rng.random() < 0.8 else rng.sample(keys, 3)
+                t = now()
+                try:
+                    if len(some) == 1:
+                        try:
+                            got = [await cache.get(some[0])]
+                        except ServerError as e:
+                            if "WRONGTYPE" not in str(e):
+                                raise
+                            got = [LIST]
+                    else:
+                        got = await cache.mget(some)
+                except ConnectionError:
+                    failed += 1
+                    continue
+                api = "get" if len(some) == 1 else "mget"
+                reads += [(k, t, api, v) for k, v in zip(some, got)]
+            await asyncio.sleep(0.001)
+        stats = cache.near_cache_stats() if spec.near_cache else None
+        await cache.close()
+        return {"reads": reads, "failed": failed, "stats": stats, "client": "async"}
+
+    return asyncio.run(body())
+
+
 # --- eviction -----------------------------------------------------------------------
 
 VICTIMS = 10
@@ -586,8 +629,9 @@ def run(spec: Spec) -> Dict[str, Any]:
     try:
         eviction = spec.scenario == "eviction"
         server = Server(sock, *(["--max-memory", EVICTION_BOUND] if eviction else []))
+        readers = [_read] * (spec.readers - spec.async_readers) + [_read_async] * spec.async_readers
         roles = [(_evict_write, 0), (_evict_read, 1)] if eviction else (
-            [(_write, w) for w in range(spec.writers)] + [(_read, spec.writers + r) for r in range(spec.readers)])
+            [(_write, w) for w in range(spec.writers)] + [(fn, spec.writers + r) for r, fn in enumerate(readers)])
         if spec.inherit:  # a near cache made, filled and so holding the Go library, before the fork
             global INHERITED
             INHERITED = open_reader(f"unix://{sock}", spec)

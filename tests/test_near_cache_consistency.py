@@ -7,8 +7,8 @@ says what is recorded and what is checked. Here:
   fresh one accepted, a read that overlaps a write may return either side;
 * the mixed workload (set, delete, pop, lpush/rpush/rpop, incr, expire,
   persist, TTL expiry, a FLUSHALL and a server restart: SIGKILL and a new
-  server at the same path) under fork and spawn, readers with
-  TinyCache(addr, near_cache=64): no violation, and every reader served
+  server at the same path) under fork and spawn, one reader with
+  TinyCache(addr, near_cache=64) and one with AsyncTinyCache: no violation, and every reader served
   hits from shared memory (otherwise the test could not fail); and under
   fork with readers that use the near cache the parent made and filled
   before forking (so they run the pure-Python client);
@@ -113,8 +113,8 @@ def test_a_state_seen_again_later_does_not_excuse_an_older_read_before_it():
 @pytest.mark.parametrize("method", METHODS)
 def test_mixed_writes_flush_and_restart_never_serve_a_stale_read(method):
     need_go()
-    out = run_scenario(method=method)
-    assert out["clients"] == ["go", "go"], out["clients"]  # the parent loaded nothing before it forked
+    out = run_scenario(method=method, async_readers=1)
+    assert out["clients"] == ["go", "async"], out["clients"]  # the parent loaded nothing before it forked
     assert out["violations"] == 0, "\n".join(out["examples"])
     for kind in ("set", "delete", "pop", "lpush", "rpush", "rpop", "incr", "set_ttl", "expire", "persist",
                  "flush", "restart"):
@@ -151,7 +151,7 @@ def test_an_evicted_key_is_not_served_after_a_plain_read_saw_it_gone(method):
 @pytest.mark.parametrize("scenario", ["mixed", "eviction"])
 def test_the_checker_catches_a_near_cache_whose_validity_check_is_broken(scenario):
     need_go()
-    out = run_scenario(method="spawn", scenario=scenario, break_validity=True)
+    out = run_scenario(method="spawn", scenario=scenario, break_validity=True, async_readers=1)
     assert out["violations"] > 0, f"no stale read was caught with the validity check broken: {out}"
     print(f"violations caught with the validity check broken ({scenario}): {out['violations']}")
 
