@@ -10,7 +10,7 @@ after it: bytes, None (deleted, popped, expired, flushed, evicted) or LIST
 (the key holds a list). Each writer puts a sequence number in its values,
 so states are distinct. Events that no writer acknowledges get a time too:
 a TTL's end (the ack of the write that set it + the TTL +
-EXPIRY_MARGIN_NS), a flush (the FLUSHALL's ack, writers paused), a server
+EXPIRY_MARGIN_NS), a flush (the FLUSHALL's or FLUSHDB's ack, writers paused), a server
 restart (SIGKILL, writers paused; the event is when the new server at the
 same path answers: a killed server can tell no one, so until then its
 clients may serve what they hold) and an eviction (the reply of a plain
@@ -30,7 +30,7 @@ with plain clients, readers with TinyCache(addr, near_cache=N) or
 AsyncTinyCache(addr, near_cache=N) (or, under
 fork with Spec.inherit, readers that use a near cache the parent made and
 filled before it forked them); the parent pauses the writers to FLUSHALL,
-and again to SIGKILL and restart the server at the same path. Scenario
+to FLUSHDB, and to SIGKILL and restart the server at the same path. Scenario
 "eviction": keys a reader holds are evicted under max_memory by another
 process's fills. The parent reaps every child, then checks all histories
 and prints one RESULT line.
@@ -133,7 +133,7 @@ class Spec:
     writers: int = 2
     readers: int = 2
     async_readers: int = 0  # how many of the readers use AsyncTinyCache(addr, near_cache=N)
-    seconds: float = 2.4  # the mixed scenario's length; the flush at 1/3 of it, the restart at 2/3
+    seconds: float = 2.4  # the mixed scenario's length; flushes at 1/4 and 1/2 of it, the restart at 3/4
     seed: int = 13
     timeout: float = 40.0  # the bound on the whole run
 
@@ -141,6 +141,7 @@ class Spec:
 STR_KEYS, COUNTER_KEYS, LIST_KEYS = 5, 2, 2  # per writer
 TTL_S = 0.03  # short TTLs: set(ttl=...) and expire()
 PERSIST_TTL_S = 0.2  # expire() then persist() at once: the key keeps its value past the TTL
+AFTER_LAST_EVENT_S = 0.5  # the mixed run lasts at least this long after its restart
 READS_PER_NAP = 40  # readers sleep 1 ms after this many reads: bounded histories, CPU left for the writers
 
 
@@ -601,14 +602,14 @@ def _pause(ctl: Any, writers: List[int], procs: List[Any], limit: float) -> int:
 
 def _interrupt(ctl: Any, server: Server, writers: List[int], procs: List[Any], start: int, seconds: float,
                events: List[Tuple[str, int]]) -> None:
-    """With the writers parked: FLUSHALL at 1/3 of the run, SIGKILL and restart the server at 2/3."""
-    for what, at in (("flush", 1 / 3), ("restart", 2 / 3)):
+    """With the writers parked: FLUSHALL at 1/4 of the run, FLUSHDB at 1/2, SIGKILL and restart the server at 3/4."""
+    for what, at in (("flushall", 1 / 4), ("flushdb", 1 / 2), ("restart", 3 / 4)):
         time.sleep(max(0.0, (start + at * seconds * 1e9 - time.monotonic_ns()) / 1e9))
         gate = _pause(ctl, writers, procs, 10)
-        if what == "flush":
-            reply = server.command(b"FLUSHALL")
+        if what != "restart":
+            reply = server.command(what.upper().encode())
             if reply != b"+OK\r\n":
-                raise RuntimeError(f"FLUSHALL answered {reply!r}")
+                raise RuntimeError(f"{what.upper()} answered {reply!r}")
             events.append((what, time.monotonic_ns()))
         else:
             # A SIGKILLed server cannot tell anyone; the new one, once it answers, has fenced the old
@@ -650,13 +651,15 @@ def run(spec: Spec) -> Dict[str, Any]:
                 raise RuntimeError("a child did not get ready")
             time.sleep(0.005)
         start = time.monotonic_ns() + 50_000_000
-        ctl[END] = start + int(spec.seconds * 1e9)
+        ctl[END] = start + int(spec.timeout * 1e9)  # the mixed run: the parent sets the real end below
         ctl[START] = start
         events: List[Tuple[str, int]] = []  # (what, time ns): a flush or a restart, which leave every key None
         problems: List[str] = []
         if not eviction:
             try:
                 _interrupt(ctl, server, list(range(spec.writers)), procs, start, spec.seconds, events)
+                # However long the restart took, the run goes on for a while after it: reads to check.
+                ctl[END] = max(start + int(spec.seconds * 1e9), time.monotonic_ns() + int(AFTER_LAST_EVENT_S * 1e9))
             except Exception as e:  # stop everyone, and report it with what the children say
                 problems.append(f"parent: {type(e).__name__}: {e}")
                 ctl[END] = time.monotonic_ns()
