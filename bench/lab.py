@@ -29,6 +29,7 @@ REDIS = "redis-py"
 REDIS_PIPE = "redis-py-pipeline"
 REDIS_TMC = "redis-py->tmc"
 REDIS_CACHE = "redis-py-cache"
+REDIS_CACHE_UNGATED = "redis-py-cache-ungated"  # diagnostic: redis-py's 7.4 check lowered, for an older Redis
 REDIS_CACHE_TMC = "redis-py-cache->tmc"
 TMC_REDIS = "tmc-go->redis"
 MEMCACHED = "memcached"
@@ -121,10 +122,12 @@ class Lab:
             addr = f"127.0.0.1:{srv.tcp[1]}" if transport == "tcp" else f"unix://{srv.unix}"
             return tmc_sys.spec(addr, transport, pure=key == TMC_PURE, pipeline=key == TMC_PIPE,
                                 near_cache=self.near_cache_size if key == TMC_NEAR else 0)
-        if key in (REDIS, REDIS_PIPE, REDIS_CACHE):
+        if key in (REDIS, REDIS_PIPE, REDIS_CACHE, REDIS_CACHE_UNGATED):
             srv = self.redis_server()
+            cached = key in (REDIS_CACHE, REDIS_CACHE_UNGATED)
             return None if srv is None else redis_sys.spec(srv.addr(transport), transport, pipeline=key == REDIS_PIPE,
-                                                          cache=self.near_cache_size if key == REDIS_CACHE else 0)
+                                                          cache=self.near_cache_size if cached else 0,
+                                                          ungated=key == REDIS_CACHE_UNGATED)
         if key == TMC_REDIS:
             srv = self.redis_server()
             if srv is None:
@@ -167,11 +170,13 @@ class Lab:
 
     def _why_not(self, key: str) -> str:
         need = {REDIS: "redis", REDIS_PIPE: "redis", REDIS_TMC: "redis", REDIS_CACHE: "redis", REDIS_CACHE_TMC: "redis",
+                REDIS_CACHE_UNGATED: "redis",
                 MEMCACHED: "pymemcache", DISKCACHE: "diskcache",
                 TMC_GO: "cffi", TMC_PIPE: "cffi", TMC_REDIS: "cffi", TMC_NEAR: "cffi"}.get(key)
         if need and not self.have.get(need):
             return f"Python package {need} is not installed"
-        if key in (REDIS, REDIS_PIPE, REDIS_CACHE, TMC_REDIS, RAW_REDIS) and not self.servers.tools.get("redis-server"):
+        if key in (REDIS, REDIS_PIPE, REDIS_CACHE, REDIS_CACHE_UNGATED, TMC_REDIS, RAW_REDIS) and \
+                not self.servers.tools.get("redis-server"):
             return "redis-server is not installed"
         if key == MEMCACHED and not self.servers.tools.get("memcached"):
             return "memcached is not installed"

@@ -30,7 +30,9 @@ systems taking turns in each round. The near cache's hits, as the clients
 counted them, are reported too.
 
 redis-py's cache needs a server whose HELLO reports 7.4 or later: with an
-older redis-server its rows are n/a, with redis-py's reason.
+older redis-server its rows are n/a, with redis-py's reason, and a
+diagnostic row lowers that check (to 6.0, the first Redis with tracking)
+so that redis-py's cache can be seen against the Redis there is.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ HIT_SYSTEMS = [
     (L.DISKCACHE, "local"),
     (L.TMC_GO, "unix"),
     (L.REDIS_CACHE, "tcp"),
+    (L.REDIS_CACHE_UNGATED, "tcp"),
     (L.REDIS_CACHE_TMC, "tcp"),
 ]
 ZIPF_SYSTEMS = [
@@ -64,6 +67,7 @@ ZIPF_SYSTEMS = [
     (L.TMC_GO, "unix"),
     (L.DISKCACHE, "local"),
     (L.REDIS_CACHE, "tcp"),
+    (L.REDIS_CACHE_UNGATED, "tcp"),
     (L.REDIS_CACHE_TMC, "tcp"),
     (L.REDIS, "unix"),
     (L.MEMCACHED, "unix"),
