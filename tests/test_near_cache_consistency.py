@@ -6,12 +6,13 @@ says what is recorded and what is checked. Here:
 * the checker itself, on hand-made histories: a stale read is flagged, a
   fresh one accepted, a read that overlaps a write may return either side;
 * the mixed workload (set, delete, pop, lpush/rpush/rpop, incr, expire,
-  persist, TTL expiry, FLUSHALL, FLUSHDB and a server restart: SIGKILL and a new
-  server at the same path) under fork and spawn, one reader with
-  TinyCache(addr, near_cache=64) and one with AsyncTinyCache: no violation, and every reader served
-  hits from shared memory (otherwise the test could not fail); and under
-  fork with readers that use the near cache the parent made and filled
-  before forking (so they run the pure-Python client);
+  persist, TTL expiry, FLUSHALL, FLUSHDB and a server restart: SIGKILL
+  and a new server at the same path) under fork and spawn, one reader with
+  TinyCache(addr, near_cache=64) and one with AsyncTinyCache: no
+  violation, and every reader served hits from shared memory (otherwise
+  the test could not fail); and under fork with readers that use the near
+  cache the parent made and filled before forking (so they run the
+  pure-Python client);
 * eviction under max_memory: keys a reader holds are evicted by another
   process's fills; once a plain read saw them gone, the reader must not
   return them;
@@ -152,6 +153,7 @@ def test_an_evicted_key_is_not_served_after_a_plain_read_saw_it_gone(method):
 def test_the_checker_catches_a_near_cache_whose_validity_check_is_broken(scenario):
     need_go()
     out = run_scenario(method="spawn", scenario=scenario, break_validity=True, async_readers=1)
+    assert_near_cache_served(out)
     assert out["violations"] > 0, f"no stale read was caught with the validity check broken: {out}"
     print(f"violations caught with the validity check broken ({scenario}): {out['violations']}")
 
