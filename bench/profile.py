@@ -37,7 +37,7 @@ class Profile:
     # near cache: timed batches of 20 hits per round (hit latency); ops per process per round (Zipf 95/5)
     nc_hit_batches: int = 2000
     nc_hit_rounds: int = 5
-    nc_ops: int = 10_000
+    nc_ops: int = 5_000
     nc_rounds: int = 3
     nc_procs: int = 8
     hr_value: int = 1000
