@@ -76,5 +76,5 @@ QUICK = Profile(
     rb_requests_p1=10_000, rb_requests_p16=50_000, rb_repeats=1,
     mem_keys=50_000,
     hr_keys=10_000, hr_requests=30_000,
-    nc_hit_batches=300, nc_hit_rounds=2, nc_ops=2000, nc_rounds=1,
+    nc_hit_batches=300, nc_hit_rounds=2, nc_ops=1000, nc_rounds=1,
 )
