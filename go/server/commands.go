@@ -186,7 +186,7 @@ func (s *Server) exec(c *conn, args [][]byte, out []byte) ([]byte, bool) {
 		return out, false
 	default:
 		out = s.call(c, cmd, args, out)
-		return s.deliver(c, out), cmd.closes // invalidations follow the reply
+		return s.deliver(c.loop, c, out), cmd.closes // invalidations follow the reply
 	}
 	s.stats.commands[cmd.id].rejected++
 	s.stats.countError(out[start:])
@@ -648,7 +648,7 @@ func clientNearCache(c *conn, out []byte) []byte {
 	switch {
 	case c.s.near == nil:
 		return resp.AppendError(out, "ERR no near cache: "+c.s.nearOff)
-	case !c.s.loop.canPassFD():
+	case !c.loop.canPassFD():
 		return resp.AppendError(out, "ERR no near cache: the portable loop (macOS, Windows, -tags tmc_portable) cannot pass its table's descriptor")
 	}
 	c.passNear = true

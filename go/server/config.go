@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tiny-mp-cache/tiny-mp-cache/internal/procs"
 	"github.com/tiny-mp-cache/tiny-mp-cache/resp"
 	"github.com/tiny-mp-cache/tiny-mp-cache/store"
 )
@@ -57,6 +58,11 @@ type Config struct {
 	// keys are dropped from the table and their readers told to forget
 	// them. Zero means DefaultTrackingMaxKeys.
 	TrackingMaxKeys int `json:"tracking_table_max_keys"`
+	// Loops is how many event loops serve clients, each on its own thread
+	// with the connections handed to it; zero means one per CPU the
+	// process may use. Commands still run one at a time (see
+	// Server.running). The portable loop ignores it.
+	Loops int `json:"loops"`
 }
 
 // DefaultTrackingMaxKeys is Config.TrackingMaxKeys when it is 0: Redis's
@@ -103,6 +109,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"max_clients", &c.MaxClients, DefaultMaxClients},
 		{"max_output", &c.MaxOutput, DefaultMaxOutput},
 		{"tracking_table_max_keys", &c.TrackingMaxKeys, DefaultTrackingMaxKeys},
+		{"loops", &c.Loops, procs.Usable()},
 	} {
 		if *f.v < 0 {
 			return c, fmt.Errorf("%s must not be negative", f.name)

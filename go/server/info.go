@@ -85,7 +85,7 @@ func cmdInfo(c *conn, args [][]byte, out []byte) []byte {
 	all := want["all"] || want["everything"]
 	byDefault := len(want) == 0 || want["default"]
 	var b strings.Builder
-	for _, sec := range c.s.info(c.s.loop) {
+	for _, sec := range c.s.info() {
 		if !all && !want[strings.ToLower(sec.name)] && !(byDefault && !sec.extra) {
 			continue
 		}
@@ -111,9 +111,8 @@ type infoSection struct {
 	fields []infoField
 }
 
-// info gathers the server's state and counters by INFO section. l is the
-// loop it runs on, whose connections it may read.
-func (s *Server) info(l *loop) []infoSection {
+// info gathers the server's state and counters by INFO section.
+func (s *Server) info() []infoSection {
 	st := s.store.Stats()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -126,7 +125,7 @@ func (s *Server) info(l *loop) []infoSection {
 	if st.Keys > 0 {
 		keyspace = append(keyspace, infoField{"db0", fmt.Sprintf("keys=%d,expires=%d,avg_ttl=0", st.Keys, st.Expiring)})
 	}
-	blocked := l.blockedClients()
+	blocked := s.blocked.Load()
 	var calls int64
 	var commandstats []infoField
 	for id, cs := range s.stats.commands {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -19,20 +20,23 @@ import (
 // multiplexingAPI is what INFO reports as multiplexing_api.
 const multiplexingAPI = "epoll"
 
-// loop serves every client connection from one goroutine that waits in
+// loop serves its client connections from one goroutine that waits in
 // epoll, as Redis does. A goroutine per connection would pay, for each
 // request, a read that finds nothing, a park and a wake-up by the network
 // poller: about half of the server's CPU time for a small GET.
 //
-// Only the loop goroutine touches the connections. Other goroutines (the
-// acceptor, Close, the timers of blocked pops) hand it work through post,
-// and so does the store when a push serves a blocked pop.
+// A server runs one loop per CPU (Config.Loops), and hands each new
+// connection to the loop with the fewest. Only its loop's goroutine
+// touches a connection. Other goroutines (the acceptor, Close, the timers
+// of blocked pops, other loops) hand it work through post, and so does the
+// store when a push serves a blocked pop.
 type loop struct {
 	s      *Server
 	epfd   int
 	wakefd int // an eventfd that post writes to wake the loop
 	conns  map[int]*conn
 	events []syscall.EpollEvent
+	load   atomic.Int64 // connections handed to the loop and not yet closed
 
 	draining bool // Close has begun: close each client once it is idle
 	stopped  bool
@@ -262,7 +266,9 @@ func (l *loop) runCommands(c *conn) (full bool) {
 			return false
 		}
 		var quit bool
+		l.s.running.Lock()
 		c.out, quit = l.s.exec(c, args, c.out)
+		l.s.running.Unlock()
 		c.quit = c.quit || quit
 		if c.overflowing(c.out) {
 			l.s.log.Warn("closing a client whose replies passed max_output",
@@ -310,20 +316,22 @@ func (l *loop) poll(c *conn, want uint32) {
 
 // close hangs up on c.
 func (l *loop) close(c *conn) {
+	l.s.running.Lock()
 	if c.block != nil {
-		c.block.stop(l.s.store)
-		c.block = nil
+		l.unblock(c, false)
 	}
 	c.discard()
 	l.s.stopTracking(c)
+	l.s.running.Unlock()
 	delete(l.conns, c.fd)
 	syscall.Close(c.fd) // also removes it from the epoll set
 	c.fd = -1
+	l.load.Add(-1)
 	l.s.unregister()
 }
 
 // canPush reports whether one client's command can send pushes to another
-// (CLIENT TRACKING's invalidations): on this loop, yes.
+// (CLIENT TRACKING's invalidations): on these loops, yes.
 func (l *loop) canPush() bool { return true }
 
 // canPassFD reports whether a reply can carry a descriptor (CLIENT
@@ -357,6 +365,8 @@ func (l *loop) pushed(c *conn) {
 // through c.wake when a value arrives.
 func (l *loop) startWait(c *conn) {
 	b := c.block
+	b.waiting = true
+	l.s.blocked.Add(1)
 	if b.timeout > 0 {
 		b.timer = time.AfterFunc(b.timeout, func() {
 			l.post(func() {
@@ -368,9 +378,10 @@ func (l *loop) startWait(c *conn) {
 	}
 }
 
-// wake is called by the store once c's blocked pop has received a value.
+// wake is called by the store once c's blocked pop has received a value,
+// on whichever loop ran the command that pushed it.
 func (c *conn) wake() {
-	l := c.s.loop
+	l := c.loop
 	l.post(func() {
 		if c.block != nil && len(c.block.w.C) > 0 {
 			l.endWait(c, false)
@@ -383,20 +394,9 @@ func (c *conn) wake() {
 // received goes back to its list.
 func (l *loop) endWait(c *conn, hungUp bool) {
 	b := c.block
-	c.block = nil
-	var p *store.Popped
-	if !hungUp {
-		select {
-		case v := <-b.w.C:
-			p = &v
-		default:
-		}
-	}
-	if p == nil {
-		b.stop(l.s.store)
-	} else if b.timer != nil {
-		b.timer.Stop()
-	}
+	l.s.running.Lock()
+	p := l.unblock(c, !hungUp)
+	l.s.running.Unlock()
 	if hungUp {
 		// A client that only shut down its sending side still reads the
 		// null reply and what it sent after the pop; serve closes c once
@@ -405,6 +405,30 @@ func (l *loop) endWait(c *conn, hungUp bool) {
 	}
 	c.out = b.reply(c, c.out, p)
 	l.serve(c)
+}
+
+// unblock ends c's blocked pop. With take, it returns the value the pop
+// received, if any; otherwise it gives the wait up, and a value that
+// reached it goes back to its list. It runs under the server's running
+// lock: that change to a list must not land in the middle of a command.
+func (l *loop) unblock(c *conn, take bool) *store.Popped {
+	b := c.block
+	c.block = nil
+	if b.waiting {
+		l.s.blocked.Add(-1)
+	}
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	if take {
+		select {
+		case v := <-b.w.C:
+			return &v
+		default:
+		}
+	}
+	l.s.store.Cancel(b.w)
+	return nil
 }
 
 // drain starts a graceful stop: idle clients are closed now, the others
@@ -418,17 +442,6 @@ func (l *loop) drain() {
 			l.serve(c)
 		}
 	}
-}
-
-// blockedClients is INFO's blocked_clients.
-func (l *loop) blockedClients() int {
-	n := 0
-	for _, c := range l.conns {
-		if c.block != nil {
-			n++
-		}
-	}
-	return n
 }
 
 // cutStalled, run while draining, hangs up on each client that has taken
@@ -456,6 +469,7 @@ func (l *loop) closeAll() {
 // conn is one client connection.
 type conn struct {
 	s      *Server
+	loop   *loop // the loop that serves it
 	id     int64
 	fd     int
 	remote string
@@ -496,6 +510,7 @@ type blocked struct {
 	timeout time.Duration // 0 means forever
 	timer   *time.Timer   // ends the wait after timeout
 	move    bool          // BLMOVE: the reply is the value alone
+	waiting bool          // startWait has counted it in Server.blocked
 }
 
 // stop gives up the wait. A value that reached it goes back to its list.

@@ -68,7 +68,7 @@ func TestBlockedPopStillWritesEarlierReplies(t *testing.T) {
 	pc := dial(t, s) // once a client is served, the loop runs
 	do(t, pc, "PING")
 	s.mu.Lock()
-	l := s.loop
+	l := s.loops[0]
 	s.mu.Unlock()
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
 	if err != nil {
@@ -84,8 +84,9 @@ func TestBlockedPopStillWritesEarlierReplies(t *testing.T) {
 	if !s.register() {
 		t.Fatal("cannot register a client")
 	}
-	c := &conn{s: s, fd: fds[0], authed: true}
+	c := &conn{s: s, loop: l, fd: fds[0], authed: true}
 	c.rd = resp.NewReader(fdReader(c.fd), s.cfg.limits())
+	l.load.Add(1)
 	l.post(func() {
 		c.out = append(c.out, earlier...)
 		l.add(c)

@@ -22,7 +22,7 @@ const multiplexingAPI = "goroutines"
 // network poller. It is the server's loop on macOS and Windows, which have
 // no epoll, and on Linux when built with -tags tmc_portable. It runs the
 // same command table through Server.exec, one command at a time (under
-// running), as the single epoll loop does: that is what keeps MULTI/EXEC
+// Server.running), as the epoll loops do: that is what keeps MULTI/EXEC
 // and WATCH atomic and lets commands keep the server's counters unlocked.
 // Reading requests and writing replies go on in parallel.
 //
@@ -33,8 +33,7 @@ type loop struct {
 	s       *Server
 	stopped bool          // set by the last work Serve posts
 	drained chan struct{} // closed by drain: blocked pops end, idle clients go
-	running sync.Mutex    // held while a command runs
-	blocked atomic.Int64  // clients waiting in a blocking pop or move
+	load    atomic.Int64  // connections handed to the loop and not yet closed
 
 	mu       sync.Mutex
 	inbox    []func()           // guarded by mu
@@ -121,9 +120,6 @@ func (l *loop) closeAll() {
 	}
 }
 
-// blockedClients is INFO's blocked_clients.
-func (l *loop) blockedClients() int { return int(l.blocked.Load()) }
-
 // cutStalled, run while draining, hangs up on each client that has taken
 // no reply bytes for drainStall; one that keeps reading is served on.
 func (l *loop) cutStalled() {
@@ -151,9 +147,9 @@ func (l *loop) serveConn(c *conn) {
 	defer l.close(c)
 	for l.serve(c) {
 		if c.block != nil {
-			l.blocked.Add(1)
+			l.s.blocked.Add(1)
 			ok := l.wait(c)
-			l.blocked.Add(-1)
+			l.s.blocked.Add(-1)
 			if !ok {
 				return
 			}
@@ -177,9 +173,9 @@ func (l *loop) serve(c *conn) bool {
 			break
 		}
 		var quit bool
-		l.running.Lock()
+		l.s.running.Lock()
 		c.out, quit = l.s.exec(c, args, c.out)
-		l.running.Unlock()
+		l.s.running.Unlock()
 		c.quit = c.quit || quit
 		if c.overflowing(c.out) {
 			l.s.log.Warn("closing a client whose replies passed max_output",
@@ -305,6 +301,7 @@ func (l *loop) close(c *conn) {
 	l.mu.Lock()
 	delete(l.conns, c)
 	l.mu.Unlock()
+	l.load.Add(-1)
 	l.s.unregister()
 }
 
@@ -332,6 +329,7 @@ func (c *conn) wake() {
 // conn is one client connection.
 type conn struct {
 	s      *Server
+	loop   *loop // the loop that serves it
 	id     int64
 	nc     net.Conn
 	remote string

@@ -23,7 +23,7 @@ func TestStaleWakeupDoesNotEndTheNextWait(t *testing.T) {
 		t.Fatalf("PING: %q", l)
 	}
 	s.mu.Lock()
-	l := s.loop
+	l := s.loops[0] // the first client's
 	s.mu.Unlock()
 	l.mu.Lock()
 	for c := range l.conns {

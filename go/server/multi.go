@@ -8,11 +8,10 @@ import (
 
 // transaction is what a connection has queued since MULTI.
 //
-// EXEC runs the queued commands back to back on the event loop, which runs
-// one command at a time for every client, so no other client's command can
-// come between them: the transaction is atomic and isolated. A store shared
-// by several loops or goroutines would have to keep this promise some other
-// way (a store-wide lock held across EXEC, say).
+// EXEC runs the queued commands back to back, as one command, under the
+// server's running lock that every loop holds while it runs a command, so
+// no other client's command can come between them: the transaction is
+// atomic and isolated.
 type transaction struct {
 	queue  []queued
 	bytes  int  // what queue holds, counted against the client's query limit

@@ -42,9 +42,18 @@ type Server struct {
 	ln    net.Listener
 
 	mu      sync.Mutex
-	loop    *loop // guarded by mu until Serve has set it
-	clients int   // guarded by mu
-	closing bool  // guarded by mu
+	loops   []*loop // guarded by mu until Serve has set it
+	clients int     // guarded by mu
+	closing bool    // guarded by mu
+
+	// running is held while a command runs, on whichever loop: commands
+	// run one at a time for all clients, as on a single loop. That keeps
+	// MULTI/EXEC and multi-key commands atomic, and lets commands use the
+	// server's counters and CLIENT TRACKING's client table unlocked. What
+	// the loops do in parallel is the rest: waiting, reading, parsing and
+	// writing, most of a small command's cost.
+	running sync.Mutex
+	blocked atomic.Int64 // clients waiting in a blocking pop or move
 
 	wg      sync.WaitGroup // one per client
 	done    chan struct{}  // closed when Serve has returned and all conns ended
@@ -228,35 +237,70 @@ func (s *Server) Store() *store.Store { return s.store }
 // Done is closed once the server has stopped and every client is gone.
 func (s *Server) Done() <-chan struct{} { return s.done }
 
-// Serve accepts connections until Close is called, and serves them on an
-// event loop.
+// Serve accepts connections until Close is called, and serves them on
+// Config.Loops event loops, each with the connections it was handed.
 func (s *Server) Serve() {
-	l, err := newLoop(s)
-	if err != nil {
-		s.log.Error("cannot start the event loop", "err", err)
-		s.Close()
-		return
+	var loops []*loop
+	for range s.cfg.Loops {
+		l, err := newLoop(s)
+		if err != nil {
+			s.log.Error("cannot start an event loop", "err", err)
+			for _, l := range loops {
+				l.release()
+			}
+			s.Close()
+			return
+		}
+		loops = append(loops, l)
 	}
 	s.mu.Lock()
 	if s.closing { // Close came first and has closed done
 		s.mu.Unlock()
-		l.release()
+		for _, l := range loops {
+			l.release()
+		}
 		return
 	}
-	s.loop = l
+	s.loops = loops
 	s.mu.Unlock()
 	defer close(s.done)
 	go s.expireLoop()
 	go s.releaseLoop()
-	ended := make(chan struct{})
-	go func() {
-		l.run()
-		close(ended)
-	}()
+	var ended sync.WaitGroup
+	ended.Add(len(loops))
+	for _, l := range loops {
+		go func() {
+			defer ended.Done()
+			l.run()
+		}()
+	}
 	s.accept()
 	s.wg.Wait()
-	l.post(func() { l.stopped = true })
-	<-ended
+	for _, l := range loops {
+		l.post(func() { l.stopped = true })
+	}
+	ended.Wait()
+}
+
+// pick returns the loop that serves a new client: the one with the fewest
+// clients, so that a few long-lived connections, the usual case, spread
+// over the loops.
+func (s *Server) pick() *loop {
+	best := s.loops[0]
+	for _, l := range s.loops[1:] {
+		if l.load.Load() < best.load.Load() {
+			best = l
+		}
+	}
+	best.load.Add(1)
+	return best
+}
+
+// everyLoop posts f to each loop, to run there with that loop.
+func (s *Server) everyLoop(f func(l *loop)) {
+	for _, l := range s.loops {
+		l.post(func() { f(l) })
+	}
 }
 
 func (s *Server) accept() {
@@ -287,7 +331,9 @@ func (s *Server) accept() {
 			s.unregister()
 			continue
 		}
-		s.loop.post(func() { s.loop.add(c) })
+		l := s.pick()
+		c.loop = l
+		l.post(func() { l.add(c) })
 	}
 }
 
@@ -353,14 +399,14 @@ func (s *Server) Close() error {
 	s.closing = true
 	close(s.stop)
 	err := s.ln.Close()
-	l := s.loop
+	serving := s.loops != nil
 	s.mu.Unlock()
-	if l == nil { // Serve never ran
+	if !serving { // Serve never ran
 		s.closeNear()
 		close(s.done)
 		return err
 	}
-	l.post(l.drain)
+	s.everyLoop((*loop).drain)
 	check := time.NewTicker(drainStall / 4)
 	defer check.Stop()
 	giveUp := time.NewTimer(drainMax)
@@ -371,9 +417,9 @@ wait:
 		case <-s.done:
 			break wait
 		case <-check.C:
-			l.post(l.cutStalled)
+			s.everyLoop((*loop).cutStalled)
 		case <-giveUp.C:
-			l.post(l.closeAll)
+			s.everyLoop((*loop).closeAll)
 			<-s.done
 			break wait
 		}
@@ -406,7 +452,12 @@ func (s *Server) expireLoop() {
 			for s.store.ExpireDue(expireBatch) == expireBatch && time.Now().Before(deadline) {
 			}
 			if s.tracking.queued.Load() { // keys that tracking clients read expired
-				s.loop.post(func() { s.deliver(nil, nil) })
+				l := s.loops[0]
+				l.post(func() {
+					s.running.Lock()
+					defer s.running.Unlock()
+					s.deliver(l, nil, nil)
+				})
 			}
 		}
 	}

@@ -17,8 +17,8 @@ import (
 // The store reports changes through its one notice of a changed key (the
 // one that marks WATCHes), with the store locked, on the loop goroutine
 // or on the background expiry goroutine. So the table has a lock of its
-// own, and a change only queues invalidations; deliver sends them from the
-// loop goroutine, after the reply to the command that made them.
+// own, and a change only queues invalidations; deliver sends them from a
+// loop, after the reply to the command that made them.
 //
 // As in Redis, the table holds client ids, not connections: a client that
 // disconnects or turns tracking off leaves its ids behind, and they are
@@ -32,7 +32,7 @@ type tracking struct {
 	queued  atomic.Bool        // pending is not empty: one load per command when idle
 	size    atomic.Int64       // len(keys): changed's check while nothing is tracked
 
-	clients map[int64]*conn // tracking clients, by id; loop goroutine only
+	clients map[int64]*conn // tracking clients, by id; guarded by Server.running
 }
 
 // invalidation is one push to send: key to client id, or with all set, a
@@ -157,23 +157,32 @@ func (k keySpec) keysOf(args [][]byte) [][]byte {
 	return keys
 }
 
-// deliver sends the queued invalidations, on the loop goroutine. Those for
-// c, the client whose command just ran (nil if none), are appended to its
-// replies in out, after the reply that caused them, as Redis 7 orders
-// them; clients that cache read them before their next reply. Others'
-// are appended to their pending replies and written at once.
-func (s *Server) deliver(c *conn, out []byte) []byte {
+// deliver sends the queued invalidations, on loop l, with the server's
+// running lock held. Those for c, the client whose command just ran (nil
+// if none), are appended to its replies in out, after the reply that
+// caused them, as Redis 7 orders them; clients that cache read them before
+// their next reply. Others on l are appended to their pending replies and
+// written at once; those on other loops are handed to their loops, which
+// write them as soon as they run (their replies are theirs to touch).
+func (s *Server) deliver(l *loop, c *conn, out []byte) []byte {
 	pending := s.tracking.take()
 	if pending == nil {
 		return out
 	}
 	var others []*conn
+	var elsewhere map[*conn][]byte
 	push := func(to *conn, inv invalidation) {
-		if !to.resp3 { // it switched back to RESP2: nowhere to send pushes
+		switch {
+		case !to.resp3: // it switched back to RESP2: nowhere to send pushes
 			return
-		}
-		if to == c {
+		case to == c:
 			out = appendInvalidation(out, inv)
+			return
+		case to.loop != l:
+			if elsewhere == nil {
+				elsewhere = make(map[*conn][]byte)
+			}
+			elsewhere[to] = appendInvalidation(elsewhere[to], inv)
 			return
 		}
 		to.out = appendInvalidation(to.out, inv)
@@ -191,7 +200,13 @@ func (s *Server) deliver(c *conn, out []byte) []byte {
 		}
 	}
 	for _, to := range others {
-		s.loop.pushed(to)
+		l.pushed(to)
+	}
+	for to, pushes := range elsewhere {
+		to.loop.post(func() {
+			to.out = append(to.out, pushes...)
+			to.loop.pushed(to)
+		})
 	}
 	return out
 }
@@ -255,7 +270,7 @@ func clientTracking(c *conn, args [][]byte, out []byte) []byte {
 		c.s.stopTracking(c)
 	case !c.resp3:
 		return resp.AppendError(out, "ERR CLIENT TRACKING needs RESP3 (HELLO 3): invalidations are sent as RESP3 pushes, and REDIRECT is not supported")
-	case !c.s.loop.canPush():
+	case !c.loop.canPush():
 		return resp.AppendError(out, "ERR CLIENT TRACKING is not supported by the portable loop (macOS, Windows, -tags tmc_portable)")
 	default:
 		c.s.startTracking(c)

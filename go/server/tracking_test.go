@@ -282,11 +282,17 @@ func TestTrackingTableIsBounded(t *testing.T) {
 	}
 }
 
-// onLoop runs f on s's loop goroutine and waits for it.
+// onLoop runs f on one of s's loops, as a command would (under the
+// running lock), and waits for it.
 func onLoop(t *testing.T, s *Server, f func()) {
 	t.Helper()
 	done := make(chan struct{})
-	s.loop.post(func() { f(); close(done) })
+	s.loops[0].post(func() {
+		s.running.Lock()
+		defer s.running.Unlock()
+		f()
+		close(done)
+	})
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):

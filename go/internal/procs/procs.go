@@ -21,3 +21,8 @@ func AtLeastTwo() {
 		runtime.GOMAXPROCS(2)
 	}
 }
+
+// Usable returns how many CPUs the process may run on at once: those of
+// its affinity mask, fewer if GOMAXPROCS (which follows a CPU quota) is
+// lower.
+func Usable() int { return min(runtime.NumCPU(), runtime.GOMAXPROCS(0)) }
