@@ -37,10 +37,12 @@ func clientAddr(s *Server) string {
 	return s.Addr().String()
 }
 
-func tcpConfig() Config { return Config{Network: "tcp", Addr: "127.0.0.1:0"} }
+// The test servers run two loops on any machine, so that clients are
+// served by more than one (see loops_test.go).
+func tcpConfig() Config { return Config{Network: "tcp", Addr: "127.0.0.1:0", Loops: 2} }
 
 func unixConfig(t testing.TB) Config {
-	return Config{Network: "unix", Addr: filepath.Join(t.TempDir(), "c.sock")}
+	return Config{Network: "unix", Addr: filepath.Join(t.TempDir(), "c.sock"), Loops: 2}
 }
 
 func TestServerTCP(t *testing.T)  { testServer(t, tcpConfig()) }
