@@ -43,8 +43,9 @@ def serve(port: int, host: str = "127.0.0.1", **options: Any) -> None:
     eviction_policy ("sieve", the default, or "noeviction": writes past
     max_memory fail with an OOM error), log_level ("debug", "info", "warn"
     (the default: quiet) or "error"), allow_remote, the request limits
-    max_bulk, max_args, max_inline and max_query, and max_output (the most
-    reply bytes waiting for one client). An unknown option or a bad
+    max_bulk, max_args, max_inline and max_query, max_output (the most
+    reply bytes waiting for one client), and loops (how many event loops
+    serve clients; 0, the default, is one per usable CPU). An unknown option or a bad
     value raises ValueError; a bind failure ConnectionError (an OSError).
     """
     if type(port) is int and port == 0:

@@ -108,7 +108,7 @@ func (l *loop) post(f func()) {
 func (l *loop) run() {
 	defer l.release()
 	for !l.stopped {
-		n, err := syscall.EpollWait(l.epfd, l.events, -1)
+		n, err := l.wait()
 		if err != nil {
 			if err != syscall.EINTR {
 				l.s.log.Error("epoll_wait failed", "err", err)
@@ -135,6 +135,20 @@ func (l *loop) run() {
 		}
 		l.runInbox()
 	}
+}
+
+// wait returns the next ready events, waiting as long as it takes. It is
+// a raw system call: the Go scheduler is not told, so the loop's thread
+// keeps its P while it waits (Serve makes sure that other goroutines have
+// Ps of their own) and runs on at once when woken, with no hand-off of
+// the P and no wake-ups of the runtime's monitor thread.
+func (l *loop) wait() (int, error) {
+	n, _, errno := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.epfd),
+		uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), ^uintptr(0), 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
 }
 
 // runInbox runs the posted work, including work that work posts.

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -294,5 +295,34 @@ func TestBlockedClientsOnEveryLoop(t *testing.T) {
 	case <-s.Done():
 	case <-time.After(10 * time.Second):
 		t.Fatal("the server did not stop")
+	}
+}
+
+// Loops wait in epoll holding a P each, in a system call the Go scheduler
+// does not know of. With several servers in one process the rest of the
+// process still runs: new clients are accepted, a blocked pop's timeout
+// fires, and a garbage collection, which must stop every loop's goroutine
+// for a moment (its signal cuts the wait short), completes. (holdPs keeps
+// a P free for them; without it they wait for the scheduler's 10 ms
+// preemption of a loop instead.)
+func TestManyServersInOneProcessLeaveAPToTheRest(t *testing.T) {
+	var servers []*Server
+	for range 4 {
+		servers = append(servers, start(t, tcpConfig()))
+	}
+	for _, s := range servers {
+		dialPeer(t, s) // accepted and served
+	}
+	gc := make(chan struct{})
+	go func() { runtime.GC(); close(gc) }()
+	select {
+	case <-gc:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a garbage collection did not complete while the loops waited")
+	}
+	for i, s := range servers {
+		if v, err := dialPeer(t, s).do("BLPOP", "q", "0.05"); v != "nil" || err != nil {
+			t.Fatalf("server %d: BLPOP with a timeout replied %q, %v; want nil", i, v, err)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -263,6 +264,8 @@ func (s *Server) Serve() {
 	}
 	s.loops = loops
 	s.mu.Unlock()
+	holdPs(len(loops))
+	defer holdPs(-len(loops))
 	defer close(s.done)
 	go s.expireLoop()
 	go s.releaseLoop()
@@ -280,6 +283,26 @@ func (s *Server) Serve() {
 		l.post(func() { l.stopped = true })
 	}
 	ended.Wait()
+}
+
+// heldPs counts the event loops running in this process, each of which
+// holds a P while it waits (see loop.wait). guarded by heldMu.
+var (
+	heldMu sync.Mutex
+	heldPs int
+)
+
+// holdPs counts n more running loops (fewer if negative) and makes sure
+// that GOMAXPROCS leaves at least one P to the rest of the process: the
+// acceptor, timers, the garbage collector and, in a library, the caller's
+// own goroutines. It never lowers GOMAXPROCS.
+func holdPs(n int) {
+	heldMu.Lock()
+	defer heldMu.Unlock()
+	heldPs += n
+	if runtime.GOMAXPROCS(0) <= heldPs {
+		runtime.GOMAXPROCS(heldPs + 1)
+	}
 }
 
 // pick returns the loop that serves a new client: the one with the fewest

@@ -36,6 +36,7 @@ func main() {
 	flag.IntVar(&cfg.MaxQuery, "max-query", 0, "most bytes one request may take (0: 1 GiB)")
 	flag.IntVar(&cfg.MaxOutput, "max-output", 0, "most reply bytes waiting for one client (0: 1 GiB)")
 	flag.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
+	flag.IntVar(&cfg.Loops, "loops", 0, "event loops serving clients (0: one per usable CPU)")
 	flag.Parse()
 
 	switch {
