@@ -67,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
         help="most reply bytes waiting for one client; a command over it disconnects the client (default: 1 GiB)",
     )
     run.add_argument(
+        "--loops",
+        type=int,
+        metavar="N",
+        help="event loops serving clients, each on a thread of its own (default: one per usable CPU)",
+    )
+    run.add_argument(
         "--eviction-policy",
         choices=["sieve", "noeviction"],
         help="at the --max-memory bound, evict keys with SIEVE (default), or refuse writes with an OOM error",
@@ -111,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m tiny_mp_cache` and the `tiny-mp-cache` script."""
     args = _parser().parse_args(argv)
     options: dict[str, Any] = json.loads(os.environ.pop(OPTIONS_ENV, "") or "{}")
-    names = ("password", "unix_mode", "max_clients", "allow_remote", "max_memory", "max_query", "max_output")
+    names = ("password", "unix_mode", "max_clients", "allow_remote", "max_memory", "max_query", "max_output", "loops")
     for name in names + ("eviction_policy", "log_level"):
         value = getattr(args, name)
         if value is not None:
