@@ -137,19 +137,32 @@ func (l *loop) run() {
 	}
 }
 
-// wait returns the next ready events, waiting as long as it takes. It is
-// a raw system call: the Go scheduler is not told, so the loop's thread
-// keeps its P while it waits (Serve makes sure that other goroutines have
-// Ps of their own) and runs on at once when woken, with no hand-off of
-// the P and no wake-ups of the runtime's monitor thread.
+// wait returns the next ready events, waiting as long as it takes.
+//
+// It first waits up to rawWait as a raw system call, which the Go
+// scheduler is not told of: the loop's thread keeps its P (Serve keeps
+// one more for the rest of the process) and runs on at once when woken,
+// with no hand-off of the P and no wake-up of the runtime's monitor
+// thread. That is the wait of a busy loop. An idle loop then waits
+// through the scheduler, which hands its P away: a goroutine that holds
+// its P for long is preempted by a signal every 10 ms.
 func (l *loop) wait() (int, error) {
 	n, _, errno := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.epfd),
-		uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), ^uintptr(0), 0, 0)
-	if errno != 0 {
+		uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), rawWait, 0, 0)
+	switch {
+	case errno != 0:
 		return 0, errno
+	case n == 0:
+		return syscall.EpollWait(l.epfd, l.events, -1)
 	}
 	return int(n), nil
 }
+
+// rawWait is how many milliseconds wait waits as a raw system call.
+const rawWait = 2
+
+// loopHoldsP says that a loop holds its P while it waits (see holdPs).
+const loopHoldsP = true
 
 // runInbox runs the posted work, including work that work posts.
 func (l *loop) runInbox() {

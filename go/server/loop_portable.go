@@ -58,6 +58,10 @@ func (l *loop) release() {
 	l.mu.Unlock()
 }
 
+// loopHoldsP says that a loop holds its P while it waits (see holdPs):
+// not this one, which waits on a channel.
+const loopHoldsP = false
+
 // post runs f on the loop goroutine; nothing once the loop has stopped.
 func (l *loop) post(f func()) {
 	l.mu.Lock()

@@ -264,8 +264,10 @@ func (s *Server) Serve() {
 	}
 	s.loops = loops
 	s.mu.Unlock()
-	holdPs(len(loops))
-	defer holdPs(-len(loops))
+	if loopHoldsP {
+		holdPs(len(loops))
+		defer holdPs(-len(loops))
+	}
 	defer close(s.done)
 	go s.expireLoop()
 	go s.releaseLoop()
