@@ -27,8 +27,8 @@ const Version = "0.2.0"
 
 // stats are the counters that INFO reports and CONFIG RESETSTAT zeroes.
 type stats struct {
-	// commands, errors and errorReplies are touched by the loop goroutine
-	// only: commands, INFO and RESETSTAT all run there.
+	// commands, errors and errorReplies are guarded by Server.running:
+	// commands, INFO and RESETSTAT all run under it.
 	commands     []commandStats   // by command id
 	errors       map[string]int64 // error replies by code: "ERR", "WRONGTYPE"
 	errorReplies int64

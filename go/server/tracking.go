@@ -15,8 +15,8 @@ import (
 // flush sends every tracking client ">2 invalidate _" (null: drop all).
 //
 // The store reports changes through its one notice of a changed key (the
-// one that marks WATCHes), with the store locked, on the loop goroutine
-// or on the background expiry goroutine. So the table has a lock of its
+// one that marks WATCHes), with the store locked, on a loop or on the
+// background expiry goroutine. So the table has a lock of its
 // own, and a change only queues invalidations; deliver sends them from a
 // loop, after the reply to the command that made them.
 //
