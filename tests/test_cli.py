@@ -37,7 +37,7 @@ def test_serve_over_tcp_with_every_option_then_sigterm():
     port = free_port()
     server = ServerProcess(
         cli("serve", "--port", str(port), "--host", "127.0.0.1", "--password", "pw", "--max-memory", "10MB",
-            "--eviction-policy", "noeviction", "--max-clients", "5", "--log-level", "info"),  # fmt: skip
+            "--eviction-policy", "noeviction", "--max-clients", "5", "--log-level", "info", "--loops", "1"),  # fmt: skip
         f"127.0.0.1:{port}",
     )
     try:
@@ -141,7 +141,7 @@ def test_help_lists_the_options():
     assert result.returncode == 0
     text = result.stdout.decode()
     for flag in ("--port", "--host", "--unix", "--password", "--max-memory", "--eviction-policy",
-                 "--max-clients", "--log-level", "--unix-mode", "--allow-remote", "--quiet"):  # fmt: skip
+                 "--max-clients", "--log-level", "--unix-mode", "--allow-remote", "--quiet", "--loops"):  # fmt: skip
         assert flag in text, flag
     assert "sieve" in text and "noeviction" in text
     top = run_cli("--help")
@@ -172,6 +172,7 @@ def test_usage_errors_exit_2_with_a_clear_message(args, message):
     [
         (["--max-memory", "lots"], '"lots" is not a size'),
         (["--max-clients", "-1"], "max_clients must not be negative"),
+        (["--loops", "-1"], "loops must not be negative"),
         (["--host", "0.0.0.0"], "without a password"),
     ],
 )
