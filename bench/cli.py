@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--no-pin", action="store_true",
                     help="measure latency once, wherever the scheduler puts each process, instead of in two "
                          "placements (client and servers on one CPU; on two CPUs)")
+    ap.add_argument("--loops", type=int, default=0,
+                    help="our server's event loops (default: its own, one per usable CPU); to compare one loop with several")
     ap.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     return ap
 
@@ -120,7 +122,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 progress.note(f"tiny-mp-cache Go client unavailable: {why}")
                 have["cffi"] = False
         ctx = mp.get_context("spawn")
-        servers = Servers(reaper, tmpdir, tools, dict(os.environ))
+        servers = Servers(reaper, tmpdir, tools, dict(os.environ), loops=args.loops)
         lab = Lab(servers, ctx, reaper, have)
         lab.pin = not args.no_pin
         results: Dict[str, Any] = {}
@@ -144,6 +146,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             "versions": deps.versions(tools),
             "redis_py_parser": deps.redis_py_parser(),
             "tmc_server": servers.tmc_kind(),
+            "tmc_loops": args.loops or "default (one per usable CPU)",
             "tmc_library": os.environ.get("TINY_MP_CACHE_LIB") or "the package's libtinympcache.so",
             "skipped": lab.skipped,
             "harness_errors": harness_errors,

@@ -225,7 +225,7 @@ def render(results: Dict[str, Any]) -> str:
         f"commit {meta['commit']}, {meta['date']}, profile {meta['profile']['name']}, {meta['duration_s']:.0f} s",
         f"machine: {m['cpu']}, {m['cores']} vCPUs, {m['memory']}, kernel {m.get('kernel', '?')} ({m['os']}); "
         f"load average before/after: {m.get('loadavg_before')} / {m.get('loadavg_after')}",
-        f"our server: {meta['tmc_server']}; redis-py parser: {meta['redis_py_parser']}",
+        f"our server: {meta['tmc_server']}, loops: {meta.get('tmc_loops', 'default')}; redis-py parser: {meta['redis_py_parser']}",
         "versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
     ]
     for key, title, fn in SECTIONS:

@@ -36,8 +36,9 @@ class Server:
 class Servers:
     """Starts servers; knows the tool paths and the run's temp dir."""
 
-    def __init__(self, reaper: Reaper, tmpdir: str, tools: Dict[str, Optional[str]], env: Dict[str, str]):
+    def __init__(self, reaper: Reaper, tmpdir: str, tools: Dict[str, Optional[str]], env: Dict[str, str], loops: int = 0):
         self.reaper = reaper
+        self.loops = loops  # our server's event loops; 0: its default (one per usable CPU)
         self.tmpdir = tmpdir
         self.tools = tools  # "tmc-server", "redis-server", "memcached", ...
         self.env = env  # environment for children (TINY_MP_CACHE_LIB, PYTHONPATH)
@@ -78,6 +79,8 @@ class Servers:
                 argv += ["--max-memory", str(max_memory)]
             if policy:
                 argv += ["--eviction-policy", policy]
+            if self.loops:
+                argv += ["--loops", str(self.loops)]
         else:
             from tiny_mp_cache._server import server_argv  # `python -m tiny_mp_cache serve --quiet`
 
@@ -87,6 +90,8 @@ class Servers:
                 options["max_memory"] = max_memory
             if policy:
                 options["eviction_policy"] = policy
+            if self.loops:
+                options["loops"] = self.loops
             if options:
                 env["TINY_MP_CACHE_SERVE_OPTIONS"] = json.dumps(options)
         return self._start("tiny-mp-cache", argv, transport, sock, port, env)
