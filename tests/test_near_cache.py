@@ -663,6 +663,27 @@ def _fake_handover(reply: bytes, fd: int | None = None) -> tuple[str, Any]:
     return f"unix://{path}", done
 
 
+@pytest.mark.parametrize("owner, mode", [(None, 0o666), (None, 0o620), (65534, 0o600)])
+def test_handover_refuses_a_table_others_could_shrink(owner: int | None, mode: int, tmp_path: Path) -> None:
+    # A table in a file another user can write could be truncated under the
+    # mapping, and the next hit would kill this process with SIGBUS.
+    if owner is not None and os.getuid() != 0:
+        pytest.skip("giving a file to another user needs root")
+    table = tmp_path / "table"
+    table.write_bytes(b"\0" * 8 * (_near.HEADER + 16))
+    os.chmod(table, mode)
+    if owner is not None:
+        os.chown(table, owner, -1)
+    fd = os.open(table, os.O_RDONLY)
+    addr, done = _fake_handover(b"+OK\r\n", fd)
+    try:
+        with pytest.raises(_near.Refused, match="others could shrink"):
+            _near.handover(addr, 5)
+    finally:
+        done()
+        os.close(fd)
+
+
 @pytest.mark.parametrize(
     "reply, with_fd, error",
     [

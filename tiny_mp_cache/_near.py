@@ -83,9 +83,9 @@ def handover(addr: str, timeout: float) -> memoryview:
 
     Raises Refused when the server says no, OSError when it cannot be
     reached or takes longer than timeout. The table is memory the server
-    provides: a server that shrank the file under it could make a read of
-    it fault (SIGBUS), which is why the near cache is asked for, not
-    taken by default, and only from a unix socket the user named.
+    provides, and a read of a mapping whose file was shrunk faults
+    (SIGBUS): so the file must be one that only this user or root can
+    write, who could stop this process anyway.
     """
     address = parse_address(addr)
     request = b""
@@ -127,7 +127,13 @@ def handover(addr: str, timeout: float) -> memoryview:
                 raise ProtocolError(f"CLIENT NEARCACHE: unexpected reply {line[:80]!r}")
         if len(fds) != 1:
             raise Refused("no descriptor came with the server's reply")
-        size = os.fstat(fds[0]).st_size
+        st = os.fstat(fds[0])
+        if st.st_uid not in (os.getuid(), 0) or st.st_mode & 0o022:
+            raise Refused(
+                f"the server's table is a file others could shrink (owner uid {st.st_uid}, mode {st.st_mode & 0o777:o}), "
+                "and a read of a shrunk mapping would crash this process: the near cache needs a server run by this user or root"
+            )
+        size = st.st_size
         if size < HEADER * 8 or size % 8:
             raise Refused(f"the server's table has a wrong size ({size} bytes)")
         table = mmap.mmap(fds[0], size, mmap.MAP_SHARED, mmap.PROT_READ)
