@@ -84,16 +84,11 @@ func (s *Store) ExpireTime(key []byte) (at int64, exists, forever bool) {
 // TTL returns the time key has left. exists is false for a missing key;
 // forever is true for a key without a deadline.
 func (s *Store) TTL(key []byte) (left time.Duration, exists, forever bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.lookup(key)
-	switch {
-	case e == nil:
-		return 0, false, false
-	case !e.is(hasTTL):
-		return 0, true, true
+	at, exists, forever := s.ExpireTime(key)
+	if !exists || forever {
+		return 0, exists, forever
 	}
-	return time.Duration(s.expires[e] - s.now()), true, false
+	return max(time.Duration(at-s.now()), 0), true, false // the deadline may pass after the lookup
 }
 
 // ExpireDue removes at most max keys whose deadline has passed, earliest
