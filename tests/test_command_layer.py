@@ -44,3 +44,13 @@ def test_a_pipeline_refuses_a_blocking_command(cache):
     with pytest.raises(TypeError, match="cannot be pipelined"):
         p.bpop("q", 1)
     assert p.execute() == [None]
+
+
+def test_a_value_is_sent_without_a_copy():
+    """bytes pass through as they are (no view to make per set); other contiguous buffers as a view of their memory."""
+    value = b"v" * 100
+    assert _commands.value_arg(value) is value
+    buf = bytearray(b"abc")
+    view = _commands.value_arg(buf)
+    buf[0] = ord("x")
+    assert bytes(view) == b"xbc"

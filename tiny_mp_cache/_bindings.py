@@ -257,9 +257,12 @@ class GoClient:
 
     def _set(self, args: list[Arg]) -> Reply:  # SET key value
         key, value = args[1], args[2]
+        # cffi passes bytes to a char * as a pointer to its contents; other
+        # buffers need a cdata view, which costs as much again.
+        data = value if value.__class__ is bytes else ffi.from_buffer(value)
         s = _take_scratch()
         try:
-            status = self._lib.tmc_set(self._h(), key, len(key), ffi.from_buffer(value), len(value), s.err, ERR_CAP)
+            status = self._lib.tmc_set(self._h(), key, len(key), data, len(value), s.err, ERR_CAP)
             if status != OK:
                 raise error(status, s.err)
             return "OK"

@@ -120,8 +120,14 @@ def key_arg(key: Any, what: str = "key") -> bytes:
     return key.encode("utf-8", "surrogateescape")
 
 
-def value_arg(value: Any, what: str = "value") -> memoryview:
-    """A bytes-like value as a flat byte view, without a copy when it is contiguous."""
+def value_arg(value: Any, what: str = "value") -> Arg:
+    """A bytes-like value as bytes or a flat byte view, without a copy when it is contiguous.
+
+    bytes, the usual value, is returned as it is: it is flat already, and a
+    memoryview of it would cost a set() about as much as its own call into Go.
+    """
+    if value.__class__ is bytes:
+        return value
     if not isinstance(value, (bytes, bytearray, memoryview)):
         raise TypeError(f"{what} must be bytes, bytearray or memoryview, not {type(value).__name__}")
     view = memoryview(value)
