@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tiny-mp-cache/tiny-mp-cache/internal/heapfloor"
 	"github.com/tiny-mp-cache/tiny-mp-cache/resp"
 	"github.com/tiny-mp-cache/tiny-mp-cache/store"
 )
@@ -102,6 +103,7 @@ func Listen(cfg Config) (*Server, error) {
 	if cfg.MaxMemory > 0 {
 		s.setMemoryLimit(cfg.MaxMemory, cfg.EvictionPolicy)
 	}
+	heapfloor.Keep()
 	if cfg.Network == "unix" {
 		s.ln, err = listenUnix(cfg.Addr, os.FileMode(cfg.UnixMode))
 	} else {
