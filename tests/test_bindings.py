@@ -11,7 +11,7 @@ import pytest
 import tiny_mp_cache
 from conftest import ROOT, need_go
 from tiny_mp_cache import _bindings
-from tiny_mp_cache._commands import GET, GETDEL, SET
+from tiny_mp_cache._commands import GET, GETDEL, PUSH, SET
 
 TMC_H = os.path.join(ROOT, "go", "capi", "tmc.h")
 
@@ -189,3 +189,40 @@ def test_threads_do_not_share_a_scratch_buffer(tcp_server):
     c.close()
     assert not any(t.is_alive() for t in threads)
     assert wrong == []
+
+
+def test_push_takes_its_fast_path_for_one_value_and_the_command_path_for_more(tcp_server, monkeypatch):
+    """RPUSH/LPUSH of one value is tmc_push (bytes or a view); several values go through tmc_command."""
+    need_go()
+    c = _bindings.GoClient(_bindings.library(), tcp_server.addr, 5.0)
+    calls: list[str] = []
+    monkeypatch.setattr(c, "_lib", _Spy(c._lib, "tmc_push", calls))
+    try:
+        assert c.run(PUSH, [b"RPUSH", b"q", b"b"]) == 1
+        assert c.run(PUSH, [b"LPUSH", b"q", memoryview(b"a")]) == 2
+        assert c.run(PUSH, [b"RPUSH", b"q", b"c", b"d"]) == 4
+        assert calls == ["tmc_push", "tmc_push"]
+        assert tiny_mp_cache.TinyCache(tcp_server.addr).execute_command("LRANGE", "q", 0, -1) == [b"a", b"b", b"c", b"d"]
+        c.run(SET, [b"SET", b"s", b"x"])
+        with pytest.raises(tiny_mp_cache.ServerError, match="WRONGTYPE"):
+            c.run(PUSH, [b"RPUSH", b"s", b"v"])
+    finally:
+        c.close()
+
+
+class _Spy:
+    """The library, with calls to one function noted."""
+
+    def __init__(self, lib, name, calls):
+        self._lib, self._name, self._calls = lib, name, calls
+
+    def __getattr__(self, attr):
+        real = getattr(self._lib, attr)
+        if attr != self._name:
+            return real
+
+        def call(*args):
+            self._calls.append(attr)
+            return real(*args)
+
+        return call

@@ -24,6 +24,7 @@ from typing import Any
 
 from cffi import FFI  # type: ignore[import-untyped, unused-ignore]
 
+from . import _commands as commands
 from ._errors import ConnectionError, ProtocolError, ServerError, TimeoutError, TinyCacheError
 from ._platform import at_fork, library_name
 from ._resp import DEFAULT_MAX_REPLY, Arg, Reply, parse_replies
@@ -53,6 +54,8 @@ int tmc_pop(uint64_t h, const char *key, size_t key_len, char *buf, size_t buf_c
             char **out, size_t *out_len, char *err, size_t err_cap);
 int tmc_delete(uint64_t h, const char *key, size_t key_len,
                int64_t *out, char *err, size_t err_cap);
+int tmc_push(uint64_t h, const char *key, size_t key_len, const char *val, size_t val_len,
+             int left, int64_t *out, char *err, size_t err_cap);
 int tmc_keys(uint64_t h, const char *pattern, size_t pattern_len,
              char **out, size_t *out_len, int64_t *count, char *err, size_t err_cap);
 int tmc_len(uint64_t h, int64_t *out, char *err, size_t err_cap);
@@ -187,6 +190,7 @@ class _Scratch:
     def __init__(self) -> None:
         self.out = ffi.new("char **")
         self.out_len = ffi.new("size_t *")
+        self.n = ffi.new("int64_t *")
         self.err = ffi.new("char[]", ERR_CAP)
         self.buf = ffi.new("char[]", VALUE_BUF)
 
@@ -240,6 +244,10 @@ class GoClient:
         fast = command.fast
         if fast is not None:
             return _FAST[fast](self, args)
+        return self._command(command, args)
+
+    def _command(self, command: Any, args: list[Arg]) -> Reply:
+        """run() for a command without a fast path: tmc_command (tmc_command_wait when it blocks)."""
         argv, lens, buffers = _argv(args)  # buffers: alive until the call returns
         if command.blocking:
             wait = command.wait(args)
@@ -266,6 +274,21 @@ class GoClient:
             if status != OK:
                 raise error(status, s.err)
             return "OK"
+        finally:
+            _scratch.s = s
+
+    def _push(self, args: list[Arg]) -> Reply:  # RPUSH or LPUSH key value: one value; more take tmc_command
+        if len(args) != 3:
+            return self._command(commands.PUSH, args)
+        key, value = args[1], args[2]
+        data = value if value.__class__ is bytes else ffi.from_buffer(value)
+        s = _take_scratch()
+        try:
+            status = self._lib.tmc_push(self._h(), key, len(key), data, len(value), args[0] == b"LPUSH", s.n,
+                                        s.err, ERR_CAP)
+            if status != OK:
+                raise error(status, s.err)
+            return int(s.n[0])
         finally:
             _scratch.s = s
 
@@ -361,6 +384,7 @@ _FAST: dict[str, Any] = {
     "tmc_set": GoClient._set,
     "tmc_get": functools.partial(GoClient._value, capi="tmc_get"),  # (a partial: no Python frame of its own)
     "tmc_pop": functools.partial(GoClient._value, capi="tmc_pop"),
+    "tmc_push": GoClient._push,
     "tmc_delete": GoClient._delete,
     "tmc_keys": GoClient._keys,
     "tmc_len": GoClient._len,

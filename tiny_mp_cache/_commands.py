@@ -348,7 +348,7 @@ MSET = Command(_ok)
 PEXPIRE = Command(_bool)
 PTTL = Command(_seconds)
 PERSIST = Command(_bool)
-PUSH = Command(_int)  # RPUSH or LPUSH
+PUSH = Command(_int, fast="tmc_push")  # RPUSH or LPUSH; tmc_push takes one value, more go as a plain command
 BLPOP = Command(_popped, blocking=True)
 LLEN = Command(_int)
 INCRBY = Command(_int)  # INCRBY or DECRBY

@@ -269,6 +269,20 @@ func tmc_delete(h C.uint64_t, key *C.char, keyLen C.size_t, out *C.int64_t, errB
 	return statusOK
 }
 
+//export tmc_push
+func tmc_push(h C.uint64_t, key *C.char, keyLen C.size_t, val *C.char, valLen C.size_t, left C.int, out *C.int64_t, errBuf *C.char, errCap C.size_t) C.int {
+	c, st := lookup(h, errBuf, errCap)
+	if c == nil {
+		return st
+	}
+	n, err := c.Push(view(key, keyLen), view(val, valLen), left != 0)
+	if err != nil {
+		return fail(err, errBuf, errCap)
+	}
+	*out = C.int64_t(n)
+	return statusOK
+}
+
 //export tmc_keys
 func tmc_keys(h C.uint64_t, pattern *C.char, patternLen C.size_t, out **C.char, outLen *C.size_t, count *C.int64_t, errBuf *C.char, errCap C.size_t) C.int {
 	c, st := lookup(h, errBuf, errCap)

@@ -52,6 +52,10 @@ int tmc_pop(uint64_t h, const char *key, size_t key_len, char *buf, size_t buf_c
             char **out, size_t *out_len, char *err, size_t err_cap);
 int tmc_delete(uint64_t h, const char *key, size_t key_len,
                int64_t *out, char *err, size_t err_cap);
+/* push: RPUSH key val, or LPUSH if left is nonzero; *out is the list's new
+ * length. Not retried. */
+int tmc_push(uint64_t h, const char *key, size_t key_len, const char *val, size_t val_len,
+             int left, int64_t *out, char *err, size_t err_cap);
 /* keys: *out holds *count entries, each a 4-byte little-endian length followed
  * by that many bytes of UTF-8 key. */
 int tmc_keys(uint64_t h, const char *pattern, size_t pattern_len,

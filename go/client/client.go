@@ -391,6 +391,20 @@ func (c *Client) Del(key []byte) (n int64, err error) {
 	return n, err
 }
 
+// Push appends value to the list under key (RPUSH), or prepends it if left
+// (LPUSH), and returns the list's new length. It is not retried.
+func (c *Client) Push(key, value []byte, left bool) (n int64, err error) {
+	name := []byte("RPUSH")
+	if left {
+		name = []byte("LPUSH")
+	}
+	err = c.call(false, func(r *resp.ReplyReader) error {
+		n, err = readInt(r)
+		return err
+	}, name, key, value)
+	return n, err
+}
+
 // DBSize returns the number of keys.
 func (c *Client) DBSize() (n int64, err error) {
 	err = c.call(true, func(r *resp.ReplyReader) error {

@@ -98,6 +98,17 @@ func testServer(t *testing.T, cfg Config) {
 	if n, err := c.Del([]byte("empty")); err != nil || n != 0 {
 		t.Fatalf("Del again = %d, %v; want 0", n, err)
 	}
+	for i, v := range []string{"b", "a", "c"} {
+		if n, err := c.Push([]byte("q"), []byte(v), v == "a"); err != nil || n != int64(i+1) {
+			t.Fatalf("Push(%s) = %d, %v; want %d", v, n, err, i+1)
+		}
+	}
+	if raw, err := c.Do([]byte("LRANGE"), []byte("q"), []byte("0"), []byte("-1")); err != nil || string(raw) != "*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n" {
+		t.Fatalf("LRANGE after pushes = %q, %v", raw, err)
+	}
+	if _, err := c.Push([]byte("big"), []byte("x"), false); err == nil || !strings.Contains(err.Error(), "WRONGTYPE") {
+		t.Fatalf("Push onto a string = %v; want WRONGTYPE", err)
+	}
 	raw, err := c.Do([]byte("NOSUCH"), []byte("x"))
 	if err != nil || string(raw) != "-ERR unknown command 'NOSUCH'\r\n" {
 		t.Fatalf("Do(NOSUCH) = %q, %v", raw, err)
