@@ -144,22 +144,27 @@ class AsyncTinyCache(Commands):
     def _use_near(self, near: NearCache) -> None:
         """Serve get and mget through the near cache, as TinyCache._use_near does."""
         hit = near.hit
-        fill = self._near_fill
-        execute = self._execute
+        execute = self._execute  # the class's: a fill is a read, which drops nothing
         execute_all = self._execute_all
+        key_arg = commands.key_arg
 
         async def get(key: str) -> bytes | None:
             value = hit(key)
-            return (await fill([key], True))[0] if value is MISS else value
+            if value is not MISS:
+                return value  # type: ignore[no-any-return]
+            command, args, stamp = near.read_one(key_arg(key))
+            return near.kept_one(key, stamp, await execute(command, args))
 
         async def mget(keys: Iterable[str]) -> list[bytes | None]:
             if isinstance(keys, (str, bytes, bytearray, memoryview)) or not isinstance(keys, Iterable):
-                commands.keys_arg(keys)  # raises the usual TypeError
+                key_arg(keys)  # raises the usual TypeError
             keys = list(keys)
             values = [hit(k) for k in keys]
             missing = [i for i, v in enumerate(values) if v is MISS]
             if missing:
-                for i, v in zip(missing, await fill([keys[i] for i in missing], False)):
+                names = [keys[i] for i in missing]
+                command, args, stamps = near.read_many([key_arg(k) for k in names])
+                for i, v in zip(missing, near.kept_many(names, stamps, await execute(command, args))):
                     values[i] = v
             return values
 
@@ -174,18 +179,6 @@ class AsyncTinyCache(Commands):
 
         self.get, self.mget = get, mget  # type: ignore[method-assign]
         self._execute, self._execute_all = _execute, _execute_all  # type: ignore[method-assign]
-
-    async def _near_fill(self, keys: list[str], single: bool) -> list[bytes | None]:
-        near: NearCache = self._near  # type: ignore[assignment]
-        names = [commands.key_arg(k) for k in keys]
-        queue, stamps = near.fill_queue(names, single)
-        if all(s is None for s in stamps):
-            return [await self._execute(*queue[0])] if single else await self._execute(*queue[0])  # type: ignore[no-any-return]
-        try:
-            results = await self._execute_all(queue)
-        except ConnectionError:  # reads only: sent once more on a fresh connection, as a plain get() would be
-            results = await self._execute_all(queue)
-        return near.filled(keys, stamps, results, single)
 
     def near_cache_stats(self) -> dict[str, Any]:
         """The near cache's state; see TinyCache.near_cache_stats."""
@@ -214,6 +207,10 @@ class AsyncTinyCache(Commands):
         wait = command.wait(args)
         timeout = None if wait is None else self._timeout + wait
         name = bytes(args[0]).decode("utf-8", "replace")
+        if command.sends is not None:  # several commands in one write: parse gets the list of their replies
+            sent = command.sends(args)
+            replies = await self._call(encode_commands(sent), len(sent), name, command.idempotent, timeout)
+            return commands.finish(command, args, replies)
         replies = await self._call(encode_command(args), 1, name, command.idempotent, timeout)
         return commands.finish(command, args, replies[0])
 

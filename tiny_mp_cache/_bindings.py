@@ -52,6 +52,8 @@ int tmc_get(uint64_t h, const char *key, size_t key_len, char *buf, size_t buf_c
             char **out, size_t *out_len, char *err, size_t err_cap);
 int tmc_pop(uint64_t h, const char *key, size_t key_len, char *buf, size_t buf_cap,
             char **out, size_t *out_len, char *err, size_t err_cap);
+int tmc_get_deadline(uint64_t h, const char *key, size_t key_len, char *buf, size_t buf_cap,
+                     char **out, size_t *out_len, int64_t *deadline, char *err, size_t err_cap);
 int tmc_delete(uint64_t h, const char *key, size_t key_len,
                int64_t *out, char *err, size_t err_cap);
 int tmc_push(uint64_t h, const char *key, size_t key_len, const char *val, size_t val_len,
@@ -61,6 +63,8 @@ int tmc_keys(uint64_t h, const char *pattern, size_t pattern_len,
 int tmc_len(uint64_t h, int64_t *out, char *err, size_t err_cap);
 int tmc_mget(uint64_t h, int n, const char **keys, const size_t *key_len,
              char **out, size_t *out_len, char *err, size_t err_cap);
+int tmc_mget_deadline(uint64_t h, int n, const char **keys, const size_t *key_len,
+                      char **out, size_t *out_len, int64_t *deadlines, char *err, size_t err_cap);
 int tmc_command(uint64_t h, int argc, const char **argv, const size_t *arglen,
                 char **out, size_t *out_len, char *err, size_t err_cap);
 int tmc_command_wait(uint64_t h, double wait, int argc, const char **argv,
@@ -193,6 +197,7 @@ class _Scratch:
         self.n = ffi.new("int64_t *")
         self.err = ffi.new("char[]", ERR_CAP)
         self.buf = ffi.new("char[]", VALUE_BUF)
+        self.deadline = ffi.new("int64_t *")
 
 
 _scratch = threading.local()
@@ -339,6 +344,46 @@ class GoClient:
             self._lib.tmc_free(out[0])
         return unpack_values(packed, len(keys))
 
+    def _get_deadline(self, args: list[Arg]) -> Reply:  # GET key + PEXPIRETIME key: [value, deadline]
+        key = args[1]
+        s = _take_scratch()
+        try:
+            status = self._lib.tmc_get_deadline(
+                self._h(), key, len(key), s.buf, VALUE_BUF, s.out, s.out_len, s.deadline, s.err, ERR_CAP
+            )
+            if status == NIL:
+                return [None, s.deadline[0]]
+            if status != OK:
+                raise error(status, s.err)
+            p = s.out[0]
+            try:
+                return [ffi.unpack(p, s.out_len[0]), s.deadline[0]]
+            finally:
+                if p != s.buf:
+                    self._lib.tmc_free(p)
+        finally:
+            _scratch.s = s
+
+    def _mget_deadline(self, args: list[Arg]) -> Reply:  # MGET key... + PEXPIRETIME of each: [values, deadline...]
+        keys = args[1:]
+        argv, lens, buffers = _argv(keys)  # buffers: alive until the call returns
+        deadlines = ffi.new("int64_t[]", len(keys))
+        s = _take_scratch()
+        try:
+            status = self._lib.tmc_mget_deadline(
+                self._h(), len(keys), argv, lens, s.out, s.out_len, deadlines, s.err, ERR_CAP
+            )
+            if status != OK:
+                raise error(status, s.err)
+            p = s.out[0]
+            try:
+                packed = ffi.unpack(p, s.out_len[0]) if s.out_len[0] else b""
+            finally:
+                self._lib.tmc_free(p)
+        finally:
+            _scratch.s = s
+        return [unpack_values(packed, len(keys)), *ffi.unpack(deadlines, len(keys))]
+
     def _replies(self, count: int, fn: Any, *args: Any) -> list[Reply]:
         """Call fn(*args, out, out_len, err, cap) and parse the count raw replies it returns."""
         s = _take_scratch()
@@ -389,6 +434,8 @@ _FAST: dict[str, Any] = {
     "tmc_keys": GoClient._keys,
     "tmc_len": GoClient._len,
     "tmc_mget": GoClient._mget,
+    "tmc_get_deadline": GoClient._get_deadline,
+    "tmc_mget_deadline": GoClient._mget_deadline,
 }
 
 

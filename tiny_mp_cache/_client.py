@@ -180,20 +180,27 @@ class TinyCache(Commands):
         class's get, with not one more step on its path.
         """
         hit = near.hit
-        fill = self._near_fill
-        execute = self._execute
+        execute = self._execute  # the class's: a fill is a read, which drops nothing
         execute_all = self._execute_all
+        key_arg = commands.key_arg
+        read_one, kept_one, read_many, kept_many = near.read_one, near.kept_one, near.read_many, near.kept_many
 
-        get = near.getter(lambda key: fill([key], True)[0])
+        def fill(key: str) -> bytes | None:
+            command, args, stamp = read_one(key_arg(key))
+            return kept_one(key, stamp, execute(command, args))
+
+        get = near.getter(fill)
 
         def mget(keys: Iterable[str]) -> list[bytes | None]:
             if isinstance(keys, (str, bytes, bytearray, memoryview)) or not isinstance(keys, Iterable):
-                commands.keys_arg(keys)  # raises the usual TypeError
+                key_arg(keys)  # raises the usual TypeError
             keys = list(keys)
             values = [hit(k) for k in keys]
             missing = [i for i, v in enumerate(values) if v is MISS]
             if missing:
-                for i, v in zip(missing, fill([keys[i] for i in missing], False)):
+                names = [keys[i] for i in missing]
+                command, args, stamps = read_many([key_arg(k) for k in names])
+                for i, v in zip(missing, kept_many(names, stamps, execute(command, args))):
                     values[i] = v
             return values
 
@@ -209,19 +216,6 @@ class TinyCache(Commands):
         get.__doc__, mget.__doc__ = Commands.get.__doc__, Commands.mget.__doc__
         self.get, self.mget = get, mget  # type: ignore[method-assign]
         self._execute, self._execute_all = _execute, _execute_all  # type: ignore[method-assign]
-
-    def _near_fill(self, keys: list[str], single: bool) -> list[bytes | None]:
-        """Read keys from the server (GET for one, MGET for several) and keep them in the near cache."""
-        near: NearCache = self._near  # type: ignore[assignment]
-        names = [commands.key_arg(k) for k in keys]
-        queue, stamps = near.fill_queue(names, single)
-        if all(s is None for s in stamps):  # no table for now: a plain read
-            return [self._execute(*queue[0])] if single else self._execute(*queue[0])  # type: ignore[no-any-return]
-        try:
-            results = self._execute_all(queue)
-        except ConnectionError:  # reads only: sent once more on a fresh connection, as a plain get() would be
-            results = self._execute_all(queue)
-        return near.filled(keys, stamps, results, single)
 
     def near_cache_stats(self) -> dict[str, Any]:
         """The near cache's state: mode ("shared-memory" or "off"), reason (why off; "" when on), hits, misses, entries, capacity, bytes, capacity_bytes."""

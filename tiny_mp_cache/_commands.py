@@ -54,17 +54,30 @@ class Command(Generic[T]):
     Sent with no args at all, a command is answered locally with
     parse(None): mget([]) is [] without a round trip (MGET with no keys is
     an error in Redis).
+
+    sends, when set, makes one Command of several RESP commands written at
+    once: sends(args) lists them, and parse gets the list of their replies
+    (error replies as ServerError values in it), as a fast path returns it
+    too. Only TinyCache and AsyncTinyCache send such a Command, not a
+    Pipeline.
     """
 
-    __slots__ = ("blocking", "fast", "idempotent", "parse")
+    __slots__ = ("blocking", "fast", "idempotent", "parse", "sends")
 
     def __init__(
-        self, parse: Callable[[Reply], T], *, fast: str | None = None, idempotent: bool = False, blocking: bool = False
+        self,
+        parse: Callable[[Reply], T],
+        *,
+        fast: str | None = None,
+        idempotent: bool = False,
+        blocking: bool = False,
+        sends: Callable[[list[Arg]], list[list[Arg]]] | None = None,
     ):
         self.parse = parse
         self.fast = fast
         self.idempotent = idempotent
         self.blocking = blocking
+        self.sends = sends
 
     def wait(self, args: list[Arg]) -> float | None:
         """How much longer than the client's timeout a call may take: 0.0, seconds, or None (no limit)."""
@@ -372,6 +385,45 @@ def mget_command(count: int) -> Command[list[bytes | None]]:
         return values
 
     return Command(parse, fast="tmc_mget", idempotent=True)
+
+
+def _replies(reply: Reply, count: int) -> list[Reply]:
+    """The replies of a Command with sends: count of them; the first error reply among them is raised."""
+    if not isinstance(reply, list) or len(reply) != count:
+        raise Unexpected
+    for r in reply:
+        if r.__class__ is ServerError:
+            raise r
+    return reply
+
+
+def _value_deadline(reply: Reply) -> tuple[bytes | None, int]:
+    value, deadline = _replies(reply, 2)
+    return _bulk(value), _int(deadline)
+
+
+# GET key and PEXPIRETIME key in one write: (value, the key's deadline in Unix ms; -1: none, -2: no key).
+# What the near cache reads on a miss; tmc_get_deadline skips RESP parsing in Python, as tmc_get does.
+GET_DEADLINE = Command(
+    _value_deadline, fast="tmc_get_deadline", idempotent=True, sends=lambda args: [args, [b"PEXPIRETIME", args[1]]]
+)
+
+
+def _mget_deadlines(args: list[Arg]) -> list[list[Arg]]:
+    return [args, *([b"PEXPIRETIME", k] for k in args[1:])]
+
+
+def mget_deadline_command(count: int) -> Command[tuple[list[bytes | None], list[int]]]:
+    """MGET of count keys and PEXPIRETIME of each, in one write: (values, deadlines as GET_DEADLINE gives them)."""
+
+    def parse(reply: Reply) -> tuple[list[bytes | None], list[int]]:
+        replies = _replies(reply, 1 + count)
+        values = _bulks(replies[0])
+        if len(values) != count:
+            raise Unexpected
+        return values, [_int(r) for r in replies[1:]]
+
+    return Command(parse, fast="tmc_mget_deadline", idempotent=True, sends=_mget_deadlines)
 
 
 def stats_command(db: int) -> Command[dict[str, int]]:

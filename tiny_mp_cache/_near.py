@@ -60,9 +60,6 @@ _CLOEXEC = getattr(socket, "MSG_CMSG_CLOEXEC", 0)  # Linux; elsewhere the descri
 
 MISS = object()  # hit()'s answer when it has no current value
 
-PEXPIRETIME = Command(commands._int)
-
-
 class Refused(Exception):
     """The server (or the address) cannot give this client a near cache; the message says why."""
 
@@ -353,22 +350,41 @@ class NearCache:
             self.entries.clear()
             self.bytes = 0
 
-    # --- what a client sends to fill, and what it does with the replies ---
+    # --- what a client sends to fill, and what it does with the reply ---
+    # The stamps are taken here, before the read is sent: read_* come before
+    # the round trip, kept_* after it.
 
-    def fill_queue(self, keys: list[bytes], single: bool) -> tuple[list[tuple[Command[Any], list[Arg]]], list[Any]]:
-        """The pipeline that reads keys (GET for one, MGET for many) and their deadlines, and the stamps taken before it."""
-        self.misses += len(keys)
-        stamps = [self.stamp(k) for k in keys]
-        read = (commands.GET, [b"GET", keys[0]]) if single else (commands.mget_command(len(keys)), [b"MGET", *keys])
-        return [read, *((PEXPIRETIME, [b"PEXPIRETIME", k]) for k in keys)], stamps
+    def read_one(self, name: bytes) -> tuple[Command[Any], list[Arg], Any]:
+        """The read that fills one key (GET and its deadline, in one round trip), and its stamp; a plain GET when the stamp is None."""
+        self.misses += 1
+        stamp = self.stamp(name)
+        return (commands.GET if stamp is None else commands.GET_DEADLINE), [b"GET", name], stamp
 
-    def filled(self, keys: list[str], stamps: list[Any], results: list[Any], single: bool) -> list[Any]:
-        """Keep what a fill_queue pipeline returned; the values, in order."""
-        values = [results[0]] if single else results[0]
-        for key, value, stamp, expire_ms in zip(keys, values, stamps, results[1:]):
+    def kept_one(self, key: str, stamp: Any, result: Any) -> bytes | None:
+        """Keep what read_one's command returned; the value."""
+        if stamp is None:
+            return result  # type: ignore[no-any-return]
+        value, expire_ms = result
+        self.keep(key, value, stamp, expire_ms)
+        return value  # type: ignore[no-any-return]
+
+    def read_many(self, names: list[bytes]) -> tuple[Command[Any], list[Arg], list[Any]]:
+        """The read that fills several keys (MGET and their deadlines, in one round trip), and their stamps."""
+        self.misses += len(names)
+        stamps = [self.stamp(k) for k in names]
+        n = len(names)
+        command = commands.mget_deadline_command(n) if any(stamps) else commands.mget_command(n)
+        return command, [b"MGET", *names], stamps
+
+    def kept_many(self, keys: list[str], stamps: list[Any], result: Any) -> list[bytes | None]:
+        """Keep what read_many's command returned; the values, in order."""
+        if not any(stamps):  # no table for now: it was a plain MGET
+            return result  # type: ignore[no-any-return]
+        values, deadlines = result
+        for key, value, stamp, expire_ms in zip(keys, values, stamps, deadlines):
             # MGET's None is also its answer for a list, which GET answers with WRONGTYPE: keep it only
             # when PEXPIRETIME says there is no such key (-2; a list has -1 or a deadline).
-            if stamp is not None and (single or value is not None or expire_ms == -2):
+            if stamp is not None and (value is not None or expire_ms == -2):
                 self.keep(key, value, stamp, expire_ms)
         return values  # type: ignore[no-any-return]
 

@@ -405,6 +405,9 @@ class PureClient:
         """
         wait = command.wait(args)
         timeout = None if wait is None else self._timeout + wait
+        if command.sends is not None:  # several commands in one write: the list of their replies
+            sent = command.sends(args)
+            return self._exchange(encode_commands(sent), len(sent), _name(args), command.idempotent, timeout)
         return self._exchange(encode_command(args), 1, _name(args), command.idempotent, timeout)[0]
 
     def pipeline(self, commands: list[list[Arg]]) -> list[Reply]:

@@ -255,6 +255,20 @@ func readValue(read func(*client.Client, []byte, func(int) []byte) ([]byte, bool
 	return m.hand(v, ok, err, out, outLen, errBuf, errCap)
 }
 
+//export tmc_get_deadline
+func tmc_get_deadline(h C.uint64_t, key *C.char, keyLen C.size_t, buf *C.char, bufCap C.size_t, out **C.char, outLen *C.size_t, deadline *C.int64_t, errBuf *C.char, errCap C.size_t) C.int {
+	c, st := lookup(h, errBuf, errCap)
+	if c == nil {
+		return st
+	}
+	m := cValue{buf: unsafe.Pointer(buf), bufCap: int(bufCap)}
+	v, ok, ms, err := c.GetDeadlineIn(view(key, keyLen), m.alloc)
+	if err == nil {
+		*deadline = C.int64_t(ms)
+	}
+	return m.hand(v, ok, err, out, outLen, errBuf, errCap)
+}
+
 //export tmc_delete
 func tmc_delete(h C.uint64_t, key *C.char, keyLen C.size_t, out *C.int64_t, errBuf *C.char, errCap C.size_t) C.int {
 	c, st := lookup(h, errBuf, errCap)
@@ -332,6 +346,27 @@ func tmc_mget(h C.uint64_t, n C.int, keys **C.char, keyLen *C.size_t, out **C.ch
 	vals, err := c.MGet(args(n, keys, keyLen))
 	if err != nil {
 		return fail(err, errBuf, errCap)
+	}
+	return give(pack(vals), out, outLen, errBuf, errCap)
+}
+
+//export tmc_mget_deadline
+func tmc_mget_deadline(h C.uint64_t, n C.int, keys **C.char, keyLen *C.size_t, out **C.char, outLen *C.size_t, deadlines *C.int64_t, errBuf *C.char, errCap C.size_t) C.int {
+	c, st := lookup(h, errBuf, errCap)
+	if c == nil {
+		return st
+	}
+	if n <= 0 {
+		setErr(errBuf, errCap, "mget needs at least one key")
+		return statusArg
+	}
+	vals, ms, err := c.MGetDeadlines(args(n, keys, keyLen))
+	if err != nil {
+		return fail(err, errBuf, errCap)
+	}
+	dst := unsafe.Slice(deadlines, int(n))
+	for i := range dst {
+		dst[i] = C.int64_t(ms[i])
 	}
 	return give(pack(vals), out, outLen, errBuf, errCap)
 }

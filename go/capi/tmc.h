@@ -66,6 +66,18 @@ int tmc_len(uint64_t h, int64_t *out, char *err, size_t err_cap);
  * missing key. Retried once, like get. */
 int tmc_mget(uint64_t h, int n, const char **keys, const size_t *key_len,
              char **out, size_t *out_len, char *err, size_t err_cap);
+/* get_deadline: tmc_get and PEXPIRETIME of the same key, sent in one write
+ * (one round trip): the value as tmc_get gives it (TMC_OK or TMC_NIL), and
+ * *deadline, the key's deadline in Unix milliseconds (-1: none, -2: no such
+ * key), set on TMC_OK and TMC_NIL. For a client that keeps the value until
+ * then (the near cache). Retried once, like get. */
+int tmc_get_deadline(uint64_t h, const char *key, size_t key_len, char *buf, size_t buf_cap,
+                     char **out, size_t *out_len, int64_t *deadline, char *err, size_t err_cap);
+/* mget_deadline: tmc_mget and PEXPIRETIME of each key, sent in one write:
+ * *out as tmc_mget gives it, and deadlines[0..n) (the caller's array) as
+ * tmc_get_deadline gives them. Retried once, like get. */
+int tmc_mget_deadline(uint64_t h, int n, const char **keys, const size_t *key_len,
+                      char **out, size_t *out_len, int64_t *deadlines, char *err, size_t err_cap);
 /* command: sends any command (argv[i] of arglen[i] bytes) and returns the
  * server's raw RESP2 reply, unparsed. An error reply is still TMC_OK here;
  * the caller parses it. */

@@ -441,22 +441,94 @@ func (c *Client) Keys(pattern []byte) (keys [][]byte, err error) {
 func (c *Client) MGet(keys [][]byte) (vals [][]byte, err error) {
 	args := append([][]byte{[]byte("MGET")}, keys...)
 	err = c.call(true, func(r *resp.ReplyReader) error {
-		n, err := readHeader(r, '*')
-		if err != nil {
-			return err
-		}
-		if n != len(keys) {
-			return &resp.ProtocolError{Msg: fmt.Sprintf("MGET of %d keys answered with %d values", len(keys), n)}
-		}
-		vals = make([][]byte, n)
-		for i := range vals {
-			if vals[i], _, err = readBulk(r); err != nil {
-				return err
-			}
-		}
-		return nil
+		return readMGet(r, len(keys), &vals)
 	}, args...)
 	return vals, err
+}
+
+// readMGet reads MGET's reply of count values into *vals.
+func readMGet(r *resp.ReplyReader, count int, vals *[][]byte) error {
+	n, err := readHeader(r, '*')
+	if err != nil {
+		return err
+	}
+	if n != count {
+		return &resp.ProtocolError{Msg: fmt.Sprintf("MGET of %d keys answered with %d values", count, n)}
+	}
+	*vals = make([][]byte, n)
+	for i := range *vals {
+		if (*vals)[i], _, err = readBulk(r); err != nil {
+			if readable(err) == nil { // the rest of the array is unread: the connection is out of step
+				return &resp.ProtocolError{Msg: "an error reply inside MGET's reply"}
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// GetDeadlineIn is GetIn and PEXPIRETIME of the same key, sent in one
+// write: the value (read into memory from alloc, as GetIn) and the key's
+// deadline in Unix milliseconds (-1: none, -2: no such key), for a caller
+// that keeps the value until then. Both replies are read even when the
+// first is an error reply, which is then returned.
+func (c *Client) GetDeadlineIn(key []byte, alloc func(n int) []byte) (value []byte, ok bool, deadline int64, err error) {
+	err = c.callWithin(c.timeout, true, func(r *resp.ReplyReader) error {
+		var gerr error
+		value, ok, gerr = readBulkIn(r, alloc)
+		if err := readable(gerr); err != nil {
+			return err
+		}
+		deadline, err = readInt(r)
+		return firstErr(gerr, err)
+	}, [][]byte{[]byte("GET"), key}, [][]byte{[]byte("PEXPIRETIME"), key})
+	return value, ok, deadline, err
+}
+
+// MGetDeadlines is MGet and PEXPIRETIME of each key, sent in one write:
+// the values, nil where a key is missing, and each key's deadline as
+// GetDeadlineIn gives it. Every reply is read before an error reply is
+// returned.
+func (c *Client) MGetDeadlines(keys [][]byte) (vals [][]byte, deadlines []int64, err error) {
+	cmds := make([][][]byte, 0, 1+len(keys))
+	cmds = append(cmds, append([][]byte{[]byte("MGET")}, keys...))
+	for _, k := range keys {
+		cmds = append(cmds, [][]byte{[]byte("PEXPIRETIME"), k})
+	}
+	err = c.callWithin(c.timeout, true, func(r *resp.ReplyReader) error {
+		vals, deadlines = nil, make([]int64, len(keys))
+		first := readMGet(r, len(keys), &vals)
+		if err := readable(first); err != nil {
+			return err
+		}
+		for i := range deadlines {
+			var err error
+			deadlines[i], err = readInt(r)
+			if err := readable(err); err != nil {
+				return err
+			}
+			first = firstErr(first, err)
+		}
+		return first
+	}, cmds...)
+	return vals, deadlines, err
+}
+
+// readable returns err unless it is an error reply, after which the
+// connection is still in step and the next reply can be read.
+func readable(err error) error {
+	var rerr resp.ReplyError
+	if err != nil && !errors.As(err, &rerr) {
+		return err
+	}
+	return nil
+}
+
+func firstErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
 }
 
 // Do sends any command and returns the raw RESP reply, error replies
