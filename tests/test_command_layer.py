@@ -11,7 +11,7 @@ from tiny_mp_cache._commands import Command, Commands
 
 def _all_commands() -> list[Command]:
     table = [v for v in vars(_commands).values() if isinstance(v, Command)]
-    return table + [_commands.mget_command(2), _commands.stats_command(0)]
+    return table + [_commands.mget_command(2), _commands.mget_deadline_command(2), _commands.stats_command(0)]
 
 
 def test_every_idempotent_command_has_a_go_fast_path():

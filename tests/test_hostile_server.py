@@ -40,7 +40,7 @@ TiB = 1 << 40
 MiB = 1 << 20
 GOOD_REPLY = b"$4\r\nfine\r\n"
 
-SHAPES = ["get", "pop", "keys", "mget", "execute_command", "pipeline"]
+SHAPES = ["get", "pop", "keys", "mget", "execute_command", "pipeline", "get_deadline", "mget_deadline"]
 ARRAY_SHAPES = {"keys", "mget"}  # whose reply is an array of bulk strings
 
 
@@ -209,6 +209,11 @@ def every_shape(expected: str) -> Dict[str, object]:
     return {shape: expected for shape in SHAPES}
 
 
+def near_fills_as(expected: Dict[str, object]) -> Dict[str, object]:
+    """The near cache's fills (GET and MGET, each with PEXPIRETIME in the same write) fail as get and mget do."""
+    return {**expected, "get_deadline": expected["get"], "mget_deadline": expected["mget"]}
+
+
 # hostile reply -> (its max_reply_size, or None for the default; the expected error of each call shape)
 CASES = {
     "huge_length": (huge_length, None, every_shape(P)),
@@ -217,7 +222,7 @@ CASES = {
     # as keys: they refuse the array at once. The pure client reads a whole
     # reply before it looks at its type; it and the others read on until
     # the deadline.
-    "endless_array": (endless_array, None, {**every_shape(T), "get": {"go": P, "pure": T}, "pop": {"go": P, "pure": T}, "mget": {"go": P, "pure": T}}),
+    "endless_array": (endless_array, None, near_fills_as({**every_shape(T), "get": {"go": P, "pure": T}, "pop": {"go": P, "pure": T}, "mget": {"go": P, "pure": T}})),
     "one_byte_at_a_time": (one_byte_at_a_time, None, every_shape(T)),
     "garbage": (garbage, None, every_shape(P)),
     "garbage_without_newline": (garbage_without_newline, None, every_shape(P)),
@@ -233,7 +238,7 @@ CASES = {
 CHILD = r"""
 import json, sys, time
 import tiny_mp_cache
-from tiny_mp_cache import TinyCache
+from tiny_mp_cache import TinyCache, _commands
 
 spec = json.loads(sys.argv[1])
 options = {} if spec["max_reply_size"] is None else {"max_reply_size": spec["max_reply_size"]}
@@ -246,6 +251,9 @@ CALLS = {
     "mget": lambda: cache.mget(["a", "b"]),
     "execute_command": lambda: cache.execute_command("ECHO", "x"),
     "pipeline": lambda: cache.pipeline().get("a").set("b", b"1").execute(),
+    # the near cache's fills, which it sends only over a unix socket: called here through the command layer
+    "get_deadline": lambda: cache._execute(_commands.GET_DEADLINE, [b"GET", b"k"]),
+    "mget_deadline": lambda: cache._execute(_commands.mget_deadline_command(2), [b"MGET", b"a", b"b"]),
 }
 for shape in spec["shapes"]:
     start = time.monotonic()

@@ -345,14 +345,15 @@ def test_a_write_acknowledged_after_the_fill_read_is_not_served_stale(
     # fill keeps must date from before its GET, not from after it.
     cache = near()
     writer("SET", "k", "old")
-    fetch = cache._execute_all  # the fill's one round trip
+    backend = cache._client()
+    fetch = backend.run  # the fill's one round trip
 
-    def fetch_then_write(queue: Any) -> Any:
-        results = fetch(queue)
+    def fetch_then_write(command: Any, args: Any) -> Any:
+        reply = fetch(command, args)
         assert writer("SET", "k", "new") == "OK"
-        return results
+        return reply
 
-    monkeypatch.setattr(cache, "_execute_all", fetch_then_write)
+    monkeypatch.setattr(backend, "run", fetch_then_write)
     assert cache.get("k") == b"old"  # the read began before the write
     assert cache.get("k") == b"new"
     assert cache.get("k") == b"new"
@@ -552,6 +553,50 @@ def test_async(server: Any, writer: Writer) -> None:
         await cache.close()
 
     asyncio.run(main())
+
+
+def test_the_fill_commands_read_values_and_deadlines_alike_in_every_client(server: Any, writer: Writer) -> None:
+    # GET_DEADLINE and mget_deadline_command: the Go fast paths (tmc_get_deadline,
+    # tmc_mget_deadline), the pure client and the async client must agree.
+    from tiny_mp_cache import _commands
+
+    writer("SET", "ttl", "a", "PX", "60000")
+    writer("SET", "plain", "b")
+    writer("RPUSH", "list", "x")
+    now_ms = time.time() * 1000
+    mget = _commands.mget_deadline_command(4)
+    names = [b"MGET", b"ttl", b"plain", b"missing", b"list"]
+
+    def check(results: list[Any]) -> None:
+        ttl, plain, missing, values = results
+        assert ttl[0] == b"a" and now_ms < ttl[1] < now_ms + 61000, ttl
+        assert plain == (b"b", -1) and missing == (None, -2)
+        assert values[0] == [b"a", b"b", None, None]  # MGET answers a list with None; its deadline tells
+        assert values[1][0] == ttl[1] and values[1][1:] == [-1, -2, -1]
+
+    def run(cache: Any) -> list[Any]:
+        return [cache._execute(_commands.GET_DEADLINE, [b"GET", k]) for k in (b"ttl", b"plain", b"missing")] + [
+            cache._execute(mget, names)
+        ]
+
+    for pure in (False, True):
+        with TinyCache(server.addr, _pure=pure) as cache:
+            check(run(cache))
+            with pytest.raises(ServerError, match="WRONGTYPE"):  # GET's error, with both replies read
+                cache._execute(_commands.GET_DEADLINE, [b"GET", b"list"])
+            assert cache._execute(_commands.GET_DEADLINE, [b"GET", b"plain"]) == (b"b", -1)  # still in step
+
+    async def main() -> list[Any]:
+        cache = AsyncTinyCache(server.addr)
+        try:
+            results = [await cache._execute(_commands.GET_DEADLINE, [b"GET", k]) for k in (b"ttl", b"plain", b"missing")]
+            with pytest.raises(ServerError, match="WRONGTYPE"):
+                await cache._execute(_commands.GET_DEADLINE, [b"GET", b"list"])
+            return results + [await cache._execute(mget, names)]
+        finally:
+            await cache.close()
+
+    check(asyncio.run(main()))
 
 
 def test_layout_constants_match_the_server() -> None:

@@ -193,7 +193,7 @@ class TinyCache(Commands):
 
         def mget(keys: Iterable[str]) -> list[bytes | None]:
             if isinstance(keys, (str, bytes, bytearray, memoryview)) or not isinstance(keys, Iterable):
-                key_arg(keys)  # raises the usual TypeError
+                commands.keys_arg(keys)  # raises the usual TypeError
             keys = list(keys)
             values = [hit(k) for k in keys]
             missing = [i for i, v in enumerate(values) if v is MISS]

@@ -171,3 +171,67 @@ func TestGetInUsesCallerMemory(t *testing.T) {
 		t.Fatalf("alloc was asked for %v; want [7] (value and CRLF, nothing for a miss)", asked)
 	}
 }
+
+// GetDeadlineIn and MGetDeadlines write their commands at once and read
+// every reply, an error reply included, so the connection stays in step;
+// a reply of the wrong kind is a protocol error.
+func TestDeadlineReadsAreOneWrite(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	replies := []string{
+		"$5\r\nhello\r\n:1700000000000\r\n",
+		"-WRONGTYPE not a string\r\n:-1\r\n",
+		"$-1\r\n:-2\r\n",
+		"*2\r\n$1\r\na\r\n$-1\r\n:-1\r\n:-2\r\n",
+		"$5\r\nhello\r\n$1\r\nx\r\n", // PEXPIRETIME answered with a bulk string
+	}
+	requests := make(chan string, len(replies))
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 4096)
+		for _, reply := range replies {
+			n, err := c.Read(buf) // the whole request arrives in one read: it was one write
+			if err != nil {
+				return
+			}
+			requests <- string(buf[:n])
+			c.Write([]byte(reply))
+		}
+	}()
+	c, err := Dial(ln.Addr().String(), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	v, ok, ms, err := c.GetDeadlineIn([]byte("k"), nil)
+	if err != nil || !ok || string(v) != "hello" || ms != 1700000000000 {
+		t.Fatalf("GetDeadlineIn = %q, %v, %d, %v", v, ok, ms, err)
+	}
+	if got, want := <-requests, "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*2\r\n$11\r\nPEXPIRETIME\r\n$1\r\nk\r\n"; got != want {
+		t.Fatalf("request %q; want %q", got, want)
+	}
+	_, _, _, err = c.GetDeadlineIn([]byte("k"), nil)
+	wantKind(t, err, KindServer, "GetDeadlineIn of a list")
+	<-requests
+	if _, ok, ms, err := c.GetDeadlineIn([]byte("k"), nil); err != nil || ok || ms != -2 {
+		t.Fatalf("GetDeadlineIn(missing) = %v, %d, %v; want -2, still in step", ok, ms, err)
+	}
+	<-requests
+	vals, mss, err := c.MGetDeadlines([][]byte{[]byte("a"), []byte("b")})
+	if err != nil || len(vals) != 2 || string(vals[0]) != "a" || vals[1] != nil || len(mss) != 2 || mss[0] != -1 || mss[1] != -2 {
+		t.Fatalf("MGetDeadlines = %q, %v, %v", vals, mss, err)
+	}
+	if got := <-requests; strings.Count(got, "PEXPIRETIME") != 2 || !strings.HasPrefix(got, "*3\r\n$4\r\nMGET\r\n") {
+		t.Fatalf("MGetDeadlines request %q", got)
+	}
+	_, _, _, err = c.GetDeadlineIn([]byte("k"), nil)
+	wantKind(t, err, KindProto, "GetDeadlineIn with a bulk string for a deadline")
+}
