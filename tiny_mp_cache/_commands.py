@@ -398,8 +398,17 @@ def _replies(reply: Reply, count: int) -> list[Reply]:
 
 
 def _value_deadline(reply: Reply) -> tuple[bytes | None, int]:
-    value, deadline = _replies(reply, 2)
-    return _bulk(value), _int(deadline)
+    # _replies(reply, 2), _bulk and _int, inlined: this is every near-cache fill's path.
+    if reply.__class__ is not list or len(reply) != 2:  # type: ignore[arg-type]
+        raise Unexpected
+    value, deadline = reply  # type: ignore[misc]
+    if value.__class__ is ServerError:
+        raise value
+    if deadline.__class__ is ServerError:
+        raise deadline
+    if (value is not None and value.__class__ is not bytes) or deadline.__class__ is not int:
+        raise Unexpected
+    return value, deadline
 
 
 # GET key and PEXPIRETIME key in one write: (value, the key's deadline in Unix ms; -1: none, -2: no key).

@@ -320,24 +320,31 @@ class NearCache:
             self._seen_epoch = epoch
         return words, slot, version, epoch
 
-    def keep(self, key: str, value: bytes | None, stamp: tuple[memoryview, int, int, int], expire_ms: Any) -> None:
+    def keep(self, key: str, value: bytes | None, stamp: tuple[memoryview, int, int, int], expire_ms: int) -> None:
         """Keep value, read after stamp was taken, with its deadline (PEXPIRETIME's Unix ms, or -1/-2)."""
-        size = len(key) + (len(value) if value is not None else 0)
-        if self.max_bytes is not None and size > self.max_bytes:
+        size = len(key) if value is None else len(key) + len(value)
+        max_bytes = self.max_bytes
+        if max_bytes is not None and size > max_bytes:
             self.drop(key)
             return
         # The deadline is a millisecond early, so that rounding never keeps a value past it.
-        deadline = (expire_ms - 1) / 1000 if isinstance(expire_ms, int) and expire_ms >= 0 else None
+        entry = (value, *stamp, None if expire_ms < 0 else (expire_ms - 1) / 1000)
         entries = self.entries
         with self._lock:
             old = entries.pop(key, None)
             if old is not None:
-                self.bytes -= len(key) + (len(old[0]) if old[0] is not None else 0)
-            entries[key] = (value, *stamp, deadline)
+                size -= len(key) if old[0] is None else len(key) + len(old[0])
+            entries[key] = entry
             self.bytes += size
-            while len(entries) > self.capacity or (self.max_bytes is not None and self.bytes > self.max_bytes):
-                k, e = entries.popitem(last=False)
-                self.bytes -= len(k) + (len(e[0]) if e[0] is not None else 0)
+            if len(entries) > self.capacity or (max_bytes is not None and self.bytes > max_bytes):
+                self._evict()
+
+    def _evict(self) -> None:
+        """Drop the least recently used entries until the bounds hold; the caller holds _lock."""
+        entries = self.entries
+        while len(entries) > self.capacity or (self.max_bytes is not None and self.bytes > self.max_bytes):
+            k, e = entries.popitem(last=False)
+            self.bytes -= len(k) if e[0] is None else len(k) + len(e[0])
 
     def drop(self, key: str) -> None:
         with self._lock:
