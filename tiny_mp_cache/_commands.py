@@ -428,9 +428,10 @@ def mget_deadline_command(count: int) -> Command[tuple[list[bytes | None], list[
     def parse(reply: Reply) -> tuple[list[bytes | None], list[int]]:
         replies = _replies(reply, 1 + count)
         values = _bulks(replies[0])
-        if len(values) != count:
+        deadlines = replies[1:]
+        if len(values) != count or any(d.__class__ is not int for d in deadlines):
             raise Unexpected
-        return values, [_int(r) for r in replies[1:]]
+        return values, deadlines
 
     return Command(parse, fast="tmc_mget_deadline", idempotent=True, sends=_mget_deadlines)
 

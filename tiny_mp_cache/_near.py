@@ -322,22 +322,22 @@ class NearCache:
 
     def keep(self, key: str, value: bytes | None, stamp: tuple[memoryview, int, int, int], expire_ms: int) -> None:
         """Keep value, read after stamp was taken, with its deadline (PEXPIRETIME's Unix ms, or -1/-2)."""
-        size = len(key) if value is None else len(key) + len(value)
-        max_bytes = self.max_bytes
-        if max_bytes is not None and size > max_bytes:
-            self.drop(key)
-            return
-        # The deadline is a millisecond early, so that rounding never keeps a value past it.
-        entry = (value, *stamp, None if expire_ms < 0 else (expire_ms - 1) / 1000)
-        entries = self.entries
         with self._lock:
-            old = entries.pop(key, None)
-            if old is not None:
-                size -= len(key) if old[0] is None else len(key) + len(old[0])
-            entries[key] = entry
-            self.bytes += size
-            if len(entries) > self.capacity or (max_bytes is not None and self.bytes > max_bytes):
-                self._evict()
+            self._put(key, value, stamp, expire_ms)
+            self._evict()
+
+    def _put(self, key: str, value: bytes | None, stamp: tuple[memoryview, int, int, int], expire_ms: int) -> None:
+        """keep() without the lock (the caller holds it) and without evicting."""
+        entries = self.entries
+        old = entries.pop(key, None)
+        if old is not None:
+            self.bytes -= len(key) if old[0] is None else len(key) + len(old[0])
+        size = len(key) if value is None else len(key) + len(value)
+        if self.max_bytes is not None and size > self.max_bytes:
+            return  # bigger than the whole bound: not kept
+        # The deadline is a millisecond early, so that rounding never keeps a value past it.
+        entries[key] = (value, *stamp, None if expire_ms < 0 else (expire_ms - 1) / 1000)
+        self.bytes += size
 
     def _evict(self) -> None:
         """Drop the least recently used entries until the bounds hold; the caller holds _lock."""
@@ -377,22 +377,33 @@ class NearCache:
 
     def read_many(self, names: list[bytes]) -> tuple[Command[Any], list[Arg], list[Any]]:
         """The read that fills several keys (MGET and their deadlines, in one round trip), and their stamps."""
-        self.misses += len(names)
-        stamps = [self.stamp(k) for k in names]
         n = len(names)
-        command = commands.mget_deadline_command(n) if any(stamps) else commands.mget_command(n)
-        return command, [b"MGET", *names], stamps
+        self.misses += n
+        first = self.stamp(names[0])  # attaches, or clears on a flush, as each fill's first stamp does
+        if first is None:
+            return commands.mget_command(n), [b"MGET", *names], [None] * n
+        words, _, _, epoch = first  # the epoch read before any slot: stamp()'s order, once for all
+        mask = len(words) - HEADER - 1
+        crc32 = zlib.crc32
+        stamps = [first]
+        for name in names[1:]:
+            slot = HEADER + (crc32(name) & mask)
+            stamps.append((words, slot, words[slot], epoch))
+        return commands.mget_deadline_command(n), [b"MGET", *names], stamps
 
     def kept_many(self, keys: list[str], stamps: list[Any], result: Any) -> list[bytes | None]:
         """Keep what read_many's command returned; the values, in order."""
-        if not any(stamps):  # no table for now: it was a plain MGET
+        if stamps[0] is None:  # no table for now: it was a plain MGET
             return result  # type: ignore[no-any-return]
         values, deadlines = result
-        for key, value, stamp, expire_ms in zip(keys, values, stamps, deadlines):
-            # MGET's None is also its answer for a list, which GET answers with WRONGTYPE: keep it only
-            # when PEXPIRETIME says there is no such key (-2; a list has -1 or a deadline).
-            if stamp is not None and (value is not None or expire_ms == -2):
-                self.keep(key, value, stamp, expire_ms)
+        put = self._put
+        with self._lock:  # once for all the keys
+            for key, value, stamp, expire_ms in zip(keys, values, stamps, deadlines):
+                # MGET's None is also its answer for a list, which GET answers with WRONGTYPE: keep it only
+                # when PEXPIRETIME says there is no such key (-2; a list has -1 or a deadline).
+                if value is not None or expire_ms == -2:
+                    put(key, value, stamp, expire_ms)
+            self._evict()
         return values  # type: ignore[no-any-return]
 
     def wrote(self, command: Command[Any], args: list[Arg]) -> None:
