@@ -168,17 +168,8 @@ class AsyncTinyCache(Commands):
                     values[i] = v
             return values
 
-        def _execute(command: Command[T], args: list[Arg]) -> Any:
-            near.wrote(command, args)
-            return execute(command, args)
-
-        def _execute_all(queue: list[tuple[Command[Any], list[Arg]]]) -> Any:
-            for command, args in queue:
-                near.wrote(command, args)
-            return execute_all(queue)
-
         self.get, self.mget = get, mget  # type: ignore[method-assign]
-        self._execute, self._execute_all = _execute, _execute_all  # type: ignore[method-assign]
+        self._execute, self._execute_all = near.dropping_writes(execute, execute_all)  # type: ignore[method-assign]
 
     def near_cache_stats(self) -> dict[str, Any]:
         """The near cache's state; see TinyCache.near_cache_stats."""

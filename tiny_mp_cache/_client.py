@@ -204,18 +204,9 @@ class TinyCache(Commands):
                     values[i] = v
             return values
 
-        def _execute(command: Command[T], args: list[Arg]) -> T:
-            near.wrote(command, args)
-            return execute(command, args)
-
-        def _execute_all(queue: list[tuple[Command[Any], list[Arg]]]) -> list[Any]:
-            for command, args in queue:
-                near.wrote(command, args)
-            return execute_all(queue)
-
         get.__doc__, mget.__doc__ = Commands.get.__doc__, Commands.mget.__doc__
         self.get, self.mget = get, mget  # type: ignore[method-assign]
-        self._execute, self._execute_all = _execute, _execute_all  # type: ignore[method-assign]
+        self._execute, self._execute_all = near.dropping_writes(execute, execute_all)  # type: ignore[method-assign]
 
     def near_cache_stats(self) -> dict[str, Any]:
         """The near cache's state: mode ("shared-memory" or "off"), reason (why off; "" when on), hits, misses, entries, capacity, bytes, capacity_bytes."""

@@ -60,6 +60,11 @@ _CLOEXEC = getattr(socket, "MSG_CMSG_CLOEXEC", 0)  # Linux; elsewhere the descri
 
 MISS = object()  # hit()'s answer when it has no current value
 
+
+def _miss(key: str) -> Any:
+    return MISS
+
+
 class Refused(Exception):
     """The server (or the address) cannot give this client a near cache; the message says why."""
 
@@ -197,7 +202,7 @@ class NearCache:
         self._seen_epoch = -1
         self._lock = threading.Lock()  # guards bytes and changes to entries (hits only reorder them)
         _nears.add(self)
-        self.hit = self._make_hit()
+        self.hit = self.getter(_miss)  # MISS when there is no current value
         if self.reason:
             _warn_once(self.reason)
         else:
@@ -208,7 +213,12 @@ class NearCache:
         """False when this address can never have a near cache (TCP, redis://, a refusing server)."""
         return self._next_try != float("inf")
 
-    def _make_hit(self) -> Callable[[str], Any]:
+    def getter(self, fill: Callable[[str], Any]) -> Callable[[str], Any]:
+        """A get(key) that serves a hit and calls fill(key) on a miss.
+
+        One function rather than hit() and a call, since this is the path
+        to keep short; hit() itself is the getter whose fill answers MISS.
+        """
         lookup = self.entries.get
         to_end = self.entries.move_to_end
         now = time.time
@@ -216,50 +226,17 @@ class NearCache:
 
         if not VALIDATE:  # the seam: a near cache that ignores invalidation
 
-            def hit(key: str) -> Any:
+            def get_unchecked(key: str) -> Any:
                 try:
                     entry = lookup(key)
                 except TypeError:
-                    return MISS
+                    return fill(key)
                 if entry is None:
-                    return MISS
+                    return fill(key)
                 near.hits += 1
                 return entry[0]
 
-            return hit
-
-        def hit(key: str) -> Any:
-            try:
-                entry = lookup(key)
-            except TypeError:  # unhashable: the fill raises the usual TypeError
-                return MISS
-            if entry is not None:
-                value, words, slot, version, epoch, deadline = entry
-                if words[slot] == version and words[2] == epoch and (deadline is None or now() < deadline):
-                    near.hits += 1
-                    try:
-                        to_end(key)
-                    except KeyError:  # another thread dropped it meanwhile
-                        pass
-                    return value
-            return MISS
-
-        return hit
-
-    def getter(self, fill: Callable[[str], Any]) -> Callable[[str], Any]:
-        """A get(key) that serves hits and calls fill(key) on a miss: hit(), inlined, since this is the path to keep short."""
-        if not VALIDATE:
-            hit = self.hit
-
-            def get_unchecked(key: str) -> Any:
-                value = hit(key)
-                return fill(key) if value is MISS else value
-
             return get_unchecked
-        lookup = self.entries.get
-        to_end = self.entries.move_to_end
-        now = time.time
-        near = self
 
         def get(key: str) -> Any:
             try:
@@ -416,6 +393,21 @@ class NearCache:
             return
         for k in args[where]:  # type: ignore[index]
             self.drop(bytes(k).decode("utf-8", "surrogateescape"))
+
+    def dropping_writes(self, execute: Callable[..., Any], execute_all: Callable[..., Any]) -> tuple[Callable[..., Any], Callable[..., Any]]:
+        """A client's _execute and _execute_all, made to drop first what a write of its own changes (sync or async alike: they return what the originals return)."""
+        wrote = self.wrote
+
+        def _execute(command: Command[Any], args: list[Arg]) -> Any:
+            wrote(command, args)
+            return execute(command, args)
+
+        def _execute_all(queue: list[tuple[Command[Any], list[Arg]]]) -> Any:
+            for command, args in queue:
+                wrote(command, args)
+            return execute_all(queue)
+
+        return _execute, _execute_all
 
     def stats(self) -> dict[str, Any]:
         return {
