@@ -651,6 +651,7 @@ func clientNearCache(c *conn, out []byte) []byte {
 	case !c.loop.canPassFD():
 		return resp.AppendError(out, "ERR no near cache: the portable loop (macOS, Windows, -tags tmc_portable) cannot pass its table's descriptor")
 	}
+	c.s.shareNear()
 	c.passNear = true
 	return resp.AppendSimple(out, "OK")
 }

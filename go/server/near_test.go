@@ -74,6 +74,7 @@ func TestNearBumpsOnEveryChange(t *testing.T) {
 	if n == nil {
 		t.Fatalf("no near cache: %s", s.nearOff)
 	}
+	handover(t, s)
 	w := dial(t, s)
 	do(t, w, "SET", "k", "1")
 	do(t, w, "RPUSH", "l", "a")
@@ -143,6 +144,26 @@ func TestNearBumpsOnEveryChange(t *testing.T) {
 	}
 	if do(t, w, "EXISTS", "victim") != ":0\r\n" || n.version("victim") == v {
 		t.Error("an evicted key kept its version")
+	}
+}
+
+// TestNearIdleUntilShared: writes leave the table alone until a client
+// has been given it, then every write bumps it.
+func TestNearIdleUntilShared(t *testing.T) {
+	s := start(t, unixConfig(t))
+	n := s.near
+	if n == nil {
+		t.Fatalf("no near cache: %s", s.nearOff)
+	}
+	w := dial(t, s)
+	do(t, w, "SET", "k", "1")
+	if v := n.version("k"); v != 0 {
+		t.Fatalf("a write before any CLIENT NEARCACHE bumped the table to %d", v)
+	}
+	handover(t, s)
+	do(t, w, "SET", "k", "2")
+	if n.version("k") == 0 {
+		t.Fatal("a write after CLIENT NEARCACHE did not bump the table")
 	}
 }
 

@@ -70,8 +70,9 @@ type Server struct {
 
 	// The near cache's table of versions (near.go), on a unix socket;
 	// nil, with nearOff saying why, when there is none.
-	near    *nearTable
-	nearOff string
+	near     *nearTable
+	nearOff  string
+	nearOnce sync.Once // shareNear's: the table starts taking bumps
 }
 
 // Listen validates cfg and binds its address. A Unix socket file left by a
@@ -118,8 +119,8 @@ func Listen(cfg Config) (*Server, error) {
 }
 
 // openNear gives a unix-socket server its near cache's table, once it owns
-// the socket path: a predecessor's table is fenced first. Every change to
-// a key then bumps the table as well as telling tracking clients.
+// the socket path: a predecessor's table is fenced first. Changes bump the
+// table only once a client has asked for it (shareNear).
 func (s *Server) openNear() {
 	if s.cfg.Network != "unix" {
 		s.nearOff = "the server listens on TCP: clients over TCP share no memory with it (listen on a unix socket)"
@@ -132,10 +133,21 @@ func (s *Server) openNear() {
 		return
 	}
 	s.near = n
-	tr := s.tracking
-	s.store.SetChanged(func(key string, flushed bool) {
-		n.changed(key, flushed)
-		tr.changed(key, flushed)
+}
+
+// shareNear makes every change to a key bump the near cache's table as
+// well as tell tracking clients, from the first CLIENT NEARCACHE on; until
+// then writes skip the table (a crc32 and an atomic add each), since no
+// client has it. That is safe because SetChanged returns only once no
+// write is under way: every write after it bumps, and a client reads
+// nothing it could keep before its CLIENT NEARCACHE has been answered.
+func (s *Server) shareNear() {
+	s.nearOnce.Do(func() {
+		n, tr := s.near, s.tracking
+		s.store.SetChanged(func(key string, flushed bool) {
+			n.changed(key, flushed)
+			tr.changed(key, flushed)
+		})
 	})
 }
 

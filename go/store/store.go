@@ -57,6 +57,7 @@ type Store struct {
 	mu       sync.Mutex
 	entries  index                   // guarded by mu; the entries, by key hash
 	order    *btree.BTreeG[*entry]   // guarded by mu; the entries, by key
+	hint     btree.PathHint          // guarded by mu; order's last path, for keys set in sequence
 	lists    map[*entry]*deque       // guarded by mu; values of list entries
 	expires  map[*entry]int64        // guarded by mu; deadlines, unix nanoseconds
 	deadline *btree.BTreeG[deadline] // guarded by mu; expires, ordered by time
@@ -107,6 +108,7 @@ func New(cfg Config) *Store {
 func (s *Store) reset() {
 	s.entries = newIndex()
 	s.order = btree.NewBTreeGOptions(byKey, btree.Options{NoLocks: true})
+	s.hint = btree.PathHint{}
 	s.lists = make(map[*entry]*deque)
 	s.expires = make(map[*entry]int64)
 	s.deadline = btree.NewBTreeGOptions(byDeadline, btree.Options{NoLocks: true})
@@ -154,7 +156,7 @@ func (s *Store) read(key []byte) *entry {
 // insert indexes a new entry. s.mu must be held and its key absent.
 func (s *Store) insert(e *entry) {
 	s.entries.add(e)
-	s.order.Set(e)
+	s.order.SetHint(e, &s.hint)
 	if s.evicts() {
 		s.queue.push(e)
 	}
@@ -165,7 +167,7 @@ func (s *Store) insert(e *entry) {
 func (s *Store) remove(e *entry) {
 	s.used -= s.size(e)
 	s.entries.remove(e)
-	s.order.Delete(e)
+	s.order.DeleteHint(e, &s.hint)
 	s.setExpire(e, 0)
 	delete(s.lists, e)
 	if s.evicts() {
