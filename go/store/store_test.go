@@ -219,3 +219,32 @@ func BenchmarkKeysPrefix(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSetGetDel is the latency benchmark's pattern on the store
+// alone: SETs of 250 fresh keys, then a GETDEL of each, beside a number of
+// resident keys that sets the indexes' depth.
+func BenchmarkSetGetDel(b *testing.B) {
+	for _, resident := range []int{0, 100000} {
+		b.Run(fmt.Sprint("resident", resident), func(b *testing.B) {
+			s := New(Config{})
+			v := make([]byte, 100)
+			for i := 0; i < resident; i++ {
+				s.Set([]byte(fmt.Sprintf("key:%08d", i)), v, SetOptions{})
+			}
+			const keys = 250
+			var names [keys][]byte
+			for i := range names {
+				names[i] = []byte(fmt.Sprintf("lat00:%06d", i))
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if k := i % keys; i/keys%2 == 0 {
+					s.Set(names[k], v, SetOptions{})
+				} else {
+					s.GetDel(names[k])
+				}
+			}
+		})
+	}
+}
