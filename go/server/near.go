@@ -95,7 +95,12 @@ func openNear(socket string) (*nearTable, error) {
 	}
 	defer f.Close() // the mapping and rofd outlive it
 	n := &nearTable{name: name, rofd: -1}
-	if err = f.Truncate(nearSize); err == nil {
+	// Written out, not made by Truncate: every page of a sparse file would
+	// be allocated at its first bump, and on a full /dev/shm (a container's
+	// 64 MiB, filled by a data loader's tensors) that store kills the server
+	// with SIGBUS. A full /dev/shm now fails here, and the server runs
+	// without a near cache.
+	if _, err = f.Write(make([]byte, nearSize)); err == nil {
 		n.mem, err = syscall.Mmap(int(f.Fd()), 0, nearSize, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
 	}
 	if err == nil {

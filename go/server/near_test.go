@@ -201,6 +201,23 @@ func (n *nearTable) version(key string) uint64 {
 // epoch returns the epoch word.
 func (n *nearTable) epoch() uint64 { return atomic.LoadUint64(&n.words[nearWordEpoch]) }
 
+// TestNearTableIsAllocated: every page of the table has memory from the
+// start, so a bump can never fault on a /dev/shm that filled up later.
+func TestNearTableIsAllocated(t *testing.T) {
+	n, err := openNear(filepath.Join(t.TempDir(), "c.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.close()
+	var st syscall.Stat_t
+	if err := syscall.Stat(n.name, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Size != nearSize || st.Blocks*512 < nearSize {
+		t.Fatalf("table of %d bytes has %d bytes of memory; want all %d", st.Size, st.Blocks*512, nearSize)
+	}
+}
+
 // TestNearFencesAKilledServersTable: a server that starts at the socket of
 // one that died without closing (SIGKILL) marks the old table dead before
 // it serves, so the old clients' cached values go; a server at another
