@@ -156,17 +156,11 @@ class AsyncTinyCache(Commands):
             return near.kept_one(key, stamp, await execute(command, args))
 
         async def mget(keys: Iterable[str]) -> list[bytes | None]:
-            if isinstance(keys, (str, bytes, bytearray, memoryview)) or not isinstance(keys, Iterable):
-                commands.keys_arg(keys)  # raises the usual TypeError
-            keys = list(keys)
-            values = [hit(k) for k in keys]
-            missing = [i for i, v in enumerate(values) if v is MISS]
-            if missing:
-                names = [keys[i] for i in missing]
-                command, args, stamps = near.read_many([key_arg(k) for k in names])
-                for i, v in zip(missing, near.kept_many(names, stamps, await execute(command, args))):
-                    values[i] = v
-            return values
+            values, read = near.mget_plan(keys)
+            if read is None:
+                return values
+            command, args, finish = read
+            return finish(await execute(command, args))
 
         self.get, self.mget = get, mget  # type: ignore[method-assign]
         self._execute, self._execute_all = near.dropping_writes(execute, execute_all)  # type: ignore[method-assign]
@@ -347,10 +341,8 @@ class AsyncTinyCache(Commands):
             raise ConnectionError(f"cannot connect to {self._where()}: {e.strerror or e}") from None
         conn = _Connection(reader, writer)
         try:
-            if self._address.password:
-                await self._expect_ok(conn, [b"AUTH", self._address.password.encode()])
-            if self._address.db:
-                await self._expect_ok(conn, [b"SELECT", str(self._address.db).encode()])
+            for args in self._address.handshake():
+                await self._expect_ok(conn, args)
         except _Lost as e:
             raise ConnectionError(f"cannot connect to {self._where()}: {e}") from None
         except BaseException:

@@ -24,7 +24,7 @@ from ._cluster import is_cluster
 from ._commands import BytesLike, Command, Commands, Unexpected, finish
 from ._errors import ConnectionError, ServerError
 from ._memoize import memoize
-from ._near import MISS, NearCache
+from ._near import NearCache
 from ._platform import at_fork, require_unix_sockets
 from ._resp import DEFAULT_MAX_REPLY, Arg, PureClient, Reply, parse_address
 
@@ -179,11 +179,10 @@ class TinyCache(Commands):
         Instance attributes, so that a TinyCache without one keeps the
         class's get, with not one more step on its path.
         """
-        hit = near.hit
         execute = self._execute  # the class's: a fill is a read, which drops nothing
         execute_all = self._execute_all
         key_arg = commands.key_arg
-        read_one, kept_one, read_many, kept_many = near.read_one, near.kept_one, near.read_many, near.kept_many
+        read_one, kept_one, mget_plan = near.read_one, near.kept_one, near.mget_plan
 
         def fill(key: str) -> bytes | None:
             command, args, stamp = read_one(key_arg(key))
@@ -192,17 +191,11 @@ class TinyCache(Commands):
         get = near.getter(fill)
 
         def mget(keys: Iterable[str]) -> list[bytes | None]:
-            if isinstance(keys, (str, bytes, bytearray, memoryview)) or not isinstance(keys, Iterable):
-                commands.keys_arg(keys)  # raises the usual TypeError
-            keys = list(keys)
-            values = [hit(k) for k in keys]
-            missing = [i for i, v in enumerate(values) if v is MISS]
-            if missing:
-                names = [keys[i] for i in missing]
-                command, args, stamps = read_many([key_arg(k) for k in names])
-                for i, v in zip(missing, kept_many(names, stamps, execute(command, args))):
-                    values[i] = v
-            return values
+            values, read = mget_plan(keys)
+            if read is None:
+                return values
+            command, args, finish = read
+            return finish(execute(command, args))
 
         get.__doc__, mget.__doc__ = Commands.get.__doc__, Commands.mget.__doc__
         self.get, self.mget = get, mget  # type: ignore[method-assign]

@@ -37,13 +37,14 @@ import warnings
 import weakref
 import zlib
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Any, Callable
 
 from . import _commands as commands
 from ._commands import Command
 from ._errors import ProtocolError
 from ._platform import at_fork
-from ._resp import Arg, parse_address
+from ._resp import Arg, encode_commands, parse_address
 
 VALIDATE = True  # False: hits ignore every check (a test's broken near cache; see above)
 
@@ -90,13 +91,9 @@ def handover(addr: str, timeout: float) -> memoryview:
     write, who could stop this process anyway.
     """
     address = parse_address(addr)
-    request = b""
-    replies = 1
-    if address.password:
-        password = address.password.encode()
-        request += b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n" % (len(password), password)
-        replies = 2
-    request += b"*2\r\n$6\r\nCLIENT\r\n$9\r\nNEARCACHE\r\n"
+    sent = [*address.handshake(), [b"CLIENT", b"NEARCACHE"]]
+    request = b"".join(encode_commands(sent))
+    replies = len(sent)
     fds: list[int] = []
     deadline = time.monotonic() + timeout  # for the whole exchange, however the server trickles it
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -171,6 +168,11 @@ def _warn_once(reason: str) -> None:
     if reason not in _warned:
         _warned.add(reason)
         warnings.warn(f"tiny-mp-cache: near cache off: {reason}", RuntimeWarning, stacklevel=4)
+
+
+def _size(key: str, value: bytes | None) -> int:
+    """What an entry counts against near_cache_bytes: its key and value."""
+    return len(key) if value is None else len(key) + len(value)
 
 
 class NearCache:
@@ -308,8 +310,8 @@ class NearCache:
         entries = self.entries
         old = entries.pop(key, None)
         if old is not None:
-            self.bytes -= len(key) if old[0] is None else len(key) + len(old[0])
-        size = len(key) if value is None else len(key) + len(value)
+            self.bytes -= _size(key, old[0])
+        size = _size(key, value)
         if self.max_bytes is not None and size > self.max_bytes:
             return  # bigger than the whole bound: not kept
         # The deadline is a millisecond early, so that rounding never keeps a value past it.
@@ -321,13 +323,13 @@ class NearCache:
         entries = self.entries
         while len(entries) > self.capacity or (self.max_bytes is not None and self.bytes > self.max_bytes):
             k, e = entries.popitem(last=False)
-            self.bytes -= len(k) if e[0] is None else len(k) + len(e[0])
+            self.bytes -= _size(k, e[0])
 
     def drop(self, key: str) -> None:
         with self._lock:
             old = self.entries.pop(key, None)
             if old is not None:
-                self.bytes -= len(key) + (len(old[0]) if old[0] is not None else 0)
+                self.bytes -= _size(key, old[0])
 
     def clear(self) -> None:
         with self._lock:
@@ -367,6 +369,28 @@ class NearCache:
             slot = HEADER + (crc32(name) & mask)
             stamps.append((words, slot, words[slot], epoch))
         return commands.mget_deadline_command(n), [b"MGET", *names], stamps
+
+    def mget_plan(self, keys: Any) -> tuple[list[Any], tuple[Command[Any], list[Arg], Callable[[Any], list[Any]]] | None]:
+        """An mget's hits, and the read that fills its misses: (values, None) when every key hit, else
+        (values with MISS at the misses, (command, args, finish)), where finish(the command's result)
+        keeps what was read and returns every value. Sans I/O: each client sends the command its way."""
+        if isinstance(keys, (str, bytes, bytearray, memoryview)) or not isinstance(keys, Iterable):
+            commands.keys_arg(keys)  # raises the usual TypeError
+        keys = list(keys)
+        hit = self.hit
+        values = [hit(k) for k in keys]
+        missing = [i for i, v in enumerate(values) if v is MISS]
+        if not missing:
+            return values, None
+        names = [keys[i] for i in missing]
+        command, args, stamps = self.read_many([commands.key_arg(k) for k in names])
+
+        def finish(result: Any) -> list[Any]:
+            for i, v in zip(missing, self.kept_many(names, stamps, result)):
+                values[i] = v
+            return values
+
+        return values, (command, args, finish)
 
     def kept_many(self, keys: list[str], stamps: list[Any], result: Any) -> list[bytes | None]:
         """Keep what read_many's command returned; the values, in order."""

@@ -64,6 +64,15 @@ class Address:
     def __repr__(self) -> str:
         return f"Address({self.sockaddr!r})"
 
+    def handshake(self) -> list[list[Arg]]:
+        """The commands a new connection sends first, each answered +OK: AUTH and SELECT, as the address asks."""
+        sent: list[list[Arg]] = []
+        if self.password:
+            sent.append([b"AUTH", self.password.encode()])
+        if self.db:
+            sent.append([b"SELECT", str(self.db).encode()])
+        return sent
+
 
 def parse_address(addr: str) -> Address:
     """Parse an address the way the Go client (go/client.ParseAddr) does.
@@ -484,10 +493,8 @@ class PureClient:
             raise ConnectionError(f"cannot connect to {self._where()}: {e.strerror or e}") from None
         self._conn = conn
         try:
-            if address.password:
-                self._expect_ok(conn, [b"AUTH", address.password.encode()])
-            if address.db:
-                self._expect_ok(conn, [b"SELECT", str(address.db).encode()])
+            for args in address.handshake():
+                self._expect_ok(conn, args)
         except _Lost as e:
             raise ConnectionError(f"cannot connect to {self._where()}: {e}") from None
         except BaseException:

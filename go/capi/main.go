@@ -257,16 +257,14 @@ func readValue(read func(*client.Client, []byte, func(int) []byte) ([]byte, bool
 
 //export tmc_get_deadline
 func tmc_get_deadline(h C.uint64_t, key *C.char, keyLen C.size_t, buf *C.char, bufCap C.size_t, out **C.char, outLen *C.size_t, deadline *C.int64_t, errBuf *C.char, errCap C.size_t) C.int {
-	c, st := lookup(h, errBuf, errCap)
-	if c == nil {
-		return st
+	read := func(c *client.Client, key []byte, alloc func(int) []byte) ([]byte, bool, error) {
+		v, ok, ms, err := c.GetDeadlineIn(key, alloc)
+		if err == nil {
+			*deadline = C.int64_t(ms)
+		}
+		return v, ok, err
 	}
-	m := cValue{buf: unsafe.Pointer(buf), bufCap: int(bufCap)}
-	v, ok, ms, err := c.GetDeadlineIn(view(key, keyLen), m.alloc)
-	if err == nil {
-		*deadline = C.int64_t(ms)
-	}
-	return m.hand(v, ok, err, out, outLen, errBuf, errCap)
+	return readValue(read, h, key, keyLen, buf, bufCap, out, outLen, errBuf, errCap)
 }
 
 //export tmc_delete
@@ -333,17 +331,26 @@ func pack(vals [][]byte) []byte {
 	return packed
 }
 
-//export tmc_mget
-func tmc_mget(h C.uint64_t, n C.int, keys **C.char, keyLen *C.size_t, out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.size_t) C.int {
+// mgetArgs checks an MGET's handle and keys, for tmc_mget and tmc_mget_deadline.
+func mgetArgs(h C.uint64_t, n C.int, keys **C.char, keyLen *C.size_t, errBuf *C.char, errCap C.size_t) (*client.Client, [][]byte, C.int) {
 	c, st := lookup(h, errBuf, errCap)
 	if c == nil {
-		return st
+		return nil, nil, st
 	}
 	if n <= 0 {
 		setErr(errBuf, errCap, "mget needs at least one key")
-		return statusArg
+		return nil, nil, statusArg
 	}
-	vals, err := c.MGet(args(n, keys, keyLen))
+	return c, args(n, keys, keyLen), 0
+}
+
+//export tmc_mget
+func tmc_mget(h C.uint64_t, n C.int, keys **C.char, keyLen *C.size_t, out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.size_t) C.int {
+	c, names, st := mgetArgs(h, n, keys, keyLen, errBuf, errCap)
+	if c == nil {
+		return st
+	}
+	vals, err := c.MGet(names)
 	if err != nil {
 		return fail(err, errBuf, errCap)
 	}
@@ -352,15 +359,11 @@ func tmc_mget(h C.uint64_t, n C.int, keys **C.char, keyLen *C.size_t, out **C.ch
 
 //export tmc_mget_deadline
 func tmc_mget_deadline(h C.uint64_t, n C.int, keys **C.char, keyLen *C.size_t, out **C.char, outLen *C.size_t, deadlines *C.int64_t, errBuf *C.char, errCap C.size_t) C.int {
-	c, st := lookup(h, errBuf, errCap)
+	c, names, st := mgetArgs(h, n, keys, keyLen, errBuf, errCap)
 	if c == nil {
 		return st
 	}
-	if n <= 0 {
-		setErr(errBuf, errCap, "mget needs at least one key")
-		return statusArg
-	}
-	vals, ms, err := c.MGetDeadlines(args(n, keys, keyLen))
+	vals, ms, err := c.MGetDeadlines(names)
 	if err != nil {
 		return fail(err, errBuf, errCap)
 	}
