@@ -62,7 +62,7 @@ def test_key_and_serializer_are_replaceable(fresh):
         return {"name": user}
 
     assert profile("ada") == {"name": "ada"}
-    assert fresh.get("user:ada") == b'{"name": "ada"}'
+    assert fresh.get("user:ada").endswith(b'{"name": "ada"}')  # after its 32-byte signature
     assert profile("ada") == {"name": "ada"}
 
     @fresh.memoize(key="named")
