@@ -8,7 +8,8 @@ client, follow the same steps:
 
 1. GET the result key: a hit is loaded and returned.
 2. On a miss, SET lock NX PX lease: the process that gets the lock computes,
-   stores the result (SET key value [PX ttl]), and deletes the lock.
+   stores the result (SET key value [PX ttl]), and deletes the lock if it
+   still holds its token, in one step (_release).
 3. The others poll the result and the lock together (MGET), with backoff:
    the result appears, and they return it; or the lock is gone (its holder
    failed, or died and its lease expired), and they go back to 2; or they
@@ -146,10 +147,7 @@ def _steps(
                 result = yield COMPUTE
                 yield cache.set(key, pack(key, result), ttl)
             finally:
-                # Release the lock if it is still ours (its lease may have
-                # run out meanwhile, and another process hold it now).
-                if (yield cache.get(lock)) == token.encode():
-                    yield cache.delete(lock)
+                yield from _release(cache, lock, token.encode())
             return result
         pause = _FIRST_PAUSE
         while True:
@@ -167,6 +165,25 @@ def _steps(
                 return result
             yield _Sleep(min(pause, max(0.0, deadline - time.monotonic())))
             pause = min(pause * 2, _MAX_PAUSE)
+
+
+def _release(cache: Any, lock: str, token: bytes) -> Generator[Any, Any, None]:
+    """Delete lock if it still holds token, in one step: its lease may have run out, and another process hold it now.
+
+    WATCH lock, read it, and only if it is ours delete it in MULTI/EXEC:
+    EXEC deletes nothing if anyone wrote lock after the WATCH (Redis and
+    this server both). WATCH belongs to a connection, so this runs on one
+    of its own: a TinyCache's is shared by threads, an AsyncTinyCache takes
+    one from its pool per call. Every command is sent as it is (RAW), so
+    none is resent on a new connection, which would have no WATCH.
+    """
+    own = type(cache)(cache.addr, cache.timeout)
+    try:
+        yield own.execute_command("WATCH", lock)
+        if (yield own.execute_command("GET", lock)) == token:
+            yield own.pipeline().execute_command("MULTI").execute_command("DEL", lock).execute_command("EXEC").execute()
+    finally:
+        yield own.close()
 
 
 def _as_bytes(data: Any) -> Any:
