@@ -136,11 +136,14 @@ def answers_ping(family: int, sockaddr, timeout: float = 1.0) -> bool:
 
 
 def sockaddr_of(addr: str):
-    """(family, sockaddr) of a "HOST:PORT", "unix:///path" or "redis://HOST:PORT/0" address."""
+    """(family, sockaddr) of a "HOST:PORT", "unix:///path" or "redis://[:PASSWORD@]HOST:PORT/0" address."""
     if addr.startswith("unix://"):
-        return socket.AF_UNIX, addr[len("unix://"):]
+        path = addr[len("unix://"):]
+        if path.startswith(":") and "@/" in path:  # "unix://:PASSWORD@/path": the password runs up to "@/"
+            path = "/" + path.split("@/", 1)[1]
+        return socket.AF_UNIX, path
     if addr.startswith("redis://"):
-        addr = addr[len("redis://"):].split("/")[0]
+        addr = addr[len("redis://"):].split("/")[0].rpartition("@")[2]
     host, port = addr.rsplit(":", 1)
     if host.startswith("["):
         return socket.AF_INET6, (host[1:-1], int(port))

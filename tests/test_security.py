@@ -17,8 +17,8 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from conftest import need_go, need_tool
-from tiny_mp_cache import AsyncTinyCache, TinyCache
+from conftest import need_go, need_tool, short_tmpdir
+from tiny_mp_cache import AsyncTinyCache, TinyCache, start_server
 from tiny_mp_cache._memoize import SECRET_ENV
 from tiny_mp_cache._resp import parse_address
 
@@ -53,6 +53,26 @@ def as_user(user: str, addr: str, *command: str | bytes, stdin: bytes = b"") -> 
 def evil_pickle(marker: os.PathLike[str]) -> bytes:
     """A protocol-0 pickle that, when loaded, runs a shell command that creates marker."""
     return b"cos\nsystem\n(S'touch %s'\ntR." % os.fsencode(marker)
+
+
+# --- who can reach a server -------------------------------------------------------------
+
+
+def test_another_local_user_cannot_use_a_server_start_server_started(other_user):
+    need_go()
+    with start_server() as srv:  # TCP on loopback: a random password
+        assert "NOAUTH" in as_user(other_user, srv.addr, "SET", "k", "theirs")
+        assert "NOAUTH" in as_user(other_user, srv.addr, "KEYS", "*")
+        with TinyCache(srv.addr) as cache:
+            assert cache.keys("*") == []
+    place = short_tmpdir()
+    os.chmod(place, 0o755)  # a directory anyone may enter: only the socket's own mode guards it
+    with start_server(unix=os.path.join(place, "s.sock")) as srv:  # a unix socket: mode 0600, this user only
+        assert "Permission denied" in as_user(other_user, srv.addr, "PING")
+    with start_server(unix=os.path.join(place, "s.sock"), unix_mode=0o666) as srv:
+        assert as_user(other_user, srv.addr, "PING") == "PONG"
+    with start_server(password=False) as srv:  # asked for no password: open to every local user
+        assert as_user(other_user, srv.addr, "SET", "k", "theirs") == "OK"
 
 
 # --- memoize trusts nothing the server holds ---------------------------------------------
