@@ -17,6 +17,8 @@ TINY_MP_CACHE_REQUIRE_GO=1 (set it in CI) turns those skips into failures.
 from __future__ import annotations
 
 import atexit
+import glob
+import hashlib
 import os
 import shutil
 import signal
@@ -104,6 +106,20 @@ def short_tmpdir() -> str:
     path = tempfile.mkdtemp(prefix="tmc-", dir="/tmp")
     atexit.register(shutil.rmtree, path, True)
     return path
+
+
+def socket_digest(socket_path: str) -> str:
+    """sha256, in hex, of a socket's real path (its directory's links resolved): what names its near cache's tables."""
+    real = os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(socket_path))), os.path.basename(socket_path))
+    return hashlib.sha256(real.encode()).hexdigest()
+
+
+def near_tables(socket_path: str) -> list[str]:
+    """The near cache's tables in /dev/shm made by servers at socket_path: tiny-mp-cache-near-ID-RANDOM.
+
+    ID is the first 32 hex digits of socket_digest(); RANDOM differs for every server.
+    """
+    return sorted(glob.glob(f"/dev/shm/tiny-mp-cache-near-{socket_digest(socket_path)[:32]}-*"))
 
 
 def listen_place(transport: str, sock_name: str = "s.sock") -> Tuple[str, str]:
