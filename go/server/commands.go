@@ -35,6 +35,9 @@ type command struct {
 	id int
 }
 
+// readOnly reports whether cmd only reads: it changes no data.
+func (cmd *command) readOnly() bool { return len(cmd.flags) > 0 && cmd.flags[0] == "readonly" }
+
 // keySpec says which arguments are keys: first, last (negative counts from
 // the end) and the step between them, as in COMMAND's reply.
 type keySpec struct{ first, last, step int }
@@ -423,7 +426,7 @@ func cmdMGet(c *conn, args [][]byte, out []byte) []byte {
 	out = resp.AppendArray(out, len(vals))
 	for _, v := range vals {
 		if c.overflowing(out) {
-			break // the one command that repeats values: stop before it costs more
+			break // never sent (see overflowing): stop before it costs more
 		}
 		out = c.appendValue(out, v, v != nil)
 	}
@@ -496,16 +499,19 @@ func cmdType(c *conn, args [][]byte, out []byte) []byte {
 	return resp.AppendSimple(out, c.s.store.Type(args[1]))
 }
 
-func appendKeys(out []byte, keys []string) []byte {
+func (c *conn) appendKeys(out []byte, keys []string) []byte {
 	out = resp.AppendArray(out, len(keys))
 	for _, k := range keys {
+		if c.overflowing(out) {
+			break // never sent (see overflowing): stop before it costs more
+		}
 		out = resp.AppendBulkString(out, k)
 	}
 	return out
 }
 
 func cmdKeys(c *conn, args [][]byte, out []byte) []byte {
-	return appendKeys(out, c.s.store.Keys(string(args[1])))
+	return c.appendKeys(out, c.s.store.Keys(string(args[1])))
 }
 
 // cmdScan is SCAN cursor [MATCH pattern] [COUNT n] [TYPE t].
@@ -546,7 +552,7 @@ func cmdScan(c *conn, args [][]byte, out []byte) []byte {
 	}
 	out = resp.AppendArray(out, 2)
 	out = resp.AppendBulkString(out, strconv.FormatUint(next, 10))
-	return appendKeys(out, keys)
+	return c.appendKeys(out, keys)
 }
 
 func cmdDBSize(c *conn, args [][]byte, out []byte) []byte {
@@ -731,6 +737,9 @@ func cmdLRange(c *conn, args [][]byte, out []byte) []byte {
 	}
 	out = resp.AppendArray(out, len(vals))
 	for _, v := range vals {
+		if c.overflowing(out) {
+			break // never sent (see overflowing): stop before it costs more
+		}
 		out = resp.AppendBulk(out, v)
 	}
 	return out

@@ -595,8 +595,20 @@ func (fd fdReader) Read(p []byte) (int, error) {
 func (c *conn) unsent() int { return len(c.out) + c.extra - c.sent }
 
 // overflowing reports whether out, c's replies, would leave more than
-// max_output bytes waiting to be written; the loop then closes c.
+// max_output bytes waiting to be written. The loop then closes c, after
+// the command, and drops its replies unsent, as Redis closes a client past
+// its hard limit: a reply being built may stop growing at once.
 func (c *conn) overflowing(out []byte) bool { return len(out)+c.extra-c.sent > c.s.cfg.MaxOutput }
+
+// drop takes back the replies appended to out since it was at bytes long.
+func (c *conn) drop(out []byte, at int) []byte {
+	for n := len(c.spliced); n > 0 && c.spliced[n-1].at > at; n-- {
+		c.extra -= len(c.spliced[n-1].v)
+		c.spliced[n-1] = splice{} // the value may be freed
+		c.spliced = c.spliced[:n-1]
+	}
+	return out[:at]
+}
 
 // bigReply is the size from which a value in a reply is not copied into
 // out but sent from where it is.

@@ -405,8 +405,13 @@ func (c *conn) setAuthed(authed bool) {
 func (c *conn) appendBulk(out, v []byte) []byte { return resp.AppendBulk(out, v) }
 
 // overflowing reports whether replies in out, none of them written yet,
-// pass max_output.
+// pass max_output. The loop then closes c, after the command, and drops
+// its replies unsent, as Redis closes a client past its hard limit: a
+// reply being built may stop growing at once.
 func (c *conn) overflowing(out []byte) bool { return len(out) > c.s.cfg.MaxOutput }
+
+// drop takes back the replies appended to out since it was at bytes long.
+func (c *conn) drop(out []byte, at int) []byte { return out[:at] }
 
 // flush writes the pending replies and reports whether that worked. A
 // slow reader blocks only its own goroutine. It writes in pieces, so that

@@ -91,7 +91,8 @@ func (c *conn) discard() {
 
 // cmdExec runs the queued commands and replies with an array of their
 // replies. Errors of single commands are elements of the array; the other
-// commands still run, as in Redis. A command that would block (BLPOP,
+// commands still run, as in Redis, even once the replies have passed
+// max_output and the client is to be closed. A command that would block (BLPOP,
 // BLMOVE on an empty list) does not: it gets the reply of a timeout.
 func cmdExec(c *conn, args [][]byte, out []byte) []byte {
 	tx := c.tx
@@ -108,11 +109,22 @@ func cmdExec(c *conn, args [][]byte, out []byte) []byte {
 	c.discard()
 	out = resp.AppendArray(out, len(tx.queue))
 	for _, q := range tx.queue {
+		// Once the replies pass max_output, the loop closes c after EXEC
+		// and sends none of them. The rest of the transaction still
+		// changes the data, as one, but keeps no replies, and what only
+		// reads is not run.
+		full, at := c.overflowing(out), len(out)
+		if full && q.cmd.readOnly() {
+			continue
+		}
 		out = c.s.call(c, q.cmd, q.args, out) // counted one by one, as in Redis
 		if b := c.block; b != nil {
 			c.block = nil
 			b.stop(c.s.store)
 			out = b.reply(c, out, nil)
+		}
+		if full {
+			out = c.drop(out, at)
 		}
 	}
 	return out

@@ -138,7 +138,7 @@ func (t *tracking) take() []invalidation {
 // tracks reports whether cmd's keys are remembered when a tracking client
 // runs it: read-only commands that name keys, as in Redis.
 func (cmd *command) tracks() bool {
-	return cmd.keys.first > 0 && len(cmd.flags) > 0 && cmd.flags[0] == "readonly"
+	return cmd.keys.first > 0 && cmd.readOnly()
 }
 
 // keysOf returns the arguments of args that cmd's key spec names.
