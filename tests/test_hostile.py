@@ -6,7 +6,8 @@ server still answers other clients correctly and promptly. The checking
 client runs on both client paths (the Go library and the pure-Python one).
 
 Covered: garbage bytes, truncated frames, huge declared lengths, the request
-limits (max_bulk, max_args, max_inline, max_query), slow clients that never
+limits (max_bulk, max_args, max_inline, max_query, max_output, also for a
+transaction's reply, with a bound on RSS), slow clients that never
 finish a command, 10,000 connections opened and dropped (with a bound on the
 server's RSS), clients SIGKILLed mid-request, max_clients, and a 100 MB bulk
 sent slowly against a small max_query.
@@ -768,6 +769,53 @@ def test_max_output_disconnects_a_client_whose_reply_is_too_big(make_cache):
         assert cache.get("big") == value
         reply, how = exchange(server.addr, command(b"MGET", b"big", b"big") + command(b"PING"))
         assert reply == b"" and how in ("eof", "reset"), f"a 1.2 MB reply over a 1 MiB max_output: {reply[:100]!r}, {how}"
+        assert_served(server, cache)
+    finally:
+        server.stop()
+
+
+def peak_rss_bytes(pid: int) -> int:
+    """The server's peak RSS so far (VmHWM)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmHWM for pid {pid}")
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    "queued",
+    [command(b"GET", b"big"), command(b"LRANGE", b"list", b"0", b"-1"), command(b"KEYS", b"*")],
+    ids=["GET", "LRANGE", "KEYS"],
+)
+def test_a_transaction_past_max_output_costs_the_server_no_more_than_the_bound(make_cache, queued):
+    """MULTI, 10,000 x GET of a 60,000 B value, EXEC, against max_output=16 MiB: a 600 MB reply.
+
+    The reply stops growing at the bound and the client is closed, none of
+    it sent, as for any reply past max_output; the server's peak RSS grows
+    by a small multiple of the bound. It once built the whole reply first:
+    its RSS went from 30 MiB to 2.2 GiB. LRANGE and KEYS, whose replies
+    are as big as the data, are bounded the same way.
+    """
+    max_output = 16 * MiB
+    server = start_server("tcp", max_output=max_output)
+    try:
+        cache = make_cache(server.addr)
+        value = os.urandom(60_000)
+        cache.set("big", value)
+        cache.push("list", value)
+        cache.mset({f"{i:0300d}": b"" for i in range(200)})  # 60 kB for each KEYS
+        assert_served(server, cache)
+        base = rss_bytes(server.pid)
+        reply, how = exchange(server.addr, command(b"MULTI") + queued * 10_000 + command(b"EXEC"), timeout=60)
+        grew = peak_rss_bytes(server.pid) - base
+        assert how in ("eof", "reset")
+        assert (b"+OK\r\n" + b"+QUEUED\r\n" * 10_000).startswith(reply), f"{reply[-100:]!r}: EXEC's reply was sent"
+        print(f"\nEXEC of 10,000 x {queued.split()[2].decode()} past max_output=16 MiB: peak RSS +{grew / MiB:.0f} MiB")
+        # The reply's buffer, grown by append, and the garbage it leaves
+        # until the collector runs: measured +62..96 MiB.
+        assert grew < 8 * max_output, f"the server's peak RSS grew by {grew / MiB:.0f} MiB for a max_output of 16 MiB"
         assert_served(server, cache)
     finally:
         server.stop()
