@@ -37,7 +37,8 @@ def test_serve_over_tcp_with_every_option_then_sigterm():
     port = free_port()
     server = ServerProcess(
         cli("serve", "--port", str(port), "--host", "127.0.0.1", "--password", "pw", "--max-memory", "10MB",
-            "--eviction-policy", "noeviction", "--max-clients", "5", "--log-level", "info", "--loops", "1"),  # fmt: skip
+            "--eviction-policy", "noeviction", "--max-clients", "5", "--log-level", "info", "--loops", "1",
+            "--max-output", str(256 * MiB), "--max-output-soft", str(32 * MiB), "--max-output-soft-seconds", "10"),  # fmt: skip
         f"127.0.0.1:{port}",
     )
     try:
@@ -50,6 +51,7 @@ def test_serve_over_tcp_with_every_option_then_sigterm():
             assert config(cache, "maxmemory") == str(10 * MiB)
             assert config(cache, "maxmemory-policy") == "noeviction"
             assert config(cache, "maxclients") == "5"
+            assert config(cache, "client-output-buffer-limit") == f"normal {256 * MiB} {32 * MiB} 10"
             assert cache.stats()["max_memory"] == 10 * MiB
             with pytest.raises(tiny_mp_cache.ServerError, match="OOM"):
                 cache.set("big", b"x" * (11 * MiB))
@@ -173,7 +175,8 @@ def test_help_lists_the_options():
     assert result.returncode == 0
     text = result.stdout.decode()
     for flag in ("--port", "--host", "--unix", "--password", "--max-memory", "--eviction-policy",
-                 "--max-clients", "--log-level", "--unix-mode", "--allow-remote", "--quiet", "--loops"):  # fmt: skip
+                 "--max-clients", "--log-level", "--unix-mode", "--allow-remote", "--quiet", "--loops",
+                 "--max-output", "--max-output-soft", "--max-output-soft-seconds"):  # fmt: skip
         assert flag in text, flag
     assert "sieve" in text and "noeviction" in text
     top = run_cli("--help")
@@ -205,6 +208,7 @@ def test_usage_errors_exit_2_with_a_clear_message(args, message):
         (["--max-memory", "lots"], '"lots" is not a size'),
         (["--max-clients", "-1"], "max_clients must not be negative"),
         (["--loops", "-1"], "loops must not be negative"),
+        (["--max-output-soft-seconds", "-1"], "max_output_soft_seconds must not be negative"),
         (["--host", "0.0.0.0"], "without a password"),
     ],
 )

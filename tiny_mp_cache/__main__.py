@@ -70,6 +70,19 @@ def _parser() -> argparse.ArgumentParser:
         help="most reply bytes waiting for one client; a command over it disconnects the client (default: 1 GiB)",
     )
     run.add_argument(
+        "--max-output-soft",
+        type=int,
+        metavar="BYTES",
+        help="a client that leaves more reply bytes than this unread for --max-output-soft-seconds "
+        "is disconnected (default: 64 MiB; --max-output or more: never)",
+    )
+    run.add_argument(
+        "--max-output-soft-seconds",
+        type=int,
+        metavar="N",
+        help="how long a client may stay past --max-output-soft (default: 60)",
+    )
+    run.add_argument(
         "--loops",
         type=int,
         metavar="N",
@@ -144,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "clean-shm":
         return _clean_shm()
     options: dict[str, Any] = json.loads(os.environ.pop(OPTIONS_ENV, "") or "{}")
-    names = ("password", "unix_mode", "max_clients", "allow_remote", "max_memory", "max_query", "max_output", "loops")
+    names = ("password", "unix_mode", "max_clients", "allow_remote", "max_memory", "max_query", "max_output",
+             "max_output_soft", "max_output_soft_seconds", "loops")  # fmt: skip
     for name in names + ("eviction_policy", "log_level"):
         value = getattr(args, name)
         if value is not None:

@@ -45,7 +45,10 @@ def serve(port: int, host: str = "127.0.0.1", **options: Any) -> None:
     max_memory fail with an OOM error), log_level ("debug", "info", "warn"
     (the default: quiet) or "error"), allow_remote, the request limits
     max_bulk, max_args, max_inline and max_query, max_output (the most
-    reply bytes waiting for one client), and loops (how many event loops
+    reply bytes waiting for one client), max_output_soft and
+    max_output_soft_seconds (a client that leaves more than max_output_soft
+    reply bytes unread for that many seconds on end is disconnected; 64 MiB
+    and 60 s by default), and loops (how many event loops
     serve clients; 0, the default, is one per usable CPU). An unknown option or a bad
     value raises ValueError; a bind failure ConnectionError (an OSError).
     """

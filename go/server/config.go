@@ -44,6 +44,14 @@ type Config struct {
 	// this is in effect the biggest reply one command may make. Zero means
 	// DefaultMaxOutput.
 	MaxOutput int `json:"max_output"`
+	// MaxOutputSoft and MaxOutputSoftSeconds are the soft limit of Redis's
+	// client-output-buffer-limit: a client that leaves more than
+	// MaxOutputSoft reply bytes unread for MaxOutputSoftSeconds on end is
+	// closed, so that one stalled client cannot hold a huge reply forever.
+	// Zero means DefaultMaxOutputSoft and DefaultMaxOutputSoftSeconds; a
+	// soft limit of MaxOutput or more never applies.
+	MaxOutputSoft        int `json:"max_output_soft"`
+	MaxOutputSoftSeconds int `json:"max_output_soft_seconds"`
 	// MaxMemory bounds the memory the store accounts for (keys, values and
 	// per-entry overhead): a number of bytes or a string such as "512MB".
 	// 0 means no bound.
@@ -75,6 +83,19 @@ const DefaultMaxClients = 10000
 // DefaultMaxOutput is Config.MaxOutput when it is 0: twice the default
 // max_bulk, so a GET of any value within it can always be answered.
 const DefaultMaxOutput = 1 << 30
+
+// DefaultMaxOutputSoft and DefaultMaxOutputSoftSeconds are the soft output
+// limit when Config.MaxOutputSoft and MaxOutputSoftSeconds are 0. A client
+// that reads a reply of n bytes keeps to it if it reads at least
+// (n - 64 MiB) / 60 s: 7.5 MiB/s for the biggest value (512 MiB), 16 MiB/s
+// for a reply of max_output's 1 GiB, where the loopback and unix sockets
+// the server is made for move gigabytes a second. One that falls behind
+// that is stalled, and no longer pins the memory of its replies. (Redis's
+// pubsub class: 8 MiB for 60 s.)
+const (
+	DefaultMaxOutputSoft        = 64 << 20
+	DefaultMaxOutputSoftSeconds = 60
+)
 
 // withDefaults returns c with zero fields set to their defaults, or an error
 // that names the first invalid field.
@@ -108,6 +129,8 @@ func (c Config) withDefaults() (Config, error) {
 		{"max_query", &c.MaxQuery, d.MaxQuery},
 		{"max_clients", &c.MaxClients, DefaultMaxClients},
 		{"max_output", &c.MaxOutput, DefaultMaxOutput},
+		{"max_output_soft", &c.MaxOutputSoft, DefaultMaxOutputSoft},
+		{"max_output_soft_seconds", &c.MaxOutputSoftSeconds, DefaultMaxOutputSoftSeconds},
 		{"tracking_table_max_keys", &c.TrackingMaxKeys, DefaultTrackingMaxKeys},
 		{"loops", &c.Loops, procs.Usable()},
 	} {
@@ -143,6 +166,15 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// softOutput is how long a client may leave more than max_output_soft
+// reply bytes unread, and that bound; 0 if the soft limit never applies.
+func (c Config) softOutput() (time.Duration, int) {
+	if c.MaxOutputSoft >= c.MaxOutput {
+		return 0, 0
+	}
+	return time.Duration(c.MaxOutputSoftSeconds) * time.Second, c.MaxOutputSoft
 }
 
 func (c Config) limits() resp.Limits {
@@ -279,6 +311,9 @@ var params = []param{
 			return a.IP.String()
 		}
 		return ""
+	}},
+	{name: "client-output-buffer-limit", get: func(s *Server) string {
+		return fmt.Sprintf("normal %d %d %d", s.cfg.MaxOutput, s.cfg.MaxOutputSoft, s.cfg.MaxOutputSoftSeconds)
 	}},
 	{name: "client-query-buffer-limit", get: func(s *Server) string { return strconv.Itoa(s.cfg.MaxQuery) }},
 	{name: "cluster-enabled", get: fixed("no")},

@@ -350,6 +350,10 @@ func (l *loop) close(c *conn) {
 	c.discard()
 	l.s.stopTracking(c)
 	l.s.running.Unlock()
+	if c.soft != nil {
+		c.soft.Stop()
+		c.soft = nil
+	}
 	delete(l.conns, c.fd)
 	syscall.Close(c.fd) // also removes it from the epoll set
 	c.fd = -1
@@ -529,6 +533,8 @@ type conn struct {
 
 	tracking bool // CLIENT TRACKING ON: told of changes to keys it read
 	passNear bool // the next write carries the near cache's table (CLIENT NEARCACHE)
+
+	soft *time.Timer // running while more than max_output_soft bytes are unsent
 }
 
 // blocked is a pop waiting for a value.
@@ -665,6 +671,7 @@ func (c *conn) write() bool {
 			n, err = send(c.fd, c.pending())
 		}
 		if err == syscall.EAGAIN {
+			c.softLimit()
 			return true
 		}
 		if err != nil && err != syscall.EINTR {
@@ -681,7 +688,34 @@ func (c *conn) write() bool {
 	}
 	clear(c.spliced) // the values may be freed
 	c.sent, c.spliced, c.extra = 0, c.spliced[:0], 0
+	c.softLimit()
 	return true
+}
+
+// softLimit, run after each write to c, starts c's soft-limit clock once
+// more than max_output_soft reply bytes wait to be written, and stops it
+// once they no longer do. A client past it for max_output_soft_seconds on
+// end is closed, as Redis closes one past its soft limit.
+func (c *conn) softLimit() {
+	after, bound := c.s.cfg.softOutput()
+	switch over := bound > 0 && c.unsent() > bound; {
+	case over && c.soft == nil:
+		l := c.loop
+		var t *time.Timer
+		t = time.AfterFunc(after, func() {
+			l.post(func() {
+				if c.soft == t { // still past the bound: no write stopped the clock
+					l.s.log.Warn("closing a client whose unread replies stayed past max_output_soft",
+						"remote", c.remote, "unsent", c.unsent(), "max_output_soft", bound, "seconds", after.Seconds())
+					l.close(c)
+				}
+			})
+		})
+		c.soft = t
+	case !over && c.soft != nil:
+		c.soft.Stop()
+		c.soft = nil
+	}
 }
 
 // send writes p to a socket without raising SIGPIPE if the peer is gone.

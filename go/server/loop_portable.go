@@ -416,13 +416,34 @@ func (c *conn) drop(out []byte, at int) []byte { return out[:at] }
 // flush writes the pending replies and reports whether that worked. A
 // slow reader blocks only its own goroutine. It writes in pieces, so that
 // cutStalled sees a slow reader of a huge reply make progress.
+//
+// While more than max_output_soft bytes are left to write, a deadline
+// runs: a client past that soft limit for max_output_soft_seconds on end
+// is closed, as Redis closes one past its soft limit.
 func (c *conn) flush() bool {
 	var err error
+	after, bound := c.s.cfg.softOutput()
+	var deadline time.Time // set while past the soft limit
 	for p := c.out; len(p) > 0 && err == nil; {
+		switch over := bound > 0 && len(p) > bound; {
+		case over && deadline.IsZero():
+			deadline = time.Now().Add(after)
+			c.nc.SetWriteDeadline(deadline)
+		case !over && !deadline.IsZero():
+			deadline = time.Time{}
+			c.nc.SetWriteDeadline(deadline)
+		}
 		var n int
 		n, err = c.nc.Write(p[:min(len(p), flushPiece)])
 		c.written.Add(int64(n))
 		p = p[n:]
+	}
+	if !deadline.IsZero() {
+		c.nc.SetWriteDeadline(time.Time{})
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			c.s.log.Warn("closing a client whose unread replies stayed past max_output_soft",
+				"remote", c.remote, "max_output_soft", bound, "seconds", after.Seconds())
+		}
 	}
 	if n := cap(c.out); n > maxPending*4 {
 		c.out = nil // one huge reply should not pin its buffer forever

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/tiny-mp-cache/tiny-mp-cache/resp"
 	"github.com/tiny-mp-cache/tiny-mp-cache/store"
@@ -84,4 +86,65 @@ func TestMaxOutputBoundsEveryReplyAsItIsBuilt(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A client that leaves more than max_output_soft reply bytes unread for
+// max_output_soft_seconds on end is closed; one under the soft limit, or
+// one that reads, is served on.
+func TestMaxOutputSoftClosesAClientThatStaysPastIt(t *testing.T) {
+	cfg := tcpConfig()
+	cfg.MaxOutputSoft, cfg.MaxOutputSoftSeconds = 1<<20, 1
+	s := start(t, cfg)
+	big := bytes.Repeat([]byte("s"), 32<<20) // more than the sockets' buffers hold
+	s.store.Set([]byte("big"), big, store.SetOptions{})
+	s.store.Set([]byte("small"), bytes.Repeat([]byte("s"), 100<<10), store.SetOptions{})
+	reply := resp.AppendBulk(nil, big)
+
+	reader, r := rawConn(t, s) // reads its reply at once
+	reader.Write([]byte("GET big\r\n"))
+	if got := make([]byte, len(reply)); !readFull(r, got) || !bytes.Equal(got, reply) {
+		t.Fatal("a client that reads its reply did not get it")
+	}
+	under, underR := rawConn(t, s)     // leaves a reply under the soft limit unread
+	stalled, stalledR := rawConn(t, s) // leaves one past it unread
+	under.Write([]byte("PING\r\n"))    // served: counted in clients
+	stalled.Write([]byte("PING\r\n"))
+	for _, r := range []*bufio.Reader{underR, stalledR} {
+		if got := readLine(t, r); got != "+PONG" {
+			t.Fatalf("PING: %q", got)
+		}
+	}
+	under.Write([]byte("GET small\r\n"))
+	stalled.Write([]byte("GET big\r\n"))
+
+	for deadline := time.Now().Add(10 * time.Second); clients(s) > 2; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the client past max_output_soft was not closed in 10 s")
+		}
+	}
+	got, err := io.ReadAll(stalledR)
+	if err != nil && !errors.Is(err, syscall.ECONNRESET) || len(got) >= len(reply) {
+		t.Fatalf("the client past max_output_soft read %d of %d bytes, %v; want a hang-up before the end", len(got), len(reply), err)
+	}
+	under.Write([]byte("PING\r\n"))
+	want := append(resp.AppendBulk(nil, bytes.Repeat([]byte("s"), 100<<10)), "+PONG\r\n"...)
+	if got := make([]byte, len(want)); !readFull(underR, got) || !bytes.Equal(got, want) {
+		t.Fatal("the client under max_output_soft was not served on")
+	}
+	reader.Write([]byte("PING\r\n"))
+	if got := make([]byte, 7); !readFull(r, got) || string(got) != "+PONG\r\n" {
+		t.Fatal("the client that read its reply was not served on")
+	}
+}
+
+func readFull(r io.Reader, p []byte) bool {
+	_, err := io.ReadFull(r, p)
+	return err == nil
+}
+
+// clients is how many clients s serves.
+func clients(s *Server) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.clients
 }

@@ -35,6 +35,8 @@ func main() {
 	flag.IntVar(&cfg.MaxClients, "max-clients", server.DefaultMaxClients, "most clients at once")
 	flag.IntVar(&cfg.MaxQuery, "max-query", 0, "most bytes one request may take (0: 1 GiB)")
 	flag.IntVar(&cfg.MaxOutput, "max-output", 0, "most reply bytes waiting for one client (0: 1 GiB)")
+	flag.IntVar(&cfg.MaxOutputSoft, "max-output-soft", 0, "a client with more reply bytes unread for --max-output-soft-seconds is closed (0: 64 MiB; --max-output or more: never)")
+	flag.IntVar(&cfg.MaxOutputSoftSeconds, "max-output-soft-seconds", 0, "see --max-output-soft (0: 60)")
 	flag.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	flag.IntVar(&cfg.Loops, "loops", 0, "event loops serving clients (0: one per usable CPU)")
 	flag.Parse()
