@@ -9,10 +9,12 @@ from __future__ import annotations
 import itertools
 import os
 import random
+import socket
+import time
 
 import pytest
 import tiny_mp_cache
-from conftest import need_go, start_tcp_server
+from conftest import need_go, read_until_closed, sockaddr_of, start_tcp_server, start_unix_server
 from tiny_mp_cache import TinyCache
 
 MiB = 1 << 20
@@ -180,4 +182,77 @@ def test_the_bound_and_policy_are_reported():
         assert cache.stats()["max_memory"] == 5 * MiB
         assert cache.info("memory")["maxmemory_policy"] == "allkeys-sieve"
     finally:
+        server.stop()
+
+
+def resp_command(*args: bytes) -> bytes:
+    return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
+
+
+@pytest.mark.timeout(120)
+def test_rss_stays_within_max_memory_plus_what_each_client_may_hold():
+    """max_memory bounds the data, not the clients' buffers: the bound the README gives is
+
+        RSS <= 1.25 x max_memory + 64 MiB (the Go runtime's soft memory limit)
+               + clients x (2 x max_query + max_output)   (a request, a queued MULTI, unsent replies)
+               + 4 x max_output                            (the one reply being built, at any time)
+               + about 30 MiB                              (the Python interpreter that runs the server)
+
+    Here, against max_memory=32MB, max_query=1 MiB, max_output=4 MiB, on a
+    unix socket (whose small buffers leave unread replies in the server):
+    16 clients stop half way through a 1 MB SET, 16 leave a 3.5 MB MGET reply
+    unread, and 4 send a MULTI of 8,000 GETs of a 60 kB value (a 480 MB
+    reply, which the server once built whole: a peak RSS of 1.5 GiB).
+    Measured: an RSS of about 110 MiB before the clients, a peak of 190 MiB,
+    against a bound of 366 MiB.
+    """
+    max_memory, max_query, max_output = 32 * MiB, MiB, 4 * MiB
+    server = start_unix_server(
+        "--max-memory", "32MB", "--max-query", str(max_query), "--max-output", str(max_output)
+    )
+    family, sockaddr = sockaddr_of(server.addr)
+    clients: list[socket.socket] = []
+
+    def connect() -> socket.socket:
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.settimeout(30)
+        s.connect(sockaddr)
+        clients.append(s)
+        return s
+
+    try:
+        cache = TinyCache(server.addr, timeout=30)
+        value = os.urandom(1024)
+        for start in range(0, 40_000, 500):  # more than the bound: evictions
+            cache.mset({f"fill:{i}": value for i in range(start, start + 500)})
+        reply_keys = [f"r:{i}" for i in range(3500)]
+        for start in range(0, len(reply_keys), 500):
+            cache.mset({k: value for k in reply_keys[start:start + 500]})
+        cache.set("big", os.urandom(60_000))
+        assert cache.stats()["used_memory"] <= max_memory
+        before = status_bytes(server.pid, "VmRSS")
+
+        for _ in range(16):  # a request left half way: held in the query buffer
+            connect().sendall(b"*3\r\n$3\r\nSET\r\n$4\r\nhalf\r\n$1000000\r\n" + os.urandom(500_000))
+        mget = resp_command(b"MGET", *(k.encode() for k in reply_keys))
+        for _ in range(16):  # a reply under max_output, left unread
+            connect().sendall(mget)
+        multi = resp_command(b"MULTI") + resp_command(b"GET", b"big") * 8000 + resp_command(b"EXEC")
+        for _ in range(4):  # a reply past max_output: the client is closed
+            s = connect()
+            s.sendall(multi)
+            _, how = read_until_closed(s, 30)
+            assert how in ("eof", "reset")
+        time.sleep(1)  # the server reads and answers what the clients sent
+        assert cache.get("r:0") == value  # still serving
+
+        peak = status_bytes(server.pid, "VmHWM")
+        bound = max_memory * 5 // 4 + 64 * MiB + len(clients) * (2 * max_query + max_output) + 4 * max_output + 30 * MiB
+        print(f"\n{len(clients)} clients over max_memory=32MB: RSS {before / MiB:.0f} MiB before them, "
+              f"peak {peak / MiB:.0f} MiB, bound {bound / MiB:.0f} MiB")  # fmt: skip
+        assert peak < bound, f"peak RSS {peak / MiB:.0f} MiB, past the bound of {bound / MiB:.0f} MiB"
+        cache.close()
+    finally:
+        for s in clients:
+            s.close()
         server.stop()
