@@ -91,8 +91,7 @@ func (c *conn) discard() {
 
 // cmdExec runs the queued commands and replies with an array of their
 // replies. Errors of single commands are elements of the array; the other
-// commands still run, as in Redis, even once the replies have passed
-// max_output and the client is to be closed. A command that would block (BLPOP,
+// commands still run, as in Redis. A command that would block (BLPOP,
 // BLMOVE on an empty list) does not: it gets the reply of a timeout.
 func cmdExec(c *conn, args [][]byte, out []byte) []byte {
 	tx := c.tx
