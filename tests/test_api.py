@@ -81,6 +81,18 @@ def test_large_values_round_trip(cache, size):
     assert cache.len() == 0
 
 
+@pytest.mark.parametrize("store", ["set", "mset", "push"])
+def test_a_value_over_512_MiB_is_refused_before_anything_is_sent(cache, store):
+    # bytes(n) is zero pages the system has not handed out yet: this holds no 512 MiB.
+    value = bytes(512 * MiB + 1)
+    call = {"set": lambda: cache.set("big", value), "mset": lambda: cache.mset({"big": memoryview(value)}),
+            "push": lambda: cache.push("big", bytearray(0), memoryview(value))}[store]
+    with pytest.raises(ValueError, match=r"536870913 bytes .* over the 512 MiB limit .*max_bulk .*proto-max-bulk-len"):
+        call()
+    assert cache.get("big") is None  # the same connection goes on
+    assert cache.len() == 0
+
+
 def test_values_are_binary_safe(cache):
     value = bytes(range(256)) + b"\r\n$-1\r\n*0\r\n"
     cache.set("bin", value)
@@ -366,6 +378,21 @@ def test_wait_must_be_a_finite_number_of_seconds(wait, error):
 def test_malformed_address_raises_value_error(make_cache, addr):
     with pytest.raises(ValueError, match="invalid address"):
         make_cache(addr)
+
+
+@pytest.mark.parametrize(
+    "addr, advice",
+    [
+        ("unix:/tmp/x.sock", 'for a unix socket write "unix:///tmp/x.sock"'),
+        ("/tmp/x.sock", 'missing port; for a unix socket write "unix:///tmp/x.sock"'),
+        ("unix:x.sock", 'a unix socket address is "unix://" and then the absolute path'),
+        ("cache.sock", 'missing port; a unix socket address is "unix://" and then the absolute path'),
+    ],
+)
+def test_a_unix_socket_written_wrong_is_told_what_to_write(make_cache, addr, advice):
+    with pytest.raises(ValueError, match="invalid address") as info:
+        make_cache(addr)
+    assert advice in str(info.value)
 
 
 @pytest.mark.parametrize("timeout", [0, -1, float("inf"), float("nan")])

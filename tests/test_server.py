@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import stat
@@ -13,6 +14,7 @@ import time
 import pytest
 import tiny_mp_cache
 from conftest import (
+    ROOT,
     ServerProcess,
     answers_ping,
     free_port,
@@ -275,20 +277,32 @@ def test_cli_reports_a_bind_conflict_and_exits_1():
     assert b"Traceback" not in result.stderr
 
 
-def test_unknown_options_are_rejected():
-    need_go()
-    code = """
-import sys
-from tiny_mp_cache import serve
-try:
-    serve(int(sys.argv[1]), no_such_option=1)
-except ValueError as e:
-    print("ValueError:", e)
-"""
-    result = run_python(code, str(free_port()), timeout=30)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith(b"ValueError:")
-    assert b"no_such_option" in result.stdout
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: tiny_mp_cache.serve(5002, no_such_option=1), "serve"),
+        (lambda: tiny_mp_cache.serve_unix("/tmp/x.sock", no_such_option=1), "serve_unix"),
+        (lambda: tiny_mp_cache.start_server(no_such_option=1), "start_server"),
+    ],
+)
+def test_an_unknown_option_is_a_type_error_like_any_unexpected_keyword(call, name):
+    # Raised before anything starts (start_server: before the child), as Python says it.
+    with pytest.raises(TypeError, match=rf"^{name}\(\) got an unexpected keyword argument 'no_such_option'$"):
+        call()
+
+
+def test_a_misspelled_option_is_told_the_right_name():
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'max_memroy'\. Did you mean 'max_memory'\?"):
+        tiny_mp_cache.serve(5002, max_memroy="64MB")
+
+
+def test_the_options_are_those_of_the_go_servers_config():
+    from tiny_mp_cache._server import SERVER_OPTIONS
+
+    with open(os.path.join(ROOT, "go", "server", "config.go"), encoding="utf-8") as f:
+        config = f.read()
+    fields = set(re.findall(r'`json:"(\w+)"`', config)) - {"network", "addr"}
+    assert SERVER_OPTIONS == fields
 
 
 @pytest.mark.parametrize("args", [[], ["serve"], ["serve", "--port", "1", "--unix", "/tmp/x.sock"], ["serve", "--port", "x"]])

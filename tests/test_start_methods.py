@@ -48,6 +48,7 @@ here, because a child that inherited the runtime never calls into it.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -198,3 +199,31 @@ def test_serve_in_a_child_process(method, load, transport, request):
     if transport == "unix":
         assert not result["socket_file_left"], "the unix socket file was left behind"
 
+
+
+NO_MAIN_GUARD = """
+import multiprocessing, sys
+from tiny_mp_cache import TinyCache, serve
+
+port = int(sys.argv[1])
+server = multiprocessing.get_context("spawn").Process(target=serve, args=(port,))
+server.start()  # no main guard: the child, importing this script again, fails here
+try:
+    TinyCache(f"127.0.0.1:{port}", wait=2)
+except ConnectionError as e:
+    print(e)
+server.join(30)
+print("child exit code", server.exitcode)
+"""
+
+
+def test_a_wait_that_runs_out_says_a_spawned_server_needs_the_main_guard(tmp_path):
+    from conftest import free_port, run_isolated
+
+    need_go()
+    script = tmp_path / "no_main_guard.py"
+    script.write_text(NO_MAIN_GUARD)
+    result = run_isolated([sys.executable, str(script), str(free_port())], timeout=60)
+    out = result.stdout.decode()
+    assert "child exit code 1" in out, (out, result.stderr.decode())
+    assert "within wait=2s" in out and "spawn" in out and 'if __name__ == "__main__":' in out

@@ -32,6 +32,16 @@ from ._resp import DEFAULT_MAX_REPLY, Arg, PureClient, Reply, parse_address
 T = TypeVar("T")
 
 _WAIT_STEP = 0.05  # seconds between connection attempts of TinyCache(..., wait=...)
+# What a wait= that ran out says happened. The usual cause: serve() run by
+# multiprocessing with spawn or forkserver (the default on macOS and Windows,
+# and on Linux from Python 3.14) from a script without the main guard; its
+# child dies at start, re-importing the script, and nothing listens.
+_NOT_UP = (
+    "no server answered at {addr} within wait={wait}s. If the server is started by multiprocessing "
+    "with the spawn or forkserver start method (the default on macOS and Windows, and on Linux from "
+    'Python 3.14), the code that starts it must be under `if __name__ == "__main__":`, or the server\'s '
+    "process dies at start (see its exitcode and stderr); start_server() reports such an error itself"
+)
 
 
 class _Backend(Protocol):
@@ -163,9 +173,11 @@ class TinyCache(Commands):
             try:
                 self._client()
                 break
-            except ConnectionError:
+            except ConnectionError as e:
                 left = deadline - time.monotonic()
                 if left <= 0:
+                    if wait:
+                        raise ConnectionError(f"{e}; {_NOT_UP.format(addr=addr, wait=wait)}") from e
                     raise
                 time.sleep(min(_WAIT_STEP, left))
         if near_entries:

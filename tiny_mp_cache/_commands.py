@@ -30,6 +30,11 @@ from ._resp import Arg, Reply
 BytesLike = Union[bytes, bytearray, memoryview]
 InfoValue = Union[str, int, float]
 
+# The longest value sent: the server's default max_bulk, and Redis's
+# proto-max-bulk-len. A longer one would be sent whole only for the server to
+# drop the connection at its length line.
+MAX_VALUE = 512 << 20
+
 INT64_MIN = -(1 << 63)
 INT64_MAX = (1 << 63) - 1
 
@@ -140,13 +145,25 @@ def value_arg(value: Any, what: str = "value") -> Arg:
     memoryview of it would cost a set() about as much as its own call into Go.
     """
     if value.__class__ is bytes:
+        if len(value) > MAX_VALUE:
+            raise _too_long(what, len(value))
         return value
     if not isinstance(value, (bytes, bytearray, memoryview)):
         raise TypeError(f"{what} must be bytes, bytearray or memoryview, not {type(value).__name__}")
     view = memoryview(value)
+    if view.nbytes > MAX_VALUE:
+        raise _too_long(what, view.nbytes)
     if not view.c_contiguous:
         view = memoryview(view.tobytes())
     return view.cast("B") if view.format != "B" or view.ndim != 1 else view
+
+
+def _too_long(what: str, size: int) -> ValueError:
+    return ValueError(
+        f"{what} of {size} bytes ({size / (1 << 20):.1f} MiB) is over the 512 MiB limit of one value, "
+        "a server's max_bulk (Redis: proto-max-bulk-len) unless raised; nothing was sent. "
+        "Store it in parts under several keys"
+    )
 
 
 def keys_arg(keys: Any, what: str = "keys") -> list[bytes]:

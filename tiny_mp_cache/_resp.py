@@ -74,6 +74,13 @@ class Address:
         return sent
 
 
+def unix_hint(path: str) -> str:
+    """What to write instead for a unix socket at path (go/client's unixHint says the same)."""
+    if path.startswith("/"):
+        return f'for a unix socket write "unix://{path}"'
+    return 'a unix socket address is "unix://" and then the absolute path, as in "unix:///tmp/cache.sock"'
+
+
 def parse_address(addr: str) -> Address:
     """Parse an address the way the Go client (go/client.ParseAddr) does.
 
@@ -114,10 +121,14 @@ def parse_address(addr: str) -> Address:
                 raise bad("the database must be a number")
             db = int(name)
         return Address((url.hostname, 6379 if port is None else port), password, db)
+    if addr.startswith("unix:") and not addr[len("unix:"):].isdigit():  # not the host "unix" and a port
+        raise bad(unix_hint(addr[len("unix:"):]))
     if "://" in addr:
         raise bad("unknown scheme")
     host, sep, port_text = addr.rpartition(":")
     if not sep:
+        if "/" in addr or addr.endswith(".sock"):
+            raise bad(f"missing port; {unix_hint(addr)}")
         raise bad("missing port")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]

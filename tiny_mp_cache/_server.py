@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import difflib
 import json
 import os
 import signal
@@ -17,6 +18,23 @@ from ._platform import at_fork, require_unix_sockets
 OPTIONS_ENV = "TINY_MP_CACHE_SERVE_OPTIONS"
 
 _POLL_SECONDS = 0.1
+
+# The keyword options of serve(), serve_unix() and start_server(): the JSON
+# names of go/server's Config, less network and addr, which the functions'
+# own arguments set (tests/test_server.py holds the two lists equal).
+SERVER_OPTIONS = frozenset({
+    "password", "allow_remote", "unix_mode", "max_clients", "max_bulk", "max_args", "max_inline", "max_query",
+    "max_output", "max_output_soft", "max_output_soft_seconds", "max_memory", "eviction_policy", "log_level", "tracking_table_max_keys", "loops",
+})
+
+
+def check_options(function: str, options: dict[str, Any]) -> None:
+    """Raise TypeError, as Python does for any function, at a keyword option the server does not have."""
+    unknown = sorted(set(options) - SERVER_OPTIONS)
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], SERVER_OPTIONS, n=1)
+        hint = f". Did you mean {close[0]!r}?" if close else ""
+        raise TypeError(f"{function}() got an unexpected keyword argument {unknown[0]!r}{hint}")
 
 # The directory that holds this package (site-packages, or a source checkout).
 PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -49,11 +67,13 @@ def serve(port: int, host: str = "127.0.0.1", **options: Any) -> None:
     max_output_soft_seconds (a client that leaves more than max_output_soft
     reply bytes unread for that many seconds on end is disconnected; 64 MiB
     and 60 s by default), and loops (how many event loops
-    serve clients; 0, the default, is one per usable CPU). An unknown option or a bad
-    value raises ValueError; a bind failure ConnectionError (an OSError).
+    serve clients; 0, the default, is one per usable CPU). An unknown option
+    raises TypeError, a bad value ValueError, a bind failure ConnectionError
+    (an OSError).
     """
     if type(port) is int and port == 0:
         raise ValueError("port must be in 1..65535, got 0 (start_server() serves on a free port and says which)")
+    check_options("serve", options)
     serve_tcp(port, host, options)
 
 
@@ -83,6 +103,7 @@ def serve_unix(path: str | os.PathLike[str], **options: Any) -> None:
     0o600 by default). Where unix sockets are unsupported (Windows) it
     raises OSError (EAFNOSUPPORT): serve on TCP there.
     """
+    check_options("serve_unix", options)
     serve_unix_path(path, options)
 
 

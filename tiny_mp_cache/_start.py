@@ -29,7 +29,7 @@ from typing import IO, Any
 from urllib.parse import quote
 
 from ._errors import TimeoutError, TinyCacheError
-from ._server import OPTIONS_ENV, server_argv
+from ._server import OPTIONS_ENV, check_options, server_argv
 
 _STDERR_TAIL = 4000  # bytes of the child's stderr quoted in an error
 _running: set[ServerProcess] = set()  # started here and not stopped yet: atexit stops them
@@ -72,6 +72,7 @@ def start_server(
         raise ValueError(f"timeout must be a finite number of seconds > 0, got {timeout!r}")
     if unix is not None and port is not None:
         raise TypeError("give port or unix, not both")
+    check_options("start_server", options)  # here, not from the child after it started
     if unix is not None:
         where = ["--unix", os.fspath(unix)]
     else:

@@ -90,11 +90,16 @@ func ParseAddr(s string) (Addr, error) {
 			return bad("the port must be a number from 1 to 65535")
 		}
 		return a, nil
+	case strings.HasPrefix(s, "unix:") && !digits(s[len("unix:"):]): // not the host "unix" and a port
+		return bad(unixHint(s[len("unix:"):]))
 	case strings.Contains(s, "://"):
 		return bad("unknown scheme")
 	}
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {
+		if !strings.Contains(s, ":") && (strings.Contains(s, "/") || strings.HasSuffix(s, ".sock")) {
+			return bad("missing port; " + unixHint(s))
+		}
 		return bad("missing port")
 	}
 	if host == "" {
@@ -105,6 +110,17 @@ func ParseAddr(s string) (Addr, error) {
 	}
 	return Addr{Network: "tcp", Address: s}, nil
 }
+
+// unixHint says what to write instead for a unix socket at path (Python's
+// _resp.unix_hint says the same).
+func unixHint(path string) string {
+	if strings.HasPrefix(path, "/") {
+		return `for a unix socket write "unix://` + path + `"`
+	}
+	return `a unix socket address is "unix://" and then the absolute path, as in "unix:///tmp/cache.sock"`
+}
+
+func digits(s string) bool { return s != "" && strings.Trim(s, "0123456789") == "" }
 
 // validPort reports whether s is a port number: digits only, 1 to 65535.
 func validPort(s string) bool {

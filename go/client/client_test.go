@@ -38,6 +38,24 @@ func TestParseAddr(t *testing.T) {
 	}
 }
 
+// A unix socket written the wrong way is told what to write instead.
+func TestParseAddrSaysHowToWriteAUnixSocket(t *testing.T) {
+	for in, want := range map[string]string{
+		"unix:/tmp/x.sock": `write "unix:///tmp/x.sock"`,
+		"/tmp/x.sock":      `missing port; for a unix socket write "unix:///tmp/x.sock"`,
+		"unix:x.sock":      `"unix://" and then the absolute path`,
+		"cache.sock":       `"unix://" and then the absolute path`,
+	} {
+		_, err := ParseAddr(in)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseAddr(%q) = %v; want it to say %s", in, err, want)
+		}
+	}
+	if a, err := ParseAddr("unix:5002"); err != nil || a.Address != "unix:5002" {
+		t.Errorf(`ParseAddr("unix:5002") = %+v, %v; want the host "unix"`, a, err)
+	}
+}
+
 func TestDialRefused(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
