@@ -11,7 +11,7 @@ import time
 
 import pytest
 import tiny_mp_cache
-from conftest import ROOT, ServerProcess, free_port, near_tables, need_go, short_tmpdir
+from conftest import ROOT, ServerProcess, free_port, near_tables, need_go, need_tool, short_tmpdir
 from tiny_mp_cache import TinyCache
 
 MiB = 1 << 20
@@ -83,6 +83,7 @@ def test_serve_on_a_unix_socket_then_sigterm_removes_it():
         _, err = server.stop(signal.SIGTERM)
     assert server.proc.returncode == 0, err
     assert not os.path.exists(path)
+    assert f"serving on unix://{path} " in err.decode()  # the address a client is given
 
 
 @pytest.mark.timeout(60)
@@ -220,6 +221,21 @@ def test_bad_option_values_exit_1_with_a_clear_message(args, message):
     assert text.startswith("tiny-mp-cache: error:")
     assert message in text
     assert "Traceback" not in text
+
+
+def test_version_prints_the_packages_version():
+    result = run_cli("--version")
+    assert result.returncode == 0
+    assert result.stdout.decode() == f"tiny-mp-cache {tiny_mp_cache.__version__}\n"
+
+
+@pytest.mark.timeout(300)
+def test_the_standalone_go_server_prints_the_same_version():
+    go = need_tool("go")
+    result = subprocess.run([go, "run", "./cmd/tiny-mp-cache-server", "--version"], cwd=os.path.join(ROOT, "go"),
+                            capture_output=True, timeout=280)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode() == f"tiny-mp-cache-server {tiny_mp_cache.__version__}\n"
 
 
 def test_the_console_script_is_declared():

@@ -10,7 +10,8 @@
         (mark dead and remove the near cache's tables that this user's killed
         servers left in /dev/shm; prints the path of each)
 
-Also installed as the `tiny-mp-cache` console script. Exits 0 when stopped by
+`python -m tiny_mp_cache --version` prints the version. Also installed as
+the `tiny-mp-cache` console script. Exits 0 when stopped by
 a signal, 1 when the server cannot start (the port is taken, an option's
 value is refused, a table cannot be removed), 2 on a usage error.
 """
@@ -25,6 +26,7 @@ import sys
 import threading
 from typing import Any
 
+from . import __version__
 from ._errors import TinyCacheError
 from ._server import OPTIONS_ENV, serve_tcp, serve_unix_path
 
@@ -42,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tiny-mp-cache", description="A small Redis-compatible key/value cache server (RESP2 and RESP3)."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("serve", help="run a server until Ctrl-C or SIGTERM")
     where = run.add_mutually_exclusive_group(required=True)
@@ -165,10 +168,10 @@ def main(argv: list[str] | None = None) -> int:
             options[name] = value
 
     def ready(where: str) -> None:
+        addr = f"unix://{where}" if args.unix is not None else where  # what a client is given
         if not args.quiet:
-            print(f"tiny-mp-cache: serving on {where} (pid {os.getpid()}); Ctrl-C to stop", file=sys.stderr, flush=True)
+            print(f"tiny-mp-cache: serving on {addr} (pid {os.getpid()}); Ctrl-C to stop", file=sys.stderr, flush=True)
         if args.ready_fd is not None:
-            addr = f"unix://{where}" if args.unix is not None else where
             with os.fdopen(args.ready_fd, "w", encoding="utf-8", closefd=True) as f:
                 f.write(addr + "\n")
         if args.stop_on_stdin_eof:

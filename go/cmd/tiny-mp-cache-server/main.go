@@ -4,6 +4,7 @@
 //
 //	tiny-mp-cache-server --port 5002
 //	tiny-mp-cache-server --unix /run/cache.sock --max-memory 512MB
+//	tiny-mp-cache-server --version
 package main
 
 import (
@@ -39,7 +40,12 @@ func main() {
 	flag.IntVar(&cfg.MaxOutputSoftSeconds, "max-output-soft-seconds", 0, "see --max-output-soft (0: 60)")
 	flag.StringVar(&cfg.LogLevel, "log-level", "info", "debug, info, warn or error")
 	flag.IntVar(&cfg.Loops, "loops", 0, "event loops serving clients (0: one per usable CPU)")
+	version := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
+	if *version {
+		fmt.Println("tiny-mp-cache-server", server.Version) // tests/test_packaging.py holds it equal to the Python package's
+		return
+	}
 
 	switch {
 	case *unix != "" && *port != 0:
