@@ -296,6 +296,11 @@ def test_a_misspelled_option_is_told_the_right_name():
         tiny_mp_cache.serve(5002, max_memroy="64MB")
 
 
+def test_0_1s_wal_dir_is_said_to_be_gone():
+    with pytest.raises(TypeError, match=r"^serve_unix\(\) got an unexpected keyword argument 'wal_dir': 0\.1\.x's write-ahead log is gone"):
+        tiny_mp_cache.serve_unix("/tmp/x.sock", wal_dir="/tmp/wal")
+
+
 def test_the_options_are_those_of_the_go_servers_config():
     from tiny_mp_cache._server import SERVER_OPTIONS
 

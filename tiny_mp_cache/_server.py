@@ -28,12 +28,16 @@ SERVER_OPTIONS = frozenset({
 })
 
 
+# Options of tiny-mp-cache 0.1.x (the Rust implementation) that 0.2 does not have.
+_GONE = {"wal_dir": ": 0.1.x's write-ahead log is gone; a 0.2 server keeps nothing across restarts"}
+
+
 def check_options(function: str, options: dict[str, Any]) -> None:
     """Raise TypeError, as Python does for any function, at a keyword option the server does not have."""
     unknown = sorted(set(options) - SERVER_OPTIONS)
     if unknown:
         close = difflib.get_close_matches(unknown[0], SERVER_OPTIONS, n=1)
-        hint = f". Did you mean {close[0]!r}?" if close else ""
+        hint = f". Did you mean {close[0]!r}?" if close else _GONE.get(unknown[0], "")
         raise TypeError(f"{function}() got an unexpected keyword argument {unknown[0]!r}{hint}")
 
 # The directory that holds this package (site-packages, or a source checkout).
