@@ -5,7 +5,7 @@ verify what each contains. Run with the venv's python (needs `build`):
 
 * sdist: the Go module (go.mod, go.sum, vendor/, capi/main.go, capi/tmc.h),
   the Python package, setup.py, pyproject.toml, the build backend
-  (build_backend/), README.md, LICENSE, and no prebuilt library (*.so,
+  (build_backend/), README.md, CHANGELOG.md, LICENSE, and no prebuilt library (*.so,
   *.dylib, *.dll).
 * wheel (built from the sdist, so the sdist is complete enough to build):
   version tiny_mp_cache.__version__, at least 0.2.0 (above PyPI's 0.1.x),
@@ -67,7 +67,7 @@ def main() -> int:
     with tarfile.open(os.path.join(out, sdists[0])) as tf:
         names = [n.split('/', 1)[1] for n in tf.getnames() if '/' in n]
     print(f'sdist {sdists[0]}: {len(names)} entries')
-    required = ['setup.py', 'pyproject.toml', 'README.md', 'LICENSE',
+    required = ['setup.py', 'pyproject.toml', 'README.md', 'CHANGELOG.md', 'LICENSE',
                 'build_backend/tmc_build.py', 'build_backend/tmc_toolchain.py',
                 'go/go.mod', 'go/capi/main.go', 'go/capi/tmc.h',
                 'tiny_mp_cache/__init__.py', 'tiny_mp_cache/py.typed']

