@@ -5,7 +5,8 @@
 Each block runs as its own file in a temporary directory, with a timeout,
 and must exit 0 with no traceback on stderr. Prints one line per block and
 "ALL OK" at the end; exits 1 if any block failed. Blocks that serve on port
-5002 need it free.
+5002 need it free. A ```py block is a fragment that cannot run here (a
+gunicorn config, a Redis Cluster's address): shown as Python, not run.
 """
 
 from __future__ import annotations

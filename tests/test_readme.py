@@ -17,6 +17,15 @@ def test_the_readme_has_python_snippets():
     assert len(snippets(README)) >= 3
 
 
+def test_every_readme_code_block_names_its_language():
+    with open(README, encoding="utf-8") as f:
+        fences = [(n, line.rstrip("\n")) for n, line in enumerate(f, 1) if line.startswith("```")]
+    openings = fences[::2]
+    assert len(fences) % 2 == 0 and openings
+    untagged = [n for n, line in openings if line == "```"]
+    assert not untagged, f"README.md code blocks without a language, at lines {untagged}"
+
+
 @pytest.mark.timeout(300)
 def test_every_readme_snippet_runs(tmp_path):
     need_go()
