@@ -29,9 +29,11 @@ from ._errors import ConnectionError, ProtocolError, ServerError, TimeoutError, 
 from ._platform import at_fork, library_name
 from ._resp import DEFAULT_MAX_REPLY, Arg, Reply, parse_replies
 
-# Copied from go/capi/tmc.h, which documents ownership and semantics.
+# Copied from go/capi/tmc.h, which documents ownership and semantics
+# (tests/test_bindings.py checks that they agree). The status codes are
+# read from here (STATUS), never written again as numbers.
 CDEF = """
-enum {
+enum tmc_status {
     TMC_OK          = 0,
     TMC_NIL         = 1,
     TMC_ERR_CONN    = -1,
@@ -157,17 +159,18 @@ except (MemoryError, OSError):  # no executable memory for callbacks: calls end 
     _signal_check = None
 
 
-# Statuses, as in tmc.h (tests/test_bindings.py checks that they agree).
-OK = 0
-NIL = 1
-INTERRUPTED = -6  # TMC_ERR_INTR: raise what the signal handler raised
+# The status codes, by name, as the cdef declares them.
+STATUS: dict[str, int] = ffi.typeof("enum tmc_status").relements
+OK = STATUS["TMC_OK"]
+NIL = STATUS["TMC_NIL"]
+INTERRUPTED = STATUS["TMC_ERR_INTR"]  # raise what the signal handler raised
 _EXCEPTIONS: dict[int, type[Exception]] = {
-    -1: ConnectionError,  # TMC_ERR_CONN
-    -2: TimeoutError,  # TMC_ERR_TIMEOUT
-    -3: ProtocolError,  # TMC_ERR_PROTO
-    -4: ServerError,  # TMC_ERR_SERVER
-    -5: ValueError,  # TMC_ERR_ARG
-    -6: TinyCacheError,  # TMC_ERR_INTR, when no signal handler's exception was kept
+    STATUS["TMC_ERR_CONN"]: ConnectionError,
+    STATUS["TMC_ERR_TIMEOUT"]: TimeoutError,
+    STATUS["TMC_ERR_PROTO"]: ProtocolError,
+    STATUS["TMC_ERR_SERVER"]: ServerError,
+    STATUS["TMC_ERR_ARG"]: ValueError,
+    STATUS["TMC_ERR_INTR"]: TinyCacheError,  # when no signal handler's exception was kept
 }
 
 

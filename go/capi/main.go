@@ -10,6 +10,9 @@ package main
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define TMC_STATUSES_ONLY
+#include "tmc.h"
 */
 import "C"
 
@@ -36,16 +39,16 @@ func main() {}
 
 func init() { procs.AtLeastTwo() }
 
-// Status codes, as in tmc.h.
+// Status codes, from tmc.h.
 const (
-	statusOK      = 0
-	statusNil     = 1
-	statusConn    = -1
-	statusTimeout = -2
-	statusProto   = -3
-	statusServer  = -4
-	statusArg     = -5
-	statusIntr    = -6
+	statusOK      = C.TMC_OK
+	statusNil     = C.TMC_NIL
+	statusConn    = C.TMC_ERR_CONN
+	statusTimeout = C.TMC_ERR_TIMEOUT
+	statusProto   = C.TMC_ERR_PROTO
+	statusServer  = C.TMC_ERR_SERVER
+	statusArg     = C.TMC_ERR_ARG
+	statusIntr    = C.TMC_ERR_INTR
 )
 
 // handles maps the integers given to C to the Go objects they stand for.

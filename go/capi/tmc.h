@@ -1,7 +1,10 @@
 /* tmc.h: the C ABI of libtinympcache.so, as seen by tiny_mp_cache/_bindings.py.
  *
  * This file is the contract between the Go library (go/capi/main.go) and the
- * cffi cdef in Python. It is documentation: cgo generates its own header.
+ * cffi cdef in Python, and the one place the status codes are written:
+ * main.go includes it with TMC_STATUSES_ONLY defined (cgo declares the
+ * functions itself, without const), and Python reads them from its cdef,
+ * which tests/test_bindings.py checks against this file.
  *
  * Ownership rules:
  *  - Every pointer passed in is only read during the call; Go keeps none.
@@ -15,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum {
+enum tmc_status {
     TMC_OK          = 0,   /* success */
     TMC_NIL         = 1,   /* success, key absent (get/pop) */
     TMC_ERR_CONN    = -1,  /* cannot connect, or connection lost */
@@ -26,6 +29,8 @@ enum {
     TMC_ERR_INTR    = -6,  /* a signal interrupted the call and the signal
                               check (tmc_set_signal_check) said to stop */
 };
+
+#ifndef TMC_STATUSES_ONLY
 
 /* Client. addr is "HOST:PORT", "unix:///path.sock" or "redis://HOST:PORT[/0]".
  * timeout (seconds, > 0) bounds connecting and every call as a whole.
@@ -133,3 +138,5 @@ int tmc_server_addr(uint64_t h, char *buf, size_t buf_cap);
  * A child forked afterwards inherits the Go handler without the Go runtime:
  * it must put SIGTERM's handling back itself (tiny_mp_cache does). */
 void tmc_server_stop_on_sigterm(void);
+
+#endif /* TMC_STATUSES_ONLY */
