@@ -67,12 +67,12 @@ int tmc_mget(uint64_t h, int n, const char **keys, const size_t *key_len,
              char **out, size_t *out_len, char *err, size_t err_cap);
 int tmc_mget_deadline(uint64_t h, int n, const char **keys, const size_t *key_len,
                       char **out, size_t *out_len, int64_t *deadlines, char *err, size_t err_cap);
-int tmc_command(uint64_t h, int argc, const char **argv, const size_t *arglen,
+int tmc_command(uint64_t h, int retry, int argc, const char **argv, const size_t *arglen,
                 char **out, size_t *out_len, char *err, size_t err_cap);
 int tmc_command_wait(uint64_t h, double wait, int argc, const char **argv,
                      const size_t *arglen, char **out, size_t *out_len,
                      char *err, size_t err_cap);
-int tmc_pipeline(uint64_t h, int ncmds, const int *argcs, const char **argv,
+int tmc_pipeline(uint64_t h, int retry, int ncmds, const int *argcs, const char **argv,
                  const size_t *arglen, char **out, size_t *out_len,
                  char *err, size_t err_cap);
 void tmc_free(char *p);
@@ -261,13 +261,16 @@ class GoClient:
             wait = command.wait(args)
             limit = -1.0 if wait is None else wait
             return self._replies(1, self._lib.tmc_command_wait, self._h(), limit, len(args), argv, lens)[0]
-        return self._replies(1, self._lib.tmc_command, self._h(), len(args), argv, lens)[0]
+        return self._replies(1, self._lib.tmc_command, self._h(), command.idempotent, len(args), argv, lens)[0]
 
-    def pipeline(self, commands: list[list[Arg]]) -> list[Reply]:
-        """Send the commands in one write (tmc_pipeline); error replies are returned as ServerError values."""
+    def pipeline(self, commands: list[list[Arg]], retry: bool = False) -> list[Reply]:
+        """Send the commands in one write (tmc_pipeline); error replies are returned as ServerError values.
+
+        retry: every command is safe to repeat, so the pipeline is resent once on a broken connection.
+        """
         argcs = ffi.new("int[]", [len(args) for args in commands])
         argv, lens, buffers = _argv([arg for args in commands for arg in args])
-        return self._replies(len(commands), self._lib.tmc_pipeline, self._h(), len(commands), argcs, argv, lens)
+        return self._replies(len(commands), self._lib.tmc_pipeline, self._h(), retry, len(commands), argcs, argv, lens)
 
     # --- the fast paths: each takes a command's args and returns its reply as RESP parsing would ---
 

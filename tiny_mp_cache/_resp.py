@@ -394,7 +394,7 @@ class PureClient:
         self._conn: _Connection | None = None
         self.pid = os.getpid()
         with self._lock:
-            self._dial()
+            self._dial(time.monotonic() + timeout)
 
     def close(self) -> None:
         if self._caller == threading.get_ident():
@@ -419,18 +419,23 @@ class PureClient:
             return self._exchange(encode_commands(sent), len(sent), _name(args), command.idempotent, timeout)
         return self._exchange(encode_command(args), 1, _name(args), command.idempotent, timeout)[0]
 
-    def pipeline(self, commands: list[list[Arg]]) -> list[Reply]:
+    def pipeline(self, commands: list[list[Arg]], retry: bool = False) -> list[Reply]:
         """Send all the commands in one write, then read their replies, in order.
 
         Error replies are returned as ServerError values. The whole exchange
-        is bounded by the timeout. Not retried.
+        is bounded by the timeout. Resent once on a broken connection only
+        if retry says every command is safe to repeat.
         """
-        return self._exchange(encode_commands(commands), len(commands), "pipeline", False, self._timeout)
+        return self._exchange(encode_commands(commands), len(commands), "pipeline", retry, self._timeout)
 
     def _exchange(
         self, pieces: list[Arg], count: int, what: str, idempotent: bool, timeout: float | None
     ) -> list[Reply]:
-        """Send pieces and read count replies, on the connection or a fresh one."""
+        """Send pieces and read count replies, on the connection or a fresh one.
+
+        One deadline, timeout seconds from when the call has the connection
+        (as in the Go client), covers dialling, the exchange and its retry.
+        """
         me = threading.get_ident()
         if self._caller == me:
             # A signal handler that interrupted this thread's call would
@@ -438,41 +443,41 @@ class PureClient:
             raise ValueError(_REENTERED)
         with self._lock:
             self._caller = me
+            deadline = None if timeout is None else time.monotonic() + timeout
             try:
                 conn = self._conn
                 reused = conn is not None
                 if conn is None:
                     # A connection dropped by an earlier call is re-dialled here,
                     # before anything is sent, so this is safe for every command.
-                    conn = self._dial()
+                    conn = self._dial(deadline)
                 try:
-                    return self._round_trip(conn, pieces, count, timeout)
+                    return self._round_trip(conn, pieces, count, deadline)
                 except _Lost as e:
                     # Only a command that is safe to repeat, sent on a connection
                     # that may have gone stale since the last call, is retried.
                     if not (idempotent and reused):
                         raise ConnectionError(f"{what}: connection lost: {e}") from None
                 try:
-                    return self._round_trip(self._dial(), pieces, count, timeout)
+                    return self._round_trip(self._dial(deadline), pieces, count, deadline)
                 except _Lost as e:
                     raise ConnectionError(f"{what}: connection lost: {e}") from None
             finally:
                 self._caller = None
 
-    def _round_trip(self, conn: _Connection, pieces: list[Arg], count: int, timeout: float | None) -> list[Reply]:
-        """Send the pieces and read count replies within timeout seconds (None: no limit).
+    def _round_trip(self, conn: _Connection, pieces: list[Arg], count: int, deadline: float | None) -> list[Reply]:
+        """Send the pieces and read count replies by deadline (a time.monotonic() value; None: no limit).
 
         On any failure but an error reply the connection is dropped, since
         its state is unknown. A broken connection raises _Lost.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
         limit = ReplyLimit(self._max_reply)
         try:
             conn.send(pieces, deadline)
             return [conn.read_reply(deadline, limit) for _ in range(count)]
         except socket.timeout:
             self._drop()
-            raise TimeoutError(f"call to {self._where()} timed out after {timeout:g}s") from None
+            raise TimeoutError(f"call to {self._where()} timed out") from None
         except OSError as e:
             self._drop()
             raise _Lost(e.strerror or str(e)) from None
@@ -483,10 +488,12 @@ class PureClient:
             self._drop()
             raise
 
-    def _dial(self) -> _Connection:
+    def _dial(self, deadline: float | None) -> _Connection:
+        """Connect, and log in and select the database as the address asks, all by deadline
+        (connecting within the timeout if the call has no deadline)."""
         address = self._address
         try:
-            conn = _Connection(address, time.monotonic() + self._timeout)
+            conn = _Connection(address, time.monotonic() + self._timeout if deadline is None else deadline)
         except socket.timeout:
             raise TimeoutError(f"cannot connect to {self._where()}: timed out") from None
         except OSError as e:
@@ -494,7 +501,7 @@ class PureClient:
         self._conn = conn
         try:
             for args in address.handshake():
-                self._expect_ok(conn, args)
+                self._expect_ok(conn, args, deadline)
         except _Lost as e:
             raise ConnectionError(f"cannot connect to {self._where()}: {e}") from None
         except BaseException:
@@ -502,8 +509,8 @@ class PureClient:
             raise
         return conn
 
-    def _expect_ok(self, conn: _Connection, args: list[Arg]) -> None:
-        reply = self._round_trip(conn, encode_command(args), 1, self._timeout)[0]
+    def _expect_ok(self, conn: _Connection, args: list[Arg], deadline: float | None) -> None:
+        reply = self._round_trip(conn, encode_command(args), 1, deadline)[0]
         if isinstance(reply, ServerError):
             raise reply
         if reply != "OK":

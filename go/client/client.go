@@ -534,7 +534,14 @@ func firstErr(a, b error) error {
 // Do sends any command and returns the raw RESP reply, error replies
 // included. It is not retried.
 func (c *Client) Do(args ...[]byte) (raw []byte, err error) {
-	err = c.call(false, func(r *resp.ReplyReader) error {
+	return c.DoRetry(false, args...)
+}
+
+// DoRetry is Do, retried once on a fresh connection if retry is set and
+// the connection it found turns out broken: for a command that is safe to
+// repeat, such as a read.
+func (c *Client) DoRetry(retry bool, args ...[]byte) (raw []byte, err error) {
+	err = c.call(retry, func(r *resp.ReplyReader) error {
 		raw, err = r.Raw(nil)
 		return err
 	}, args...)
@@ -558,7 +565,13 @@ func (c *Client) DoWait(wait time.Duration, args ...[]byte) (raw []byte, err err
 // Pipeline sends all the commands in one write and returns their raw
 // replies, concatenated in order. It is not retried.
 func (c *Client) Pipeline(cmds [][][]byte) (raw []byte, err error) {
-	err = c.callWithin(c.timeout, false, func(r *resp.ReplyReader) error {
+	return c.PipelineRetry(false, cmds)
+}
+
+// PipelineRetry is Pipeline, retried as DoRetry is: retry only if every
+// command is safe to repeat.
+func (c *Client) PipelineRetry(retry bool, cmds [][][]byte) (raw []byte, err error) {
+	err = c.callWithin(c.timeout, retry, func(r *resp.ReplyReader) error {
 		raw = nil
 		for range cmds {
 			if raw, err = r.Raw(raw); err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -234,4 +235,62 @@ func TestDeadlineReadsAreOneWrite(t *testing.T) {
 	}
 	_, _, _, err = c.GetDeadlineIn([]byte("k"), nil)
 	wantKind(t, err, KindProto, "GetDeadlineIn with a bulk string for a deadline")
+}
+
+// TestDoRetry checks that DoRetry and PipelineRetry resend, once, what a
+// stale connection lost when told to, and that Do and Pipeline do not.
+func TestDoRetry(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var staleNext atomic.Bool // the next connection hangs up at its first request, as one gone stale would
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			stale := staleNext.Swap(false)
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 256)
+				for first := true; ; first = false {
+					n, err := c.Read(buf)
+					if err != nil || (first && stale) {
+						return
+					}
+					c.Write([]byte(strings.Repeat("+PONG\r\n", strings.Count(string(buf[:n]), "PING"))))
+				}
+			}()
+		}
+	}()
+	ping := [][]byte{[]byte("PING")}
+	for _, tc := range []struct {
+		name  string
+		call  func(*Client) ([]byte, error)
+		reply string // "" for the ConnectionError of a call not retried
+	}{
+		{"Do", func(c *Client) ([]byte, error) { return c.Do(ping...) }, ""},
+		{"DoRetry(false)", func(c *Client) ([]byte, error) { return c.DoRetry(false, ping...) }, ""},
+		{"DoRetry(true)", func(c *Client) ([]byte, error) { return c.DoRetry(true, ping...) }, "+PONG\r\n"},
+		{"Pipeline", func(c *Client) ([]byte, error) { return c.Pipeline([][][]byte{ping, ping}) }, ""},
+		{"PipelineRetry(true)", func(c *Client) ([]byte, error) { return c.PipelineRetry(true, [][][]byte{ping, ping}) }, "+PONG\r\n+PONG\r\n"},
+	} {
+		staleNext.Store(true)
+		c, err := Dial(ln.Addr().String(), 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := tc.call(c)
+		var e *Error
+		if tc.reply == "" && !(errors.As(err, &e) && e.Kind == KindConn) {
+			t.Errorf("%s on a stale connection = %q, %v; want a connection error, not a retry", tc.name, raw, err)
+		}
+		if tc.reply != "" && (err != nil || string(raw) != tc.reply) {
+			t.Errorf("%s on a stale connection = %q, %v; want %q from the retry", tc.name, raw, err, tc.reply)
+		}
+		c.Close()
+	}
 }
