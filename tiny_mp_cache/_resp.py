@@ -75,7 +75,7 @@ class Address:
 
 
 def parse_address(addr: str) -> Address:
-    """Parse an address the way the Go client (go/client.ParseAddr) does.
+    """Parse an address the way the Go client (go/client.ParseAddr) does: both pass tests/addresses.json.
 
     Accepted: "HOST:PORT", "[IPv6]:PORT", "unix:///path.sock",
     "unix://:password@/path.sock" and "redis://[:password@]HOST[:PORT][/DB]".
@@ -101,7 +101,6 @@ def parse_address(addr: str) -> Address:
     if addr.startswith("redis://"):
         try:
             url = urlsplit(addr)
-            port = url.port
         except ValueError as e:
             raise bad(str(e)) from None
         if not url.hostname:
@@ -110,10 +109,17 @@ def parse_address(addr: str) -> Address:
         db = 0
         name = url.path.strip("/")
         if name:
-            if not name.isdigit():
+            if not _digits(name) or int(name) > _MAX_DB:
                 raise bad("the database must be a number")
             db = int(name)
-        return Address((url.hostname, 6379 if port is None else port), password, db)
+        host_port = url.netloc.rpartition("@")[2]
+        _, colon, port_text = host_port.rpartition(":")
+        port = 6379
+        if colon and port_text and not host_port.endswith("]"):  # "[::1]" has colons but no port
+            if not _is_port(port_text):
+                raise bad("the port must be a number from 1 to 65535")
+            port = int(port_text)
+        return Address((url.hostname, port), password, db)
     if "://" in addr:
         raise bad("unknown scheme")
     host, sep, port_text = addr.rpartition(":")
@@ -125,9 +131,22 @@ def parse_address(addr: str) -> Address:
         raise bad("too many colons; write IPv6 hosts in brackets, [::1]:PORT")
     if not host:
         raise bad("missing host")
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    if not _is_port(port_text):
         raise bad("the port must be a number from 1 to 65535")
     return Address((host, int(port_text)))
+
+
+_MAX_DB = (1 << 31) - 1  # a database index is an int in Redis
+
+
+def _digits(text: str) -> bool:
+    """ASCII digits only, at least one (str.isdigit alone takes "\u0661", and int() takes "+1")."""
+    return text.isascii() and text.isdigit()
+
+
+def _is_port(text: str) -> bool:
+    """A port number: at most 5 ASCII digits, 1 to 65535."""
+    return len(text) <= 5 and _digits(text) and 0 < int(text) < 65536
 
 
 def encode_command(args: list[Arg]) -> list[Arg]:

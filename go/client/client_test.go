@@ -1,43 +1,17 @@
 package client
 
 import (
+	"encoding/json"
 	"errors"
 	"net"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 )
-
-func TestParseAddr(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want Addr
-	}{
-		{"127.0.0.1:5002", Addr{Network: "tcp", Address: "127.0.0.1:5002"}},
-		{"localhost:1", Addr{Network: "tcp", Address: "localhost:1"}},
-		{"[::1]:5002", Addr{Network: "tcp", Address: "[::1]:5002"}},
-		{"unix:///tmp/x.sock", Addr{Network: "unix", Address: "/tmp/x.sock"}},
-		{"unix://:pw@/tmp/x.sock", Addr{Network: "unix", Address: "/tmp/x.sock", Password: "pw"}},
-		{"redis://127.0.0.1:6379/0", Addr{Network: "tcp", Address: "127.0.0.1:6379"}},
-		{"redis://:pw@h:1/2", Addr{Network: "tcp", Address: "h:1", Password: "pw", DB: 2}},
-		{"redis://h", Addr{Network: "tcp", Address: "h:6379"}},
-	} {
-		got, err := ParseAddr(tc.in)
-		if err != nil || got != tc.want {
-			t.Errorf("ParseAddr(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
-		}
-	}
-	for _, bad := range []string{"", "127.0.0.1", ":5002", "host:0", "host:99999", "host:x",
-		"unix://", "unix://relative.sock", "http://h:1", "redis://h:1/x",
-		"redis://", "redis:///0", "redis://:5002", "redis://h:99999", "h:+1", "h:-1"} {
-		_, err := ParseAddr(bad)
-		var e *Error
-		if !errors.As(err, &e) || e.Kind != KindArg || !strings.Contains(e.Msg, "invalid address") {
-			t.Errorf("ParseAddr(%q) = %v; want an invalid address error", bad, err)
-		}
-	}
-}
 
 func TestDialRefused(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -292,5 +266,46 @@ func TestDoRetry(t *testing.T) {
 			t.Errorf("%s on a stale connection = %q, %v; want %q from the retry", tc.name, raw, err, tc.reply)
 		}
 		c.Close()
+	}
+}
+
+// TestParseAddrTable checks ParseAddr against tests/addresses.json, the
+// table that the Python parser passes too (tests/test_addresses.py).
+func TestParseAddrTable(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "tests", "addresses.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		t.Skip("tests/addresses.json is not in this checkout")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table struct {
+		Cases []struct {
+			Addr, Host, Path, Password, Error string
+			Port, DB                          int
+		}
+	}
+	if err := json.Unmarshal(data, &table); err != nil {
+		t.Fatal(err)
+	}
+	if len(table.Cases) == 0 {
+		t.Fatal("no cases in tests/addresses.json")
+	}
+	for _, tc := range table.Cases {
+		got, err := ParseAddr(tc.Addr)
+		if tc.Error != "" {
+			var e *Error
+			if !errors.As(err, &e) || e.Kind != KindArg || !strings.Contains(e.Msg, "invalid address") {
+				t.Errorf("ParseAddr(%q) = %+v, %v; want an invalid address error (%s)", tc.Addr, got, err, tc.Error)
+			}
+			continue
+		}
+		want := Addr{Network: "unix", Address: tc.Path, Password: tc.Password, DB: tc.DB}
+		if tc.Path == "" {
+			want.Network, want.Address = "tcp", net.JoinHostPort(tc.Host, strconv.Itoa(tc.Port))
+		}
+		if err != nil || got != want {
+			t.Errorf("ParseAddr(%q) = %+v, %v; want %+v", tc.Addr, got, err, want)
+		}
 	}
 }
