@@ -17,6 +17,8 @@ TINY_MP_CACHE_REQUIRE_GO=1 (set it in CI) turns those skips into failures.
 from __future__ import annotations
 
 import atexit
+import glob
+import hashlib
 import os
 import shutil
 import signal
@@ -106,6 +108,20 @@ def short_tmpdir() -> str:
     return path
 
 
+def socket_digest(socket_path: str) -> str:
+    """sha256, in hex, of a socket's real path (its directory's links resolved): what names its near cache's tables."""
+    real = os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(socket_path))), os.path.basename(socket_path))
+    return hashlib.sha256(real.encode()).hexdigest()
+
+
+def near_tables(socket_path: str) -> list[str]:
+    """The near cache's tables in /dev/shm made by servers at socket_path: tiny-mp-cache-near-ID-RANDOM.
+
+    ID is the first 32 hex digits of socket_digest(); RANDOM differs for every server.
+    """
+    return sorted(glob.glob(f"/dev/shm/tiny-mp-cache-near-{socket_digest(socket_path)[:32]}-*"))
+
+
 def listen_place(transport: str, sock_name: str = "s.sock") -> Tuple[str, str]:
     """(what serve()/serve_unix() take, the client address) for a new server:
     a free loopback port, or a socket path in a short temporary directory."""
@@ -136,11 +152,14 @@ def answers_ping(family: int, sockaddr, timeout: float = 1.0) -> bool:
 
 
 def sockaddr_of(addr: str):
-    """(family, sockaddr) of a "HOST:PORT", "unix:///path" or "redis://HOST:PORT/0" address."""
+    """(family, sockaddr) of a "HOST:PORT", "unix:///path" or "redis://[:PASSWORD@]HOST:PORT/0" address."""
     if addr.startswith("unix://"):
-        return socket.AF_UNIX, addr[len("unix://"):]
+        path = addr[len("unix://"):]
+        if path.startswith(":") and "@/" in path:  # "unix://:PASSWORD@/path": the password runs up to "@/"
+            path = "/" + path.split("@/", 1)[1]
+        return socket.AF_UNIX, path
     if addr.startswith("redis://"):
-        addr = addr[len("redis://"):].split("/")[0]
+        addr = addr[len("redis://"):].split("/")[0].rpartition("@")[2]
     host, port = addr.rsplit(":", 1)
     if host.startswith("["):
         return socket.AF_INET6, (host[1:-1], int(port))

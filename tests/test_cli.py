@@ -11,7 +11,7 @@ import time
 
 import pytest
 import tiny_mp_cache
-from conftest import ROOT, ServerProcess, free_port, need_go, short_tmpdir
+from conftest import ROOT, ServerProcess, free_port, near_tables, need_go, short_tmpdir
 from tiny_mp_cache import TinyCache
 
 MiB = 1 << 20
@@ -81,6 +81,38 @@ def test_serve_on_a_unix_socket_then_sigterm_removes_it():
         _, err = server.stop(signal.SIGTERM)
     assert server.proc.returncode == 0, err
     assert not os.path.exists(path)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.skipif(sys.platform != "linux", reason="the near cache's tables live in /dev/shm (Linux)")
+def test_clean_shm_removes_a_killed_servers_table_and_leaves_a_live_ones():
+    need_go()
+    killed_path, live_path = (os.path.join(short_tmpdir(), "c.sock") for _ in range(2))
+    killed = ServerProcess(cli("serve", "--unix", killed_path), f"unix://{killed_path}")
+    live = ServerProcess(cli("serve", "--unix", live_path), f"unix://{live_path}")
+    try:
+        with TinyCache(f"unix://{killed_path}", near_cache=10) as cache:
+            cache.set("k", b"v")
+            assert cache.get("k") == b"v"
+            killed.stop(signal.SIGKILL)
+            (table,) = near_tables(killed_path)
+            live_tables = near_tables(live_path)
+            assert len(live_tables) == 1
+            result = run_cli("clean-shm")
+            assert result.returncode == 0, result.stderr
+            assert table in result.stdout.decode()
+            assert near_tables(killed_path) == [], "the killed server's table is still there"
+            assert near_tables(live_path) == live_tables, "the live server's table was removed"
+            # The table was marked dead before it went: its clients serve nothing from it.
+            with pytest.raises(tiny_mp_cache.ConnectionError):
+                cache.get("k")
+        with TinyCache(f"unix://{live_path}", near_cache=10) as cache:
+            cache.set("k", b"v")
+            assert cache.get("k") == b"v" and cache.get("k") == b"v"
+            assert cache.near_cache_stats()["hits"] == 1
+    finally:
+        killed.stop()
+        live.stop()
 
 
 @pytest.mark.timeout(60)

@@ -11,11 +11,14 @@ import json
 import multiprocessing
 import os
 import signal
+import socket
+import threading
 import time
 from typing import Any
 
 import pytest
 from tiny_mp_cache import AsyncTinyCache, TinyCache
+from tiny_mp_cache._resp import parse_address
 
 
 @pytest.fixture
@@ -62,7 +65,7 @@ def test_key_and_serializer_are_replaceable(fresh):
         return {"name": user}
 
     assert profile("ada") == {"name": "ada"}
-    assert fresh.get("user:ada") == b'{"name": "ada"}'
+    assert fresh.get("user:ada").endswith(b'{"name": "ada"}')  # after its 32-byte signature
     assert profile("ada") == {"name": "ada"}
 
     @fresh.memoize(key="named")
@@ -142,6 +145,88 @@ def test_async_functions_are_memoized_over_both_clients(server_addr, fresh):
 
     asyncio.run(asyncio.wait_for(body(), 30))
     assert sorted(calls) == [-7, 7, 1001]
+
+
+class HoldDel:
+    """A TCP proxy to a server that holds back the first write that contains a DEL until release() (at most 30 s)."""
+
+    def __init__(self, upstream: str):
+        self.upstream = parse_address(upstream).sockaddr
+        self.held = threading.Event()
+        self._go = threading.Event()
+        self._sockets: list[socket.socket] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._sockets.append(self._listener)
+        self.addr = "127.0.0.1:%d" % self._listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def release(self) -> None:
+        self._go.set()
+
+    def close(self) -> None:
+        self._go.set()
+        for s in self._sockets:
+            s.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.upstream, timeout=30)
+            server.settimeout(None)
+            self._sockets += [client, server]
+            threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, False), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, to_server: bool) -> None:
+        try:
+            while chunk := source.recv(65536):
+                if to_server and b"\r\nDEL\r\n" in chunk and not self.held.is_set():
+                    self.held.set()
+                    self._go.wait(30)
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            sink.close()
+
+
+@pytest.mark.parametrize("client", [TinyCache, AsyncTinyCache])
+@pytest.mark.parametrize("kind", ["tcp", "redis"])
+def test_a_computer_whose_lease_ran_out_leaves_the_next_computers_lock_alone(request, kind, client):
+    # The first computer's release has checked that the lock is its own and
+    # is on its way to delete it; its lease runs out, and a second computer
+    # takes the lock. The first one's delete must not remove the second's lock.
+    direct = TinyCache(request.getfixturevalue(f"{kind}_server").addr)
+    proxy = HoldDel(direct.addr)
+    try:
+        cache = client(proxy.addr)
+
+        @cache.memoize(lease=1.0)
+        def value() -> str:
+            return "v"
+
+        lock = value.cache_key() + ":lock"
+        direct.delete(value.cache_key())
+        run = value if client is TinyCache else lambda: asyncio.run(asyncio.wait_for(value(), 30))
+        first = threading.Thread(target=run, daemon=True)
+        first.start()
+        assert proxy.held.wait(30), "the first computer sent no DEL"
+        assert _wait_for(lambda: direct.get(lock) is None, 10), "the first lease did not run out"
+        assert direct.execute_command("SET", lock, "second", "NX", "PX", 60000) == "OK"
+        proxy.release()
+        first.join(30)
+        assert not first.is_alive()
+        assert direct.get(lock) == b"second"
+        assert direct.get(value.cache_key()) is not None  # the first computer's result was stored
+        direct.delete(lock)
+        if client is TinyCache:
+            cache.close()
+    finally:
+        proxy.close()
+        direct.close()
 
 
 # --- many processes -------------------------------------------------------------

@@ -11,8 +11,11 @@ import asyncio
 import multiprocessing
 import os
 import pickle
+import pwd
 import re
 import select
+import shutil
+import struct
 import subprocess
 import sys
 import time
@@ -22,7 +25,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from conftest import need_go, short_tmpdir, start_tcp_server, start_unix_server
+from conftest import need_go, near_tables, short_tmpdir, socket_digest, start_tcp_server, start_unix_server
 from tiny_mp_cache import AsyncTinyCache, ConnectionError, ServerError, TinyCache, _near
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the near cache needs /dev/shm and the epoll loop (Linux)")
@@ -437,6 +440,112 @@ def test_a_stopped_server_is_not_served_from(near: Any) -> None:
         srv.stop()
     with pytest.raises(ConnectionError):  # nothing is served from a dead server's table
         cache.get("k")
+
+
+# --- the table in /dev/shm, a directory every local user can write to ------------------
+
+TABLE_SIZE = (_near.HEADER + (1 << 16)) * 8
+
+
+def planted_names(socket_path: str) -> list[str]:
+    """Names in /dev/shm that anyone can work out from a socket path: the table's name before
+    this check existed (the servers of then opened it, following links), and one of today's form."""
+    digest = socket_digest(socket_path)
+    return [f"/dev/shm/tiny-mp-cache-near-{digest[:24]}", f"/dev/shm/tiny-mp-cache-near-{digest[:32]}-{'0' * 16}"]
+
+
+def assert_serves_with_a_near_cache(addr: str) -> None:
+    w = Writer(addr)
+    w("SET", "k", "v")
+    w.close()
+    with TinyCache(addr, near_cache=10) as cache:
+        assert cache.get("k") == b"v" and cache.get("k") == b"v"
+        stats = cache.near_cache_stats()
+        assert stats["mode"] == "shared-memory", stats["reason"]
+        assert stats["hits"] == 1
+
+
+def remove(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        os.rmdir(path)
+    elif os.path.lexists(path):
+        os.unlink(path)
+
+
+def test_a_link_planted_at_the_tables_name_is_not_followed(server: Any) -> None:
+    # Another user plants links, at names worked out from the socket path,
+    # to a file the server's user can write, that even looks like a table.
+    path = os.path.join(short_tmpdir(), "p.sock")
+    victim = os.path.join(short_tmpdir(), "victim")
+    content = struct.pack("=4Q", _near.MAGIC, _near.LAYOUT, 0, 1 << 16).ljust(TABLE_SIZE, b"\0")
+    Path(victim).write_bytes(content)
+    links = planted_names(path)
+    for link in links:
+        os.symlink(victim, link)
+    srv = None
+    try:
+        srv = start_unix_server(path=path)
+        assert Path(victim).read_bytes() == content, "the server wrote through a planted link"
+        assert_serves_with_a_near_cache(srv.addr)
+        srv.stop()
+        srv = None
+        assert Path(victim).read_bytes() == content
+        assert all(os.path.islink(link) for link in links), "a link that is not the server's was removed"
+    finally:
+        if srv is not None:
+            srv.stop()
+        for link in links:
+            remove(link)
+
+
+@pytest.fixture
+def other_user() -> Iterator[tuple[int, int]]:
+    """(uid, gid) of a throwaway system user, removed afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("making another user needs root")
+    if shutil.which("useradd") is None:
+        pytest.skip("no useradd")
+    name = f"tmcplant{os.getpid()}"
+    subprocess.run(["useradd", "-r", "-M", "-s", "/usr/sbin/nologin", name], check=True, capture_output=True, timeout=30)
+    try:
+        entry = pwd.getpwnam(name)
+        yield entry.pw_uid, entry.pw_gid
+    finally:
+        subprocess.run(["userdel", name], check=True, capture_output=True, timeout=30)
+
+
+@pytest.mark.parametrize("kind", ["file", "directory"])
+def test_what_another_user_plants_at_the_tables_name_changes_nothing(server: Any, other_user: Any, kind: str) -> None:
+    # A file of a table's size, or a directory, made by another user at the
+    # names anyone can work out: the server neither writes to it nor removes
+    # it, and its near cache is on all the same.
+    uid, gid = other_user
+    path = os.path.join(short_tmpdir(), "p.sock")
+    planted = planted_names(path)
+    make = ["mkdir", "--"] if kind == "directory" else ["sh", "-c", f'head -c {TABLE_SIZE} /dev/zero > "$1"', "sh"]
+    for name in planted:
+        subprocess.run([*make, name], user=uid, group=gid, extra_groups=[], check=True, timeout=30)
+    srv = None
+    try:
+        srv = start_unix_server(path=path)
+        assert_serves_with_a_near_cache(srv.addr)
+        for name in planted:
+            assert os.lstat(name).st_uid == uid, f"{name} was replaced"
+            if kind == "file":
+                assert Path(name).read_bytes() == bytes(TABLE_SIZE), f"the server wrote to another user's {name}"
+    finally:
+        if srv is not None:
+            srv.stop()
+        for name in planted:
+            remove(name)
+
+
+def test_a_stopped_server_leaves_no_table() -> None:
+    path = os.path.join(short_tmpdir(), "t.sock")
+    srv = start_unix_server(path=path)
+    assert len(near_tables(path)) == 1
+    srv.stop()
+    assert near_tables(path) == []
 
 
 def _child_reads(cache: TinyCache, ready: Any, written: Any, out: Any) -> None:

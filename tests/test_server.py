@@ -18,6 +18,7 @@ from conftest import (
     free_port,
     listen_place,
     need_go,
+    near_tables,
     need_tool,
     run_python,
     short_tmpdir,
@@ -108,6 +109,36 @@ def test_sigterm_stops_a_server_run_outside_the_main_thread_cleanly(transport):
     assert b"Traceback" not in err
     if transport == "unix":
         assert not os.path.exists(where), "the socket file was left behind"
+
+
+SERVE_IN_A_DAEMON_THREAD_THEN_EXIT = """
+import sys, threading, time
+from tiny_mp_cache import TinyCache, serve_unix
+path = sys.argv[1]
+threading.Thread(target=serve_unix, args=(path,), daemon=True).start()
+deadline = time.monotonic() + 10
+while True:
+    try:
+        TinyCache("unix://" + path, _pure=True).close()
+        break
+    except Exception:
+        if time.monotonic() > deadline:
+            raise
+        time.sleep(0.02)
+print("served", flush=True)
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_server_in_a_daemon_thread_removes_its_socket_and_table_at_exit():
+    # The interpreter does not wait for a daemon thread, nor end its
+    # serve_unix: the server is stopped at exit all the same.
+    need_go()
+    path = os.path.join(short_tmpdir(), "d.sock")
+    result = run_python(SERVE_IN_A_DAEMON_THREAD_THEN_EXIT, path, timeout=30)
+    assert (result.returncode, result.stdout) == (0, b"served\n"), result.stderr
+    assert not os.path.exists(path), "the socket file was left behind"
+    assert near_tables(path) == [], "the near cache's table was left behind"
 
 
 SERVE_IN_A_THREAD_WITH_OWN_HANDLER = """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -29,7 +30,7 @@ def gone(pid: int) -> bool:
 
 
 def test_port_0_serves_on_the_free_port_the_server_reports_and_stops_on_exit():
-    with start_server() as a, start_server() as b:
+    with start_server(password=False) as a, start_server(password="") as b:
         assert isinstance(a, ServerProcess)
         assert a.addr.startswith("127.0.0.1:") and b.addr.startswith("127.0.0.1:")
         assert a.addr != b.addr
@@ -57,6 +58,23 @@ def test_a_unix_socket_server_with_options_and_a_password():
     assert not os.path.exists(path)  # the server removed its socket file
 
 
+def test_a_tcp_server_gets_a_random_password_unless_told_otherwise():
+    with start_server() as a, start_server() as b:
+        for srv in (a, b):
+            assert re.fullmatch(r"redis://:[A-Za-z0-9_-]{32}@127\.0\.0\.1:[0-9]+/0", srv.addr)
+            with TinyCache(srv.addr, _pure=True) as cache:
+                cache.set("k", b"v")
+            host, port = sockaddr_of(srv.addr)[1]
+            with pytest.raises(ServerError, match="NOAUTH"):
+                TinyCache(f"{host}:{port}", _pure=True).get("k")
+            password = srv.addr.split("@")[0][len("redis://:"):]
+            assert password not in repr(srv)
+        assert a.addr.split("@")[0] != b.addr.split("@")[0]
+    path = os.path.join(short_tmpdir(), "s.sock")
+    with start_server(unix=path) as srv:  # the socket's mode (0600) guards it instead
+        assert srv.addr == f"unix://{path}"
+
+
 def test_the_password_does_not_show_on_the_command_line():
     with start_server(password="hunter2") as srv:
         with open(f"/proc/{srv.pid}/cmdline", "rb") as f:
@@ -70,7 +88,7 @@ def test_a_server_that_cannot_start_raises_with_its_error_output():
     with pytest.raises(TinyCacheError, match="unknown field"):
         start_server(no_such_option=1)
     with start_server() as srv:
-        port = int(srv.addr.rsplit(":", 1)[1])
+        port = sockaddr_of(srv.addr)[1][1]
         with pytest.raises(TinyCacheError, match="address already in use"):
             start_server(port)
     assert time.monotonic() - started < 10  # no wait for a timeout: the pipe closes as the child dies

@@ -6,10 +6,13 @@
         [--max-memory 512MB] [--eviction-policy sieve|noeviction]
         [--max-clients N] [--log-level debug|info|warn|error] [--quiet] [--ready-fd FD]
         [--stop-on-stdin-eof]
+    python -m tiny_mp_cache clean-shm
+        (mark dead and remove the near cache's tables that this user's killed
+        servers left in /dev/shm; prints the path of each)
 
 Also installed as the `tiny-mp-cache` console script. Exits 0 when stopped by
 a signal, 1 when the server cannot start (the port is taken, an option's
-value is refused), 2 on a usage error.
+value is refused, a table cannot be removed), 2 on a usage error.
 """
 
 from __future__ import annotations
@@ -100,7 +103,29 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="stop (as on SIGTERM) once standard input reaches its end: a pipe whose writers have all exited",
     )
+    commands.add_parser(
+        "clean-shm",
+        help="mark dead and remove the near cache's tables (/dev/shm) of this user's servers that were killed",
+        description="Mark dead, and remove, the near cache's tables in /dev/shm that this user's servers left "
+        "when they were killed: those no running server holds. Prints the path of each. Nothing else is touched, "
+        "and no symbolic link is followed.",
+    )
     return parser
+
+
+def _clean_shm() -> int:
+    from . import _bindings
+
+    try:
+        lib = _bindings.library()
+        if lib is None:
+            raise TinyCacheError("clean-shm cannot call the Go library from a forked child")
+        for path in _bindings.clean_near_tables(lib):
+            print(path, flush=True)
+    except (TinyCacheError, OSError) as e:
+        print(f"tiny-mp-cache: error: {e}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _sigterm_at_eof() -> None:
@@ -116,6 +141,8 @@ def _sigterm_at_eof() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m tiny_mp_cache` and the `tiny-mp-cache` script."""
     args = _parser().parse_args(argv)
+    if args.command == "clean-shm":
+        return _clean_shm()
     options: dict[str, Any] = json.loads(os.environ.pop(OPTIONS_ENV, "") or "{}")
     names = ("password", "unix_mode", "max_clients", "allow_remote", "max_memory", "max_query", "max_output", "loops")
     for name in names + ("eviction_policy", "log_level"):

@@ -233,9 +233,10 @@ class AsyncTinyCache(Commands):
         serializer: Any = pickle,
         lease: float = 60.0,
         wait: float | None = None,
+        secret: str | bytes | bool | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Awaitable[Any]]]:
         """TinyCache.memoize, for coroutine functions (and plain ones, which then become coroutine functions)."""
-        return memoize(self, ttl, key, serializer, lease, wait, is_async=True)
+        return memoize(self, ttl, key, serializer, lease, wait, is_async=True, secret=secret)
 
     # --- life cycle ---
 

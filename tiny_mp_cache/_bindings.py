@@ -84,6 +84,7 @@ int tmc_server_wait(uint64_t h, double timeout);
 int tmc_server_stop(uint64_t h, char *err, size_t err_cap);
 int tmc_server_addr(uint64_t h, char *buf, size_t buf_cap);
 void tmc_server_stop_on_sigterm(void);
+int tmc_near_clean(char **out, size_t *out_len, char *err, size_t err_cap);
 """
 
 ERR_CAP = 512
@@ -517,3 +518,18 @@ class Server:
         status = self._lib.tmc_server_stop(self._handle, err, ERR_CAP)
         if status != OK:
             raise error(status, err)
+
+
+def clean_near_tables(lib: Any) -> list[str]:
+    """Mark dead and remove the near cache's tables of this user's killed servers (tmc_near_clean); their paths."""
+    out = ffi.new("char **")
+    out_len = ffi.new("size_t *")
+    err = ffi.new("char[]", ERR_CAP)
+    status = lib.tmc_near_clean(out, out_len, err, ERR_CAP)
+    if status != OK:
+        raise error(status, err)
+    try:
+        listing = ffi.unpack(out[0], out_len[0]) if out_len[0] else b""
+    finally:
+        lib.tmc_free(out[0])
+    return listing.decode("utf-8", "surrogateescape").splitlines()

@@ -250,6 +250,7 @@ class TinyCache(Commands):
         serializer: Any = pickle,
         lease: float = 60.0,
         wait: float | None = None,
+        secret: str | bytes | bool | None = None,
     ) -> Callable[[Callable[..., T]], Callable[..., T]]:
         """Decorate a function so that its results are cached on the server, one computation per key at a time.
 
@@ -271,8 +272,19 @@ class TinyCache(Commands):
         computes the result itself. So lease should exceed the function's
         run time: past it, another process may compute the same result too.
         The wrapper's cache_key(*args, **kwargs) gives the key it uses.
+
+        Whoever can reach the server can write under these keys, so each
+        value is signed (HMAC-SHA256 over key and value) with secret:
+        TINY_MP_CACHE_SECRET by default, which importing tiny_mp_cache sets
+        to a random secret when it is unset, so the processes started from
+        this one share it. A value that fails the check is never loaded
+        (it would be someone else's pickle): it is a miss, computed again
+        and overwritten, with a RuntimeWarning. Independent programs that
+        share results need the same secret (the variable, or secret=).
+        secret=False stores values unsigned, as serializer makes them,
+        for serializers that cannot run code (json); pickle refuses it.
         """
-        return memoize(self, ttl, key, serializer, lease, wait)
+        return memoize(self, ttl, key, serializer, lease, wait, secret=secret)
 
     # --- the dict protocol ---
 

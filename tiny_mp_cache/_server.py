@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import signal
@@ -156,6 +157,21 @@ def _sigterm_in_child() -> None:
     _unblock_sigterm()
 
 
+# Servers that serve() and serve_unix() are running in this process. A
+# server run by a daemon thread is still in here at interpreter exit, which
+# neither waits for that thread nor ends its serve_unix(): it is stopped
+# then, so that its socket file and near cache table go with it. A forked
+# child starts with none: the Go runtime that runs them is not its own.
+_running: set[Any] = set()
+at_fork(after_in_child=_running.clear)
+
+
+@atexit.register
+def _stop_at_exit() -> None:
+    for server in list(_running):
+        server.stop()
+
+
 class _Terminated(BaseException):
     """Raised by the temporary SIGTERM handler to leave the wait loop."""
 
@@ -186,6 +202,7 @@ def _serve(
     server = None
     try:
         server = start()  # a bind failure raises here
+        _running.add(server)
         if on_ready is not None:
             on_ready(server.addr())
         # Each wait releases the GIL for at most _POLL_SECONDS, so Python
@@ -198,6 +215,7 @@ def _serve(
         stopping = True
         try:
             if server is not None:
+                _running.discard(server)
                 server.stop()
         finally:
             if on_main_thread:

@@ -17,6 +17,7 @@ import atexit
 import json
 import math
 import os
+import secrets
 import select
 import signal
 import subprocess
@@ -50,6 +51,12 @@ def start_server(
     serve()'s (max_memory, password, eviction_policy, ...); they reach the
     child through its environment, so a password does not show in `ps`.
 
+    Any local user (and any container sharing the network namespace) can
+    connect to a loopback port, so a TCP server gets a random password
+    unless password= is given: password=False (or "") serves without one.
+    A unix socket is guarded by its file mode instead (unix_mode, 0o600 by
+    default: this user only) and gets a password only when given one.
+
     Returns a ServerProcess: .addr (for TinyCache, with the password in
     it), .pid, .stop(). As a context manager it stops the server on exit.
     A child that exits before it is ready raises TinyCacheError with its
@@ -73,6 +80,10 @@ def start_server(
         if isinstance(port, bool) or not isinstance(port, int):
             raise TypeError(f"port must be int, not {type(port).__name__}")
         where = ["--port", str(port), "--host", host]
+        if options.get("password") is None:
+            options["password"] = secrets.token_urlsafe(24)
+    if options.get("password") is False or options.get("password") == "":
+        del options["password"]
     return ServerProcess(where, options, timeout)
 
 
@@ -115,7 +126,7 @@ class ServerProcess:
             with os.fdopen(read_fd, "rb") as ready:
                 deadline = time.monotonic() + timeout
                 line = self._read_ready(ready, deadline, timeout)
-            addr = line.decode("utf-8", "surrogateescape")
+            addr = self._where = line.decode("utf-8", "surrogateescape")
             password = options.get("password")
             if password:
                 addr = _with_password(addr, str(password))
@@ -205,7 +216,7 @@ class ServerProcess:
         self.stop()
 
     def __repr__(self) -> str:
-        addr = getattr(self, "addr", "?")
+        addr = getattr(self, "_where", "?")  # without the password: a repr ends up in logs
         state = "running" if self._proc.poll() is None else f"exited {self._proc.returncode}"
         return f"<ServerProcess {addr!r} pid {self._proc.pid} {state}>"
 

@@ -592,3 +592,17 @@ func stopAllServers() {
 	}
 	wg.Wait()
 }
+
+//export tmc_near_clean
+func tmc_near_clean(out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.size_t) C.int {
+	removed, err := server.CleanNear()
+	if err != nil {
+		setErr(errBuf, errCap, err.Error())
+		return statusConn
+	}
+	var b []byte
+	for _, path := range removed {
+		b = append(append(b, path...), '\n')
+	}
+	return give(b, out, outLen, errBuf, errCap)
+}

@@ -143,4 +143,11 @@ int tmc_server_addr(uint64_t h, char *buf, size_t buf_cap);
  * it must put SIGTERM's handling back itself (tiny_mp_cache does). */
 void tmc_server_stop_on_sigterm(void);
 
+/* tmc_near_clean marks dead, and removes, the near cache's tables in
+ * /dev/shm that this user's killed servers left behind (those no live
+ * server holds locked), and gives their paths in *out, one a line, freed
+ * with tmc_free. Nothing else is touched and no link is followed. A table
+ * it could not remove is TMC_ERR_CONN, with the reason. */
+int tmc_near_clean(char **out, size_t *out_len, char *err, size_t err_cap);
+
 #endif /* TMC_STATUSES_ONLY */

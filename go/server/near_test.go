@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -236,11 +237,11 @@ func TestNearFencesAKilledServersTable(t *testing.T) {
 	if err := os.Symlink(dir, link); err != nil {
 		t.Fatal(err)
 	}
-	a, _ := nearName(path)
-	b, _ := nearName(filepath.Join(link, "c.sock"))
-	c, _ := nearName(filepath.Join(dir, ".", "c.sock"))
-	if a != b || a != c || a != old.name {
-		t.Fatalf("three spellings of one path name more than one table: %s, %s, %s", a, b, c)
+	a, _ := nearID(path)
+	b, _ := nearID(filepath.Join(link, "c.sock"))
+	c, _ := nearID(filepath.Join(dir, ".", "c.sock"))
+	if id, _ := nearIDOf(filepath.Base(old.name)); a != b || a != c || a != id {
+		t.Fatalf("three spellings of one path have more than one ID: %x, %x, %x (the table's: %x)", a, b, c, id)
 	}
 	s := start(t, Config{Network: "unix", Addr: path})
 	if s.near == nil {
@@ -276,6 +277,62 @@ func TestNearFencesAcrossARecreatedDirectory(t *testing.T) {
 	defer n.close()
 	if old.epoch()&nearDead == 0 {
 		t.Fatal("the table of the server whose directory was made anew is not marked dead")
+	}
+}
+
+// TestNearFencesOnlyItsSocketsTables: a hard link to one server's table,
+// given a name with another socket's ID (anyone can make one, where
+// fs.protected_hardlinks is 0), does not get the first table fenced by a
+// server that starts at the other socket: the ID in the header must agree.
+func TestNearFencesOnlyItsSocketsTables(t *testing.T) {
+	a, err := openNear(filepath.Join(t.TempDir(), "a.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	other := filepath.Join(t.TempDir(), "b.sock")
+	id, _ := nearID(other)
+	link := fmt.Sprintf("%s/%s%016x%016x-%016x", nearDir, nearPrefix, id[0], id[1], 0)
+	if err := os.Link(a.name, link); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(link)
+	b, err := openNear(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.close()
+	if a.epoch()&nearDead != 0 {
+		t.Fatal("a server fenced another socket's table through a link named after its own")
+	}
+}
+
+// TestCleanNearLeavesLiveTables: CleanNear fences and removes a table
+// whose server is gone (its lock released, as at SIGKILL), not a live one.
+func TestCleanNearLeavesLiveTables(t *testing.T) {
+	live, err := openNear(filepath.Join(t.TempDir(), "live.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.close()
+	dead, err := openNear(filepath.Join(t.TempDir(), "dead.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dead.close()
+	syscall.Flock(int(dead.file.Fd()), syscall.LOCK_UN) // what the kernel does when its server dies
+	removed, err := CleanNear()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(removed, dead.name) || slices.Contains(removed, live.name) {
+		t.Fatalf("CleanNear removed %v; want %s and not %s", removed, dead.name, live.name)
+	}
+	if dead.epoch()&nearDead == 0 || live.epoch()&nearDead != 0 {
+		t.Fatal("CleanNear removed a table without marking it dead, or marked a live one")
+	}
+	if _, err := os.Stat(live.name); err != nil {
+		t.Fatal(err)
 	}
 }
 
