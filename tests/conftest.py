@@ -362,6 +362,10 @@ REPLIES = {
     b"DBSIZE": b":0\r\n",
     b"KEYS": b"*0\r\n",
     b"MGET": b"*2\r\n$5\r\nvalue\r\n$-1\r\n",
+    b"PTTL": b":-2\r\n",
+    b"EXISTS": b":0\r\n",
+    b"TYPE": b"+none\r\n",
+    b"LLEN": b":0\r\n",
 }
 
 

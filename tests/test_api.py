@@ -446,6 +446,11 @@ def test_non_idempotent_calls_are_never_sent_twice(make_cache, method, args):
         ("keys", ("*",), [], "KEYS"),
         ("len", (), 0, "DBSIZE"),
         ("mget", (["k", "missing"],), [b"value", None], "MGET"),
+        # reads without a Go fast path: tmc_command is told they may be retried
+        ("ttl", ("k",), -2.0, "PTTL"),
+        ("exists", ("k",), 0, "EXISTS"),
+        ("type", ("k",), "none", "TYPE"),
+        ("llen", ("k",), 0, "LLEN"),
     ],
 )
 def test_idempotent_calls_are_retried_once_on_a_lost_connection(make_cache, method, args, result, name):
@@ -455,6 +460,21 @@ def test_idempotent_calls_are_retried_once_on_a_lost_connection(make_cache, meth
         cache = make_cache(fake.addr, timeout=2.0)
         assert getattr(cache, method)(*args) == result
         assert fake.names() == [(0, name), (1, name)]
+
+
+def test_a_pipeline_of_reads_is_retried_once_on_a_lost_connection_and_one_with_a_write_is_not(make_cache):
+    from conftest import FakeServer
+
+    with FakeServer("drop_first") as fake:
+        cache = make_cache(fake.addr, timeout=2.0)
+        assert cache.pipeline().get("k").ttl("k").execute() == [b"value", -2.0]
+        assert fake.names() == [(0, "GET"), (1, "GET"), (1, "PTTL")]  # the first connection closed at the GET
+    with FakeServer("drop_first") as fake:
+        cache = make_cache(fake.addr, timeout=2.0)
+        with pytest.raises(tiny_mp_cache.ConnectionError):
+            cache.pipeline().get("k").set("k", b"v").execute()
+        time.sleep(0.2)
+        assert fake.names() == [(0, "GET")]  # and nothing sent again
 
 
 def test_server_error_reply_raises_server_error(make_cache):

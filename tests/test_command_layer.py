@@ -14,11 +14,22 @@ def _all_commands() -> list[Command]:
     return table + [_commands.mget_command(2), _commands.mget_deadline_command(2), _commands.stats_command(0)]
 
 
-def test_every_idempotent_command_has_a_go_fast_path():
-    """The Go library retries only its fast paths (tmc_command never), so both clients retry the same commands."""
-    for command in _all_commands():
-        if command.idempotent:
-            assert command.fast is not None, command.parse
+def test_reads_are_idempotent_and_writes_are_not():
+    """idempotent says a command is safe to send twice, whatever path it takes (a Go fast path or not)."""
+    c = _commands
+    reads = [c.GET, c.KEYS, c.DBSIZE, c.PTTL, c.EXISTS, c.TYPE, c.LLEN, c.SCAN, c.INFO, c.GET_DEADLINE,
+             c.mget_command(2), c.mget_deadline_command(2), c.stats_command(0)]
+    writes = [c.SET, c.SET_TTL, c.GETDEL, c.MSET, c.PEXPIRE, c.PERSIST, c.PUSH, c.BLPOP, c.INCRBY, c.FLUSHDB, c.RAW]
+    assert [command.parse for command in reads if not command.idempotent] == []
+    assert [command.parse for command in writes if command.idempotent] == []
+    assert c.DEL.idempotent  # deleting twice leaves what deleting once does
+    assert len(reads) + len(writes) + 2 == len(_all_commands())  # every command is in one list (DEL, NOTHING aside)
+
+
+def test_a_pipeline_is_idempotent_when_every_command_it_sends_is():
+    c = _commands
+    assert c.idempotent([(c.GET, [b"GET", b"a"]), (c.PTTL, [b"PTTL", b"a"]), (c.NOTHING, [])])
+    assert not c.idempotent([(c.GET, [b"GET", b"a"]), (c.SET, [b"SET", b"a", b"1"])])
 
 
 def test_every_fast_path_is_one_the_bindings_know():

@@ -352,6 +352,74 @@ def test_a_big_value_within_the_limit_still_arrives(hostile_server, client):
     assert result["raised"] is None and result["message"].startswith("b'vvvv"), result
 
 
+# --- one deadline per call ------------------------------------------------------------
+
+DEADLINE_CHILD = r"""
+import asyncio, json, sys, time
+import tiny_mp_cache
+from tiny_mp_cache import AsyncTinyCache, TinyCache
+
+addr, client, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
+
+
+async def get_async():
+    async with AsyncTinyCache(addr, timeout) as cache:  # leaves an idle connection, as TinyCache does
+        start = time.monotonic()
+        try:
+            await cache.get("k")
+            return None, time.monotonic() - start
+        except tiny_mp_cache.TinyCacheError as e:
+            return type(e).__name__, time.monotonic() - start
+
+
+if client == "async":
+    raised, elapsed = asyncio.run(get_async())
+else:
+    cache = TinyCache(addr, timeout, _pure=client == "pure")
+    start = time.monotonic()
+    try:
+        cache.get("k")
+        raised = None
+    except tiny_mp_cache.TinyCacheError as e:
+        raised = type(e).__name__
+    elapsed = time.monotonic() - start
+print(json.dumps({"raised": raised, "elapsed": elapsed}), flush=True)
+"""
+
+
+def stale_then_silent() -> Callable[[socket.socket, bytes, threading.Event], None]:
+    """The first connection holds its first command for 0.8 s, then closes; later connections never answer."""
+    connections = []
+    lock = threading.Lock()
+
+    def hostile(sock: socket.socket, command: bytes, stop: threading.Event) -> None:
+        with lock:
+            first = not connections
+            connections.append(command)
+        if first and not stop.wait(0.8):
+            sock.shutdown(socket.SHUT_RDWR)
+
+    return hostile
+
+
+@pytest.mark.parametrize("client", ["go", "pure", "async"])
+def test_one_deadline_covers_a_call_with_its_redial_and_retry(hostile_server, client):
+    """A get retried on a fresh connection still returns within its timeout, not timeout more after the retry.
+
+    The bound is correctness, not speed: a call's timeout is the whole call's.
+    """
+    if client == "go":
+        need_go()
+    timeout = 1.0
+    server = hostile_server(stale_then_silent())
+    proc = run_python(DEADLINE_CHILD, server.addr, client, str(timeout), timeout=30)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-3000:]
+    result = json.loads(proc.stdout)
+    assert result["raised"] == "TimeoutError", result
+    assert server.received(b"GET") == 2, "the get was not retried on a fresh connection"
+    assert result["elapsed"] < timeout + 0.3, result
+
+
 # --- signals ----------------------------------------------------------------------------
 
 WAITER = r"""

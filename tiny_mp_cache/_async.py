@@ -202,7 +202,9 @@ class AsyncTinyCache(Commands):
     async def _execute_all(self, queue: list[tuple[Command[Any], list[Arg]]]) -> list[Any]:
         """Send the queued commands in one round trip; see Pipeline.execute."""
         sent = [args for _, args in queue if args]
-        replies = await self._call(encode_commands(sent), len(sent), "pipeline", False, self._timeout) if sent else []
+        if not sent:
+            return commands.finish_all(queue, [])
+        replies = await self._call(encode_commands(sent), len(sent), "pipeline", commands.idempotent(queue), self._timeout)
         return commands.finish_all(queue, replies)
 
     def _db(self) -> int:

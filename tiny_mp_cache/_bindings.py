@@ -29,9 +29,11 @@ from ._errors import ConnectionError, ProtocolError, ServerError, TimeoutError, 
 from ._platform import at_fork, library_name
 from ._resp import DEFAULT_MAX_REPLY, Arg, Reply, parse_replies
 
-# Copied from go/capi/tmc.h, which documents ownership and semantics.
+# Copied from go/capi/tmc.h, which documents ownership and semantics
+# (tests/test_bindings.py checks that they agree). The status codes are
+# read from here (STATUS), never written again as numbers.
 CDEF = """
-enum {
+enum tmc_status {
     TMC_OK          = 0,
     TMC_NIL         = 1,
     TMC_ERR_CONN    = -1,
@@ -65,12 +67,12 @@ int tmc_mget(uint64_t h, int n, const char **keys, const size_t *key_len,
              char **out, size_t *out_len, char *err, size_t err_cap);
 int tmc_mget_deadline(uint64_t h, int n, const char **keys, const size_t *key_len,
                       char **out, size_t *out_len, int64_t *deadlines, char *err, size_t err_cap);
-int tmc_command(uint64_t h, int argc, const char **argv, const size_t *arglen,
+int tmc_command(uint64_t h, int retry, int argc, const char **argv, const size_t *arglen,
                 char **out, size_t *out_len, char *err, size_t err_cap);
 int tmc_command_wait(uint64_t h, double wait, int argc, const char **argv,
                      const size_t *arglen, char **out, size_t *out_len,
                      char *err, size_t err_cap);
-int tmc_pipeline(uint64_t h, int ncmds, const int *argcs, const char **argv,
+int tmc_pipeline(uint64_t h, int retry, int ncmds, const int *argcs, const char **argv,
                  const size_t *arglen, char **out, size_t *out_len,
                  char *err, size_t err_cap);
 void tmc_free(char *p);
@@ -158,17 +160,18 @@ except (MemoryError, OSError):  # no executable memory for callbacks: calls end 
     _signal_check = None
 
 
-# Statuses, as in tmc.h (tests/test_bindings.py checks that they agree).
-OK = 0
-NIL = 1
-INTERRUPTED = -6  # TMC_ERR_INTR: raise what the signal handler raised
+# The status codes, by name, as the cdef declares them.
+STATUS: dict[str, int] = ffi.typeof("enum tmc_status").relements
+OK = STATUS["TMC_OK"]
+NIL = STATUS["TMC_NIL"]
+INTERRUPTED = STATUS["TMC_ERR_INTR"]  # raise what the signal handler raised
 _EXCEPTIONS: dict[int, type[Exception]] = {
-    -1: ConnectionError,  # TMC_ERR_CONN
-    -2: TimeoutError,  # TMC_ERR_TIMEOUT
-    -3: ProtocolError,  # TMC_ERR_PROTO
-    -4: ServerError,  # TMC_ERR_SERVER
-    -5: ValueError,  # TMC_ERR_ARG
-    -6: TinyCacheError,  # TMC_ERR_INTR, when no signal handler's exception was kept
+    STATUS["TMC_ERR_CONN"]: ConnectionError,
+    STATUS["TMC_ERR_TIMEOUT"]: TimeoutError,
+    STATUS["TMC_ERR_PROTO"]: ProtocolError,
+    STATUS["TMC_ERR_SERVER"]: ServerError,
+    STATUS["TMC_ERR_ARG"]: ValueError,
+    STATUS["TMC_ERR_INTR"]: TinyCacheError,  # when no signal handler's exception was kept
 }
 
 
@@ -259,13 +262,16 @@ class GoClient:
             wait = command.wait(args)
             limit = -1.0 if wait is None else wait
             return self._replies(1, self._lib.tmc_command_wait, self._h(), limit, len(args), argv, lens)[0]
-        return self._replies(1, self._lib.tmc_command, self._h(), len(args), argv, lens)[0]
+        return self._replies(1, self._lib.tmc_command, self._h(), command.idempotent, len(args), argv, lens)[0]
 
-    def pipeline(self, commands: list[list[Arg]]) -> list[Reply]:
-        """Send the commands in one write (tmc_pipeline); error replies are returned as ServerError values."""
+    def pipeline(self, commands: list[list[Arg]], retry: bool = False) -> list[Reply]:
+        """Send the commands in one write (tmc_pipeline); error replies are returned as ServerError values.
+
+        retry: every command is safe to repeat, so the pipeline is resent once on a broken connection.
+        """
         argcs = ffi.new("int[]", [len(args) for args in commands])
         argv, lens, buffers = _argv([arg for args in commands for arg in args])
-        return self._replies(len(commands), self._lib.tmc_pipeline, self._h(), len(commands), argcs, argv, lens)
+        return self._replies(len(commands), self._lib.tmc_pipeline, self._h(), retry, len(commands), argcs, argv, lens)
 
     # --- the fast paths: each takes a command's args and returns its reply as RESP parsing would ---
 

@@ -55,7 +55,7 @@ class _Backend(Protocol):
     pid: int  # the process that opened it; no other process may use it
 
     def run(self, command: Command[Any], args: list[Arg]) -> Reply: ...
-    def pipeline(self, commands: list[list[Arg]]) -> list[Reply]: ...
+    def pipeline(self, commands: list[list[Arg]], retry: bool = False) -> list[Reply]: ...
     def close(self) -> None: ...
 
 
@@ -395,7 +395,9 @@ class TinyCache(Commands):
     def _execute_all(self, queue: list[tuple[Command[Any], list[Arg]]]) -> list[Any]:
         """Send the queued commands in one round trip; see Pipeline.execute."""
         sent = [args for _, args in queue if args]
-        return commands.finish_all(queue, self._client().pipeline(sent) if sent else [])
+        if not sent:
+            return commands.finish_all(queue, [])
+        return commands.finish_all(queue, self._client().pipeline(sent, commands.idempotent(queue)))
 
     def _db(self) -> int:
         return 0 if is_cluster(self._addr) else parse_address(self._addr).db

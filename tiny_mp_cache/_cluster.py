@@ -38,7 +38,7 @@ class _Node(Protocol):
     """One master's connection: _resp.PureClient or _bindings.GoClient."""
 
     def run(self, command: Command[Any], args: list[Arg]) -> Reply: ...
-    def pipeline(self, commands: list[list[Arg]]) -> list[Reply]: ...
+    def pipeline(self, commands: list[list[Arg]], retry: bool = False) -> list[Reply]: ...
     def close(self) -> None: ...
 
 
@@ -100,16 +100,18 @@ class ClusterClient:
         route = _ROUTES.get(_name(args), _by_key)
         return route(self, command, args)
 
-    def pipeline(self, commands: list[list[Arg]]) -> list[Reply]:
+    def pipeline(self, commands: list[list[Arg]], retry: bool = False) -> list[Reply]:
         """Keyed commands go in one pipeline per master; a command with a route of its own
-        (KEYS, MGET, ...) runs alone, after every command queued before it."""
+        (KEYS, MGET, ...) runs alone, after every command queued before it.
+
+        retry: every command is safe to repeat (the masters' pipelines are resent once on a broken connection)."""
         replies: list[Reply] = [None] * len(commands)
         batch: dict[str, list[int]] = {}
 
         def flush() -> None:
             for name, positions in batch.items():
                 try:
-                    sent = self._node(name).pipeline([commands[i] for i in positions])
+                    sent = self._node(name).pipeline([commands[i] for i in positions], retry)
                 except (ConnectionError, TimeoutError):
                     self._drop(name)
                     self._reload()

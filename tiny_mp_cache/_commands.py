@@ -49,10 +49,11 @@ class Command(Generic[T]):
     of the wrong shape). fast names a capi function that runs the command
     and returns its reply already parsed into the value RESP parsing would
     give (tmc_get returns the value, or None); the Go transport uses it
-    when the library is there. idempotent commands are resent once on a
-    fresh connection when the one they were sent on turns out broken; on the
-    Go path only fast paths retry, so every idempotent Command has one
-    (tests/test_command_layer.py checks it). A blocking command (BLPOP)
+    when the library is there. idempotent commands, those safe to send
+    twice (reads, and DEL), are resent once on a fresh connection when the
+    one they were sent on turns out broken, on every path: a fast path
+    knows its own, and tmc_command and tmc_pipeline are told. A pipeline is
+    resent only if every command in it is idempotent. A blocking command (BLPOP)
     waits on the server: its last argument is that wait in seconds, 0 for
     no limit, and the call's time limit grows by as much (wait()).
 
@@ -106,6 +107,11 @@ def finish(command: Command[T], args: list[Arg], reply: Reply) -> T:
         name = bytes(args[0]).decode("utf-8", "replace") if args else "?"
         text = repr(reply)
         raise ProtocolError(f"{name}: unexpected reply {text if len(text) <= 80 else text[:77] + '...'}") from None
+
+
+def idempotent(queue: list[tuple[Command[Any], list[Arg]]]) -> bool:
+    """Whether a pipeline's queue may be sent twice: every command in it that is sent may."""
+    return all(command.idempotent for command, args in queue if args)
 
 
 def finish_all(queue: list[tuple[Command[Any], list[Arg]]], replies: list[Reply]) -> list[Any]:
@@ -376,17 +382,17 @@ KEYS = Command(_keys, fast="tmc_keys", idempotent=True)
 DBSIZE = Command(_int, fast="tmc_len", idempotent=True)
 MSET = Command(_ok)
 PEXPIRE = Command(_bool)
-PTTL = Command(_seconds)
+PTTL = Command(_seconds, idempotent=True)
 PERSIST = Command(_bool)
 PUSH = Command(_int, fast="tmc_push")  # RPUSH or LPUSH; tmc_push takes one value, more go as a plain command
 BLPOP = Command(_popped, blocking=True)
-LLEN = Command(_int)
+LLEN = Command(_int, idempotent=True)
 INCRBY = Command(_int)  # INCRBY or DECRBY
-EXISTS = Command(_int)
-TYPE = Command(_status)
+EXISTS = Command(_int, idempotent=True)
+TYPE = Command(_status, idempotent=True)
 FLUSHDB = Command(_ok)
-SCAN = Command(_scanned)
-INFO = Command(_info)
+SCAN = Command(_scanned, idempotent=True)
+INFO = Command(_info, idempotent=True)
 RAW = Command(_raw)
 
 
@@ -454,7 +460,7 @@ def mget_deadline_command(count: int) -> Command[tuple[list[bytes | None], list[
 
 
 def stats_command(db: int) -> Command[dict[str, int]]:
-    return Command(_stats_of(db))
+    return Command(_stats_of(db), idempotent=True)
 
 
 def _local_none(reply: Reply) -> None:

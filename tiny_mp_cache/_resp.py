@@ -82,7 +82,7 @@ def unix_hint(path: str) -> str:
 
 
 def parse_address(addr: str) -> Address:
-    """Parse an address the way the Go client (go/client.ParseAddr) does.
+    """Parse an address the way the Go client (go/client.ParseAddr) does: both pass tests/addresses.json.
 
     Accepted: "HOST:PORT", "[IPv6]:PORT", "unix:///path.sock",
     "unix://:password@/path.sock" and "redis://[:password@]HOST[:PORT][/DB]".
@@ -108,7 +108,6 @@ def parse_address(addr: str) -> Address:
     if addr.startswith("redis://"):
         try:
             url = urlsplit(addr)
-            port = url.port
         except ValueError as e:
             raise bad(str(e)) from None
         if not url.hostname:
@@ -117,11 +116,18 @@ def parse_address(addr: str) -> Address:
         db = 0
         name = url.path.strip("/")
         if name:
-            if not name.isdigit():
+            if not _digits(name) or int(name) > _MAX_DB:
                 raise bad("the database must be a number")
             db = int(name)
-        return Address((url.hostname, 6379 if port is None else port), password, db)
-    if addr.startswith("unix:") and not addr[len("unix:"):].isdigit():  # not the host "unix" and a port
+        host_port = url.netloc.rpartition("@")[2]
+        _, colon, port_text = host_port.rpartition(":")
+        port = 6379
+        if colon and port_text and not host_port.endswith("]"):  # "[::1]" has colons but no port
+            if not _is_port(port_text):
+                raise bad("the port must be a number from 1 to 65535")
+            port = int(port_text)
+        return Address((url.hostname, port), password, db)
+    if addr.startswith("unix:") and not _digits(addr[len("unix:"):]):  # not the host "unix" and a port
         raise bad(unix_hint(addr[len("unix:"):]))
     if "://" in addr:
         raise bad("unknown scheme")
@@ -136,9 +142,22 @@ def parse_address(addr: str) -> Address:
         raise bad("too many colons; write IPv6 hosts in brackets, [::1]:PORT")
     if not host:
         raise bad("missing host")
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    if not _is_port(port_text):
         raise bad("the port must be a number from 1 to 65535")
     return Address((host, int(port_text)))
+
+
+_MAX_DB = (1 << 31) - 1  # a database index is an int in Redis
+
+
+def _digits(text: str) -> bool:
+    """ASCII digits only, at least one (str.isdigit alone takes "\u0661", and int() takes "+1")."""
+    return text.isascii() and text.isdigit()
+
+
+def _is_port(text: str) -> bool:
+    """A port number: at most 5 ASCII digits, 1 to 65535."""
+    return len(text) <= 5 and _digits(text) and 0 < int(text) < 65536
 
 
 def encode_command(args: list[Arg]) -> list[Arg]:
@@ -405,7 +424,7 @@ class PureClient:
         self._conn: _Connection | None = None
         self.pid = os.getpid()
         with self._lock:
-            self._dial()
+            self._dial(time.monotonic() + timeout)
 
     def close(self) -> None:
         if self._caller == threading.get_ident():
@@ -430,18 +449,23 @@ class PureClient:
             return self._exchange(encode_commands(sent), len(sent), _name(args), command.idempotent, timeout)
         return self._exchange(encode_command(args), 1, _name(args), command.idempotent, timeout)[0]
 
-    def pipeline(self, commands: list[list[Arg]]) -> list[Reply]:
+    def pipeline(self, commands: list[list[Arg]], retry: bool = False) -> list[Reply]:
         """Send all the commands in one write, then read their replies, in order.
 
         Error replies are returned as ServerError values. The whole exchange
-        is bounded by the timeout. Not retried.
+        is bounded by the timeout. Resent once on a broken connection only
+        if retry says every command is safe to repeat.
         """
-        return self._exchange(encode_commands(commands), len(commands), "pipeline", False, self._timeout)
+        return self._exchange(encode_commands(commands), len(commands), "pipeline", retry, self._timeout)
 
     def _exchange(
         self, pieces: list[Arg], count: int, what: str, idempotent: bool, timeout: float | None
     ) -> list[Reply]:
-        """Send pieces and read count replies, on the connection or a fresh one."""
+        """Send pieces and read count replies, on the connection or a fresh one.
+
+        One deadline, timeout seconds from when the call has the connection
+        (as in the Go client), covers dialling, the exchange and its retry.
+        """
         me = threading.get_ident()
         if self._caller == me:
             # A signal handler that interrupted this thread's call would
@@ -449,41 +473,41 @@ class PureClient:
             raise ValueError(_REENTERED)
         with self._lock:
             self._caller = me
+            deadline = None if timeout is None else time.monotonic() + timeout
             try:
                 conn = self._conn
                 reused = conn is not None
                 if conn is None:
                     # A connection dropped by an earlier call is re-dialled here,
                     # before anything is sent, so this is safe for every command.
-                    conn = self._dial()
+                    conn = self._dial(deadline)
                 try:
-                    return self._round_trip(conn, pieces, count, timeout)
+                    return self._round_trip(conn, pieces, count, deadline)
                 except _Lost as e:
                     # Only a command that is safe to repeat, sent on a connection
                     # that may have gone stale since the last call, is retried.
                     if not (idempotent and reused):
                         raise ConnectionError(f"{what}: connection lost: {e}") from None
                 try:
-                    return self._round_trip(self._dial(), pieces, count, timeout)
+                    return self._round_trip(self._dial(deadline), pieces, count, deadline)
                 except _Lost as e:
                     raise ConnectionError(f"{what}: connection lost: {e}") from None
             finally:
                 self._caller = None
 
-    def _round_trip(self, conn: _Connection, pieces: list[Arg], count: int, timeout: float | None) -> list[Reply]:
-        """Send the pieces and read count replies within timeout seconds (None: no limit).
+    def _round_trip(self, conn: _Connection, pieces: list[Arg], count: int, deadline: float | None) -> list[Reply]:
+        """Send the pieces and read count replies by deadline (a time.monotonic() value; None: no limit).
 
         On any failure but an error reply the connection is dropped, since
         its state is unknown. A broken connection raises _Lost.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
         limit = ReplyLimit(self._max_reply)
         try:
             conn.send(pieces, deadline)
             return [conn.read_reply(deadline, limit) for _ in range(count)]
         except socket.timeout:
             self._drop()
-            raise TimeoutError(f"call to {self._where()} timed out after {timeout:g}s") from None
+            raise TimeoutError(f"call to {self._where()} timed out") from None
         except OSError as e:
             self._drop()
             raise _Lost(e.strerror or str(e)) from None
@@ -494,10 +518,12 @@ class PureClient:
             self._drop()
             raise
 
-    def _dial(self) -> _Connection:
+    def _dial(self, deadline: float | None) -> _Connection:
+        """Connect, and log in and select the database as the address asks, all by deadline
+        (connecting within the timeout if the call has no deadline)."""
         address = self._address
         try:
-            conn = _Connection(address, time.monotonic() + self._timeout)
+            conn = _Connection(address, time.monotonic() + self._timeout if deadline is None else deadline)
         except socket.timeout:
             raise TimeoutError(f"cannot connect to {self._where()}: timed out") from None
         except OSError as e:
@@ -505,7 +531,7 @@ class PureClient:
         self._conn = conn
         try:
             for args in address.handshake():
-                self._expect_ok(conn, args)
+                self._expect_ok(conn, args, deadline)
         except _Lost as e:
             raise ConnectionError(f"cannot connect to {self._where()}: {e}") from None
         except BaseException:
@@ -513,8 +539,8 @@ class PureClient:
             raise
         return conn
 
-    def _expect_ok(self, conn: _Connection, args: list[Arg]) -> None:
-        reply = self._round_trip(conn, encode_command(args), 1, self._timeout)[0]
+    def _expect_ok(self, conn: _Connection, args: list[Arg], deadline: float | None) -> None:
+        reply = self._round_trip(conn, encode_command(args), 1, deadline)[0]
         if isinstance(reply, ServerError):
             raise reply
         if reply != "OK":

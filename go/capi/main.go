@@ -10,6 +10,9 @@ package main
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define TMC_STATUSES_ONLY
+#include "tmc.h"
 */
 import "C"
 
@@ -36,16 +39,16 @@ func main() {}
 
 func init() { procs.AtLeastTwo() }
 
-// Status codes, as in tmc.h.
+// Status codes, from tmc.h.
 const (
-	statusOK      = 0
-	statusNil     = 1
-	statusConn    = -1
-	statusTimeout = -2
-	statusProto   = -3
-	statusServer  = -4
-	statusArg     = -5
-	statusIntr    = -6
+	statusOK      = C.TMC_OK
+	statusNil     = C.TMC_NIL
+	statusConn    = C.TMC_ERR_CONN
+	statusTimeout = C.TMC_ERR_TIMEOUT
+	statusProto   = C.TMC_ERR_PROTO
+	statusServer  = C.TMC_ERR_SERVER
+	statusArg     = C.TMC_ERR_ARG
+	statusIntr    = C.TMC_ERR_INTR
 )
 
 // handles maps the integers given to C to the Go objects they stand for.
@@ -389,7 +392,7 @@ func tmc_len(h C.uint64_t, out *C.int64_t, errBuf *C.char, errCap C.size_t) C.in
 }
 
 //export tmc_command
-func tmc_command(h C.uint64_t, argc C.int, argv **C.char, argLen *C.size_t, out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.size_t) C.int {
+func tmc_command(h C.uint64_t, retry C.int, argc C.int, argv **C.char, argLen *C.size_t, out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.size_t) C.int {
 	c, st := lookup(h, errBuf, errCap)
 	if c == nil {
 		return st
@@ -398,7 +401,7 @@ func tmc_command(h C.uint64_t, argc C.int, argv **C.char, argLen *C.size_t, out 
 		setErr(errBuf, errCap, "a command needs at least its name")
 		return statusArg
 	}
-	raw, err := c.Do(args(argc, argv, argLen)...)
+	raw, err := c.DoRetry(retry != 0, args(argc, argv, argLen)...)
 	if err != nil {
 		return fail(err, errBuf, errCap)
 	}
@@ -427,7 +430,7 @@ func tmc_command_wait(h C.uint64_t, wait C.double, argc C.int, argv **C.char, ar
 }
 
 //export tmc_pipeline
-func tmc_pipeline(h C.uint64_t, ncmds C.int, argcs *C.int, argv **C.char, argLen *C.size_t, out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.size_t) C.int {
+func tmc_pipeline(h C.uint64_t, retry C.int, ncmds C.int, argcs *C.int, argv **C.char, argLen *C.size_t, out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.size_t) C.int {
 	c, st := lookup(h, errBuf, errCap)
 	if c == nil {
 		return st
@@ -450,7 +453,7 @@ func tmc_pipeline(h C.uint64_t, ncmds C.int, argcs *C.int, argv **C.char, argLen
 	for i, n := range counts {
 		cmds[i], all = all[:n], all[n:]
 	}
-	raw, err := c.Pipeline(cmds)
+	raw, err := c.PipelineRetry(retry != 0, cmds)
 	if err != nil {
 		return fail(err, errBuf, errCap)
 	}

@@ -1,7 +1,10 @@
 /* tmc.h: the C ABI of libtinympcache.so, as seen by tiny_mp_cache/_bindings.py.
  *
  * This file is the contract between the Go library (go/capi/main.go) and the
- * cffi cdef in Python. It is documentation: cgo generates its own header.
+ * cffi cdef in Python, and the one place the status codes are written:
+ * main.go includes it with TMC_STATUSES_ONLY defined (cgo declares the
+ * functions itself, without const), and Python reads them from its cdef,
+ * which tests/test_bindings.py checks against this file.
  *
  * Ownership rules:
  *  - Every pointer passed in is only read during the call; Go keeps none.
@@ -15,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum {
+enum tmc_status {
     TMC_OK          = 0,   /* success */
     TMC_NIL         = 1,   /* success, key absent (get/pop) */
     TMC_ERR_CONN    = -1,  /* cannot connect, or connection lost */
@@ -27,6 +30,8 @@ enum {
                               check (tmc_set_signal_check) said to stop */
 };
 
+#ifndef TMC_STATUSES_ONLY
+
 /* Client. addr is "HOST:PORT", "unix:///path.sock" or "redis://HOST:PORT[/0]".
  * timeout (seconds, > 0) bounds connecting and every call as a whole.
  * max_reply (bytes, > 0) bounds the replies one call may read: a server
@@ -35,7 +40,9 @@ enum {
  * One handle may be used from many threads; calls on it are serialised.
  * A call that fails with anything but TMC_ERR_SERVER drops the connection.
  * A lost connection is re-dialled on the next call; only idempotent calls
- * (get, delete, keys, len, ping) are retried once within the same call. */
+ * (get, delete, keys, len, mget, and command and pipeline when the caller
+ * says so) are retried once within the same call, which the timeout
+ * bounds as a whole, retry included. */
 int  tmc_open(const char *addr, size_t addr_len, double timeout, size_t max_reply,
               uint64_t *out, char *err, size_t err_cap);
 void tmc_close(uint64_t h);
@@ -80,8 +87,9 @@ int tmc_mget_deadline(uint64_t h, int n, const char **keys, const size_t *key_le
                       char **out, size_t *out_len, int64_t *deadlines, char *err, size_t err_cap);
 /* command: sends any command (argv[i] of arglen[i] bytes) and returns the
  * server's raw RESP2 reply, unparsed. An error reply is still TMC_OK here;
- * the caller parses it. */
-int tmc_command(uint64_t h, int argc, const char **argv, const size_t *arglen,
+ * the caller parses it. Retried once, like get, if retry is nonzero: the
+ * caller says whether the command is safe to repeat. */
+int tmc_command(uint64_t h, int retry, int argc, const char **argv, const size_t *arglen,
                 char **out, size_t *out_len, char *err, size_t err_cap);
 /* command_wait: tmc_command for a command that blocks on the server (BLPOP):
  * the call may take wait seconds longer than the timeout; wait < 0 removes
@@ -91,8 +99,9 @@ int tmc_command_wait(uint64_t h, double wait, int argc, const char **argv,
                      char *err, size_t err_cap);
 /* pipeline: sends ncmds commands in one write; command i has argcs[i]
  * arguments, taken in order from argv/arglen. *out holds the ncmds raw
- * replies, concatenated. Not retried. */
-int tmc_pipeline(uint64_t h, int ncmds, const int *argcs, const char **argv,
+ * replies, concatenated. Retried once, as a whole, if retry is nonzero
+ * (every command is safe to repeat). */
+int tmc_pipeline(uint64_t h, int retry, int ncmds, const int *argcs, const char **argv,
                  const size_t *arglen, char **out, size_t *out_len,
                  char *err, size_t err_cap);
 void tmc_free(char *p);
@@ -140,3 +149,5 @@ void tmc_server_stop_on_sigterm(void);
  * with tmc_free. Nothing else is touched and no link is followed. A table
  * it could not remove is TMC_ERR_CONN, with the reason. */
 int tmc_near_clean(char **out, size_t *out_len, char *err, size_t err_cap);
+
+#endif /* TMC_STATUSES_ONLY */

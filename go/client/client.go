@@ -45,7 +45,8 @@ type Addr struct {
 }
 
 // ParseAddr parses "host:port", "unix:///path.sock",
-// "unix://:password@/path.sock" and "redis://[:password@]host:port[/db]".
+// "unix://:password@/path.sock" and "redis://[:password@]host:port[/db]",
+// as tests/addresses.json says, which the Python parser passes too.
 func ParseAddr(s string) (Addr, error) {
 	bad := func(why string) (Addr, error) {
 		return Addr{}, &Error{KindArg, fmt.Sprintf("invalid address %q: %s; "+
@@ -72,7 +73,7 @@ func ParseAddr(s string) (Addr, error) {
 		if u.Hostname() == "" {
 			return bad("missing host")
 		}
-		a := Addr{Network: "tcp", Address: u.Host}
+		a := Addr{Network: "tcp", Address: net.JoinHostPort(u.Hostname(), "6379")}
 		if u.User != nil {
 			a.Password, _ = u.User.Password()
 			if a.Password == "" {
@@ -80,14 +81,18 @@ func ParseAddr(s string) (Addr, error) {
 			}
 		}
 		if db := strings.Trim(u.Path, "/"); db != "" {
-			if a.DB, err = strconv.Atoi(db); err != nil || a.DB < 0 {
+			n, err := strconv.ParseInt(db, 10, 32) // a database index is an int in Redis
+			if err != nil || !digits(db) {
 				return bad("the database must be a number")
 			}
+			a.DB = int(n)
 		}
-		if u.Port() == "" {
-			a.Address = net.JoinHostPort(u.Hostname(), "6379")
-		} else if !validPort(u.Port()) {
-			return bad("the port must be a number from 1 to 65535")
+		if u.Port() != "" {
+			port, ok := parsePort(u.Port())
+			if !ok {
+				return bad("the port must be a number from 1 to 65535")
+			}
+			a.Address = net.JoinHostPort(u.Hostname(), port)
 		}
 		return a, nil
 	case strings.HasPrefix(s, "unix:") && !digits(s[len("unix:"):]): // not the host "unix" and a port
@@ -105,10 +110,11 @@ func ParseAddr(s string) (Addr, error) {
 	if host == "" {
 		return bad("missing host")
 	}
-	if !validPort(port) {
+	port, ok := parsePort(port)
+	if !ok {
 		return bad("the port must be a number from 1 to 65535")
 	}
-	return Addr{Network: "tcp", Address: s}, nil
+	return Addr{Network: "tcp", Address: net.JoinHostPort(host, port)}, nil
 }
 
 // unixHint says what to write instead for a unix socket at path (Python's
@@ -120,15 +126,19 @@ func unixHint(path string) string {
 	return `a unix socket address is "unix://" and then the absolute path, as in "unix:///tmp/cache.sock"`
 }
 
-func digits(s string) bool { return s != "" && strings.Trim(s, "0123456789") == "" }
-
-// validPort reports whether s is a port number: digits only, 1 to 65535.
-func validPort(s string) bool {
-	if s == "" || len(s) > 5 || strings.TrimLeft(s, "0123456789") != "" {
-		return false
+// parsePort returns s as a port number written plainly ("05002" is
+// "5002"), if it is one: at most 5 ASCII digits, 1 to 65535.
+func parsePort(s string) (string, bool) {
+	if len(s) > 5 || !digits(s) {
+		return "", false
 	}
 	n, _ := strconv.Atoi(s)
-	return n >= 1 && n <= 65535
+	return strconv.Itoa(n), n >= 1 && n <= 65535
+}
+
+// digits reports whether s is ASCII digits only, at least one.
+func digits(s string) bool {
+	return s != "" && strings.TrimLeft(s, "0123456789") == ""
 }
 
 // Options configure a Client.
@@ -550,7 +560,14 @@ func firstErr(a, b error) error {
 // Do sends any command and returns the raw RESP reply, error replies
 // included. It is not retried.
 func (c *Client) Do(args ...[]byte) (raw []byte, err error) {
-	err = c.call(false, func(r *resp.ReplyReader) error {
+	return c.DoRetry(false, args...)
+}
+
+// DoRetry is Do, retried once on a fresh connection if retry is set and
+// the connection it found turns out broken: for a command that is safe to
+// repeat, such as a read.
+func (c *Client) DoRetry(retry bool, args ...[]byte) (raw []byte, err error) {
+	err = c.call(retry, func(r *resp.ReplyReader) error {
 		raw, err = r.Raw(nil)
 		return err
 	}, args...)
@@ -574,7 +591,13 @@ func (c *Client) DoWait(wait time.Duration, args ...[]byte) (raw []byte, err err
 // Pipeline sends all the commands in one write and returns their raw
 // replies, concatenated in order. It is not retried.
 func (c *Client) Pipeline(cmds [][][]byte) (raw []byte, err error) {
-	err = c.callWithin(c.timeout, false, func(r *resp.ReplyReader) error {
+	return c.PipelineRetry(false, cmds)
+}
+
+// PipelineRetry is Pipeline, retried as DoRetry is: retry only if every
+// command is safe to repeat.
+func (c *Client) PipelineRetry(retry bool, cmds [][][]byte) (raw []byte, err error) {
+	err = c.callWithin(c.timeout, retry, func(r *resp.ReplyReader) error {
 		raw = nil
 		for range cmds {
 			if raw, err = r.Raw(raw); err != nil {

@@ -1,42 +1,17 @@
 package client
 
 import (
+	"encoding/json"
 	"errors"
 	"net"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
-
-func TestParseAddr(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want Addr
-	}{
-		{"127.0.0.1:5002", Addr{Network: "tcp", Address: "127.0.0.1:5002"}},
-		{"localhost:1", Addr{Network: "tcp", Address: "localhost:1"}},
-		{"[::1]:5002", Addr{Network: "tcp", Address: "[::1]:5002"}},
-		{"unix:///tmp/x.sock", Addr{Network: "unix", Address: "/tmp/x.sock"}},
-		{"unix://:pw@/tmp/x.sock", Addr{Network: "unix", Address: "/tmp/x.sock", Password: "pw"}},
-		{"redis://127.0.0.1:6379/0", Addr{Network: "tcp", Address: "127.0.0.1:6379"}},
-		{"redis://:pw@h:1/2", Addr{Network: "tcp", Address: "h:1", Password: "pw", DB: 2}},
-		{"redis://h", Addr{Network: "tcp", Address: "h:6379"}},
-	} {
-		got, err := ParseAddr(tc.in)
-		if err != nil || got != tc.want {
-			t.Errorf("ParseAddr(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
-		}
-	}
-	for _, bad := range []string{"", "127.0.0.1", ":5002", "host:0", "host:99999", "host:x",
-		"unix://", "unix://relative.sock", "http://h:1", "redis://h:1/x",
-		"redis://", "redis:///0", "redis://:5002", "redis://h:99999", "h:+1", "h:-1"} {
-		_, err := ParseAddr(bad)
-		var e *Error
-		if !errors.As(err, &e) || e.Kind != KindArg || !strings.Contains(e.Msg, "invalid address") {
-			t.Errorf("ParseAddr(%q) = %v; want an invalid address error", bad, err)
-		}
-	}
-}
 
 // A unix socket written the wrong way is told what to write instead.
 func TestParseAddrSaysHowToWriteAUnixSocket(t *testing.T) {
@@ -252,4 +227,103 @@ func TestDeadlineReadsAreOneWrite(t *testing.T) {
 	}
 	_, _, _, err = c.GetDeadlineIn([]byte("k"), nil)
 	wantKind(t, err, KindProto, "GetDeadlineIn with a bulk string for a deadline")
+}
+
+// TestDoRetry checks that DoRetry and PipelineRetry resend, once, what a
+// stale connection lost when told to, and that Do and Pipeline do not.
+func TestDoRetry(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var staleNext atomic.Bool // the next connection hangs up at its first request, as one gone stale would
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			stale := staleNext.Swap(false)
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 256)
+				for first := true; ; first = false {
+					n, err := c.Read(buf)
+					if err != nil || (first && stale) {
+						return
+					}
+					c.Write([]byte(strings.Repeat("+PONG\r\n", strings.Count(string(buf[:n]), "PING"))))
+				}
+			}()
+		}
+	}()
+	ping := [][]byte{[]byte("PING")}
+	for _, tc := range []struct {
+		name  string
+		call  func(*Client) ([]byte, error)
+		reply string // "" for the ConnectionError of a call not retried
+	}{
+		{"Do", func(c *Client) ([]byte, error) { return c.Do(ping...) }, ""},
+		{"DoRetry(false)", func(c *Client) ([]byte, error) { return c.DoRetry(false, ping...) }, ""},
+		{"DoRetry(true)", func(c *Client) ([]byte, error) { return c.DoRetry(true, ping...) }, "+PONG\r\n"},
+		{"Pipeline", func(c *Client) ([]byte, error) { return c.Pipeline([][][]byte{ping, ping}) }, ""},
+		{"PipelineRetry(true)", func(c *Client) ([]byte, error) { return c.PipelineRetry(true, [][][]byte{ping, ping}) }, "+PONG\r\n+PONG\r\n"},
+	} {
+		staleNext.Store(true)
+		c, err := Dial(ln.Addr().String(), 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := tc.call(c)
+		var e *Error
+		if tc.reply == "" && !(errors.As(err, &e) && e.Kind == KindConn) {
+			t.Errorf("%s on a stale connection = %q, %v; want a connection error, not a retry", tc.name, raw, err)
+		}
+		if tc.reply != "" && (err != nil || string(raw) != tc.reply) {
+			t.Errorf("%s on a stale connection = %q, %v; want %q from the retry", tc.name, raw, err, tc.reply)
+		}
+		c.Close()
+	}
+}
+
+// TestParseAddrTable checks ParseAddr against tests/addresses.json, the
+// table that the Python parser passes too (tests/test_addresses.py).
+func TestParseAddrTable(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "tests", "addresses.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		t.Skip("tests/addresses.json is not in this checkout")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table struct {
+		Cases []struct {
+			Addr, Host, Path, Password, Error string
+			Port, DB                          int
+		}
+	}
+	if err := json.Unmarshal(data, &table); err != nil {
+		t.Fatal(err)
+	}
+	if len(table.Cases) == 0 {
+		t.Fatal("no cases in tests/addresses.json")
+	}
+	for _, tc := range table.Cases {
+		got, err := ParseAddr(tc.Addr)
+		if tc.Error != "" {
+			var e *Error
+			if !errors.As(err, &e) || e.Kind != KindArg || !strings.Contains(e.Msg, "invalid address") {
+				t.Errorf("ParseAddr(%q) = %+v, %v; want an invalid address error (%s)", tc.Addr, got, err, tc.Error)
+			}
+			continue
+		}
+		want := Addr{Network: "unix", Address: tc.Path, Password: tc.Password, DB: tc.DB}
+		if tc.Path == "" {
+			want.Network, want.Address = "tcp", net.JoinHostPort(tc.Host, strconv.Itoa(tc.Port))
+		}
+		if err != nil || got != want {
+			t.Errorf("ParseAddr(%q) = %+v, %v; want %+v", tc.Addr, got, err, want)
+		}
+	}
 }

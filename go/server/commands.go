@@ -237,7 +237,6 @@ func is(arg []byte, keyword string) bool {
 const (
 	errSyntax   = "ERR syntax error"
 	errNotInt   = "ERR value is not an integer or out of range"
-	errExpire   = "ERR invalid expire time in '%s' command"
 	errTimeout  = "ERR timeout is not a float or out of range"
 	errNegative = "ERR timeout is negative"
 

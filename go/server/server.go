@@ -246,9 +246,6 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 // Addr returns the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
-// Store returns the server's store.
-func (s *Server) Store() *store.Store { return s.store }
-
 // Done is closed once the server has stopped and every client is gone.
 func (s *Server) Done() <-chan struct{} { return s.done }
 
