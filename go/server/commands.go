@@ -189,6 +189,9 @@ func (s *Server) exec(c *conn, args [][]byte, out []byte) ([]byte, bool) {
 		return out, false
 	default:
 		out = s.call(c, cmd, args, out)
+		// Pops blocked on lists the command pushed to are served now,
+		// once it is done: after a whole EXEC, not in its middle.
+		s.store.ServeReady()
 		return s.deliver(c.loop, c, out), cmd.closes // invalidations follow the reply
 	}
 	s.stats.commands[cmd.id].rejected++

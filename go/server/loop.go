@@ -459,6 +459,7 @@ func (l *loop) unblock(c *conn, take bool) *store.Popped {
 		}
 	}
 	l.s.store.Cancel(b.w)
+	l.s.store.ServeReady() // a value put back goes to the next waiter
 	return nil
 }
 

@@ -259,26 +259,42 @@ func (l *loop) wait(c *conn) bool {
 		}
 	}
 	c.block = nil
+	// Only a wait that ended as planned takes its value; otherwise a value
+	// it received goes back to its list, for the next waiter.
+	p := l.unblock(b, errors.Is(err, os.ErrDeadlineExceeded))
 	var perr *resp.ProtocolError
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		c.out = b.reply(c, c.out, b.end(l.s.store))
+		c.out = b.reply(c, c.out, p)
 		return true
-	case err == io.EOF:
-		// The client hung up: a value it received goes back to its list.
-		b.stop(l.s.store)
+	case err == io.EOF: // the client hung up
 		c.eof = true
 		c.out = b.reply(c, c.out, nil)
 		return c.rd.Buffered()
 	case errors.As(err, &perr):
-		b.stop(l.s.store)
 		c.out = b.reply(c, c.out, nil)
 		l.protocolError(c, perr)
 		return true
 	}
-	b.stop(l.s.store)
 	l.s.log.Debug("client read failed", "err", err)
 	return false
+}
+
+// unblock ends b's wait. With take, it returns the value the wait
+// received, if any; otherwise it gives the wait up. It runs under the
+// server's running lock, as commands do: a value put back must not land in
+// the middle of a command, and it is then served to the next waiter.
+func (l *loop) unblock(b *blocked, take bool) *store.Popped {
+	l.s.running.Lock()
+	defer l.s.running.Unlock()
+	var p *store.Popped
+	if take {
+		p = b.end(l.s.store)
+	} else {
+		b.stop(l.s.store)
+	}
+	l.s.store.ServeReady()
+	return p
 }
 
 // stopReader cuts short the read that wait started, waits for it to return
@@ -297,7 +313,7 @@ func (l *loop) stopReader(c *conn, readErr <-chan error) error {
 // close hangs up on c.
 func (l *loop) close(c *conn) {
 	if c.block != nil {
-		c.block.stop(l.s.store)
+		l.unblock(c.block, false)
 		c.block = nil
 	}
 	c.discard()

@@ -211,6 +211,7 @@ func TestBPopWakesExactlyOneWaiter(t *testing.T) {
 		ws = append(ws, w)
 	}
 	s.Push(b("q"), [][]byte{b("job1"), b("job2")}, false)
+	s.ServeReady() // as the server does once a command is done
 	for i, want := range []string{"job1", "job2"} {
 		select {
 		case p := <-ws[i].C:
@@ -236,12 +237,15 @@ func TestCancelAfterDeliveryPutsValueBack(t *testing.T) {
 	s := New(Config{})
 	_, w, _ := s.BPop([][]byte{b("a"), b("q")}, true, nil)
 	s.Push(b("q"), [][]byte{b("job")}, false)
-	s.Cancel(w) // the client went away before it could receive
+	s.ServeReady() // as the server does once a command is done
+	s.Cancel(w)    // the client went away before it could receive
 	if got, _ := s.Pop(b("q"), true, 1); len(got) != 1 || string(got[0]) != "job" {
 		t.Fatalf("value not put back: %q", got)
 	}
 	// The waiter is gone from the other key too.
-	if n, _ := s.Push(b("a"), [][]byte{b("x")}, false); n != 1 {
+	s.Push(b("a"), [][]byte{b("x")}, false)
+	s.ServeReady()
+	if n, _ := s.LLen(b("a")); n != 1 {
 		t.Fatalf("a cancelled waiter took a value")
 	}
 }
@@ -412,4 +416,29 @@ func TestConcurrentMixedOps(t *testing.T) {
 	if st.UsedMemory > st.MaxMemory || st.UsedMemory < 0 {
 		t.Fatalf("used %d, bound %d", st.UsedMemory, st.MaxMemory)
 	}
+}
+
+// Pushes only mark their key: waiters are served by ServeReady, from the
+// lists as they are then, so a waiter sees a whole command's (or
+// transaction's) work, never a part of it.
+func TestPushesServeWaitersOnlyAtServeReady(t *testing.T) {
+	s := New(Config{})
+	_, w, _ := s.BPop([][]byte{b("q")}, true, nil)
+	s.Push(b("q"), [][]byte{b("a")}, true)
+	s.Push(b("q"), [][]byte{b("b")}, true)
+	if len(w.C) != 0 {
+		t.Fatal("a push served the waiter before ServeReady")
+	}
+	s.ServeReady()
+	if p := <-w.C; string(p.Value) != "b" {
+		t.Fatalf("waiter got %q; want the head the pushes left, b", p.Value)
+	}
+	_, w, _ = s.BPop([][]byte{b("gone")}, true, nil)
+	s.Push(b("gone"), [][]byte{b("x")}, true)
+	s.Del(b("gone"))
+	s.ServeReady()
+	if len(w.C) != 0 {
+		t.Fatal("a key deleted before ServeReady served its waiter")
+	}
+	s.Cancel(w)
 }

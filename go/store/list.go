@@ -107,8 +107,8 @@ func (s *Store) newList(key []byte, keep *entry) (*entry, error) {
 }
 
 // Push appends copies of values to key's list, at the head if left, and
-// returns the list's new length. Blocked pops waiting on key are then
-// served, each taking one value.
+// returns the list's new length. Blocked pops waiting on key are served
+// by the next ServeReady, each taking one value.
 func (s *Store) Push(key []byte, values [][]byte, left bool) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -131,7 +131,7 @@ func (s *Store) Push(key []byte, values [][]byte, left bool) (int, error) {
 	n := l.len()
 	s.used += s.size(e)
 	s.touch(e.key())
-	s.serveWaiters(e)
+	s.signal(e.key())
 	return n, nil
 }
 
@@ -228,7 +228,8 @@ func (s *Store) BPop(keys [][]byte, left bool, notify func()) (*Popped, *Waiter,
 }
 
 // Cancel ends a wait. If a value reached the waiter in the meantime, it is
-// put back at the end of its list it was taken from, so no value is lost.
+// put back at the end of its list it was taken from, so no value is lost;
+// the next ServeReady hands it to the next waiter.
 func (s *Store) Cancel(w *Waiter) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -245,10 +246,48 @@ func (s *Store) Cancel(w *Waiter) {
 			s.used += s.size(e)
 			s.touch(e.key())
 			s.stats.Pops--
-			s.serveWaiters(e)
+			s.signal(e.key())
 		}
 	default:
 	}
+}
+
+// signal marks key as pushed to, if pops wait on it: ServeReady will serve
+// them. s.mu must be held.
+func (s *Store) signal(key string) {
+	if len(s.waiters[key]) == 0 || s.isReady[key] {
+		return
+	}
+	s.isReady[key] = true
+	s.ready = append(s.ready, key)
+	s.anyReady.Store(true)
+}
+
+// ServeReady hands the values pushed since the last call to the pops
+// waiting for them. Pushes do not serve waiters themselves, so that a
+// waiter sees the lists as they are after a whole command, or a whole
+// transaction, as in Redis: the server calls ServeReady once each command
+// it runs for a client is done (for EXEC, once the transaction is). Keys
+// are served in the order they were first pushed to, and waiters on a key
+// oldest first, one value each; a key that is no longer a list by then
+// serves nobody. Values that served BLMOVEs are pushed to their
+// destinations, whose waiters are then served too.
+func (s *Store) ServeReady() {
+	if !s.anyReady.Load() {
+		return // the common case, with no lock taken
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.ready) > 0 {
+		key := s.ready[0]
+		s.ready = s.ready[1:]
+		delete(s.isReady, key)
+		if e := s.lookup([]byte(key)); e != nil && e.is(isList) {
+			s.serveWaiters(e)
+		}
+	}
+	s.ready = nil
+	s.anyReady.Store(false)
 }
 
 // serveWaiters hands values from e's list to the waiters blocked on its key,
@@ -259,8 +298,8 @@ func (s *Store) serveWaiters(e *entry) {
 		w := s.waiters[key][0]
 		s.dropWaiter(w)
 		if w.move != nil {
-			// Moved values may serve waiters on the destination in turn;
-			// each waiter is served once, so that ends.
+			// Moved values mark the destination ready in turn; each
+			// waiter is served once, so that ends.
 			v, err := s.moveLocked(e, w.move.key, w.left, w.move.left)
 			w.c <- Popped{Key: key, Value: v, Err: err}
 		} else {
@@ -335,8 +374,8 @@ func (s *Store) BMove(src, dst []byte, fromLeft, toLeft bool, notify func()) ([]
 }
 
 // moveLocked moves one value from e's list to dst's, creating dst, and
-// deletes e if that emptied it. Blocked pops on dst are then served.
-// s.mu must be held.
+// deletes e if that emptied it. Blocked pops on dst are served by the
+// next ServeReady. s.mu must be held.
 func (s *Store) moveLocked(e *entry, dst []byte, fromLeft, toLeft bool) ([]byte, error) {
 	d, err := s.listFor(dst, false)
 	if err == nil && d == nil {
@@ -356,6 +395,6 @@ func (s *Store) moveLocked(e *entry, dst []byte, fromLeft, toLeft bool) ([]byte,
 	if s.lists[e].len() == 0 {
 		s.remove(e)
 	}
-	s.serveWaiters(d)
+	s.signal(d.key())
 	return v, nil
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tidwall/btree"
@@ -63,6 +64,9 @@ type Store struct {
 	deadline *btree.BTreeG[deadline] // guarded by mu; expires, ordered by time
 	queue    sieve                   // guarded by mu; empty unless the store evicts
 	waiters  map[string][]*Waiter    // guarded by mu; blocked pops, per key, oldest first
+	ready    []string                // guarded by mu; keys pushed to while pops wait on them, in push order (see ServeReady)
+	isReady  map[string]bool         // guarded by mu; the keys in ready
+	anyReady atomic.Bool             // ready is not empty: ServeReady has work
 	watches  map[string][]*Watch     // guarded by mu; WATCHes, per key
 	used     int64                   // guarded by mu
 	stats    Stats                   // guarded by mu
@@ -99,7 +103,7 @@ func New(cfg Config) *Store {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Store{cfg: cfg, waiters: make(map[string][]*Waiter)}
+	s := &Store{cfg: cfg, waiters: make(map[string][]*Waiter), isReady: make(map[string]bool)}
 	s.reset()
 	return s
 }

@@ -186,6 +186,7 @@ func TestBMoveMovesWhenServed(t *testing.T) {
 		t.Fatalf("BMove on an empty source: %v %v", w, err)
 	}
 	s.Push(b("src"), [][]byte{b("x"), b("y")}, false)
+	s.ServeReady() // as the server does once a command is done
 	if got, _ := s.LRange(b("dst"), 0, -1); len(got) != 1 || string(got[0]) != "x" {
 		t.Fatalf("destination right after the push: %q", got)
 	}
@@ -207,6 +208,7 @@ func TestBMoveToAStringFailsTheWaiterOnly(t *testing.T) {
 	_, w, _ := s.BMove(b("src"), b("dst"), true, true, nil)
 	_, pop, _ := s.BPop([][]byte{b("src")}, true, nil)
 	s.Push(b("src"), [][]byte{b("x")}, false)
+	s.ServeReady() // as the server does once a command is done
 	if p := <-w.C; p.Err != ErrWrongType {
 		t.Fatalf("mover got %+v; want ErrWrongType", p)
 	}
