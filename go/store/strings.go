@@ -134,5 +134,8 @@ func formatLongDouble(f *big.Float) []byte {
 	if v[len(v)-1] == '.' {
 		v = v[:len(v)-1]
 	}
+	if string(v) == "-0" { // a tiny negative sum, below the 17th decimal: Redis prints 0
+		v = v[1:]
+	}
 	return v
 }
