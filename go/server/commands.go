@@ -328,28 +328,36 @@ func (c *conn) expiryOption(option, n []byte, name string) (time.Time, string) {
 // deadline converts n units, counted from now or (if absolute) from the
 // Unix epoch, to a time on the store's clock. Unless positive, n may be 0
 // or negative: a time already past. It returns an error reply instead if n
-// is not an integer or is out of range.
+// is not an integer, or if the deadline in Unix milliseconds would not fit
+// in an int64, the range Redis accepts (a huge PEXPIREAT is stored, a huge
+// negative EXPIREAT deletes the key).
 func (c *conn) deadline(n []byte, unit time.Duration, absolute, positive bool, name string) (time.Time, string) {
 	v, ok := store.ParseInt(n)
 	if !ok {
 		return time.Time{}, errNotInt
 	}
-	limit := int64(maxTTL / unit)
-	if absolute {
-		limit = int64(maxDeadline / unit)
+	perUnit := int64(unit / time.Millisecond)
+	var now time.Time
+	var base int64 // Unix milliseconds that v counts from
+	if !absolute {
+		now = c.s.store.Now()
+		base = now.UnixMilli()
 	}
-	if v > limit || v < -limit || positive && v <= 0 {
+	if v > math.MaxInt64/perUnit || v < math.MinInt64/perUnit || positive && v <= 0 ||
+		v*perUnit > math.MaxInt64-base {
 		return time.Time{}, "ERR invalid expire time in '" + name + "' command"
 	}
-	if absolute {
-		return time.Unix(0, v*int64(unit)), ""
+	ms := v * perUnit
+	if !absolute && ms <= maxTTLMillis && ms >= -maxTTLMillis {
+		return now.Add(time.Duration(ms) * time.Millisecond), "" // to the nanosecond
 	}
-	return c.s.store.Now().Add(time.Duration(v) * unit), ""
+	return time.UnixMilli(base + ms), ""
 }
 
-// maxDeadline is the latest absolute deadline accepted (EXAT, EXPIREAT):
-// the year 2200, far from overflowing int64 nanoseconds since the epoch.
-const maxDeadline = 7258118400 * time.Second
+// maxTTLMillis is the longest relative TTL added to the clock as a
+// time.Duration, in milliseconds; a longer one is counted in whole
+// milliseconds, as Redis counts them all.
+const maxTTLMillis = int64(maxTTL / time.Millisecond)
 
 // setWithTTL returns SETEX (unit time.Second) or PSETEX (time.Millisecond):
 // SETEX key ttl value.

@@ -31,7 +31,7 @@ func (s *Store) ExpireAt(key []byte, at time.Time, cond ExpireCond) bool {
 		return false
 	}
 	cur, has := s.expires[e], e.is(hasTTL)
-	when := at.UnixNano()
+	when := unixNano(at)
 	if cond&IfNoTTL != 0 && has ||
 		cond&IfTTL != 0 && !has ||
 		cond&IfLater != 0 && (!has || when <= cur) ||
@@ -109,4 +109,24 @@ func (s *Store) ExpireDue(max int) int {
 		n++
 	}
 	return n
+}
+
+// Deadlines are kept in Unix nanoseconds, which an int64 holds from the
+// year 1677 to 2262. Redis takes any deadline whose Unix milliseconds fit
+// in an int64; one past the range is kept as its latest time, which never
+// comes, and one before it as its earliest, long past.
+var (
+	latest   = time.Unix(0, maxInt64)
+	earliest = time.Unix(0, minInt64)
+)
+
+// unixNano returns t in Unix nanoseconds, clamped to int64's range.
+func unixNano(t time.Time) int64 {
+	switch {
+	case t.After(latest):
+		return maxInt64
+	case t.Before(earliest):
+		return minInt64
+	}
+	return t.UnixNano()
 }

@@ -279,7 +279,7 @@ func (s *Store) setLocked(key []byte, e *entry, value []byte, opt SetOptions) er
 	case opt.TTL > 0:
 		at = s.now() + int64(opt.TTL)
 	case !opt.At.IsZero():
-		at = opt.At.UnixNano() // a deadline already past leaves the key expired
+		at = unixNano(opt.At) // a deadline already past leaves the key expired
 	case opt.KeepTTL && e != nil && e.is(hasTTL):
 		at = s.expires[e]
 	}

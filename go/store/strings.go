@@ -43,7 +43,7 @@ func (s *Store) GetEx(key []byte, at time.Time, persist bool) ([]byte, bool, err
 	v := e.value()
 	switch {
 	case !at.IsZero():
-		s.expireLocked(e, at.UnixNano())
+		s.expireLocked(e, unixNano(at))
 	case persist:
 		s.setExpire(e, 0)
 	}
