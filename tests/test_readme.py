@@ -14,7 +14,7 @@ README = os.path.join(os.path.dirname(TESTS), "README.md")
 
 
 def test_the_readme_has_python_snippets():
-    assert len(snippets(README)) >= 3
+    assert len(snippets(README)) >= 2  # the quickstart and the API tour; the rest run from docs/
 
 
 def test_every_readme_code_block_names_its_language():
