@@ -8,7 +8,7 @@ those that run and are >= 3.9 count, and the oldest and the newest are used
 (one run if they are the same). For each: a fresh venv, `pip install WHEEL`
 (which must not build anything), then, from the repository root:
 examples/*.py, tests/readme_snippets.py (every ```python block of the
-README) and tests/cache_api_test.py. Exits non-zero on any failure.
+README and docs/*.md) and tests/cache_api_test.py. Exits non-zero on any failure.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def main() -> int:
             run([python, "-m", "venv", env_dir], timeout=120)
             py = os.path.join(env_dir, "bin", "python")
             # --only-binary: the wheel must install as it is, never fall back to a build.
-            # The redis extra: the README's client-side caching snippet uses redis-py.
+            # The redis extra: the client-side caching snippet (docs/recipes.md) uses redis-py.
             run([py, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--only-binary", ":all:",
                  wheel + "[redis]"], timeout=300)
             for example in sorted(glob.glob(os.path.join(ROOT, "examples", "*.py"))):

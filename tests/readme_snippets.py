@@ -1,6 +1,6 @@
-"""Run every ```python block of README.md as a script, each in a fresh interpreter.
+"""Run every ```python block of README.md and docs/*.md as a script, each in a fresh interpreter.
 
-    python tests/readme_snippets.py [README.md]
+    python tests/readme_snippets.py [FILE.md ...]    # default: README.md and docs/*.md
 
 Each block runs as its own file in a temporary directory, with a timeout,
 and must exit 0 with no traceback on stderr. Prints one line per block and
@@ -12,6 +12,7 @@ gunicorn config, a Redis Cluster's address): shown as Python, not run.
 from __future__ import annotations
 
 import os
+import glob
 import re
 import signal
 import subprocess
@@ -20,6 +21,11 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TIMEOUT = 60  # seconds per block
+
+
+def documents() -> list[str]:
+    """README.md and the documentation site's pages: every file whose blocks must run."""
+    return [os.path.join(ROOT, "README.md"), *sorted(glob.glob(os.path.join(ROOT, "docs", "*.md")))]
 
 
 def snippets(readme: str) -> list[tuple[int, str]]:
@@ -55,19 +61,20 @@ def run_block(path: str, cwd: str) -> tuple[bool, str]:
 
 
 def main() -> int:
-    readme = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "README.md")
-    blocks = snippets(readme)
+    files = sys.argv[1:] or documents()
+    blocks = [(path, line, code) for path in files for line, code in snippets(path)]
     if not blocks:
-        print(f"FAIL: no python blocks in {readme}")
+        print(f"FAIL: no python blocks in {', '.join(files)}")
         return 1
     failed = 0
-    for line, code in blocks:
+    for path, line, code in blocks:
+        name = os.path.relpath(path, ROOT)
         with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, f"readme_line_{line}.py")
-            with open(path, "w", encoding="utf-8") as f:
+            script = os.path.join(tmp, f"{os.path.basename(path).replace('.', '_')}_line_{line}.py")
+            with open(script, "w", encoding="utf-8") as f:
                 f.write(code)
-            ok, detail = run_block(path, tmp)
-        print(f"{'ok  ' if ok else 'FAIL'} README.md line {line}")
+            ok, detail = run_block(script, tmp)
+        print(f"{'ok  ' if ok else 'FAIL'} {name} line {line}")
         if not ok:
             failed += 1
             print(detail)
