@@ -163,6 +163,14 @@ def test_a_pipeline_spans_masters_and_keeps_each_call_s_place(cache):
     assert results[62:] == [[b"0", b"29", None], b"3", 0]
 
 
+def test_a_transaction_runs_whole_on_the_master_of_its_keys(cache, redis_cluster):
+    """MULTI, its commands and EXEC go to one master, the one of their key (memoize's lock release is one)."""
+    for i in range(12):  # keys on every master, the first one in the sorted list of masters included
+        replies = cache.pipeline().execute_command("MULTI").execute_command("SET", f"t{i}", "v").execute_command("EXEC").execute()
+        assert replies == ["OK", "QUEUED", ["OK"]], i
+    assert sum(per_master(redis_cluster).values()) == 12
+
+
 def test_a_slot_that_moves_is_followed_through_ask_and_moved(redis_cluster):
     # Move the slot of one key to another master behind the client's back,
     # as redis-cli --cluster reshard does, one step at a time.

@@ -8,12 +8,14 @@ master (one TinyCache transport per master), so replies, errors and
 deadlines are exactly those of a single server, and TinyCache's command
 layer reads them unchanged.
 
-Routing, in _ROUTES: a command goes to the master of its key's slot (the
-first argument after its name). KEYS, DBSIZE, FLUSHDB and SCAN go to every
-master and their replies are merged; MGET, MSET, DEL, EXISTS and UNLINK are
-split by slot, one command per master, and their replies merged. Commands
-without a key (PING, INFO, CONFIG, ...) go to one master. A command whose
-keys span slots (BLPOP a b) gets Redis's own CROSSSLOT error.
+Routing is a fact of each command, its Command's request and response
+policies (Valkey's, see _commands.Command): a command goes to the master of
+its first key's slot; KEYS, DBSIZE, FLUSHDB and SCAN go to every master and
+their replies are merged; MGET, MSET, DEL, EXISTS and UNLINK are split by
+slot, one command per master, and their replies merged. Commands without a
+key (PING, INFO, CONFIG, ...) go to one master. A command whose keys span
+slots (BLPOP a b) gets Redis's own CROSSSLOT error. execute_command's
+commands are routed by their name's Command (_commands.facts_of).
 
 redis-py is needed only for this scheme: pip install 'tiny-mp-cache[redis]'.
 """
@@ -25,7 +27,7 @@ import threading
 from typing import Any, Callable, Protocol
 from urllib.parse import quote, unquote, urlsplit
 
-from ._commands import RAW, Command
+from ._commands import RAW, Command, facts, facts_of
 from ._errors import ConnectionError, ServerError, TimeoutError
 from ._resp import Arg, Reply
 
@@ -45,10 +47,6 @@ class _Node(Protocol):
 def is_cluster(addr: str) -> bool:
     """Whether addr names a Redis Cluster ("redis+cluster://...")."""
     return addr.startswith(SCHEME)
-
-
-def _name(args: list[Arg]) -> bytes:
-    return bytes(args[0]).upper()
 
 
 class ClusterClient:
@@ -95,16 +93,19 @@ class ClusterClient:
     # --- what TinyCache calls ---
 
     def run(self, command: Command[Any], args: list[Arg]) -> Reply:
-        """Run one command of the command layer where _ROUTES says. A blocking one
+        """Run one command of the command layer where its request policy says. A blocking one
         (BLPOP keys... timeout) waits on a connection of its own to its key's master."""
-        route = _ROUTES.get(_name(args), _by_key)
-        return route(self, command, args)
+        return _REQUEST[facts(command, args).request](self, command, args)
 
     def pipeline(self, commands: list[list[Arg]], retry: bool = False) -> list[Reply]:
-        """Keyed commands go in one pipeline per master; a command with a route of its own
-        (KEYS, MGET, ...) runs alone, after every command queued before it.
+        """Keyed commands go in one pipeline per master; a command with a request policy of its own
+        (KEYS, MGET, ...) or no key runs alone, after every command queued before it.
 
         retry: every command is safe to repeat (the masters' pipelines are resent once on a broken connection)."""
+        if facts_of(commands[0]).request == "transaction":
+            # MULTI ... EXEC: all of it on the master of its keys (a transaction's keys share a slot in a cluster).
+            keys = [key for args in commands for key in facts_of(args).key_args(args)]
+            return self._node(self._master_of(keys[0]) if keys else self._masters()[0]).pipeline(commands, retry)
         replies: list[Reply] = [None] * len(commands)
         batch: dict[str, list[int]] = {}
 
@@ -123,11 +124,13 @@ class ClusterClient:
             batch.clear()
 
         for i, args in enumerate(commands):
-            if _name(args) in _ROUTES or len(args) < 2:
+            known = facts_of(args)
+            keys = known.key_args(args)
+            if known.request is not None or not keys:
                 flush()
                 replies[i] = self.run(RAW, args)
             else:
-                batch.setdefault(self._master_of(args[1]), []).append(i)
+                batch.setdefault(self._master_of(keys[0]), []).append(i)
         flush()
         return replies
 
@@ -226,49 +229,44 @@ def _one_master(client: ClusterClient, command: Command[Any], args: list[Arg]) -
 
 
 def _by_key(client: ClusterClient, command: Command[Any], args: list[Arg]) -> Reply:
-    if len(args) < 2:  # no key: any master answers
+    """No request policy: to the master of the first key, or any master when there is none."""
+    if not facts(command, args).key_args(args):
         return _one_master(client, command, args)
     return client._keyed(command, args)
 
 
-def _keys(client: ClusterClient, command: Command[Any], args: list[Arg]) -> Reply:
+def _all_shards(client: ClusterClient, command: Command[Any], args: list[Arg]) -> Reply:
     replies = client._each_master(command, args)
     error = _first_error(replies)
     if error is not None:
         return error
-    return sorted(k for reply in replies for k in reply)  # type: ignore[union-attr]
+    response = facts(command, args).response
+    if response == "agg_sum":
+        return sum(replies)  # type: ignore[arg-type]
+    if response == "all_succeeded":
+        return replies[0]
+    return sorted(k for reply in replies for k in reply)  # type: ignore[union-attr]  # KEYS: the lists, joined
 
 
-def _sum(client: ClusterClient, command: Command[Any], args: list[Arg]) -> Reply:
-    replies = client._each_master(command, args)
-    return _first_error(replies) or sum(replies)  # type: ignore[arg-type]
-
-
-def _all_ok(client: ClusterClient, command: Command[Any], args: list[Arg]) -> Reply:
-    replies = client._each_master(command, args)
-    return _first_error(replies) or replies[0]
-
-
-def _split_sum(client: ClusterClient, command: Command[Any], args: list[Arg]) -> Reply:
-    replies = [reply for _, reply in client._split(args, 1)]
-    return _first_error(replies) or sum(replies)  # type: ignore[arg-type]
-
-
-def _mget(client: ClusterClient, command: Command[Any], args: list[Arg]) -> Reply:
-    values: list[Any] = [None] * (len(args) - 1)
-    for positions, reply in client._split(args, 1):
-        if isinstance(reply, ServerError):
-            return reply
+def _multi_shard(client: ClusterClient, command: Command[Any], args: list[Arg]) -> Reply:
+    known = facts(command, args)
+    step = known.keys[2]  # type: ignore[index]
+    if (len(args) - 1) % step:
+        name = bytes(args[0]).decode("utf-8", "replace").lower()
+        return ServerError(f"ERR wrong number of arguments for '{name}' command")
+    split = client._split(args, step)
+    error = _first_error([reply for _, reply in split])
+    if error is not None:
+        return error
+    if known.response == "agg_sum":
+        return sum(reply for _, reply in split)  # type: ignore[misc]
+    if known.response == "all_succeeded":
+        return "OK"
+    values: list[Any] = [None] * (len(args) - 1)  # MGET: the values in the order of the keys
+    for positions, reply in split:
         for i, value in zip(positions, reply):  # type: ignore[arg-type]
             values[i - 1] = value
     return values
-
-
-def _mset(client: ClusterClient, command: Command[Any], args: list[Arg]) -> Reply:
-    if len(args) % 2 == 0:
-        return ServerError("ERR wrong number of arguments for 'mset' command")
-    replies = [reply for _, reply in client._split(args, 2)]
-    return _first_error(replies) or "OK"
 
 
 def _scan(client: ClusterClient, command: Command[Any], args: list[Arg]) -> Reply:
@@ -293,24 +291,11 @@ def _scan(client: ClusterClient, command: Command[Any], args: list[Arg]) -> Repl
     return [b"%d:%s" % (i, following), keys]
 
 
-# How each command reaches the cluster; any other goes to the master of its first key.
-_ROUTES: dict[bytes, Callable[[ClusterClient, Command[Any], list[Arg]], Reply]] = {
-    b"KEYS": _keys,
-    b"DBSIZE": _sum,
-    b"FLUSHDB": _all_ok,
-    b"FLUSHALL": _all_ok,
-    b"SCAN": _scan,
-    b"MGET": _mget,
-    b"MSET": _mset,
-    b"DEL": _split_sum,
-    b"UNLINK": _split_sum,
-    b"EXISTS": _split_sum,
-    b"TOUCH": _split_sum,
-    b"PING": _one_master,
-    b"ECHO": _one_master,
-    b"INFO": _one_master,
-    b"CONFIG": _one_master,
-    b"CLIENT": _one_master,
-    b"TIME": _one_master,
-    b"HELLO": _one_master,
+# How a command reaches the cluster, by its request policy (a fact of its Command).
+_REQUEST: dict[str | None, Callable[[ClusterClient, Command[Any], list[Arg]], Reply]] = {
+    None: _by_key,
+    "all_shards": _all_shards,
+    "multi_shard": _multi_shard,
+    "special": _scan,  # SCAN
+    "transaction": _by_key,  # MULTI alone; a pipeline sends a whole transaction to one master
 }

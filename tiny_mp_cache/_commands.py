@@ -42,14 +42,38 @@ INT64_MAX = (1 << 63) - 1
 T = TypeVar("T")
 
 
+# Where a command's keys are in its args, as Redis's COMMAND INFO gives them:
+# (first, last, step), last counted from the end when negative.
+ONE_KEY = (1, 1, 1)
+EVERY_ARG = (1, -1, 1)  # DEL a b c, MGET a b c
+PAIRS = (1, -1, 2)  # MSET k1 v1 k2 v2
+BEFORE_LAST = (1, -2, 1)  # BLPOP a b timeout
+
+
 class Command(Generic[T]):
-    """What a command is, apart from its arguments: how its reply is read, and how it may travel.
+    """Everything known about a command apart from its arguments, as Valkey's command table says it.
+
+    names are the command names it sends (RPUSH and LPUSH are one Command).
+    keys are where its keys are in its args ((first, last, step), see
+    ONE_KEY; None: it names no key), and writes says it changes them: a
+    write that names no key (FLUSHDB) may change every key. The near cache
+    drops what a write of its own client changes, from these two.
+    request and response say how a Redis Cluster runs it, with Valkey's
+    request and response policies: None (sent to the master of its first
+    key, or to any master when it has none), "all_shards" (to every
+    master), "multi_shard" (its keys split by slot, one command per
+    master), "special" (SCAN), "transaction" (MULTI: a pipeline that opens with it
+    goes whole to the master of its keys); the replies merged by "agg_sum" (added),
+    "all_succeeded" (OK if every master said so), or for None the
+    policy's default (all_shards: the lists joined, sorted; multi_shard:
+    the values in the order of the keys).
 
     parse turns the reply into the result (raising Unexpected on a reply
-    of the wrong shape). fast names a capi function that runs the command
-    and returns its reply already parsed into the value RESP parsing would
-    give (tmc_get returns the value, or None); the Go transport uses it
-    when the library is there. idempotent commands, those safe to send
+    of the wrong shape). fast names the Go library's operation that runs
+    the command and returns its reply already parsed into the value RESP
+    parsing would give (TMC_GET returns the value, or None; see
+    go/capi/tmc.h); the Go transport uses it when the library is there.
+    idempotent commands, those safe to send
     twice (reads, and DEL), are resent once on a fresh connection when the
     one they were sent on turns out broken, on every path: a fast path
     knows its own, and tmc_command and tmc_pipeline are told. A pipeline is
@@ -68,22 +92,50 @@ class Command(Generic[T]):
     Pipeline.
     """
 
-    __slots__ = ("blocking", "fast", "idempotent", "parse", "sends")
+    __slots__ = ("blocking", "fast", "idempotent", "keys", "names", "parse", "request", "response", "sends", "writes")
 
     def __init__(
         self,
         parse: Callable[[Reply], T],
-        *,
+        *names: bytes,
+        keys: tuple[int, int, int] | None = None,
+        writes: bool = False,
+        request: str | None = None,
+        response: str | None = None,
         fast: str | None = None,
         idempotent: bool = False,
         blocking: bool = False,
         sends: Callable[[list[Arg]], list[list[Arg]]] | None = None,
     ):
         self.parse = parse
+        self.names = names
+        self.keys = keys
+        self.writes = writes
+        self.request = request
+        self.response = response
         self.fast = fast
         self.idempotent = idempotent
         self.blocking = blocking
         self.sends = sends
+
+    def parsing(self, parse: Callable[[Reply], Any]) -> Command[Any]:
+        """This command with another parse: every other fact stays written once (mget_command's count check)."""
+        copy: Command[Any] = Command.__new__(Command)
+        for slot in Command.__slots__:
+            setattr(copy, slot, getattr(self, slot))
+        copy.parse = parse
+        return copy
+
+    def key_args(self, args: list[Arg]) -> list[Arg]:
+        """The keys among args, where keys says they are."""
+        if self.keys is None:
+            return []
+        first, last, step = self.keys
+        return args[first : (last + 1) or None : step]
+
+    def facts(self) -> tuple[Any, ...]:
+        """What a name says about a command, whichever Command of that name sends it (tests hold them equal)."""
+        return (self.keys, self.writes, self.request, self.response)
 
     def wait(self, args: list[Arg]) -> float | None:
         """How much longer than the client's timeout a call may take: 0.0, seconds, or None (no limit)."""
@@ -373,27 +425,39 @@ def _stats_of(db: int) -> Callable[[Reply], dict[str, int]]:
 
 # --- the commands ----------------------------------------------------------------
 
-SET = Command(_ok, fast="tmc_set")  # SET key value: tmc_set takes exactly these
-SET_TTL = Command(_ok)  # SET key value PX ms
-GET = Command(_bulk, fast="tmc_get", idempotent=True)
-GETDEL = Command(_bulk, fast="tmc_pop")
-DEL = Command(_int, fast="tmc_delete", idempotent=True)
-KEYS = Command(_keys, fast="tmc_keys", idempotent=True)
-DBSIZE = Command(_int, fast="tmc_len", idempotent=True)
-MSET = Command(_ok)
-PEXPIRE = Command(_bool)
-PTTL = Command(_seconds, idempotent=True)
-PERSIST = Command(_bool)
-PUSH = Command(_int, fast="tmc_push")  # RPUSH or LPUSH; tmc_push takes one value, more go as a plain command
-BLPOP = Command(_popped, blocking=True)
-LLEN = Command(_int, idempotent=True)
-INCRBY = Command(_int)  # INCRBY or DECRBY
-EXISTS = Command(_int, idempotent=True)
-TYPE = Command(_status, idempotent=True)
-FLUSHDB = Command(_ok)
-SCAN = Command(_scanned, idempotent=True)
-INFO = Command(_info, idempotent=True)
-RAW = Command(_raw)
+SET = Command(_ok, b"SET", keys=ONE_KEY, writes=True, fast="tmc_set")  # SET key value: tmc_set takes exactly these
+SET_TTL = Command(_ok, b"SET", keys=ONE_KEY, writes=True)  # SET key value PX ms
+GET = Command(_bulk, b"GET", keys=ONE_KEY, fast="tmc_get", idempotent=True)
+GETDEL = Command(_bulk, b"GETDEL", keys=ONE_KEY, writes=True, fast="tmc_pop")
+DEL = Command(_int, b"DEL", keys=EVERY_ARG, writes=True, request="multi_shard", response="agg_sum",
+              fast="tmc_delete", idempotent=True)
+KEYS = Command(_keys, b"KEYS", request="all_shards", fast="tmc_keys", idempotent=True)
+DBSIZE = Command(_int, b"DBSIZE", request="all_shards", response="agg_sum", fast="tmc_len", idempotent=True)
+MGET = Command(_bulks, b"MGET", keys=EVERY_ARG, request="multi_shard", fast="tmc_mget", idempotent=True)
+MSET = Command(_ok, b"MSET", keys=PAIRS, writes=True, request="multi_shard", response="all_succeeded")
+PEXPIRE = Command(_bool, b"PEXPIRE", keys=ONE_KEY, writes=True)
+PTTL = Command(_seconds, b"PTTL", keys=ONE_KEY, idempotent=True)
+PERSIST = Command(_bool, b"PERSIST", keys=ONE_KEY, writes=True)
+# tmc_push takes one value; more go as a plain command
+PUSH = Command(_int, b"RPUSH", b"LPUSH", keys=ONE_KEY, writes=True, fast="tmc_push")
+BLPOP = Command(_popped, b"BLPOP", keys=BEFORE_LAST, writes=True, blocking=True)
+LLEN = Command(_int, b"LLEN", keys=ONE_KEY, idempotent=True)
+INCRBY = Command(_int, b"INCRBY", b"DECRBY", keys=ONE_KEY, writes=True)
+EXISTS = Command(_int, b"EXISTS", keys=EVERY_ARG, request="multi_shard", response="agg_sum", idempotent=True)
+TYPE = Command(_status, b"TYPE", keys=ONE_KEY, idempotent=True)
+FLUSHDB = Command(_ok, b"FLUSHDB", writes=True, request="all_shards", response="all_succeeded")
+SCAN = Command(_scanned, b"SCAN", request="special", idempotent=True)
+INFO = Command(_info, b"INFO", idempotent=True)
+# execute_command's: its reply as it is, and the facts of its name's command (facts_of), or
+# an unknown command's: its key, if any, is its first argument, as most commands'.
+RAW = Command(_raw, keys=ONE_KEY)
+
+# Commands no method sends, only execute_command: here for their facts alone (facts_of).
+FLUSHALL = Command(_raw, b"FLUSHALL", writes=True, request="all_shards", response="all_succeeded")
+UNLINK = Command(_raw, b"UNLINK", keys=EVERY_ARG, writes=True, request="multi_shard", response="agg_sum")
+TOUCH = Command(_raw, b"TOUCH", keys=EVERY_ARG, request="multi_shard", response="agg_sum")
+KEYLESS = Command(_raw, b"PING", b"ECHO", b"CONFIG", b"CLIENT", b"TIME", b"HELLO")
+MULTI = Command(_raw, b"MULTI", request="transaction")  # a cluster sends the whole transaction to its keys' master
 
 
 def mget_command(count: int) -> Command[list[bytes | None]]:
@@ -407,7 +471,7 @@ def mget_command(count: int) -> Command[list[bytes | None]]:
             raise Unexpected
         return values
 
-    return Command(parse, fast="tmc_mget", idempotent=True)
+    return MGET.parsing(parse)
 
 
 def _replies(reply: Reply, count: int) -> list[Reply]:
@@ -437,12 +501,18 @@ def _value_deadline(reply: Reply) -> tuple[bytes | None, int]:
 # GET key and PEXPIRETIME key in one write: (value, the key's deadline in Unix ms; -1: none, -2: no key).
 # What the near cache reads on a miss; tmc_get_deadline skips RESP parsing in Python, as tmc_get does.
 GET_DEADLINE = Command(
-    _value_deadline, fast="tmc_get_deadline", idempotent=True, sends=lambda args: [args, [b"PEXPIRETIME", args[1]]]
+    _value_deadline, b"GET", keys=ONE_KEY, fast="tmc_get_deadline", idempotent=True,
+    sends=lambda args: [args, [b"PEXPIRETIME", args[1]]],
 )
 
 
 def _mget_deadlines(args: list[Arg]) -> list[list[Arg]]:
     return [args, *([b"PEXPIRETIME", k] for k in args[1:])]
+
+
+MGET_DEADLINE = Command(
+    _raw, b"MGET", keys=EVERY_ARG, request="multi_shard", fast="tmc_mget_deadline", idempotent=True, sends=_mget_deadlines
+)
 
 
 def mget_deadline_command(count: int) -> Command[tuple[list[bytes | None], list[int]]]:
@@ -456,11 +526,11 @@ def mget_deadline_command(count: int) -> Command[tuple[list[bytes | None], list[
             raise Unexpected
         return values, deadlines
 
-    return Command(parse, fast="tmc_mget_deadline", idempotent=True, sends=_mget_deadlines)
+    return MGET_DEADLINE.parsing(parse)
 
 
 def stats_command(db: int) -> Command[dict[str, int]]:
-    return Command(_stats_of(db), idempotent=True)
+    return INFO.parsing(_stats_of(db))
 
 
 def _local_none(reply: Reply) -> None:
@@ -468,6 +538,32 @@ def _local_none(reply: Reply) -> None:
 
 
 NOTHING = Command(_local_none)  # mset({}): nothing to send, nothing to return
+
+
+def _by_name(table: Iterable[Any]) -> dict[bytes, Command[Any]]:
+    """Each name's Command, from the table of Commands above; two Commands of one name must agree on its facts."""
+    by_name: dict[bytes, Command[Any]] = {}
+    for command in table:
+        if isinstance(command, Command):
+            for name in command.names:
+                other = by_name.setdefault(name, command)
+                if other.facts() != command.facts():
+                    raise AssertionError(f"two Commands of {name!r} disagree on its keys, writes or cluster policy")
+    return by_name
+
+
+# The one name -> Command lookup, derived from the table: for what execute_command and a cluster pipeline send.
+BY_NAME = _by_name(list(globals().values()))
+
+
+def facts_of(args: list[Arg]) -> Command[Any]:
+    """The Command that says what args (a command, named by args[0]) touch: RAW's defaults for an unknown name."""
+    return BY_NAME.get(bytes(args[0]).upper(), RAW) if args else RAW
+
+
+def facts(command: Command[Any], args: list[Arg]) -> Command[Any]:
+    """command itself, or for execute_command's RAW the Command its name is (facts_of)."""
+    return facts_of(args) if command is RAW else command
 
 
 class Commands:

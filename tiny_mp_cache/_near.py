@@ -408,14 +408,18 @@ class NearCache:
         return values  # type: ignore[no-any-return]
 
     def wrote(self, command: Command[Any], args: list[Arg]) -> None:
-        """Drop what a write of this client's own changes (the server's bump makes it stale anyway)."""
-        where = _WRITES.get(command)
-        if where is None or not self.entries:
+        """Drop what a write of this client's own changes (the server's bump makes it stale anyway).
+
+        What a command writes is its Command's facts: writes, and where its
+        keys are; a write that names no key (FLUSHDB) may change them all.
+        """
+        facts = commands.facts(command, args)
+        if not facts.writes or not self.entries:
             return
-        if where == "all":
+        if facts.keys is None:
             self.clear()
             return
-        for k in args[where]:  # type: ignore[index]
+        for k in facts.key_args(args):
             self.drop(bytes(k).decode("utf-8", "surrogateescape"))
 
     def dropping_writes(self, execute: Callable[..., Any], execute_all: Callable[..., Any]) -> tuple[Callable[..., Any], Callable[..., Any]]:
@@ -444,15 +448,6 @@ class NearCache:
             "bytes": self.bytes,
             "capacity_bytes": self.max_bytes,
         }
-
-
-# Commands of this client that change keys, and where their keys are in args.
-_WRITES: dict[Command[Any], Any] = {
-    **{c: slice(1, 2) for c in (commands.SET, commands.SET_TTL, commands.GETDEL, commands.DEL, commands.PEXPIRE,
-                                 commands.PERSIST, commands.PUSH, commands.INCRBY)},
-    commands.MSET: slice(1, None, 2),
-    commands.FLUSHDB: "all",
-}
 
 
 def off_stats(reason: str) -> dict[str, Any]:
