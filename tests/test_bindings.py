@@ -13,7 +13,7 @@ import pytest
 import tiny_mp_cache
 from conftest import ROOT, need_go
 from tiny_mp_cache import _bindings
-from tiny_mp_cache._commands import GET, GETDEL, PUSH, SET
+from tiny_mp_cache._commands import GET, GETDEL, LPUSH, RPUSH, SET
 
 TMC_H = os.path.join(ROOT, "go", "capi", "tmc.h")
 
@@ -39,6 +39,21 @@ def test_the_cdef_status_codes_match_tmc_h():
         header = {name: int(value) for name, value in re.findall(r"(TMC_\w+)\s*=\s*(-?\d+)", f.read())}
     assert len(header) == 8
     assert _bindings.STATUS == header
+
+
+def _op_enums(text: str) -> dict[str, list[str]]:
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.DOTALL)
+    return {name: re.findall(r"\w+", body) for name, body in re.findall(r"enum (tmc_\w+_op)\s*{([^}]*)}", text)}
+
+
+def test_the_cdef_operations_match_tmc_h():
+    """The fast paths' operations, by export: the cdef's enums are tmc.h's, in order (their values are their places)."""
+    if not os.path.exists(TMC_H):
+        pytest.skip("go/capi/tmc.h is not in this checkout")
+    with open(TMC_H) as f:
+        header = _op_enums(f.read())
+    assert set(header) == {"tmc_set_op", "tmc_value_op", "tmc_int_op", "tmc_list_op"}
+    assert _op_enums(_bindings.CDEF) == header
 
 
 def _status_numbers(source: str) -> list[str]:
@@ -83,22 +98,6 @@ def test_connection_and_timeout_errors_are_builtins_too():
     conn, timeout = _bindings.STATUS["TMC_ERR_CONN"], _bindings.STATUS["TMC_ERR_TIMEOUT"]
     assert isinstance(_bindings.error(conn, _bindings.ffi.new("char[]", b"x")), builtins.ConnectionError)
     assert isinstance(_bindings.error(timeout, _bindings.ffi.new("char[]", b"x")), builtins.TimeoutError)
-
-
-def test_unpack_keys():
-    packed = b"".join(len(k).to_bytes(4, "little") + k for k in (b"a", b"", "ключ".encode()))
-    assert _bindings.unpack_keys(packed, 3) == [b"a", b"", "ключ".encode()]
-    assert _bindings.unpack_keys(b"", 0) == []
-
-
-@pytest.mark.parametrize(
-    "packed, count",
-    [(b"\x05\x00\x00\x00abc", 1), (b"\x01\x00", 1), (b"\x01\x00\x00\x00ab", 1), (b"\x01\x00\x00\x00a", 2)],
-    ids=["short-body", "short-length", "trailing-bytes", "too-few-entries"],
-)
-def test_unpack_keys_rejects_malformed_lists(packed, count):
-    with pytest.raises(tiny_mp_cache.ProtocolError):
-        _bindings.unpack_keys(packed, count)
 
 
 # --- the raw replies of tmc_command and tmc_pipeline -----------------------------------
@@ -204,20 +203,20 @@ def test_threads_do_not_share_a_scratch_buffer(tcp_server):
 
 
 def test_push_takes_its_fast_path_for_one_value_and_the_command_path_for_more(tcp_server, monkeypatch):
-    """RPUSH/LPUSH of one value is tmc_push (bytes or a view); several values go through tmc_command."""
+    """RPUSH/LPUSH of one value is tmc_int (bytes or a view); several values go through tmc_command."""
     need_go()
     c = _bindings.GoClient(_bindings.library(), tcp_server.addr, 5.0)
     calls: list[str] = []
-    monkeypatch.setattr(c, "_lib", _Spy(c._lib, "tmc_push", calls))
+    monkeypatch.setattr(c, "_lib", _Spy(c._lib, "tmc_int", calls))
     try:
-        assert c.run(PUSH, [b"RPUSH", b"q", b"b"]) == 1
-        assert c.run(PUSH, [b"LPUSH", b"q", memoryview(b"a")]) == 2
-        assert c.run(PUSH, [b"RPUSH", b"q", b"c", b"d"]) == 4
-        assert calls == ["tmc_push", "tmc_push"]
+        assert c.run(RPUSH, [b"RPUSH", b"q", b"b"]) == 1
+        assert c.run(LPUSH, [b"LPUSH", b"q", memoryview(b"a")]) == 2
+        assert c.run(RPUSH, [b"RPUSH", b"q", b"c", b"d"]) == 4
+        assert calls == ["tmc_int", "tmc_int"]
         assert tiny_mp_cache.TinyCache(tcp_server.addr).execute_command("LRANGE", "q", 0, -1) == [b"a", b"b", b"c", b"d"]
         c.run(SET, [b"SET", b"s", b"x"])
         with pytest.raises(tiny_mp_cache.ServerError, match="WRONGTYPE"):
-            c.run(PUSH, [b"RPUSH", b"s", b"v"])
+            c.run(RPUSH, [b"RPUSH", b"s", b"v"])
     finally:
         c.close()
 

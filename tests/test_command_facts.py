@@ -19,13 +19,13 @@ PACKAGE = os.path.dirname(_commands.__file__)
 
 def _tables(source: str, names: set[bytes], commands: set[str]) -> list[str]:
     """The literal lists, tuples, sets and dicts (keys) of source that hold two or more command names
-    (b"GET" in any case, or "GET": a lower-case str is a method's name) or Commands of the table (commands.GET, GET)."""
+    (b"GET" in any case, or "GET" as written: "get" is a method's name) or Commands of the table (commands.GET, GET)."""
 
     def mentions(node: ast.AST | None) -> bool:
         if isinstance(node, ast.Constant) and isinstance(node.value, bytes):
             return node.value.upper() in names
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            return node.value.isupper() and node.value.encode() in names
+            return node.value.encode() in names
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
             return node.value.id in ("commands", "_commands") and node.attr in commands
         return isinstance(node, ast.Name) and node.id in commands
@@ -44,13 +44,15 @@ def _tables(source: str, names: set[bytes], commands: set[str]) -> list[str]:
 
 
 def test_no_module_keeps_a_second_table_of_commands():
-    """Matching name bytes against a hand-written table (the old _near._WRITES, _cluster._ROUTES) is a second home for facts."""
+    """Matching name bytes against a hand-written table (the old _near._WRITES, _cluster._ROUTES) is a second
+    home for facts, and so is a table of fast paths by their names (the old _bindings._FAST)."""
     commands = {name for name, v in vars(_commands).items() if isinstance(v, Command)}
+    fast = {v.fast.encode() for v in vars(_commands).values() if isinstance(v, Command) and v.fast}
     tables = {}
     for name in sorted(os.listdir(PACKAGE)):
         if name.endswith(".py") and name != "_commands.py":
             with open(os.path.join(PACKAGE, name)) as f:
-                found = _tables(f.read(), set(BY_NAME), commands)
+                found = _tables(f.read(), set(BY_NAME) | fast, commands)
             if found:
                 tables[name] = found
     assert tables == {}
@@ -61,6 +63,7 @@ def test_the_table_check_catches_a_table():
     commands = {"SET", "DEL"}
     assert _tables('W = {b"SET": 1, b"DEL": 2}', {b"SET", b"DEL"}, commands)
     assert _tables("W = (commands.SET, commands.DEL)", set(), commands)
+    assert _tables('FAST = {"TMC_GET": get, "TMC_SET": set}', {b"TMC_GET", b"TMC_SET"}, commands)
     assert _tables('if name in ("SET", "DEL"): pass', {b"SET", b"DEL"}, commands)
     assert not _tables('args = [b"SET", key, value]', {b"SET", b"DEL"}, commands)
     assert not _tables('methods = ("set", "delete")', {b"SET", b"DEL"}, commands)
@@ -100,7 +103,7 @@ def test_execute_command_reads_the_facts_of_its_name():
 def test_every_write_of_a_method_says_so():
     """What the near cache drops comes from writes: every Command that changes keys has it."""
     c = _commands
-    writes = [c.SET, c.SET_TTL, c.GETDEL, c.DEL, c.MSET, c.PEXPIRE, c.PERSIST, c.PUSH, c.BLPOP, c.INCRBY, c.FLUSHDB]
+    writes = [c.SET, c.SET_TTL, c.GETDEL, c.DEL, c.MSET, c.PEXPIRE, c.PERSIST, c.RPUSH, c.LPUSH, c.BLPOP, c.INCRBY, c.FLUSHDB]
     reads = [c.GET, c.MGET, c.KEYS, c.DBSIZE, c.PTTL, c.LLEN, c.EXISTS, c.TYPE, c.SCAN, c.INFO, c.GET_DEADLINE]
     assert [w.names for w in writes if not w.writes] == []
     assert [r.names for r in reads if r.writes] == []

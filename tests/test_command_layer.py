@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 
 import pytest
 from tiny_mp_cache import AsyncPipeline, AsyncTinyCache, Pipeline, TinyCache, _commands
@@ -19,7 +20,7 @@ def test_reads_are_idempotent_and_writes_are_not():
     c = _commands
     reads = [c.GET, c.KEYS, c.DBSIZE, c.PTTL, c.EXISTS, c.TYPE, c.LLEN, c.SCAN, c.INFO, c.GET_DEADLINE, c.MGET,
              c.MGET_DEADLINE, c.mget_command(2), c.mget_deadline_command(2), c.stats_command(0)]
-    writes = [c.SET, c.SET_TTL, c.GETDEL, c.MSET, c.PEXPIRE, c.PERSIST, c.PUSH, c.BLPOP, c.INCRBY, c.FLUSHDB, c.RAW]
+    writes = [c.SET, c.SET_TTL, c.GETDEL, c.MSET, c.PEXPIRE, c.PERSIST, c.RPUSH, c.LPUSH, c.BLPOP, c.INCRBY, c.FLUSHDB, c.RAW]
     # Sent only by execute_command (RAW, never resent): on the table for their other facts.
     facts_only = [c.FLUSHALL, c.UNLINK, c.TOUCH, c.KEYLESS, c.MULTI]
     assert [command.parse for command in reads if not command.idempotent] == []
@@ -38,10 +39,11 @@ def test_a_pipeline_is_idempotent_when_every_command_it_sends_is():
 def test_every_fast_path_is_one_the_bindings_know():
     from tiny_mp_cache import _bindings
 
+    """Each names an operation of tmc.h's enums (the cdef's copy), and every operation there has its Command."""
     fast = {c.fast for c in _all_commands() if c.fast is not None}
     assert fast == set(_bindings._FAST)
     for name in fast:
-        assert f" {name}(" in _bindings.CDEF
+        assert re.search(rf"enum tmc_\w+_op {{[^}}]*\b{name}\b", _bindings.CDEF), name
 
 
 def test_the_clients_define_no_command_of_their_own():

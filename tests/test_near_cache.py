@@ -665,8 +665,8 @@ def test_async(server: Any, writer: Writer) -> None:
 
 
 def test_the_fill_commands_read_values_and_deadlines_alike_in_every_client(server: Any, writer: Writer) -> None:
-    # GET_DEADLINE and mget_deadline_command: the Go fast paths (tmc_get_deadline,
-    # tmc_mget_deadline), the pure client and the async client must agree.
+    # GET_DEADLINE and mget_deadline_command: the Go fast paths (TMC_GET_DEADLINE,
+    # TMC_MGET_DEADLINE), the pure client and the async client must agree.
     from tiny_mp_cache import _commands
 
     writer("SET", "ttl", "a", "PX", "60000")

@@ -31,7 +31,8 @@ from ._resp import DEFAULT_MAX_REPLY, Arg, Reply, parse_replies
 
 # Copied from go/capi/tmc.h, which documents ownership and semantics
 # (tests/test_bindings.py checks that they agree). The status codes are
-# read from here (STATUS), never written again as numbers.
+# read from here (STATUS), never written again as numbers, and so are the
+# fast paths' operations (_FAST).
 CDEF = """
 enum tmc_status {
     TMC_OK          = 0,
@@ -44,29 +45,24 @@ enum tmc_status {
     TMC_ERR_INTR    = -6,
 };
 
+enum tmc_set_op { TMC_SET };
+enum tmc_value_op { TMC_GET, TMC_GETDEL, TMC_GET_DEADLINE };
+enum tmc_int_op { TMC_DEL, TMC_DBSIZE, TMC_RPUSH, TMC_LPUSH };
+enum tmc_list_op { TMC_KEYS, TMC_MGET, TMC_MGET_DEADLINE };
+
 int  tmc_open(const char *addr, size_t addr_len, double timeout, size_t max_reply,
               uint64_t *out, char *err, size_t err_cap);
 void tmc_close(uint64_t h);
 
 int tmc_set(uint64_t h, const char *key, size_t key_len,
             const char *val, size_t val_len, char *err, size_t err_cap);
-int tmc_get(uint64_t h, const char *key, size_t key_len, char *buf, size_t buf_cap,
-            char **out, size_t *out_len, char *err, size_t err_cap);
-int tmc_pop(uint64_t h, const char *key, size_t key_len, char *buf, size_t buf_cap,
-            char **out, size_t *out_len, char *err, size_t err_cap);
-int tmc_get_deadline(uint64_t h, const char *key, size_t key_len, char *buf, size_t buf_cap,
-                     char **out, size_t *out_len, int64_t *deadline, char *err, size_t err_cap);
-int tmc_delete(uint64_t h, const char *key, size_t key_len,
-               int64_t *out, char *err, size_t err_cap);
-int tmc_push(uint64_t h, const char *key, size_t key_len, const char *val, size_t val_len,
-             int left, int64_t *out, char *err, size_t err_cap);
-int tmc_keys(uint64_t h, const char *pattern, size_t pattern_len,
-             char **out, size_t *out_len, int64_t *count, char *err, size_t err_cap);
-int tmc_len(uint64_t h, int64_t *out, char *err, size_t err_cap);
-int tmc_mget(uint64_t h, int n, const char **keys, const size_t *key_len,
-             char **out, size_t *out_len, char *err, size_t err_cap);
-int tmc_mget_deadline(uint64_t h, int n, const char **keys, const size_t *key_len,
-                      char **out, size_t *out_len, int64_t *deadlines, char *err, size_t err_cap);
+int tmc_value(uint64_t h, int op, const char *key, size_t key_len, char *buf, size_t buf_cap,
+              char **out, size_t *out_len, int64_t *deadline, char *err, size_t err_cap);
+int tmc_int(uint64_t h, int op, const char *key, size_t key_len, const char *val, size_t val_len,
+            int64_t *out, char *err, size_t err_cap);
+int tmc_list(uint64_t h, int op, int n, const char **keys, const size_t *key_len,
+             char **out, size_t *out_len, int64_t *count, int64_t *deadlines,
+             char *err, size_t err_cap);
 int tmc_command(uint64_t h, int retry, int argc, const char **argv, const size_t *arglen,
                 char **out, size_t *out_len, char *err, size_t err_cap);
 int tmc_command_wait(uint64_t h, double wait, int argc, const char **argv,
@@ -245,8 +241,8 @@ class GoClient:
     def run(self, command: Any, args: list[Arg]) -> Reply:
         """Run one command of the command layer (a _commands.Command and its args) and return its reply.
 
-        A command with a fast path (command.fast names the capi function)
-        takes it, and gets its reply already parsed by Go; any other goes
+        A command with a fast path (command.fast names its operation in
+        tmc.h, run by the export of its enum: TMC_GET by tmc_value) takes it, and gets its reply already parsed by Go; any other goes
         through tmc_command (tmc_command_wait when it blocks) as raw RESP,
         parsed here. An error reply is returned as a ServerError.
         """
@@ -273,9 +269,10 @@ class GoClient:
         argv, lens, buffers = _argv([arg for args in commands for arg in args])
         return self._replies(len(commands), self._lib.tmc_pipeline, self._h(), retry, len(commands), argcs, argv, lens)
 
-    # --- the fast paths: each takes a command's args and returns its reply as RESP parsing would ---
+    # --- the fast paths, one per export (tmc_set, tmc_value, tmc_int, tmc_list): each takes
+    # a command's args and its operation, and returns its reply as RESP parsing would ---
 
-    def _set(self, args: list[Arg]) -> Reply:  # SET key value
+    def _set(self, args: list[Arg], op: int, deadlines: bool) -> Reply:  # SET key value
         key, value = args[1], args[2]
         # cffi passes bytes to a char * as a pointer to its contents; other
         # buffers need a cdata view, which costs as much again.
@@ -289,96 +286,50 @@ class GoClient:
         finally:
             _scratch.s = s
 
-    def _push(self, args: list[Arg]) -> Reply:  # RPUSH or LPUSH key value: one value; more take tmc_command
-        if len(args) != 3:
-            return self._command(commands.PUSH, args)
-        key, value = args[1], args[2]
+    def _value(self, args: list[Arg], op: int, deadlines: bool) -> Reply:  # GET key, GETDEL key; [value, deadline]
+        key = args[1]
+        s = _take_scratch()
+        try:
+            status = self._lib.tmc_value(
+                self._h(), op, key, len(key), s.buf, VALUE_BUF, s.out, s.out_len, s.deadline, s.err, ERR_CAP
+            )
+            if status == NIL:
+                return [None, s.deadline[0]] if deadlines else None
+            if status != OK:
+                raise error(status, s.err)
+            p = s.out[0]
+            try:
+                value = ffi.unpack(p, s.out_len[0])
+            finally:
+                if p != s.buf:
+                    self._lib.tmc_free(p)
+            return [value, s.deadline[0]] if deadlines else value
+        finally:
+            _scratch.s = s
+
+    def _int(self, args: list[Arg], op: int, deadlines: bool) -> Reply:  # DEL key, DBSIZE, RPUSH/LPUSH key value
+        if len(args) > 3:  # a push of several values: tmc_int takes one
+            return self._command(commands.RAW, args)
+        key = args[1] if len(args) > 1 else b""
+        value = args[2] if len(args) > 2 else b""
         data = value if value.__class__ is bytes else ffi.from_buffer(value)
         s = _take_scratch()
         try:
-            status = self._lib.tmc_push(self._h(), key, len(key), data, len(value), args[0] == b"LPUSH", s.n,
-                                        s.err, ERR_CAP)
+            status = self._lib.tmc_int(self._h(), op, key, len(key), data, len(value), s.n, s.err, ERR_CAP)
             if status != OK:
                 raise error(status, s.err)
             return int(s.n[0])
         finally:
             _scratch.s = s
 
-    def _delete(self, args: list[Arg]) -> Reply:  # DEL key
-        key = args[1]
-        out = ffi.new("int64_t *")
-        err = ffi.new("char[]", ERR_CAP)
-        status = self._lib.tmc_delete(self._h(), key, len(key), out, err, ERR_CAP)
-        if status != OK:
-            raise error(status, err)
-        return int(out[0])
-
-    def _keys(self, args: list[Arg]) -> Reply:  # KEYS pattern
-        pattern = args[1]
-        out = ffi.new("char **")
-        out_len = ffi.new("size_t *")
-        count = ffi.new("int64_t *")
-        err = ffi.new("char[]", ERR_CAP)
-        status = self._lib.tmc_keys(self._h(), pattern, len(pattern), out, out_len, count, err, ERR_CAP)
-        if status != OK:
-            raise error(status, err)
-        try:
-            packed = ffi.unpack(out[0], out_len[0]) if out_len[0] else b""
-        finally:
-            self._lib.tmc_free(out[0])
-        return unpack_keys(packed, count[0])
-
-    def _len(self, args: list[Arg]) -> Reply:  # DBSIZE
-        out = ffi.new("int64_t *")
-        err = ffi.new("char[]", ERR_CAP)
-        status = self._lib.tmc_len(self._h(), out, err, ERR_CAP)
-        if status != OK:
-            raise error(status, err)
-        return int(out[0])
-
-    def _mget(self, args: list[Arg]) -> Reply:  # MGET key...: one packed buffer from tmc_mget
+    def _list(self, args: list[Arg], op: int, deadlines: bool) -> Reply:  # KEYS pattern, MGET key...; [values, deadline...]
         keys = args[1:]
         argv, lens, buffers = _argv(keys)  # buffers: alive until the call returns
-        out = ffi.new("char **")
-        out_len = ffi.new("size_t *")
-        err = ffi.new("char[]", ERR_CAP)
-        status = self._lib.tmc_mget(self._h(), len(keys), argv, lens, out, out_len, err, ERR_CAP)
-        if status != OK:
-            raise error(status, err)
-        try:
-            packed = ffi.unpack(out[0], out_len[0]) if out_len[0] else b""
-        finally:
-            self._lib.tmc_free(out[0])
-        return unpack_values(packed, len(keys))
-
-    def _get_deadline(self, args: list[Arg]) -> Reply:  # GET key + PEXPIRETIME key: [value, deadline]
-        key = args[1]
+        times = ffi.new("int64_t[]", len(keys)) if deadlines else ffi.NULL
         s = _take_scratch()
         try:
-            status = self._lib.tmc_get_deadline(
-                self._h(), key, len(key), s.buf, VALUE_BUF, s.out, s.out_len, s.deadline, s.err, ERR_CAP
-            )
-            if status == NIL:
-                return [None, s.deadline[0]]
-            if status != OK:
-                raise error(status, s.err)
-            p = s.out[0]
-            try:
-                return [ffi.unpack(p, s.out_len[0]), s.deadline[0]]
-            finally:
-                if p != s.buf:
-                    self._lib.tmc_free(p)
-        finally:
-            _scratch.s = s
-
-    def _mget_deadline(self, args: list[Arg]) -> Reply:  # MGET key... + PEXPIRETIME of each: [values, deadline...]
-        keys = args[1:]
-        argv, lens, buffers = _argv(keys)  # buffers: alive until the call returns
-        deadlines = ffi.new("int64_t[]", len(keys))
-        s = _take_scratch()
-        try:
-            status = self._lib.tmc_mget_deadline(
-                self._h(), len(keys), argv, lens, s.out, s.out_len, deadlines, s.err, ERR_CAP
+            status = self._lib.tmc_list(
+                self._h(), op, len(keys), argv, lens, s.out, s.out_len, s.n, times, s.err, ERR_CAP
             )
             if status != OK:
                 raise error(status, s.err)
@@ -387,9 +338,10 @@ class GoClient:
                 packed = ffi.unpack(p, s.out_len[0]) if s.out_len[0] else b""
             finally:
                 self._lib.tmc_free(p)
+            values = unpack_values(packed, s.n[0])
         finally:
             _scratch.s = s
-        return [unpack_values(packed, len(keys)), *ffi.unpack(deadlines, len(keys))]
+        return [values, *ffi.unpack(times, len(keys))] if deadlines else values
 
     def _replies(self, count: int, fn: Any, *args: Any) -> list[Reply]:
         """Call fn(*args, out, out_len, err, cap) and parse the count raw replies it returns."""
@@ -407,43 +359,25 @@ class GoClient:
             _scratch.s = s
         return parse_replies(raw, count)
 
-    def _value(self, args: list[Arg], capi: str) -> Reply:  # GET key, GETDEL key
-        key = args[1]
-        s = _take_scratch()
-        try:
-            status = getattr(self._lib, capi)(self._h(), key, len(key), s.buf, VALUE_BUF, s.out, s.out_len, s.err, ERR_CAP)
-            if status == NIL:
-                return None
-            if status != OK:
-                raise error(status, s.err)
-            p = s.out[0]
-            try:
-                return ffi.unpack(p, s.out_len[0])
-            finally:
-                if p != s.buf:
-                    self._lib.tmc_free(p)
-        finally:
-            _scratch.s = s
-
     def _h(self) -> int:
         if self._handle is None:
             raise ValueError("operation on a closed TinyCache")
         return self._handle
 
 
-# A Command's fast path, by the capi function its `fast` names.
-_FAST: dict[str, Any] = {
-    "tmc_set": GoClient._set,
-    "tmc_get": functools.partial(GoClient._value, capi="tmc_get"),  # (a partial: no Python frame of its own)
-    "tmc_pop": functools.partial(GoClient._value, capi="tmc_pop"),
-    "tmc_push": GoClient._push,
-    "tmc_delete": GoClient._delete,
-    "tmc_keys": GoClient._keys,
-    "tmc_len": GoClient._len,
-    "tmc_mget": GoClient._mget,
-    "tmc_get_deadline": GoClient._get_deadline,
-    "tmc_mget_deadline": GoClient._mget_deadline,
-}
+def _fast_paths() -> dict[str, Any]:
+    """A Command's fast path, by the operation its `fast` names: derived from the cdef's enums
+    (enum tmc_X_op lists the operations of export tmc_X, which GoClient._X calls), not written again."""
+    paths = {}
+    for export in ("set", "value", "int", "list"):
+        adapter = getattr(GoClient, "_" + export)
+        for name, op in ffi.typeof(f"enum tmc_{export}_op").relements.items():
+            # a partial: no Python frame of its own
+            paths[name] = functools.partial(adapter, op=op, deadlines=name.endswith("_DEADLINE"))
+    return paths
+
+
+_FAST: dict[str, Any] = _fast_paths()
 
 
 def _argv(args: Sequence[Arg]) -> tuple[Any, Any, list[Any]]:
@@ -452,11 +386,11 @@ def _argv(args: Sequence[Arg]) -> tuple[Any, Any, list[Any]]:
     return ffi.new("const char *[]", buffers), ffi.new("size_t[]", [len(arg) for arg in args]), buffers
 
 
-_MISSING = 0xFFFFFFFF  # the length tmc_mget gives a missing value
+_MISSING = 0xFFFFFFFF  # the length tmc_list gives a missing value
 
 
 def unpack_values(packed: bytes, count: int, what: str = "value") -> list[bytes | None]:
-    """Split tmc_mget/tmc_keys output: count entries of [4-byte LE length][bytes], length 0xFFFFFFFF for None."""
+    """Split tmc_list output: count entries of [4-byte LE length][bytes], length 0xFFFFFFFF for None."""
     values: list[bytes | None] = []
     view = memoryview(packed)
     pos = 0
@@ -475,16 +409,6 @@ def unpack_values(packed: bytes, count: int, what: str = "value") -> list[bytes 
     if pos != len(view):
         raise ProtocolError(f"trailing bytes in the {what} list from the Go library")
     return values
-
-
-def unpack_keys(packed: bytes, count: int) -> list[bytes]:
-    """Split tmc_keys output, the layout of unpack_values without missing entries."""
-    keys = []
-    for key in unpack_values(packed, count, "key"):
-        if key is None:
-            raise ProtocolError("missing entry in the key list from the Go library")
-        keys.append(key)
-    return keys
 
 
 class Server:

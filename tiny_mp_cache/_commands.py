@@ -11,8 +11,9 @@ self._execute(command, args), and the clients differ only in that method:
     AsyncTinyCache._execute  a coroutine over asyncio streams
 
 A transport moves bytes and returns the raw Reply; finish() turns it into
-the result. The Go fast path (tmc_get and friends, which skip RESP parsing
-in Python) is a property of a Command: its `fast` names the capi function.
+the result. The Go fast path (TMC_GET and friends, which skip RESP parsing
+in Python) is a property of a Command: its `fast` names the operation in
+go/capi/tmc.h.
 
 This is the only place that knows which command each operation sends.
 """
@@ -425,21 +426,21 @@ def _stats_of(db: int) -> Callable[[Reply], dict[str, int]]:
 
 # --- the commands ----------------------------------------------------------------
 
-SET = Command(_ok, b"SET", keys=ONE_KEY, writes=True, fast="tmc_set")  # SET key value: tmc_set takes exactly these
+SET = Command(_ok, b"SET", keys=ONE_KEY, writes=True, fast="TMC_SET")  # SET key value: TMC_SET takes exactly these
 SET_TTL = Command(_ok, b"SET", keys=ONE_KEY, writes=True)  # SET key value PX ms
-GET = Command(_bulk, b"GET", keys=ONE_KEY, fast="tmc_get", idempotent=True)
-GETDEL = Command(_bulk, b"GETDEL", keys=ONE_KEY, writes=True, fast="tmc_pop")
+GET = Command(_bulk, b"GET", keys=ONE_KEY, fast="TMC_GET", idempotent=True)
+GETDEL = Command(_bulk, b"GETDEL", keys=ONE_KEY, writes=True, fast="TMC_GETDEL")
 DEL = Command(_int, b"DEL", keys=EVERY_ARG, writes=True, request="multi_shard", response="agg_sum",
-              fast="tmc_delete", idempotent=True)
-KEYS = Command(_keys, b"KEYS", request="all_shards", fast="tmc_keys", idempotent=True)
-DBSIZE = Command(_int, b"DBSIZE", request="all_shards", response="agg_sum", fast="tmc_len", idempotent=True)
-MGET = Command(_bulks, b"MGET", keys=EVERY_ARG, request="multi_shard", fast="tmc_mget", idempotent=True)
+              fast="TMC_DEL", idempotent=True)
+KEYS = Command(_keys, b"KEYS", request="all_shards", fast="TMC_KEYS", idempotent=True)
+DBSIZE = Command(_int, b"DBSIZE", request="all_shards", response="agg_sum", fast="TMC_DBSIZE", idempotent=True)
+MGET = Command(_bulks, b"MGET", keys=EVERY_ARG, request="multi_shard", fast="TMC_MGET", idempotent=True)
 MSET = Command(_ok, b"MSET", keys=PAIRS, writes=True, request="multi_shard", response="all_succeeded")
 PEXPIRE = Command(_bool, b"PEXPIRE", keys=ONE_KEY, writes=True)
 PTTL = Command(_seconds, b"PTTL", keys=ONE_KEY, idempotent=True)
 PERSIST = Command(_bool, b"PERSIST", keys=ONE_KEY, writes=True)
-# tmc_push takes one value; more go as a plain command
-PUSH = Command(_int, b"RPUSH", b"LPUSH", keys=ONE_KEY, writes=True, fast="tmc_push")
+RPUSH = Command(_int, b"RPUSH", keys=ONE_KEY, writes=True, fast="TMC_RPUSH")  # TMC_RPUSH takes one value; more go as a plain command
+LPUSH = Command(_int, b"LPUSH", keys=ONE_KEY, writes=True, fast="TMC_LPUSH")
 BLPOP = Command(_popped, b"BLPOP", keys=BEFORE_LAST, writes=True, blocking=True)
 LLEN = Command(_int, b"LLEN", keys=ONE_KEY, idempotent=True)
 INCRBY = Command(_int, b"INCRBY", b"DECRBY", keys=ONE_KEY, writes=True)
@@ -499,9 +500,9 @@ def _value_deadline(reply: Reply) -> tuple[bytes | None, int]:
 
 
 # GET key and PEXPIRETIME key in one write: (value, the key's deadline in Unix ms; -1: none, -2: no key).
-# What the near cache reads on a miss; tmc_get_deadline skips RESP parsing in Python, as tmc_get does.
+# What the near cache reads on a miss; TMC_GET_DEADLINE skips RESP parsing in Python, as TMC_GET does.
 GET_DEADLINE = Command(
-    _value_deadline, b"GET", keys=ONE_KEY, fast="tmc_get_deadline", idempotent=True,
+    _value_deadline, b"GET", keys=ONE_KEY, fast="TMC_GET_DEADLINE", idempotent=True,
     sends=lambda args: [args, [b"PEXPIRETIME", args[1]]],
 )
 
@@ -511,7 +512,7 @@ def _mget_deadlines(args: list[Arg]) -> list[list[Arg]]:
 
 
 MGET_DEADLINE = Command(
-    _raw, b"MGET", keys=EVERY_ARG, request="multi_shard", fast="tmc_mget_deadline", idempotent=True, sends=_mget_deadlines
+    _raw, b"MGET", keys=EVERY_ARG, request="multi_shard", fast="TMC_MGET_DEADLINE", idempotent=True, sends=_mget_deadlines
 )
 
 
@@ -688,7 +689,9 @@ class Commands:
         k = key_arg(key)
         if not values:
             raise TypeError("push() needs at least one value")
-        return self._execute(PUSH, [b"LPUSH" if left else b"RPUSH", k, *(value_arg(v) for v in values)])
+        if left:
+            return self._execute(LPUSH, [b"LPUSH", k, *(value_arg(v) for v in values)])
+        return self._execute(RPUSH, [b"RPUSH", k, *(value_arg(v) for v in values)])
 
     def llen(self, key: str) -> Any:
         """Return the length of the list under key (0 when there is none)."""

@@ -109,6 +109,9 @@ func setErr(buf *C.char, bufCap C.size_t, msg string) {
 
 // fail reports err through the caller's buffer and returns its status.
 func fail(err error, buf *C.char, bufCap C.size_t) C.int {
+	if err == errNil {
+		return statusNil
+	}
 	setErr(buf, bufCap, err.Error())
 	var ce *client.Error
 	if !errors.As(err, &ce) {
@@ -145,14 +148,27 @@ func give(b []byte, out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.siz
 	return statusOK
 }
 
-func lookup(h C.uint64_t, errBuf *C.char, errCap C.size_t) (*client.Client, C.int) {
+// withClient runs call on the client of handle h and reports its error, if
+// any, through the caller's buffer: each export is its one meaningful line.
+func withClient(h C.uint64_t, errBuf *C.char, errCap C.size_t, call func(c *client.Client) error) C.int {
 	c, ok := clients.get(uint64(h))
 	if !ok {
 		setErr(errBuf, errCap, "the client is closed")
-		return nil, statusArg
+		return statusArg
 	}
-	return c, statusOK
+	if err := call(c); err != nil {
+		return fail(err, errBuf, errCap)
+	}
+	return statusOK
 }
+
+// errNil is what a call returns for a missing value: TMC_NIL, not an error.
+var errNil = errors.New("nil")
+
+// argError is an argument the caller got wrong: TMC_ERR_ARG with its message.
+type argError string
+
+func (e argError) Error() string { return string(e) }
 
 //export tmc_open
 func tmc_open(addr *C.char, addrLen C.size_t, timeout C.double, maxReply C.size_t, out *C.uint64_t, errBuf *C.char, errCap C.size_t) C.int {
@@ -190,14 +206,7 @@ func tmc_close(h C.uint64_t) {
 
 //export tmc_set
 func tmc_set(h C.uint64_t, key *C.char, keyLen C.size_t, val *C.char, valLen C.size_t, errBuf *C.char, errCap C.size_t) C.int {
-	c, st := lookup(h, errBuf, errCap)
-	if c == nil {
-		return st
-	}
-	if err := c.Set(view(key, keyLen), view(val, valLen)); err != nil {
-		return fail(err, errBuf, errCap)
-	}
-	return statusOK
+	return withClient(h, errBuf, errCap, func(c *client.Client) error { return c.Set(view(key, keyLen), view(val, valLen)) })
 }
 
 // cValue is where a get-like call reads its value: the caller's buffer
@@ -220,103 +229,65 @@ func (m *cValue) alloc(n int) []byte {
 	return unsafe.Slice((*byte)(m.p), n)
 }
 
-// hand gives the value to C, or frees the memory if there is no value.
-func (m *cValue) hand(v []byte, ok bool, err error, out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.size_t) C.int {
-	if err != nil || !ok {
-		C.free(m.p) // free(NULL) is fine
-		if err != nil {
-			return fail(err, errBuf, errCap)
-		}
-		return statusNil
-	}
-	*out = (*C.char)(m.buf)
-	if m.p != nil {
-		*out = (*C.char)(m.p)
-	}
-	*outLen = C.size_t(len(v))
-	return statusOK
-}
-
-//export tmc_get
-func tmc_get(h C.uint64_t, key *C.char, keyLen C.size_t, buf *C.char, bufCap C.size_t, out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.size_t) C.int {
-	return readValue((*client.Client).GetIn, h, key, keyLen, buf, bufCap, out, outLen, errBuf, errCap)
-}
-
-//export tmc_pop
-func tmc_pop(h C.uint64_t, key *C.char, keyLen C.size_t, buf *C.char, bufCap C.size_t, out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.size_t) C.int {
-	return readValue((*client.Client).GetDelIn, h, key, keyLen, buf, bufCap, out, outLen, errBuf, errCap)
-}
-
-// readValue runs a get-like call of the client and hands its value to C.
-func readValue(read func(*client.Client, []byte, func(int) []byte) ([]byte, bool, error), h C.uint64_t, key *C.char, keyLen C.size_t, buf *C.char, bufCap C.size_t, out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.size_t) C.int {
-	c, st := lookup(h, errBuf, errCap)
-	if c == nil {
-		return st
-	}
+//export tmc_value
+func tmc_value(h C.uint64_t, op C.int, key *C.char, keyLen C.size_t, buf *C.char, bufCap C.size_t, out **C.char, outLen *C.size_t, deadline *C.int64_t, errBuf *C.char, errCap C.size_t) C.int {
 	m := cValue{buf: unsafe.Pointer(buf), bufCap: int(bufCap)}
-	v, ok, err := read(c, view(key, keyLen), m.alloc)
-	return m.hand(v, ok, err, out, outLen, errBuf, errCap)
-}
-
-//export tmc_get_deadline
-func tmc_get_deadline(h C.uint64_t, key *C.char, keyLen C.size_t, buf *C.char, bufCap C.size_t, out **C.char, outLen *C.size_t, deadline *C.int64_t, errBuf *C.char, errCap C.size_t) C.int {
-	read := func(c *client.Client, key []byte, alloc func(int) []byte) ([]byte, bool, error) {
-		v, ok, ms, err := c.GetDeadlineIn(key, alloc)
-		if err == nil {
-			*deadline = C.int64_t(ms)
+	st := withClient(h, errBuf, errCap, func(c *client.Client) error {
+		var v []byte
+		var ok bool
+		var err error
+		switch op {
+		case C.TMC_GET:
+			v, ok, err = c.GetIn(view(key, keyLen), m.alloc)
+		case C.TMC_GETDEL:
+			v, ok, err = c.GetDelIn(view(key, keyLen), m.alloc)
+		case C.TMC_GET_DEADLINE:
+			var ms int64
+			if v, ok, ms, err = c.GetDeadlineIn(view(key, keyLen), m.alloc); err == nil {
+				*deadline = C.int64_t(ms)
+			}
+		default:
+			return argError(fmt.Sprintf("tmc_value: unknown operation %d", op))
 		}
-		return v, ok, err
+		if err == nil && !ok {
+			return errNil
+		}
+		*out, *outLen = (*C.char)(m.buf), C.size_t(len(v))
+		if m.p != nil {
+			*out = (*C.char)(m.p)
+		}
+		return err
+	})
+	if st != statusOK {
+		C.free(m.p) // free(NULL) is fine
 	}
-	return readValue(read, h, key, keyLen, buf, bufCap, out, outLen, errBuf, errCap)
+	return st
 }
 
-//export tmc_delete
-func tmc_delete(h C.uint64_t, key *C.char, keyLen C.size_t, out *C.int64_t, errBuf *C.char, errCap C.size_t) C.int {
-	c, st := lookup(h, errBuf, errCap)
-	if c == nil {
-		return st
-	}
-	n, err := c.Del(view(key, keyLen))
-	if err != nil {
-		return fail(err, errBuf, errCap)
-	}
-	*out = C.int64_t(n)
-	return statusOK
-}
-
-//export tmc_push
-func tmc_push(h C.uint64_t, key *C.char, keyLen C.size_t, val *C.char, valLen C.size_t, left C.int, out *C.int64_t, errBuf *C.char, errCap C.size_t) C.int {
-	c, st := lookup(h, errBuf, errCap)
-	if c == nil {
-		return st
-	}
-	n, err := c.Push(view(key, keyLen), view(val, valLen), left != 0)
-	if err != nil {
-		return fail(err, errBuf, errCap)
-	}
-	*out = C.int64_t(n)
-	return statusOK
-}
-
-//export tmc_keys
-func tmc_keys(h C.uint64_t, pattern *C.char, patternLen C.size_t, out **C.char, outLen *C.size_t, count *C.int64_t, errBuf *C.char, errCap C.size_t) C.int {
-	c, st := lookup(h, errBuf, errCap)
-	if c == nil {
-		return st
-	}
-	keys, err := c.Keys(view(pattern, patternLen))
-	if err != nil {
-		return fail(err, errBuf, errCap)
-	}
-	*count = C.int64_t(len(keys))
-	return give(pack(keys), out, outLen, errBuf, errCap)
+//export tmc_int
+func tmc_int(h C.uint64_t, op C.int, key *C.char, keyLen C.size_t, val *C.char, valLen C.size_t, out *C.int64_t, errBuf *C.char, errCap C.size_t) C.int {
+	return withClient(h, errBuf, errCap, func(c *client.Client) (err error) {
+		var n int64
+		switch op {
+		case C.TMC_DEL:
+			n, err = c.Del(view(key, keyLen))
+		case C.TMC_DBSIZE:
+			n, err = c.DBSize()
+		case C.TMC_RPUSH, C.TMC_LPUSH:
+			n, err = c.Push(view(key, keyLen), view(val, valLen), op == C.TMC_LPUSH)
+		default:
+			return argError(fmt.Sprintf("tmc_int: unknown operation %d", op))
+		}
+		*out = C.int64_t(n)
+		return err
+	})
 }
 
 // nilLen marks a missing value in the output of pack.
 const nilLen = 0xFFFFFFFF
 
-// pack lays out byte strings as tmc_keys and tmc_mget return them: each a
-// 4-byte little-endian length and its bytes, or nilLen alone for nil.
+// pack lays out byte strings as tmc_list returns them: each a 4-byte
+// little-endian length and its bytes, or nilLen alone for nil.
 func pack(vals [][]byte) []byte {
 	size := 0
 	for _, v := range vals {
@@ -334,130 +305,94 @@ func pack(vals [][]byte) []byte {
 	return packed
 }
 
-// mgetArgs checks an MGET's handle and keys, for tmc_mget and tmc_mget_deadline.
-func mgetArgs(h C.uint64_t, n C.int, keys **C.char, keyLen *C.size_t, errBuf *C.char, errCap C.size_t) (*client.Client, [][]byte, C.int) {
-	c, st := lookup(h, errBuf, errCap)
-	if c == nil {
-		return nil, nil, st
-	}
-	if n <= 0 {
-		setErr(errBuf, errCap, "mget needs at least one key")
-		return nil, nil, statusArg
-	}
-	return c, args(n, keys, keyLen), 0
+//export tmc_list
+func tmc_list(h C.uint64_t, op C.int, n C.int, keys **C.char, keyLen *C.size_t, out **C.char, outLen *C.size_t, count *C.int64_t, deadlines *C.int64_t, errBuf *C.char, errCap C.size_t) C.int {
+	return withReply(h, out, outLen, errBuf, errCap, func(c *client.Client) (vals []byte, err error) {
+		if n <= 0 {
+			return nil, argError("a list call needs at least one key (KEYS: its pattern)")
+		}
+		names := args(n, keys, keyLen)
+		var list [][]byte
+		switch op {
+		case C.TMC_KEYS:
+			list, err = c.Keys(names[0])
+		case C.TMC_MGET:
+			list, err = c.MGet(names)
+		case C.TMC_MGET_DEADLINE:
+			var ms []int64
+			if list, ms, err = c.MGetDeadlines(names); err == nil {
+				dst := unsafe.Slice(deadlines, int(n))
+				for i := range dst {
+					dst[i] = C.int64_t(ms[i])
+				}
+			}
+		default:
+			return nil, argError(fmt.Sprintf("tmc_list: unknown operation %d", op))
+		}
+		*count = C.int64_t(len(list))
+		return pack(list), err
+	})
 }
 
-//export tmc_mget
-func tmc_mget(h C.uint64_t, n C.int, keys **C.char, keyLen *C.size_t, out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.size_t) C.int {
-	c, names, st := mgetArgs(h, n, keys, keyLen, errBuf, errCap)
-	if c == nil {
+// withReply is withClient for a call whose reply is bytes, handed to the
+// caller in C memory (freed with tmc_free).
+func withReply(h C.uint64_t, out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.size_t, call func(c *client.Client) ([]byte, error)) C.int {
+	var reply []byte
+	st := withClient(h, errBuf, errCap, func(c *client.Client) (err error) {
+		reply, err = call(c)
+		return err
+	})
+	if st != statusOK {
 		return st
 	}
-	vals, err := c.MGet(names)
-	if err != nil {
-		return fail(err, errBuf, errCap)
-	}
-	return give(pack(vals), out, outLen, errBuf, errCap)
-}
-
-//export tmc_mget_deadline
-func tmc_mget_deadline(h C.uint64_t, n C.int, keys **C.char, keyLen *C.size_t, out **C.char, outLen *C.size_t, deadlines *C.int64_t, errBuf *C.char, errCap C.size_t) C.int {
-	c, names, st := mgetArgs(h, n, keys, keyLen, errBuf, errCap)
-	if c == nil {
-		return st
-	}
-	vals, ms, err := c.MGetDeadlines(names)
-	if err != nil {
-		return fail(err, errBuf, errCap)
-	}
-	dst := unsafe.Slice(deadlines, int(n))
-	for i := range dst {
-		dst[i] = C.int64_t(ms[i])
-	}
-	return give(pack(vals), out, outLen, errBuf, errCap)
-}
-
-//export tmc_len
-func tmc_len(h C.uint64_t, out *C.int64_t, errBuf *C.char, errCap C.size_t) C.int {
-	c, st := lookup(h, errBuf, errCap)
-	if c == nil {
-		return st
-	}
-	n, err := c.DBSize()
-	if err != nil {
-		return fail(err, errBuf, errCap)
-	}
-	*out = C.int64_t(n)
-	return statusOK
+	return give(reply, out, outLen, errBuf, errCap)
 }
 
 //export tmc_command
 func tmc_command(h C.uint64_t, retry C.int, argc C.int, argv **C.char, argLen *C.size_t, out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.size_t) C.int {
-	c, st := lookup(h, errBuf, errCap)
-	if c == nil {
-		return st
-	}
-	if argc <= 0 {
-		setErr(errBuf, errCap, "a command needs at least its name")
-		return statusArg
-	}
-	raw, err := c.DoRetry(retry != 0, args(argc, argv, argLen)...)
-	if err != nil {
-		return fail(err, errBuf, errCap)
-	}
-	return give(raw, out, outLen, errBuf, errCap)
+	return withReply(h, out, outLen, errBuf, errCap, func(c *client.Client) ([]byte, error) {
+		if argc <= 0 {
+			return nil, argError("a command needs at least its name")
+		}
+		return c.DoRetry(retry != 0, args(argc, argv, argLen)...)
+	})
 }
 
 //export tmc_command_wait
 func tmc_command_wait(h C.uint64_t, wait C.double, argc C.int, argv **C.char, argLen *C.size_t, out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.size_t) C.int {
-	c, st := lookup(h, errBuf, errCap)
-	if c == nil {
-		return st
-	}
-	if argc <= 0 {
-		setErr(errBuf, errCap, "a command needs at least its name")
-		return statusArg
-	}
-	w := time.Duration(-1)
-	if wait >= 0 {
-		w = time.Duration(float64(wait) * float64(time.Second))
-	}
-	raw, err := c.DoWait(w, args(argc, argv, argLen)...)
-	if err != nil {
-		return fail(err, errBuf, errCap)
-	}
-	return give(raw, out, outLen, errBuf, errCap)
+	return withReply(h, out, outLen, errBuf, errCap, func(c *client.Client) ([]byte, error) {
+		if argc <= 0 {
+			return nil, argError("a command needs at least its name")
+		}
+		w := time.Duration(-1) // wait < 0: no limit
+		if wait >= 0 {
+			w = time.Duration(float64(wait) * float64(time.Second))
+		}
+		return c.DoWait(w, args(argc, argv, argLen)...)
+	})
 }
 
 //export tmc_pipeline
 func tmc_pipeline(h C.uint64_t, retry C.int, ncmds C.int, argcs *C.int, argv **C.char, argLen *C.size_t, out **C.char, outLen *C.size_t, errBuf *C.char, errCap C.size_t) C.int {
-	c, st := lookup(h, errBuf, errCap)
-	if c == nil {
-		return st
-	}
-	if ncmds <= 0 {
-		setErr(errBuf, errCap, "a pipeline needs at least one command")
-		return statusArg
-	}
-	counts := unsafe.Slice(argcs, int(ncmds))
-	total := 0
-	for _, n := range counts {
-		if n <= 0 {
-			setErr(errBuf, errCap, "a command needs at least its name")
-			return statusArg
+	return withReply(h, out, outLen, errBuf, errCap, func(c *client.Client) ([]byte, error) {
+		if ncmds <= 0 {
+			return nil, argError("a pipeline needs at least one command")
 		}
-		total += int(n)
-	}
-	all := args(C.int(total), argv, argLen)
-	cmds := make([][][]byte, len(counts))
-	for i, n := range counts {
-		cmds[i], all = all[:n], all[n:]
-	}
-	raw, err := c.PipelineRetry(retry != 0, cmds)
-	if err != nil {
-		return fail(err, errBuf, errCap)
-	}
-	return give(raw, out, outLen, errBuf, errCap)
+		counts := unsafe.Slice(argcs, int(ncmds))
+		total := 0
+		for _, n := range counts {
+			if n <= 0 {
+				return nil, argError("a command needs at least its name")
+			}
+			total += int(n)
+		}
+		all := args(C.int(total), argv, argLen)
+		cmds := make([][][]byte, len(counts))
+		for i, n := range counts {
+			cmds[i], all = all[:n], all[n:]
+		}
+		return c.PipelineRetry(retry != 0, cmds)
+	})
 }
 
 // args views the caller's argument vector without copying.

@@ -1,10 +1,11 @@
 /* tmc.h: the C ABI of libtinympcache.so, as seen by tiny_mp_cache/_bindings.py.
  *
  * This file is the contract between the Go library (go/capi/main.go) and the
- * cffi cdef in Python, and the one place the status codes are written:
- * main.go includes it with TMC_STATUSES_ONLY defined (cgo declares the
- * functions itself, without const), and Python reads them from its cdef,
- * which tests/test_bindings.py checks against this file.
+ * cffi cdef in Python, and the one place the status codes and the fast
+ * paths' operations are written: main.go includes it with TMC_STATUSES_ONLY
+ * defined (cgo declares the functions itself, without const), and Python
+ * reads them from its cdef, which tests/test_bindings.py checks against
+ * this file.
  *
  * Ownership rules:
  *  - Every pointer passed in is only read during the call; Go keeps none.
@@ -30,6 +31,33 @@ enum tmc_status {
                               check (tmc_set_signal_check) said to stop */
 };
 
+/* The fast paths: a command run by the library, its reply parsed in Go.
+ * One export per shape of reply, told which command by its operation; a
+ * Command in tiny_mp_cache/_commands.py names its operation (fast="TMC_GET").
+ * An operation ending in _DEADLINE also reads each key's PEXPIRETIME in the
+ * same write (one round trip): the key's deadline in Unix milliseconds
+ * (-1: none, -2: no such key), for a client that keeps the value until
+ * then (the near cache). */
+enum tmc_set_op {    /* tmc_set: TMC_OK */
+    TMC_SET,         /* SET key val */
+};
+enum tmc_value_op {  /* tmc_value: a value, or TMC_NIL */
+    TMC_GET,         /* GET key; retried once */
+    TMC_GETDEL,      /* GETDEL key */
+    TMC_GET_DEADLINE,/* GET key, and *deadline, set on TMC_OK and TMC_NIL; retried once */
+};
+enum tmc_int_op {    /* tmc_int: an integer in *out */
+    TMC_DEL,         /* DEL key; retried once */
+    TMC_DBSIZE,      /* DBSIZE; retried once */
+    TMC_RPUSH,       /* RPUSH key val: the list's new length */
+    TMC_LPUSH,       /* LPUSH key val */
+};
+enum tmc_list_op {   /* tmc_list: *count byte strings (see tmc_list) */
+    TMC_KEYS,        /* KEYS keys[0] (n is 1); retried once */
+    TMC_MGET,        /* MGET keys[0..n), in key order; retried once */
+    TMC_MGET_DEADLINE, /* MGET, and deadlines[0..n) (the caller's array); retried once */
+};
+
 #ifndef TMC_STATUSES_ONLY
 
 /* Client. addr is "HOST:PORT", "unix:///path.sock" or "redis://HOST:PORT[/0]".
@@ -40,51 +68,33 @@ enum tmc_status {
  * One handle may be used from many threads; calls on it are serialised.
  * A call that fails with anything but TMC_ERR_SERVER drops the connection.
  * A lost connection is re-dialled on the next call; only idempotent calls
- * (get, delete, keys, len, mget, and command and pipeline when the caller
- * says so) are retried once within the same call, which the timeout
- * bounds as a whole, retry included. */
+ * (the operations marked "retried once" below, and command and pipeline
+ * when the caller says so) are retried once within the same call, which
+ * the timeout bounds as a whole, retry included. */
 int  tmc_open(const char *addr, size_t addr_len, double timeout, size_t max_reply,
               uint64_t *out, char *err, size_t err_cap);
 void tmc_close(uint64_t h);
 
 int tmc_set(uint64_t h, const char *key, size_t key_len,
             const char *val, size_t val_len, char *err, size_t err_cap);
-/* get/pop: TMC_OK with *out/*out_len set, or TMC_NIL when the key is absent.
+/* value: TMC_OK with *out/*out_len set, or TMC_NIL when the key is absent.
  * A value that fits in buf (buf_cap bytes, two of them spare) is written
  * there and *out == buf; a larger one is malloc'ed, *out != buf, and the
- * caller frees it with tmc_free. buf may be NULL with buf_cap 0. */
-int tmc_get(uint64_t h, const char *key, size_t key_len, char *buf, size_t buf_cap,
-            char **out, size_t *out_len, char *err, size_t err_cap);
-int tmc_pop(uint64_t h, const char *key, size_t key_len, char *buf, size_t buf_cap,
-            char **out, size_t *out_len, char *err, size_t err_cap);
-int tmc_delete(uint64_t h, const char *key, size_t key_len,
-               int64_t *out, char *err, size_t err_cap);
-/* push: RPUSH key val, or LPUSH if left is nonzero; *out is the list's new
- * length. Not retried. */
-int tmc_push(uint64_t h, const char *key, size_t key_len, const char *val, size_t val_len,
-             int left, int64_t *out, char *err, size_t err_cap);
-/* keys: *out holds *count entries, each a 4-byte little-endian length followed
- * by that many bytes of UTF-8 key. */
-int tmc_keys(uint64_t h, const char *pattern, size_t pattern_len,
-             char **out, size_t *out_len, int64_t *count, char *err, size_t err_cap);
-int tmc_len(uint64_t h, int64_t *out, char *err, size_t err_cap);
-/* mget: *out holds n entries in key order, each a 4-byte little-endian
- * length followed by that many bytes, or the length 0xFFFFFFFF alone for a
- * missing key. Retried once, like get. */
-int tmc_mget(uint64_t h, int n, const char **keys, const size_t *key_len,
-             char **out, size_t *out_len, char *err, size_t err_cap);
-/* get_deadline: tmc_get and PEXPIRETIME of the same key, sent in one write
- * (one round trip): the value as tmc_get gives it (TMC_OK or TMC_NIL), and
- * *deadline, the key's deadline in Unix milliseconds (-1: none, -2: no such
- * key), set on TMC_OK and TMC_NIL. For a client that keeps the value until
- * then (the near cache). Retried once, like get. */
-int tmc_get_deadline(uint64_t h, const char *key, size_t key_len, char *buf, size_t buf_cap,
-                     char **out, size_t *out_len, int64_t *deadline, char *err, size_t err_cap);
-/* mget_deadline: tmc_mget and PEXPIRETIME of each key, sent in one write:
- * *out as tmc_mget gives it, and deadlines[0..n) (the caller's array) as
- * tmc_get_deadline gives them. Retried once, like get. */
-int tmc_mget_deadline(uint64_t h, int n, const char **keys, const size_t *key_len,
-                      char **out, size_t *out_len, int64_t *deadlines, char *err, size_t err_cap);
+ * caller frees it with tmc_free. buf may be NULL with buf_cap 0. deadline
+ * is written by TMC_GET_DEADLINE only, and may be NULL for the others. */
+int tmc_value(uint64_t h, int op, const char *key, size_t key_len, char *buf, size_t buf_cap,
+              char **out, size_t *out_len, int64_t *deadline, char *err, size_t err_cap);
+/* int: val is read by TMC_RPUSH and TMC_LPUSH only, key by all but
+ * TMC_DBSIZE (either may be NULL with length 0 where unread). */
+int tmc_int(uint64_t h, int op, const char *key, size_t key_len, const char *val, size_t val_len,
+            int64_t *out, char *err, size_t err_cap);
+/* list: *out holds *count entries, each a 4-byte little-endian length
+ * followed by that many bytes, or the length 0xFFFFFFFF alone for a
+ * missing value (MGET); freed with tmc_free. deadlines is written by
+ * TMC_MGET_DEADLINE only, and may be NULL for the others. */
+int tmc_list(uint64_t h, int op, int n, const char **keys, const size_t *key_len,
+             char **out, size_t *out_len, int64_t *count, int64_t *deadlines,
+             char *err, size_t err_cap);
 /* command: sends any command (argv[i] of arglen[i] bytes) and returns the
  * server's raw RESP2 reply, unparsed. An error reply is still TMC_OK here;
  * the caller parses it. Retried once, like get, if retry is nonzero: the
