@@ -6,7 +6,9 @@ it back only when the exchange completed. A call that fails, times out or is
 cancelled (a blocking pop whose task is cancelled, say) closes its
 connection: a reply still on its way can never reach a later call. Replies
 are read by the sans-IO parser of _resp (parse_reply), with the same reply
-size and nesting limits as the other clients.
+size and nesting limits as the other clients, and each call is _resp.call(),
+the same sans-IO call as PureClient's (deadline, redial, retry, errors),
+driven here with awaits.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncio
 import builtins
 import os
 import pickle
+import time
 from collections.abc import AsyncIterator, Awaitable, Iterable
 from types import TracebackType
 from typing import Any, Callable, TypeVar
@@ -26,15 +29,20 @@ from ._commands import Command, Commands
 from ._memoize import memoize
 from ._near import MISS, NearCache
 from ._platform import require_unix_sockets
-from ._errors import ConnectionError, ProtocolError, TimeoutError, TinyCacheError
+from ._errors import ProtocolError
 from ._resp import (
     _MAX_LINE,
     DEFAULT_MAX_REPLY,
+    DIAL,
     LINE,
+    READ,
+    SEND,
     Arg,
     Reply,
     ReplyLimit,
-    ServerError,
+    Steps,
+    call,
+    connect,
     encode_command,
     encode_commands,
     parse_address,
@@ -42,10 +50,6 @@ from ._resp import (
 )
 
 T = TypeVar("T")
-
-
-class _Lost(Exception):
-    """The connection broke: nothing more can be read from it."""
 
 
 class _Connection:
@@ -63,6 +67,30 @@ class _Connection:
             self.writer.close()
         except RuntimeError:  # its event loop is closed already
             pass
+
+
+async def _by(deadline: float | None, step: Any) -> Any:
+    """Await step, raising builtins.TimeoutError once deadline (a time.monotonic() value; None: none) has passed."""
+    if deadline is None:
+        return await step
+    left = deadline - time.monotonic()
+    if left <= 0:
+        step.close()
+        raise builtins.TimeoutError("timed out")
+    if _timeout is not None:  # Python 3.11+: no task of its own, as wait_for makes there
+        async with _timeout(left):
+            return await step
+    try:
+        return await asyncio.wait_for(step, left)
+    except asyncio.TimeoutError:  # not builtins.TimeoutError before Python 3.11
+        raise builtins.TimeoutError("timed out") from None
+
+
+_timeout = getattr(asyncio, "timeout", None)
+
+
+async def _read_replies(reader: asyncio.StreamReader, count: int, limit: ReplyLimit) -> list[Reply]:
+    return [await _read_reply(reader, limit) for _ in range(count)]
 
 
 async def _read_reply(reader: asyncio.StreamReader, limit: ReplyLimit) -> Reply:
@@ -258,8 +286,9 @@ class AsyncTinyCache(Commands):
                     pass
 
     async def __aenter__(self) -> AsyncTinyCache:
-        conn = await self._with_timeout(self._open(), self._timeout)
-        self._give_back(conn)
+        if self._closed:
+            raise ValueError("operation on a closed AsyncTinyCache")
+        self._give_back(await self._drive(connect(self._address, self._timeout, self._max_reply)))
         return self
 
     async def __aexit__(
@@ -279,86 +308,55 @@ class AsyncTinyCache(Commands):
         state = "closed" if self._closed else f"{len(self._idle)} idle"
         return f"<AsyncTinyCache {self._addr!r} {state}>"
 
-    # --- the exchange ---
+    # --- the exchange: _resp.call(), driven over asyncio streams ---
 
     async def _call(self, pieces: list[Arg], count: int, what: str, idempotent: bool, timeout: float | None) -> list[Reply]:
-        return await self._with_timeout(self._exchange(pieces, count, what, idempotent), timeout)
-
-    async def _with_timeout(self, call: Any, timeout: float | None) -> Any:
-        try:
-            return await asyncio.wait_for(call, timeout)
-        except TinyCacheError:
-            raise
-        except asyncio.TimeoutError:  # the wait_for's, not one of ours
-            raise TimeoutError(f"call to {self._where()} timed out after {timeout:g}s") from None
-
-    async def _exchange(self, pieces: list[Arg], count: int, what: str, idempotent: bool) -> list[Reply]:
-        """Send pieces and read count replies, on an idle connection or a fresh one."""
+        """Send pieces and read count replies, on an idle connection or a fresh one, given back once the call is done."""
         conn = self._take()
-        reused = conn is not None
-        if conn is None:
-            conn = await self._open()
-        try:
-            replies = await self._round_trip(conn, pieces, count)
-        except _Lost as e:
-            # Only a command that is safe to repeat, sent on a connection
-            # that may have gone stale while idle, is retried.
-            if not (idempotent and reused):
-                raise ConnectionError(f"{what}: connection lost: {e}") from None
-            conn = await self._open()
-            try:
-                replies = await self._round_trip(conn, pieces, count)
-            except _Lost as e:
-                raise ConnectionError(f"{what}: connection lost: {e}") from None
+        steps = call(self._address, conn, pieces, count, what, idempotent, timeout, self._timeout, self._max_reply)
+        replies, conn = await self._drive(steps)
         self._give_back(conn)
-        return replies
+        return replies  # type: ignore[no-any-return]
 
-    async def _round_trip(self, conn: _Connection, pieces: list[Arg], count: int) -> list[Reply]:
-        """Write the pieces and read count replies. On any failure but an error reply the connection is closed."""
-        limit = ReplyLimit(self._max_reply)
+    async def _drive(self, steps: Steps) -> Any:
+        """_resp.drive, awaiting each request."""
         try:
+            request = next(steps)
+            while True:
+                try:
+                    result = await self._perform(request)
+                except BaseException as e:  # the steps decide what it means (a cancelled task's too)
+                    request = steps.throw(e)
+                else:
+                    request = steps.send(result)
+        except StopIteration as done:
+            return done.value
+
+    async def _perform(self, request: tuple[Any, ...]) -> Any:
+        """Do one of call()'s requests, by its deadline."""
+        kind = request[0]
+        if kind is READ:
+            _, conn, count, limit, deadline = request
+            return await _by(deadline, _read_replies(conn.reader, count, limit))
+        if kind is SEND:
+            _, conn, pieces, deadline = request
             for piece in pieces:
                 conn.writer.write(piece)
-            await conn.writer.drain()
-            return [await _read_reply(conn.reader, limit) for _ in range(count)]
-        except (OSError, EOFError) as e:  # IncompleteReadError is an EOFError
-            conn.close()
-            raise _Lost(getattr(e, "strerror", None) or str(e) or "connection closed by the server") from None
-        except MemoryError:
-            conn.close()
-            raise ProtocolError(f"no memory for the reply from {self._where()}") from None
-        except BaseException:  # cancelled, timed out, a malformed reply: what is left on the wire is unknown
-            conn.close()
-            raise
+            return await _by(deadline, conn.writer.drain())
+        if kind is DIAL:
+            return await _by(request[1], self._open())
+        request[1].close()  # DROP
+        return None
 
     async def _open(self) -> _Connection:
         if self._closed:
             raise ValueError("operation on a closed AsyncTinyCache")
         sockaddr = self._address.sockaddr
-        try:
-            if isinstance(sockaddr, str):
-                reader, writer = await asyncio.open_unix_connection(sockaddr, limit=_MAX_LINE)
-            else:
-                reader, writer = await asyncio.open_connection(sockaddr[0], sockaddr[1], limit=_MAX_LINE)
-        except OSError as e:
-            raise ConnectionError(f"cannot connect to {self._where()}: {e.strerror or e}") from None
-        conn = _Connection(reader, writer)
-        try:
-            for args in self._address.handshake():
-                await self._expect_ok(conn, args)
-        except _Lost as e:
-            raise ConnectionError(f"cannot connect to {self._where()}: {e}") from None
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    async def _expect_ok(self, conn: _Connection, args: list[Arg]) -> None:
-        reply = (await self._round_trip(conn, encode_command(args), 1))[0]
-        if isinstance(reply, ServerError):
-            raise reply
-        if reply != "OK":
-            raise ProtocolError(f"{bytes(args[0]).decode()}: unexpected reply {reply!r:.80}")
+        if isinstance(sockaddr, str):
+            reader, writer = await asyncio.open_unix_connection(sockaddr, limit=_MAX_LINE)
+        else:
+            reader, writer = await asyncio.open_connection(sockaddr[0], sockaddr[1], limit=_MAX_LINE)
+        return _Connection(reader, writer)
 
     def _take(self) -> _Connection | None:
         """An idle connection of this event loop, or None."""
@@ -380,12 +378,6 @@ class AsyncTinyCache(Commands):
         else:
             self._idle.append(conn)
 
-    def _where(self) -> str:
-        sockaddr = self._address.sockaddr
-        if isinstance(sockaddr, str):
-            return sockaddr
-        host, port = sockaddr
-        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _unpickle(

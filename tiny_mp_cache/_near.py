@@ -28,6 +28,7 @@ before it creates its TinyCache(..., near_cache=N).
 from __future__ import annotations
 
 import array
+import functools
 import mmap
 import os
 import socket
@@ -42,9 +43,9 @@ from typing import Any, Callable
 
 from . import _commands as commands
 from ._commands import Command
-from ._errors import ProtocolError
+from ._errors import ProtocolError, ServerError
 from ._platform import at_fork
-from ._resp import Arg, encode_commands, parse_address
+from ._resp import Address, Arg, _Connection, call, drive, encode_command, on_sockets, parse_address
 
 VALIDATE = True  # False: hits ignore every check (a test's broken near cache; see above)
 
@@ -58,6 +59,7 @@ DEAD = 1 << 63
 _RETRY = 1.0  # seconds between handover attempts after one failed for a passing reason
 
 _CLOEXEC = getattr(socket, "MSG_CMSG_CLOEXEC", 0)  # Linux; elsewhere the descriptor is closed at once anyway
+_MAX_HANDOVER = 4096  # bytes of reply a handover reads at most
 
 MISS = object()  # hit()'s answer when it has no current value
 
@@ -81,6 +83,29 @@ def off_reason(addr: str) -> str:
     return ""
 
 
+class _Handing(_Connection):
+    """A connection that keeps the descriptors (SCM_RIGHTS) that come with its replies, and closes them with itself."""
+
+    def __init__(self, address: Address, deadline: float):
+        super().__init__(address, deadline)
+        self.fds: list[int] = []
+
+    def _receive(self, size: int) -> bytes:
+        chunk, ancillary, _, _ = self.sock.recvmsg(size, socket.CMSG_SPACE(4), _CLOEXEC)
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                got = array.array("i")
+                got.frombytes(payload[: len(payload) - len(payload) % got.itemsize])
+                self.fds += got
+        return chunk  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        super().close()
+        fds, self.fds = self.fds, []
+        for fd in fds:
+            os.close(fd)
+
+
 def handover(addr: str, timeout: float) -> memoryview:
     """Ask the server at a unix:// address for its table (CLIENT NEARCACHE) and map it read-only, as words.
 
@@ -91,42 +116,20 @@ def handover(addr: str, timeout: float) -> memoryview:
     write, who could stop this process anyway.
     """
     address = parse_address(addr)
-    sent = [*address.handshake(), [b"CLIENT", b"NEARCACHE"]]
-    request = b"".join(encode_commands(sent))
-    replies = len(sent)
-    fds: list[int] = []
-    deadline = time.monotonic() + timeout  # for the whole exchange, however the server trickles it
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    steps = call(address, None, encode_command([b"CLIENT", b"NEARCACHE"]), 1, "CLIENT NEARCACHE", False, timeout,
+                 timeout, _MAX_HANDOVER)
     try:
-        sock.settimeout(timeout)
-        sock.connect(address.sockaddr)  # type: ignore[arg-type]
-        sock.sendall(request)
-        data = b""
-        fd_size = socket.CMSG_SPACE(4)
-        while data.count(b"\r\n") < replies:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise OSError("the near cache's handover timed out")
-            sock.settimeout(left)
-            chunk, ancillary, _, _ = sock.recvmsg(4096, fd_size, _CLOEXEC)
-            for level, kind, payload in ancillary:
-                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                    got = array.array("i")
-                    got.frombytes(payload[: len(payload) - len(payload) % got.itemsize])
-                    fds += got
-            if not chunk:
-                raise OSError("the server closed the connection during the near cache's handover")
-            data += chunk
-            if len(data) > 4096:
-                raise ProtocolError("CLIENT NEARCACHE: reply too long")
-        for line in data.split(b"\r\n")[:replies]:
-            if line.startswith(b"-"):
-                raise Refused(line[1:].decode("utf-8", "replace"))
-            if line != b"+OK":
-                raise ProtocolError(f"CLIENT NEARCACHE: unexpected reply {line[:80]!r}")
-        if len(fds) != 1:
+        (reply,), conn = drive(steps, functools.partial(on_sockets, dial=functools.partial(_Handing, address)))
+    except ServerError as e:  # the handshake's AUTH or SELECT refused
+        raise Refused(str(e)) from None
+    try:
+        if isinstance(reply, ServerError):
+            raise Refused(str(reply))
+        if reply != "OK":
+            raise ProtocolError(f"CLIENT NEARCACHE: unexpected reply {reply!r:.80}")
+        if len(conn.fds) != 1:
             raise Refused("no descriptor came with the server's reply")
-        st = os.fstat(fds[0])
+        st = os.fstat(conn.fds[0])
         if st.st_uid not in (os.getuid(), 0) or st.st_mode & 0o022:
             raise Refused(
                 f"the server's table is a file others could shrink (owner uid {st.st_uid}, mode {st.st_mode & 0o777:o}), "
@@ -135,11 +138,9 @@ def handover(addr: str, timeout: float) -> memoryview:
         size = st.st_size
         if size < HEADER * 8 or size % 8:
             raise Refused(f"the server's table has a wrong size ({size} bytes)")
-        table = mmap.mmap(fds[0], size, mmap.MAP_SHARED, mmap.PROT_READ)
+        table = mmap.mmap(conn.fds[0], size, mmap.MAP_SHARED, mmap.PROT_READ)
     finally:
-        sock.close()
-        for fd in fds:
-            os.close(fd)
+        conn.close()  # and the descriptor: the mapping keeps the table
     words = memoryview(table).cast("Q")
     slots = words[WORD_SLOTS]
     if words[WORD_MAGIC] != MAGIC or words[WORD_LAYOUT] != LAYOUT or slots & (slots - 1) or len(words) != HEADER + slots:

@@ -10,6 +10,8 @@ so the test suite runs over both paths.
 It behaves like the Go client (go/client): one connection, calls serialised
 by a lock, every call bounded by the timeout, a lost connection re-dialled on
 the next call, and only idempotent calls retried once within the same call.
+Those rules are call()'s, a sans-IO generator that PureClient, AsyncTinyCache
+and the near cache's handover each drive over their own sockets.
 
 The Go library hands back the raw replies of tmc_command and tmc_pipeline;
 parse_replies turns them into the same Python values as PureClient's.
@@ -17,12 +19,14 @@ parse_replies turns them into the same Python values as PureClient's.
 
 from __future__ import annotations
 
+import builtins
+import functools
 import os
 import socket
 import threading
 import time
 from collections.abc import Generator
-from typing import Any, Union
+from typing import Any, Callable, Union
 from urllib.parse import unquote, urlsplit
 
 from ._errors import ConnectionError, ProtocolError, ServerError, TimeoutError
@@ -63,6 +67,13 @@ class Address:
 
     def __repr__(self) -> str:
         return f"Address({self.sockaddr!r})"
+
+    def where(self) -> str:
+        """The address as errors name it: the socket path, or HOST:PORT."""
+        if isinstance(self.sockaddr, str):
+            return self.sockaddr
+        host, port = self.sockaddr
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
     def handshake(self) -> list[list[Arg]]:
         """The commands a new connection sends first, each answered +OK: AUTH and SELECT, as the address asks."""
@@ -186,10 +197,6 @@ def encode_commands(commands: list[list[Arg]]) -> list[Arg]:
                 head = bytearray(b"\r\n")
     pieces.append(bytes(head))
     return pieces
-
-
-class _Lost(Exception):
-    """The connection broke (reset, closed by the peer): nothing more can be read."""
 
 
 LINE = -1  # what parse_reply asks for: a line (without its CRLF), or else that many bytes
@@ -389,7 +396,7 @@ class _Connection(ReplyReader):
             self.sock.settimeout(_remaining(deadline))
             got = self.sock.recv_into(view[have:])
             if not got:
-                raise _Lost("connection closed by the server")
+                raise EOFError("connection closed by the server")
             have += got
 
     def _recv(self, deadline: float | None) -> None:
@@ -397,10 +404,13 @@ class _Connection(ReplyReader):
             del self._buf[:self._pos]
             self._pos = 0
         self.sock.settimeout(_remaining(deadline))
-        chunk = self.sock.recv(_RECV_CHUNK)
+        chunk = self._receive(_RECV_CHUNK)
         if not chunk:
-            raise _Lost("connection closed by the server")
+            raise EOFError("connection closed by the server")
         self._buf += chunk
+
+    def _receive(self, size: int) -> bytes:
+        return self.sock.recv(size)
 
 
 def _remaining(deadline: float | None) -> float | None:
@@ -410,6 +420,138 @@ def _remaining(deadline: float | None) -> float | None:
     if left <= 0:
         raise socket.timeout("timed out")
     return left
+
+
+# --- one call, sans-IO -----------------------------------------------------------------
+#
+# call() is every client's call, written once: it fixes the deadline, dials
+# and logs in when there is no connection, sends, reads, drops a connection
+# whose state is unknown, resends an idempotent call once on a fresh
+# connection, and maps what went wrong to the client's errors. It does no
+# I/O: it yields what it needs done, and a driver (PureClient's perform,
+# AsyncTinyCache's, the near cache's handover) does it and sends back the
+# result, or throws in what the attempt raised:
+#
+#   (DIAL, deadline)                        -> a new connection
+#   (SEND, conn, pieces, deadline)          -> None
+#   (READ, conn, count, limit, deadline)    -> count replies, read by parse_reply
+#   (DROP, conn)                            -> None: close it, and forget it
+#
+# A deadline is a time.monotonic() value, or None for no limit. A driver
+# raises builtins.TimeoutError (or socket.timeout) past it, OSError or
+# EOFError when the connection breaks.
+
+DIAL, SEND, READ, DROP = "dial", "send", "read", "drop"
+_TIMEOUTS = (socket.timeout, builtins.TimeoutError)
+
+
+Steps = Generator[tuple[Any, ...], Any, Any]
+
+
+def call(
+    address: Address, conn: Any, pieces: list[Arg], count: int, what: str, idempotent: bool,
+    timeout: float | None, dial_timeout: float, max_reply: int,
+) -> Steps:
+    """Send pieces and read count replies, on conn (None: a new one); returns (the replies, the connection).
+
+    One deadline, timeout seconds from now (None: no limit), covers dialling,
+    the exchange and its retry. Only an idempotent call, sent on a connection
+    that may have gone stale since the last call, is sent again. Error
+    replies are returned as ServerError values.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    retry = idempotent and conn is not None
+    while True:
+        if conn is None:
+            # A connection dropped by an earlier call is re-dialled here,
+            # before anything is sent, so this is safe for every command.
+            conn = yield from connect(address, dial_timeout if deadline is None else deadline - time.monotonic(), max_reply)
+        try:
+            yield (SEND, conn, pieces, deadline)
+            return (yield (READ, conn, count, ReplyLimit(max_reply), deadline)), conn
+        except GeneratorExit:
+            raise
+        except BaseException as e:
+            yield (DROP, conn)  # its state is unknown
+            lost = _lost(e)
+            if lost is None:
+                raise _failed(e, address) from None
+            if not retry:
+                raise ConnectionError(f"{what}: connection lost: {lost}") from None
+        retry, conn = False, None
+
+
+def connect(address: Address, timeout: float, max_reply: int) -> Steps:
+    """Dial, and log in and select the database as the address asks, all within timeout; returns the connection."""
+    deadline = time.monotonic() + timeout
+    try:
+        conn = yield (DIAL, deadline)
+    except _TIMEOUTS:
+        raise TimeoutError(f"cannot connect to {address.where()}: timed out") from None
+    except OSError as e:
+        raise ConnectionError(f"cannot connect to {address.where()}: {e.strerror or e}") from None
+    for args in address.handshake():
+        try:
+            yield (SEND, conn, encode_command(args), deadline)
+            reply = (yield (READ, conn, 1, ReplyLimit(max_reply), deadline))[0]
+        except GeneratorExit:
+            raise
+        except BaseException as e:
+            yield (DROP, conn)
+            lost = _lost(e)
+            if lost is not None:
+                raise ConnectionError(f"cannot connect to {address.where()}: {lost}") from None
+            raise _failed(e, address) from None
+        if reply != "OK":
+            yield (DROP, conn)
+            if isinstance(reply, ServerError):
+                raise reply
+            raise ProtocolError(f"{_name(args)}: unexpected reply {_short(reply)}")
+    return conn
+
+
+def _lost(e: BaseException) -> str | None:
+    """Why the connection broke, when e says it did (reset, closed by the peer); None for any other failure."""
+    if isinstance(e, _TIMEOUTS) or not isinstance(e, (OSError, EOFError)):  # asyncio's IncompleteReadError is an EOFError
+        return None
+    return getattr(e, "strerror", None) or str(e) or "connection closed by the server"
+
+
+def _failed(e: BaseException, address: Address) -> BaseException:
+    """What a call raises for e, a failure that is not a broken connection."""
+    if isinstance(e, _TIMEOUTS):
+        return TimeoutError(f"call to {address.where()} timed out")
+    if isinstance(e, MemoryError):
+        return ProtocolError(f"no memory for the reply from {address.where()}")
+    return e  # a malformed reply, a signal handler's exception, a cancelled task: as it is
+
+
+def drive(steps: Steps, perform: Callable[[tuple[Any, ...]], Any]) -> Any:
+    """Run steps (call, connect) to their end, perform(request) doing each request; what they return."""
+    try:
+        request = next(steps)
+        while True:
+            try:
+                result = perform(request)
+            except BaseException as e:  # the steps decide what it means
+                request = steps.throw(e)
+            else:
+                request = steps.send(result)
+    except StopIteration as done:
+        return done.value
+
+
+def on_sockets(request: tuple[Any, ...], dial: Callable[[float], _Connection]) -> Any:
+    """Do one of call()'s requests on sockets (a _Connection; dial(deadline) opens one): the sync driver's perform."""
+    kind = request[0]
+    if kind is READ:
+        _, conn, count, limit, deadline = request
+        return [conn.read_reply(deadline, limit) for _ in range(count)]
+    if kind is SEND:
+        return request[1].send(request[2], request[3])
+    if kind is DIAL:
+        return dial(request[1])
+    return request[1].close()  # DROP
 
 
 class PureClient:
@@ -423,8 +565,9 @@ class PureClient:
         self._caller: int | None = None  # the thread whose call holds _lock
         self._conn: _Connection | None = None
         self.pid = os.getpid()
+        self._perform = functools.partial(on_sockets, dial=functools.partial(_Connection, self._address))
         with self._lock:
-            self._dial(time.monotonic() + timeout)
+            self._conn = drive(connect(self._address, timeout, max_reply_size), self._perform)
 
     def close(self) -> None:
         if self._caller == threading.get_ident():
@@ -458,14 +601,8 @@ class PureClient:
         """
         return self._exchange(encode_commands(commands), len(commands), "pipeline", retry, self._timeout)
 
-    def _exchange(
-        self, pieces: list[Arg], count: int, what: str, idempotent: bool, timeout: float | None
-    ) -> list[Reply]:
-        """Send pieces and read count replies, on the connection or a fresh one.
-
-        One deadline, timeout seconds from when the call has the connection
-        (as in the Go client), covers dialling, the exchange and its retry.
-        """
+    def _exchange(self, pieces: list[Arg], count: int, what: str, idempotent: bool, timeout: float | None) -> list[Reply]:
+        """call(), driven on this client's connection while the call holds it."""
         me = threading.get_ident()
         if self._caller == me:
             # A signal handler that interrupted this thread's call would
@@ -473,86 +610,15 @@ class PureClient:
             raise ValueError(_REENTERED)
         with self._lock:
             self._caller = me
-            deadline = None if timeout is None else time.monotonic() + timeout
             try:
-                conn = self._conn
-                reused = conn is not None
-                if conn is None:
-                    # A connection dropped by an earlier call is re-dialled here,
-                    # before anything is sent, so this is safe for every command.
-                    conn = self._dial(deadline)
-                try:
-                    return self._round_trip(conn, pieces, count, deadline)
-                except _Lost as e:
-                    # Only a command that is safe to repeat, sent on a connection
-                    # that may have gone stale since the last call, is retried.
-                    if not (idempotent and reused):
-                        raise ConnectionError(f"{what}: connection lost: {e}") from None
-                try:
-                    return self._round_trip(self._dial(deadline), pieces, count, deadline)
-                except _Lost as e:
-                    raise ConnectionError(f"{what}: connection lost: {e}") from None
+                steps = call(self._address, self._conn, pieces, count, what, idempotent, timeout, self._timeout, self._max_reply)
+                replies, self._conn = drive(steps, self._perform)
+                return replies  # type: ignore[no-any-return]
+            except BaseException:
+                self._conn = None  # a call that raises has dropped its connection
+                raise
             finally:
                 self._caller = None
-
-    def _round_trip(self, conn: _Connection, pieces: list[Arg], count: int, deadline: float | None) -> list[Reply]:
-        """Send the pieces and read count replies by deadline (a time.monotonic() value; None: no limit).
-
-        On any failure but an error reply the connection is dropped, since
-        its state is unknown. A broken connection raises _Lost.
-        """
-        limit = ReplyLimit(self._max_reply)
-        try:
-            conn.send(pieces, deadline)
-            return [conn.read_reply(deadline, limit) for _ in range(count)]
-        except socket.timeout:
-            self._drop()
-            raise TimeoutError(f"call to {self._where()} timed out") from None
-        except OSError as e:
-            self._drop()
-            raise _Lost(e.strerror or str(e)) from None
-        except MemoryError:
-            self._drop()
-            raise ProtocolError(f"no memory for the reply from {self._where()}") from None
-        except BaseException:
-            self._drop()
-            raise
-
-    def _dial(self, deadline: float | None) -> _Connection:
-        """Connect, and log in and select the database as the address asks, all by deadline
-        (connecting within the timeout if the call has no deadline)."""
-        address = self._address
-        try:
-            conn = _Connection(address, time.monotonic() + self._timeout if deadline is None else deadline)
-        except socket.timeout:
-            raise TimeoutError(f"cannot connect to {self._where()}: timed out") from None
-        except OSError as e:
-            raise ConnectionError(f"cannot connect to {self._where()}: {e.strerror or e}") from None
-        self._conn = conn
-        try:
-            for args in address.handshake():
-                self._expect_ok(conn, args, deadline)
-        except _Lost as e:
-            raise ConnectionError(f"cannot connect to {self._where()}: {e}") from None
-        except BaseException:
-            self._drop()
-            raise
-        return conn
-
-    def _expect_ok(self, conn: _Connection, args: list[Arg], deadline: float | None) -> None:
-        reply = self._round_trip(conn, encode_command(args), 1, deadline)[0]
-        if isinstance(reply, ServerError):
-            raise reply
-        if reply != "OK":
-            self._drop()
-            raise ProtocolError(f"{_name(args)}: unexpected reply {_short(reply)}")
-
-    def _where(self) -> str:
-        sockaddr = self._address.sockaddr
-        if isinstance(sockaddr, str):
-            return sockaddr
-        host, port = sockaddr
-        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
     def _drop(self) -> None:
         if self._conn is not None:
