@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from tiny_mp_cache import ConnectionError, ProtocolError, TimeoutError
-from tiny_mp_cache._resp import DIAL, DROP, READ, SEND, call, drive, parse_address
+from tiny_mp_cache._resp import DIAL, DROP, READ, SEND, call, parse_address
 
 ADDRESS = parse_address("unix:///tmp/nowhere.sock")
 
@@ -31,8 +31,17 @@ def run(conn: Any, script: dict[str, list[Any]], idempotent: bool = True, timeou
         return outcome
 
     steps = call(address, conn, [b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"], 1, "GET", idempotent, timeout, 1.0, 1 << 20)
-    try:
-        return drive(steps, perform), seen
+    try:  # the drivers' loop: do each request, send back its result or throw in what it raised
+        request = next(steps)
+        while True:
+            try:
+                result = perform(request)
+            except BaseException as e:
+                request = steps.throw(e)
+            else:
+                request = steps.send(result)
+    except StopIteration as done:
+        return done.value, seen
     except BaseException as e:
         return e, seen
 

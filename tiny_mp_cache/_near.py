@@ -45,7 +45,7 @@ from . import _commands as commands
 from ._commands import Command
 from ._errors import ProtocolError, ServerError
 from ._platform import at_fork
-from ._resp import Address, Arg, _Connection, call, drive, encode_command, on_sockets, parse_address
+from ._resp import Address, Arg, _Connection, call, drive, encode_command, parse_address
 
 VALIDATE = True  # False: hits ignore every check (a test's broken near cache; see above)
 
@@ -119,7 +119,7 @@ def handover(addr: str, timeout: float) -> memoryview:
     steps = call(address, None, encode_command([b"CLIENT", b"NEARCACHE"]), 1, "CLIENT NEARCACHE", False, timeout,
                  timeout, _MAX_HANDOVER)
     try:
-        (reply,), conn = drive(steps, functools.partial(on_sockets, dial=functools.partial(_Handing, address)))
+        (reply,), conn = drive(steps, functools.partial(_Handing, address))
     except ServerError as e:  # the handshake's AUTH or SELECT refused
         raise Refused(str(e)) from None
     try:

@@ -428,8 +428,8 @@ def _remaining(deadline: float | None) -> float | None:
 # and logs in when there is no connection, sends, reads, drops a connection
 # whose state is unknown, resends an idempotent call once on a fresh
 # connection, and maps what went wrong to the client's errors. It does no
-# I/O: it yields what it needs done, and a driver (PureClient's perform,
-# AsyncTinyCache's, the near cache's handover) does it and sends back the
+# I/O: it yields what it needs done, and a driver (drive() on sockets, for
+# PureClient and the near cache's handover; AsyncTinyCache._drive) does it and sends back the
 # result, or throws in what the attempt raised:
 #
 #   (DIAL, deadline)                        -> a new connection
@@ -526,32 +526,29 @@ def _failed(e: BaseException, address: Address) -> BaseException:
     return e  # a malformed reply, a signal handler's exception, a cancelled task: as it is
 
 
-def drive(steps: Steps, perform: Callable[[tuple[Any, ...]], Any]) -> Any:
-    """Run steps (call, connect) to their end, perform(request) doing each request; what they return."""
+def drive(steps: Steps, dial: Callable[[float], _Connection]) -> Any:
+    """Run steps (call, connect) to their end on sockets, doing each request (a _Connection;
+    dial(deadline) opens one): the sync driver, PureClient's and the handover's. What the steps return."""
     try:
         request = next(steps)
         while True:
             try:
-                result = perform(request)
+                kind = request[0]
+                if kind is READ:
+                    _, conn, count, limit, deadline = request
+                    result: Any = [conn.read_reply(deadline, limit) for _ in range(count)]
+                elif kind is SEND:
+                    result = request[1].send(request[2], request[3])
+                elif kind is DIAL:
+                    result = dial(request[1])
+                else:  # DROP
+                    result = request[1].close()
             except BaseException as e:  # the steps decide what it means
                 request = steps.throw(e)
             else:
                 request = steps.send(result)
     except StopIteration as done:
         return done.value
-
-
-def on_sockets(request: tuple[Any, ...], dial: Callable[[float], _Connection]) -> Any:
-    """Do one of call()'s requests on sockets (a _Connection; dial(deadline) opens one): the sync driver's perform."""
-    kind = request[0]
-    if kind is READ:
-        _, conn, count, limit, deadline = request
-        return [conn.read_reply(deadline, limit) for _ in range(count)]
-    if kind is SEND:
-        return request[1].send(request[2], request[3])
-    if kind is DIAL:
-        return dial(request[1])
-    return request[1].close()  # DROP
 
 
 class PureClient:
@@ -565,9 +562,9 @@ class PureClient:
         self._caller: int | None = None  # the thread whose call holds _lock
         self._conn: _Connection | None = None
         self.pid = os.getpid()
-        self._perform = functools.partial(on_sockets, dial=functools.partial(_Connection, self._address))
+        self._dial = functools.partial(_Connection, self._address)
         with self._lock:
-            self._conn = drive(connect(self._address, timeout, max_reply_size), self._perform)
+            self._conn = drive(connect(self._address, timeout, max_reply_size), self._dial)
 
     def close(self) -> None:
         if self._caller == threading.get_ident():
@@ -612,7 +609,7 @@ class PureClient:
             self._caller = me
             try:
                 steps = call(self._address, self._conn, pieces, count, what, idempotent, timeout, self._timeout, self._max_reply)
-                replies, self._conn = drive(steps, self._perform)
+                replies, self._conn = drive(steps, self._dial)
                 return replies  # type: ignore[no-any-return]
             except BaseException:
                 self._conn = None  # a call that raises has dropped its connection
