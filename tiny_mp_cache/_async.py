@@ -139,6 +139,10 @@ class AsyncTinyCache(Commands):
     is answered without leaving the process. Its handover (one short unix
     socket exchange) is made in the constructor, and again after a miss
     that finds the server gone, from the event loop's thread.
+
+    serializer is TinyCache's ("json", "pickle", or an object with dumps
+    and loads; None: bytes), with its warning: pickle runs the code of
+    whoever could write the values it loads.
     """
 
     def __init__(
@@ -150,9 +154,12 @@ class AsyncTinyCache(Commands):
         max_idle: int = 8,
         near_cache: int | None = None,
         near_cache_bytes: int | None = None,
+        serializer: Any = None,
     ):
         check_options(addr, timeout, max_reply_size)
         near_entries = _near.check_options(near_cache, near_cache_bytes)
+        if serializer is not None:
+            self._values = commands.Values(serializer)
         self._address = parse_address(addr)
         if isinstance(self._address.sockaddr, str):
             require_unix_sockets()
@@ -175,20 +182,21 @@ class AsyncTinyCache(Commands):
         execute = self._execute  # the class's: a fill is a read, which drops nothing
         execute_all = self._execute_all
         key_arg = commands.key_arg
+        load = self._values.load  # the near cache holds bytes: a serializer's values are loaded from them on each read
 
-        async def get(key: str) -> bytes | None:
+        async def get(key: str) -> Any:
             value = hit(key)
-            if value is not MISS:
-                return value  # type: ignore[no-any-return]
-            command, args, stamp = near.read_one(key_arg(key))
-            return near.kept_one(key, stamp, await execute(command, args))
+            if value is MISS:
+                command, args, stamp = near.read_one(key_arg(key))
+                value = near.kept_one(key, stamp, await execute(command, args))
+            return value if load is None else load(value)
 
-        async def mget(keys: Iterable[str]) -> list[bytes | None]:
+        async def mget(keys: Iterable[str]) -> list[Any]:
             values, read = near.mget_plan(keys)
-            if read is None:
-                return values
-            command, args, finish = read
-            return finish(await execute(command, args))
+            if read is not None:
+                command, args, finish = read
+                values = finish(await execute(command, args))
+            return values if load is None else [load(v) for v in values]
 
         self.get, self.mget = get, mget  # type: ignore[method-assign]
         self._execute, self._execute_all = near.dropping_writes(execute, execute_all)  # type: ignore[method-assign]
@@ -302,7 +310,7 @@ class AsyncTinyCache(Commands):
     def __reduce__(self) -> tuple[Any, ...]:
         near = self._near
         return (_unpickle, (self._addr, self._timeout, self._max_reply, self._max_idle,
-                            near.capacity if near else 0, near.max_bytes if near else None))
+                            near.capacity if near else 0, near.max_bytes if near else None, self._values.serializer))
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"{len(self._idle)} idle"
@@ -381,11 +389,12 @@ class AsyncTinyCache(Commands):
 
 
 def _unpickle(
-    addr: str, timeout: float, max_reply_size: int, max_idle: int, near_cache: int = 0, near_cache_bytes: int | None = None
+    addr: str, timeout: float, max_reply_size: int, max_idle: int, near_cache: int = 0,
+    near_cache_bytes: int | None = None, serializer: Any = None,
 ) -> AsyncTinyCache:
     return AsyncTinyCache(
         addr, timeout, max_reply_size=max_reply_size, max_idle=max_idle, near_cache=near_cache,
-        near_cache_bytes=near_cache_bytes,
+        near_cache_bytes=near_cache_bytes, serializer=serializer,
     )
 
 

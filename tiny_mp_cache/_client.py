@@ -134,6 +134,22 @@ class TinyCache(Commands):
     never returns a value older than a write acknowledged before it began.
     It needs a tiny-mp-cache server on a unix socket; elsewhere it is off,
     with a warning, and near_cache_stats() says why.
+
+    serializer turns the values of set, get, pop, mget, mset, push and
+    bpop (not keys, and not execute_command's arguments) into bytes and
+    back, so that callers need not: "json" (compact UTF-8 JSON), "pickle",
+    or any object with dumps(value) -> bytes or str and loads(bytes) ->
+    value. None, the default, sends bytes-like values as they are and
+    returns bytes. A Pipeline and the near cache use the client's
+    serializer; memoize has its own.
+
+    Warning: serializer="pickle" (or pickle itself) unpickles whatever the
+    server holds under a key that is read, and unpickling runs code. Anyone
+    who can write to the server can put such a value there: another local
+    user, if the unix socket's permissions or a TCP port let them in (and
+    they have the password, if any). Use pickle only with a server nobody
+    else can write to, or use json. memoize, by contrast, signs what it
+    stores and loads nothing it did not sign (see the Security model).
     """
 
     def __init__(
@@ -145,10 +161,13 @@ class TinyCache(Commands):
         max_reply_size: int = DEFAULT_MAX_REPLY,
         near_cache: int | None = None,
         near_cache_bytes: int | None = None,
+        serializer: Any = None,
         _pure: bool | None = None,
     ):
         check_options(addr, timeout, max_reply_size)
         near_entries = _near.check_options(near_cache, near_cache_bytes)
+        if serializer is not None:
+            self._values = commands.Values(serializer)
         if isinstance(wait, bool) or not isinstance(wait, (int, float)):
             raise TypeError(f"wait must be a number of seconds, not {type(wait).__name__}")
         if not (wait >= 0 and math.isfinite(wait)):
@@ -208,6 +227,12 @@ class TinyCache(Commands):
                 return values
             command, args, finish = read
             return finish(execute(command, args))
+
+        load = self._values.load
+        if load is not None:  # the near cache holds bytes: a serializer's values are loaded from them on each read
+            get_bytes, mget_bytes = get, mget
+            get = lambda key: load(get_bytes(key))  # noqa: E731
+            mget = lambda keys: [load(v) for v in mget_bytes(keys)]  # noqa: E731
 
         get.__doc__, mget.__doc__ = Commands.get.__doc__, Commands.mget.__doc__
         self.get, self.mget = get, mget  # type: ignore[method-assign]
@@ -363,7 +388,7 @@ class TinyCache(Commands):
         # The connection and locks stay behind; the copy opens its own.
         near = self._near
         return (_unpickle, (self._addr, self._timeout, self._pure, self._max_reply_size,
-                            near.capacity if near else 0, near.max_bytes if near else None))
+                            near.capacity if near else 0, near.max_bytes if near else None, self._values.serializer))
 
     def __repr__(self) -> str:
         backend = self._backend
@@ -461,9 +486,11 @@ def _unpickle(
     max_reply_size: int = DEFAULT_MAX_REPLY,
     near_cache: int = 0,
     near_cache_bytes: int | None = None,
+    serializer: Any = None,
 ) -> TinyCache:
     return TinyCache(
-        addr, timeout, max_reply_size=max_reply_size, near_cache=near_cache, near_cache_bytes=near_cache_bytes, _pure=pure
+        addr, timeout, max_reply_size=max_reply_size, near_cache=near_cache, near_cache_bytes=near_cache_bytes,
+        serializer=serializer, _pure=pure,
     )
 
 
@@ -486,6 +513,7 @@ class Pipeline(Commands):
 
     def __init__(self, cache: TinyCache):
         self._cache = cache
+        self._values = cache._values
         self._queue: list[tuple[Command[Any], list[Arg]]] = []
 
     def execute(self) -> list[Any]:

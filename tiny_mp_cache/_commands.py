@@ -20,7 +20,9 @@ This is the only place that knows which command each operation sends.
 
 from __future__ import annotations
 
+import json
 import math
+import pickle
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Callable, Generic, TypeVar, Union
@@ -118,6 +120,11 @@ class Command(Generic[T]):
         self.idempotent = idempotent
         self.blocking = blocking
         self.sends = sends
+
+    def then(self, after: Callable[[T], Any]) -> Command[Any]:
+        """This command with after applied to its result, as it travels: every fact (fast path, retry, wait, keys, writes) stays."""
+        parse = self.parse
+        return self.parsing(lambda reply: after(parse(reply)))
 
     def parsing(self, parse: Callable[[Reply], Any]) -> Command[Any]:
         """This command with another parse: every other fact stays written once (mget_command's count check)."""
@@ -567,6 +574,84 @@ def facts(command: Command[Any], args: list[Arg]) -> Command[Any]:
     return facts_of(args) if command is RAW else command
 
 
+# --- values: bytes, or a serializer's -----------------------------------------------
+
+
+class _Json:
+    """serializer="json": compact UTF-8 JSON."""
+
+    @staticmethod
+    def dumps(value: Any) -> bytes:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+    loads = staticmethod(json.loads)
+
+
+class _Pickle:
+    """serializer="pickle": the highest protocol."""
+
+    @staticmethod
+    def dumps(value: Any) -> bytes:
+        return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+    loads = staticmethod(pickle.loads)
+
+
+_SERIALIZERS: dict[str, Any] = {"json": _Json, "pickle": _Pickle}
+
+
+class Values:
+    """How a client's values travel: as bytes, the default (BYTES), or through a serializer.
+
+    encode(value) is the argument set, mset and push send for a value; GET,
+    GETDEL, BLPOP and mget(count) are the commands whose results hold
+    values, which with a serializer end in its loads (None stays None).
+    load is that loads for one value or None (None: values are bytes), for
+    what does not come through a command: the near cache's hits.
+    serializer is what the client was given, for pickling it.
+    """
+
+    __slots__ = ("BLPOP", "GET", "GETDEL", "encode", "load", "mget", "serializer")
+
+    def __init__(self, serializer: Any = None):
+        self.serializer = serializer
+        if serializer is None:
+            self.encode, self.load = value_arg, None
+            self.GET, self.GETDEL, self.BLPOP, self.mget = GET, GETDEL, BLPOP, mget_command
+            return
+        if isinstance(serializer, str):
+            if serializer not in _SERIALIZERS:
+                raise ValueError(f"serializer must be None, \"json\", \"pickle\" or an object with dumps and loads, not {serializer!r}")
+            serializer = _SERIALIZERS[serializer]
+        dumps, loads = getattr(serializer, "dumps", None), getattr(serializer, "loads", None)
+        if not (callable(dumps) and callable(loads)):
+            raise TypeError(f"serializer must be None, \"json\", \"pickle\" or an object with dumps and loads, not {type(serializer).__name__}")
+
+        def encode(value: Any) -> Arg:
+            data = dumps(value)
+            if isinstance(data, str):
+                data = data.encode("utf-8")
+            elif not isinstance(data, (bytes, bytearray, memoryview)):
+                raise TypeError(f"the serializer's dumps() must return bytes or str, not {type(data).__name__}")
+            return value_arg(data, "serialized value")
+
+        def load(value: bytes | None) -> Any:
+            return None if value is None else loads(value)
+
+        def load_all(values: list[bytes | None]) -> list[Any]:
+            return [None if v is None else loads(v) for v in values]
+
+        def load_popped(popped: tuple[str, bytes] | None) -> tuple[str, Any] | None:
+            return None if popped is None else (popped[0], loads(popped[1]))
+
+        self.encode, self.load = encode, load
+        self.GET, self.GETDEL, self.BLPOP = GET.then(load), GETDEL.then(load), BLPOP.then(load_popped)
+        self.mget = lambda count: mget_command(count).then(load_all)
+
+
+BYTES = Values()
+
+
 class Commands:
     """Every operation of the clients, written once. A subclass defines only _execute (and _db).
 
@@ -578,6 +663,9 @@ class Commands:
 
     __slots__ = ()
 
+    # How values travel (see Values): bytes unless the client was given a serializer.
+    _values: Values = BYTES
+
     def _execute(self, command: Command[T], args: list[Arg]) -> Any:
         raise NotImplementedError
 
@@ -586,27 +674,29 @@ class Commands:
 
     # --- strings and keys ---
 
-    def set(self, key: str, value: BytesLike, ttl: float | None = None) -> Any:
+    def set(self, key: str, value: Any, ttl: float | None = None) -> Any:
         """Store value under key, replacing any value and TTL it had.
+
+        value is bytes-like, or whatever the client's serializer takes.
 
         With ttl (seconds, > 0, a float is fine) the key expires after that
         long (SET key value PX ms, rounded up to whole milliseconds); an
         expired key is never returned. Without it the key never expires.
         """
         if ttl is None:
-            return self._execute(SET, [b"SET", key_arg(key), value_arg(value)])
-        return self._execute(SET_TTL, [b"SET", key_arg(key), value_arg(value), b"PX", ttl_ms(ttl)])
+            return self._execute(SET, [b"SET", key_arg(key), self._values.encode(value)])
+        return self._execute(SET_TTL, [b"SET", key_arg(key), self._values.encode(value), b"PX", ttl_ms(ttl)])
 
     def get(self, key: str) -> Any:
-        """Return the value stored under key (bytes), or None when there is none."""
-        return self._execute(GET, [b"GET", key_arg(key)])
+        """Return the value stored under key (bytes, or as the serializer loads it), or None when there is none."""
+        return self._execute(self._values.GET, [b"GET", key_arg(key)])
 
     def pop(self, key: str) -> Any:
         """Atomically take the value under key and delete the key (GETDEL): bytes or None.
 
         When several processes pop the same key, exactly one gets the value.
         """
-        return self._execute(GETDEL, [b"GETDEL", key_arg(key)])
+        return self._execute(self._values.GETDEL, [b"GETDEL", key_arg(key)])
 
     def delete(self, key: str) -> Any:
         """Delete key: 1 if it existed, 0 if not."""
@@ -623,15 +713,16 @@ class Commands:
     def mget(self, keys: Iterable[str]) -> Any:
         """Return the values of keys, in order: None where a key is missing (or holds a list). One round trip."""
         names = keys_arg(keys)
-        return self._execute(mget_command(len(names)), [b"MGET", *names] if names else [])
+        return self._execute(self._values.mget(len(names)), [b"MGET", *names] if names else [])
 
-    def mset(self, mapping: Mapping[str, BytesLike]) -> Any:
+    def mset(self, mapping: Mapping[str, Any]) -> Any:
         """Store every key and value of mapping at once (MSET). The keys lose any TTL they had."""
         if not isinstance(mapping, Mapping):
             raise TypeError(f"mapping must be a Mapping of str to bytes, not {type(mapping).__name__}")
         args: list[Arg] = [b"MSET"]
+        encode = self._values.encode
         for key, value in mapping.items():
-            args += [key_arg(key), value_arg(value)]
+            args += [key_arg(key), encode(value)]
         return self._execute(MSET, args) if len(args) > 1 else self._execute(NOTHING, [])
 
     def incr(self, key: str, amount: int = 1) -> Any:
@@ -679,7 +770,7 @@ class Commands:
 
     # --- lists: a queue that does not poll ---
 
-    def push(self, key: str, *values: BytesLike, left: bool = False) -> Any:
+    def push(self, key: str, *values: Any, left: bool = False) -> Any:
         """Append values to the list under key, creating it, and return the list's new length (RPUSH).
 
         left=True prepends them instead (LPUSH), each in turn, so the last
@@ -689,9 +780,10 @@ class Commands:
         k = key_arg(key)
         if not values:
             raise TypeError("push() needs at least one value")
+        encode = self._values.encode
         if left:
-            return self._execute(LPUSH, [b"LPUSH", k, *(value_arg(v) for v in values)])
-        return self._execute(RPUSH, [b"RPUSH", k, *(value_arg(v) for v in values)])
+            return self._execute(LPUSH, [b"LPUSH", k, *(encode(v) for v in values)])
+        return self._execute(RPUSH, [b"RPUSH", k, *(encode(v) for v in values)])
 
     def llen(self, key: str) -> Any:
         """Return the length of the list under key (0 when there is none)."""
@@ -714,9 +806,9 @@ class Commands:
         if seconds < 0:
             raise ValueError(f"timeout must be >= 0 seconds (0 waits forever), got {timeout!r}")
         if seconds == 0:
-            return self._execute(BLPOP, [b"BLPOP", *names, b"0"])
+            return self._execute(self._values.BLPOP, [b"BLPOP", *names, b"0"])
         ms = int(ttl_ms(seconds, "timeout"))  # at least 1 ms: "0.000" would wait forever
-        return self._execute(BLPOP, [b"BLPOP", *names, b"%d.%03d" % divmod(ms, 1000)])
+        return self._execute(self._values.BLPOP, [b"BLPOP", *names, b"%d.%03d" % divmod(ms, 1000)])
 
     # --- the server ---
 
@@ -763,3 +855,22 @@ def scan_args(match: Any, count: Any) -> tuple[bytes, bytes]:
 
 def scan(cursor: bytes, match: bytes, count: bytes) -> list[Arg]:
     return [b"SCAN", cursor, b"MATCH", match, b"COUNT", count]
+
+
+class BytesView(Commands):
+    """A client's commands with bytes values, whatever its serializer: memoize's, which serializes and signs its own.
+
+    Its calls go through the client's _execute, connection, near cache
+    bookkeeping and all; its reads go to the server, not to near-cache hits.
+    """
+
+    __slots__ = ("_client",)
+
+    def __init__(self, client: Commands):
+        self._client = client
+
+    def _execute(self, command: Command[T], args: list[Arg]) -> Any:
+        return self._client._execute(command, args)
+
+    def _db(self) -> int:
+        return self._client._db()

@@ -41,6 +41,8 @@ import warnings
 from collections.abc import Generator
 from typing import Any, Callable
 
+from ._commands import BytesView
+
 _FIRST_PAUSE = 0.005  # seconds between polls of a waiter, doubling up to _MAX_PAUSE
 _MAX_PAUSE = 0.1
 
@@ -132,6 +134,7 @@ def _steps(
     pack: Callable[[str, Any], bytes],
     unpack: Callable[[str, bytes], Any],
 ) -> Generator[Any, Any, Any]:
+    client, cache = cache, bytes_view(cache)
     stored = yield cache.get(key)
     if stored is not None:
         value = unpack(key, stored)
@@ -147,7 +150,7 @@ def _steps(
                 result = yield COMPUTE
                 yield cache.set(key, pack(key, result), ttl)
             finally:
-                yield from _release(cache, lock, token.encode())
+                yield from _release(client, lock, token.encode())
             return result
         pause = _FIRST_PAUSE
         while True:
@@ -165,6 +168,11 @@ def _steps(
                 return result
             yield _Sleep(min(pause, max(0.0, deadline - time.monotonic())))
             pause = min(pause * 2, _MAX_PAUSE)
+
+
+def bytes_view(cache: Any) -> Any:
+    """cache, or a view of it whose values are bytes when it has a serializer: memoize signs and serializes its own."""
+    return cache if cache._values.load is None else BytesView(cache)
 
 
 def _release(cache: Any, lock: str, token: bytes) -> Generator[Any, Any, None]:
