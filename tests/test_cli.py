@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -60,9 +62,9 @@ def test_serve_over_tcp_with_every_option_then_sigterm():
     assert server.proc.returncode == 0, err
     text = err.decode()
     assert "Traceback" not in text
-    # --log-level info: the startup address and the shutdown are logged.
-    assert f"msg=listening network=tcp addr=127.0.0.1:{port}" in text
-    assert "msg=stopped" in text
+    # --log-level info: the startup address and the shutdown are logged, through Python's logging.
+    assert f" INFO tiny_mp_cache.server: listening network=tcp addr=127.0.0.1:{port}\n" in text
+    assert f" INFO tiny_mp_cache.server: stopped addr=127.0.0.1:{port}\n" in text
     assert f"serving on 127.0.0.1:{port}" in text
 
 
@@ -166,9 +168,8 @@ def test_refused_clients_are_logged_at_the_default_level():
             assert first.get("k") == b"v"
     finally:
         _, err = server.stop(signal.SIGTERM)
-    assert "level=WARN" in err.decode()
-    assert "refused client: too many clients" in err.decode()
-    assert "level=INFO" not in err.decode()
+    assert " WARNING tiny_mp_cache.server: refused client: too many clients max_clients=1\n" in err.decode()
+    assert " INFO " not in err.decode()
 
 
 def test_help_lists_the_options():
@@ -257,3 +258,99 @@ def test_the_installed_console_script_runs():
     result = subprocess.run([script, "serve", "--help"], capture_output=True, timeout=30)
     assert result.returncode == 0
     assert b"--max-memory" in result.stdout
+
+
+# --- the standalone Go server takes the same options ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def go_server_binary(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """go/cmd/tiny-mp-cache-server, built into a temporary directory."""
+    go = need_tool("go")
+    binary = str(tmp_path_factory.mktemp("bin") / "tiny-mp-cache-server")
+    result = subprocess.run([go, "build", "-o", binary, "./cmd/tiny-mp-cache-server"], cwd=os.path.join(ROOT, "go"),
+                            capture_output=True, timeout=280)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return binary
+
+
+def listed_options(help_text: str) -> set[str]:
+    """The --long-flags a --help output lists as options (not those its descriptions mention)."""
+    return set(re.findall(r"^  (?:-\w, )?(--[a-z][a-z-]*)", help_text, re.MULTILINE))
+
+
+@pytest.mark.timeout(300)
+def test_the_go_server_lists_the_options_of_serve(go_server_binary: str) -> None:
+    go = subprocess.run([go_server_binary, "--help"], capture_output=True, timeout=30)
+    assert go.returncode == 0, go.stderr
+    python = listed_options(run_cli("serve", "--help").stdout.decode()) | listed_options(run_cli("--help").stdout.decode())
+    assert "--port" in python and "--ready-fd" in python and "--version" in python
+    assert listed_options(go.stdout.decode()) == python
+
+
+def serve_with(argv: list[str], ready_r: int, ready_w: int) -> tuple[str, subprocess.Popen]:
+    """Start a server that writes its address to ready_w (--ready-fd) and stops at the end of its stdin; (address, process)."""
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(ready_w,))
+    os.close(ready_w)
+    try:
+        with os.fdopen(ready_r, "r") as ready:
+            return ready.readline().strip(), proc  # "" if it exits first
+    except BaseException:
+        proc.kill()
+        proc.wait(10)
+        raise
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("program", ["python", "go"])
+def test_both_command_lines_serve_with_the_same_options(program: str, go_server_binary: str) -> None:
+    need_go()
+    path = os.path.join(short_tmpdir(), "s.sock")
+    ready_r, ready_w = os.pipe()
+    options = ["--unix", path, "--unix-mode", "640", "--password", "pw", "--max-memory", "10MB",
+               "--eviction-policy", "noeviction", "--max-clients", "5", "--log-level", "warn", "--loops", "1",
+               "--max-query", str(64 * MiB), "--max-output", str(256 * MiB), "--max-output-soft", str(32 * MiB),
+               "--max-output-soft-seconds", "10", "--ready-fd", str(ready_w), "--stop-on-stdin-eof"]  # fmt: skip
+    argv = cli("serve", *options) if program == "python" else [go_server_binary, *options]
+    addr, proc = serve_with(argv, ready_r, ready_w)
+    try:
+        assert addr == f"unix://{path}"
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o640
+        with TinyCache(addr, _pure=True) as anonymous:
+            with pytest.raises(tiny_mp_cache.ServerError, match="NOAUTH"):
+                anonymous.get("k")
+        with TinyCache(addr, _pure=True) as cache:
+            cache.execute_command("AUTH", "pw")
+            assert config(cache, "maxmemory") == str(10 * MiB)
+            assert config(cache, "maxmemory-policy") == "noeviction"
+            assert config(cache, "maxclients") == "5"
+            assert config(cache, "client-query-buffer-limit") == str(64 * MiB)
+            assert config(cache, "client-output-buffer-limit") == f"normal {256 * MiB} {32 * MiB} 10"
+        proc.stdin.close()  # --stop-on-stdin-eof
+        proc.wait(20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.returncode == 0, err
+    assert err.startswith(("tiny-mp-cache: serving on", "tiny-mp-cache-server: serving on"))  # not --quiet
+    assert f"serving on unix://{path} (pid {proc.pid}); Ctrl-C to stop" in err
+    assert not os.path.exists(path)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("program", ["python", "go"])
+def test_both_command_lines_are_silent_with_quiet(program: str, go_server_binary: str) -> None:
+    need_go()
+    port = free_port()
+    argv = cli("serve", "--port", str(port), "--quiet") if program == "python" else [go_server_binary, "--port", str(port), "--quiet"]
+    server = ServerProcess(argv, f"127.0.0.1:{port}")
+    try:
+        with TinyCache(f"127.0.0.1:{port}", _pure=True) as cache:
+            cache.set("k", b"v")
+    finally:
+        out, err = server.stop(signal.SIGTERM)
+    assert server.proc.returncode == 0
+    assert (out, err) == (b"", b"")  # the log's default level, warn, is quiet in normal operation

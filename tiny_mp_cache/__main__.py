@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import sys
@@ -28,7 +29,7 @@ from typing import Any
 
 from . import __version__
 from ._errors import TinyCacheError
-from ._server import OPTIONS_ENV, serve_tcp, serve_unix_path
+from ._server import LOG_FORMAT, OPTIONS_ENV, serve_tcp, serve_unix_path
 
 
 def _octal(text: str) -> int:
@@ -159,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "clean-shm":
         return _clean_shm()
+    # The server's log (the tiny_mp_cache.server logger) goes to stderr, at --log-level; warnings alone without it.
+    logging.basicConfig(format=LOG_FORMAT, stream=sys.stderr)
     options: dict[str, Any] = json.loads(os.environ.pop(OPTIONS_ENV, "") or "{}")
     names = ("password", "unix_mode", "max_clients", "allow_remote", "max_memory", "max_query", "max_output",
              "max_output_soft", "max_output_soft_seconds", "loops")  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import difflib
 import json
+import logging
 import os
 import signal
 import sys
@@ -21,11 +22,105 @@ _POLL_SECONDS = 0.1
 
 # The keyword options of serve(), serve_unix() and start_server(): the JSON
 # names of go/server's Config, less network and addr, which the functions'
-# own arguments set (tests/test_server.py holds the two lists equal).
+# own arguments set, and log_fd, which _run sets (tests/test_server.py holds
+# the two lists equal).
 SERVER_OPTIONS = frozenset({
     "password", "allow_remote", "unix_mode", "max_clients", "max_bulk", "max_args", "max_inline", "max_query",
     "max_output", "max_output_soft", "max_output_soft_seconds", "max_memory", "eviction_policy", "log_level", "tracking_table_max_keys", "loops",
 })
+
+
+# The server's log: its records reach Python's logging on this logger (see ServerLog).
+logger = logging.getLogger("tiny_mp_cache.server")
+
+# How a record is written to stderr when logging has no handler for it, and by the command line.
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_FALLBACK = logging.Formatter(LOG_FORMAT)
+
+_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARN": logging.WARNING, "ERROR": logging.ERROR}
+
+
+def log_level_of(level: int) -> str:
+    """The server's log_level that lets through the records a logger of this (effective) level takes."""
+    for name, most in (("debug", logging.DEBUG), ("info", logging.INFO), ("warn", logging.WARNING)):
+        if level <= most:
+            return name
+    return "error"
+
+
+def _text(value: Any) -> str:
+    """An attribute's value as slog's text handler writes it: quoted when it has a space, a quote or an =."""
+    text = value if isinstance(value, str) else json.dumps(value)
+    return json.dumps(text) if not text or any(c in text for c in ' "=') else text
+
+
+def _record(line: bytes) -> logging.LogRecord:
+    """A LogRecord of one of the server's JSON lines ({"time", "level", "msg", attributes...})."""
+    try:
+        fields = json.loads(line)
+        if not isinstance(fields, dict):
+            raise ValueError
+        level = _LEVELS.get(fields.pop("level", None), logging.WARNING)
+        msg = str(fields.pop("msg", ""))
+        fields.pop("time", None)
+    except ValueError:
+        level, msg, fields = logging.WARNING, line.decode("utf-8", "replace").rstrip("\n"), {}
+    text = " ".join([msg, *(f"{k}={_text(v)}" for k, v in fields.items())])
+    # The attributes are also the record's server_attrs, for a handler that wants them apart.
+    return logger.makeRecord(logger.name, level, "(server)", 0, text, (), None, extra={"server_attrs": fields})
+
+
+def _emit(line: bytes) -> None:
+    record = _record(line)
+    if logger.hasHandlers():
+        logger.handle(record)  # not held to the logger's level: the server logs at the level it was given
+    elif not logger.disabled and sys.stderr is not None:
+        # Without any handler, logging would print only warnings (its lastResort): write what log_level asked for.
+        sys.stderr.write(_FALLBACK.format(record) + "\n")
+        sys.stderr.flush()
+
+
+class ServerLog:
+    """A pipe the Go server writes its log records to (Config.LogFD: JSON lines), and the thread that reads them into logging.
+
+    A pipe rather than a callback from Go: the reader is a Python thread
+    like any other, nothing calls into Python from a Go thread, and a
+    forked child, which has no such thread, has nothing to undo. fd is
+    what the server's log_fd is given.
+    """
+
+    def __init__(self) -> None:
+        self._read_end, self._write_end = os.pipe()
+        if os.name == "nt":
+            import msvcrt
+
+            self.fd = msvcrt.get_osfhandle(self._write_end)
+        else:
+            self.fd = self._write_end
+        self._thread = threading.Thread(target=self._read, name="tiny-mp-cache server log", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        with open(self._read_end, "rb") as lines:
+            for line in lines:
+                if line == b"\n":  # close()'s end
+                    return
+                try:
+                    _emit(line)
+                except Exception:  # never stop reading: a server whose log pipe is full stops serving
+                    pass
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Once the server has stopped: let the reader emit what is left, then end it.
+
+        The end is a line of its own rather than the pipe's end, which a
+        child forked meanwhile, holding the server's copy, would hold off.
+        """
+        try:
+            os.write(self._write_end, b"\n")
+        finally:
+            os.close(self._write_end)
+        self._thread.join(timeout)
 
 
 # Options of tiny-mp-cache 0.1.x (the Rust implementation) that 0.2 does not have.
@@ -74,6 +169,13 @@ def serve(port: int, host: str = "127.0.0.1", **options: Any) -> None:
     serve clients; 0, the default, is one per usable CPU). An unknown option
     raises TypeError, a bad value ValueError, a bind failure ConnectionError
     (an OSError).
+
+    The server logs through Python's logging, on the logger
+    "tiny_mp_cache.server" (a record's message is the server's, followed by
+    its attributes as key=value; record.server_attrs holds them as a dict),
+    at log_level when it is given, else at that logger's effective level
+    when the server starts (WARNING, unless configured: quiet). Where
+    logging has no handler at all, the records are written to stderr.
     """
     if type(port) is int and port == 0:
         raise ValueError("port must be in 1..65535, got 0 (start_server() serves on a free port and says which)")
@@ -135,7 +237,13 @@ def _run(
         # This process inherited a loaded Go runtime through fork() and must
         # not call into it: become a fresh interpreter with the same pid.
         _reexec(cli_args, options)
-    _serve(lambda: _bindings.Server(lib, {**config, **options}), on_ready, lib.tmc_server_stop_on_sigterm)
+    log = ServerLog()
+    level = options.get("log_level") or log_level_of(logger.getEffectiveLevel())
+    config = {**config, "log_fd": log.fd, "log_level": level}
+    try:
+        _serve(lambda: _bindings.Server(lib, {**options, **config}), on_ready, lib.tmc_server_stop_on_sigterm)
+    finally:
+        log.close()
 
 
 def _reexec(cli_args: list[str], options: dict[str, Any]) -> None:

@@ -61,6 +61,11 @@ type Config struct {
 	EvictionPolicy string `json:"eviction_policy"`
 	// LogLevel is "debug", "info", "warn" (the default) or "error".
 	LogLevel string `json:"log_level"`
+	// LogFD, when not 0, is an open file descriptor (a HANDLE on Windows)
+	// to write the log to as JSON lines instead of text on stderr: Python's
+	// serve() gives a pipe it reads into its logging module. The server
+	// writes to a duplicate of it, which Close closes last.
+	LogFD int `json:"log_fd"`
 	// TrackingMaxKeys bounds CLIENT TRACKING's table of keys read by
 	// tracking clients, as Redis's tracking-table-max-keys does: past it,
 	// keys are dropped from the table and their readers told to forget
@@ -153,6 +158,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return c, err
+	}
+	if c.LogFD < 0 {
+		return c, fmt.Errorf("log_fd must not be negative")
 	}
 	if c.Network == "tcp" && c.Password == "" && !c.AllowRemote {
 		host, _, err := net.SplitHostPort(c.Addr)

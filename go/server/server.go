@@ -12,7 +12,6 @@ import (
 	"net"
 	"os"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -41,6 +40,7 @@ type Server struct {
 	cfg   Config
 	store *store.Store
 	log   *slog.Logger
+	logFD io.Closer // the log's own descriptor (Config.LogFD), closed last; nil for stderr
 	ln    net.Listener
 
 	mu      sync.Mutex
@@ -83,6 +83,10 @@ func Listen(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, &ConfigError{err}
 	}
+	log, logFD, err := openLog(cfg)
+	if err != nil {
+		return nil, &ConfigError{err}
+	}
 	tr := newTracking(cfg.TrackingMaxKeys)
 	s := &Server{
 		cfg: cfg,
@@ -92,7 +96,8 @@ func Listen(cfg Config) (*Server, error) {
 			Changed:   tr.changed,
 		}),
 		tracking: tr,
-		log:      newLogger(cfg.LogLevel),
+		log:      log,
+		logFD:    logFD,
 		done:     make(chan struct{}),
 		stop:     make(chan struct{}),
 		release:  make(chan struct{}, 1),
@@ -111,6 +116,7 @@ func Listen(cfg Config) (*Server, error) {
 		s.ln, err = net.Listen("tcp", cfg.Addr)
 	}
 	if err != nil {
+		s.closeLog()
 		return nil, err
 	}
 	s.openNear()
@@ -439,6 +445,8 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	if !serving { // Serve never ran
 		s.closeNear()
+		s.log.Info("stopped", "addr", s.ln.Addr().String())
+		s.closeLog()
 		close(s.done)
 		return err
 	}
@@ -461,8 +469,17 @@ wait:
 		}
 	}
 	s.closeNear()
-	s.log.Info("stopped", "addr", s.cfg.Addr)
+	s.log.Info("stopped", "addr", s.ln.Addr().String())
+	s.closeLog()
 	return err
+}
+
+// closeLog closes the log's own descriptor, if it has one, after the last
+// record a stop writes: a reader of it sees the end there.
+func (s *Server) closeLog() {
+	if s.logFD != nil {
+		s.logFD.Close()
+	}
 }
 
 // expireTick is how often expired keys are reclaimed in the background, and
@@ -527,22 +544,3 @@ func (c *conn) appendMap(out []byte, n int) []byte {
 // maxPending is how many reply bytes a connection buffers before writing
 // them out, even while more pipelined commands are waiting.
 const maxPending = 64 << 10
-
-func newLogger(level string) *slog.Logger {
-	lv, _ := parseLevel(level)
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
-}
-
-func parseLevel(s string) (slog.Level, error) {
-	switch strings.ToLower(s) {
-	case "", "warn", "warning":
-		return slog.LevelWarn, nil
-	case "debug":
-		return slog.LevelDebug, nil
-	case "info":
-		return slog.LevelInfo, nil
-	case "error":
-		return slog.LevelError, nil
-	}
-	return 0, fmt.Errorf("log_level must be debug, info, warn or error, not %q", s)
-}

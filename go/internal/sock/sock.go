@@ -24,7 +24,7 @@ func Detach(nc net.Conn) (int, error) {
 	}
 	fd := -1
 	var dupErr error
-	if err := raw.Control(func(s uintptr) { fd, dupErr = dupCloexec(int(s)) }); err != nil {
+	if err := raw.Control(func(s uintptr) { fd, dupErr = DupCloexec(int(s)) }); err != nil {
 		return -1, err
 	}
 	if dupErr != nil {
@@ -33,7 +33,9 @@ func Detach(nc net.Conn) (int, error) {
 	return fd, nil
 }
 
-func dupCloexec(fd int) (int, error) {
+// DupCloexec returns a close-on-exec duplicate of fd, made while Go's own
+// fork+exec is held off, so no child it starts inherits it.
+func DupCloexec(fd int) (int, error) {
 	syscall.ForkLock.RLock()
 	defer syscall.ForkLock.RUnlock()
 	nfd, err := syscall.Dup(fd)
