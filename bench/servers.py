@@ -73,7 +73,7 @@ class Servers:
         binary = self.tools.get("tmc-server")
         env = dict(self.env)
         if binary:
-            argv = [binary, "--log-level", "warn"]
+            argv = [binary, "--quiet"]  # the options of `tiny-mp-cache serve --quiet`, warn being the default
             argv += ["--port", str(port)] if port else ["--unix", sock]
             if max_memory:
                 argv += ["--max-memory", str(max_memory)]
