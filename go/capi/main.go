@@ -450,16 +450,26 @@ func tmc_server_start(config *C.char, configLen C.size_t, out *C.uint64_t, errBu
 
 //export tmc_server_wait
 func tmc_server_wait(h C.uint64_t, timeout C.double) C.int {
-	s, ok := servers.get(uint64(h))
-	if !ok {
-		return 1
+	expired := time.After(time.Duration(float64(timeout) * float64(time.Second)))
+	if s, ok := servers.get(uint64(h)); ok {
+		select {
+		case <-s.Done():
+		case <-expired:
+			return 0
+		}
 	}
-	select {
-	case <-s.Done():
-		return 1
-	case <-time.After(time.Duration(float64(timeout) * float64(time.Second))):
-		return 0
+	if sigtermStopped() {
+		// SIGTERM stopped this server, and raised again it ends the
+		// process: the caller must not see the server stopped and return
+		// (exit 0) first. Only a handler for SIGTERM lets the call go on.
+		select {
+		case <-sigtermRaised:
+			time.Sleep(100 * time.Millisecond)
+		case <-expired:
+			return 0
+		}
 	}
+	return 1
 }
 
 //export tmc_server_addr
@@ -489,6 +499,17 @@ func tmc_server_stop(h C.uint64_t, errBuf *C.char, errCap C.size_t) C.int {
 // stopOnSIGTERM is set up once, by the first tmc_server_stop_on_sigterm.
 var stopOnSIGTERM sync.Once
 
+// sigtermRaised is closed once SIGTERM has stopped every server and has been
+// raised again for its default handling.
+var sigtermRaised = make(chan struct{})
+
+// sigtermStopped reports whether SIGTERM stopped the servers.
+func sigtermStopped() bool {
+	starting.Lock()
+	defer starting.Unlock()
+	return starting.terminated
+}
+
 //export tmc_server_stop_on_sigterm
 func tmc_server_stop_on_sigterm() {
 	stopOnSIGTERM.Do(func() {
@@ -504,6 +525,7 @@ func tmc_server_stop_on_sigterm() {
 			// it take its course.
 			signal.Reset(syscall.SIGTERM)
 			raiseSIGTERM()
+			close(sigtermRaised)
 		}()
 	})
 }
