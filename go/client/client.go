@@ -312,8 +312,7 @@ func (c *Client) callWithin(timeout time.Duration, retry bool, read func(*resp.R
 		}
 	}
 	err := c.exchange(deadline, read, cmds...)
-	var e *Error
-	if err != nil && retry && reused && errors.As(err, &e) && e.Kind == KindConn {
+	if err != nil && retry && reused && kindOf(err) == KindConn {
 		if err := c.connect(deadline); err != nil {
 			return err
 		}
@@ -340,15 +339,35 @@ func (c *Client) exchange(deadline time.Time, read func(*resp.ReplyReader) error
 	if err == nil {
 		err = read(c.rd)
 	}
-	var rerr resp.ReplyError
-	if errors.As(err, &rerr) {
+	if err == nil {
+		return nil
+	}
+	if rerr, ok := asReplyError(err); ok {
 		return &Error{KindServer, string(rerr)}
 	}
-	if err != nil {
-		c.drop()
-		return classify(err, "call to "+c.addr.Address+" failed")
+	c.drop()
+	return classify(err, "call to "+c.addr.Address+" failed")
+}
+
+// The error helpers below are called only once a call has failed: the
+// target errors.As writes to escapes to the heap, and declared on the
+// call's path it would cost every call an allocation (and the garbage
+// collector's wake-ups).
+
+// kindOf is the Kind of err if it is an *Error, else 0.
+func kindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
 	}
-	return nil
+	return 0
+}
+
+// asReplyError returns err's error reply, if it is one.
+func asReplyError(err error) (resp.ReplyError, bool) {
+	var rerr resp.ReplyError
+	ok := errors.As(err, &rerr)
+	return rerr, ok
 }
 
 // errInterrupted ends a call whose wait a signal interrupted, when the
@@ -543,8 +562,10 @@ func (c *Client) MGetDeadlines(keys [][]byte) (vals [][]byte, deadlines []int64,
 // readable returns err unless it is an error reply, after which the
 // connection is still in step and the next reply can be read.
 func readable(err error) error {
-	var rerr resp.ReplyError
-	if err != nil && !errors.As(err, &rerr) {
+	if err == nil {
+		return nil
+	}
+	if _, ok := asReplyError(err); !ok {
 		return err
 	}
 	return nil
