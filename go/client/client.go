@@ -328,14 +328,7 @@ func (c *Client) callWithin(timeout time.Duration, retry bool, read func(*resp.R
 func (c *Client) exchange(deadline time.Time, read func(*resp.ReplyReader) error, cmds ...[][]byte) error {
 	c.nc.begin(deadline)
 	c.rd.Limit(c.maxReply)
-	c.out = c.out[:0]
-	for _, args := range cmds {
-		c.out = resp.AppendCommand(c.out, args...)
-	}
-	_, err := c.nc.Write(c.out)
-	if cap(c.out) > 1<<20 {
-		c.out = nil
-	}
+	err := c.send(cmds)
 	if err == nil {
 		err = read(c.rd)
 	}
@@ -347,6 +340,41 @@ func (c *Client) exchange(deadline time.Time, read func(*resp.ReplyReader) error
 	}
 	c.drop()
 	return classify(err, "call to "+c.addr.Address+" failed")
+}
+
+// bigArg is the size above which an argument is written from the caller's
+// memory rather than copied into the request buffer: a 1 MiB SET then
+// costs no 1 MiB buffer in Go (allocated, zeroed, copied into and
+// collected on every such call), only two more system calls.
+const bigArg = 64 << 10
+
+// send writes the commands as RESP: the small parts gathered in c.out,
+// each big argument from where it is. c.mu must be held.
+func (c *Client) send(cmds [][][]byte) error {
+	out := c.out[:0]
+	for _, args := range cmds {
+		out = resp.AppendArray(out, len(args))
+		for _, a := range args {
+			if len(a) <= bigArg {
+				out = resp.AppendBulk(out, a)
+				continue
+			}
+			out = resp.AppendBulkHeader(out, len(a))
+			if _, err := c.nc.Write(out); err != nil {
+				return err
+			}
+			if _, err := c.nc.Write(a); err != nil {
+				return err
+			}
+			out = append(out[:0], '\r', '\n')
+		}
+	}
+	_, err := c.nc.Write(out)
+	c.out = out[:0]
+	if cap(out) > 1<<20 { // many small arguments: not kept for the calls after
+		c.out = nil
+	}
+	return err
 }
 
 // The error helpers below are called only once a call has failed: the
