@@ -89,6 +89,37 @@ def latency(res: Dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
+MEMORY_NOTE = """\
+What a key costs our server, beside Redis's: an entry of 24 bytes (the
+pointer to its bytes, the key's and value's lengths, its SIEVE slot and
+flags), one allocation holding the value and then the key, rounded up to
+Go's size class (112 bytes for the 100 B values and 12 B keys here), a slot
+in the hash index (8-byte hash and 8-byte pointer, with the table's spare
+room), and the SIEVE queue's slot; Redis has a dict entry, an object header
+and two sds strings, rounded up by jemalloc. On top of the data comes what
+no count of the data sees: the Go runtime's own memory (in the empty
+server's RSS), and garbage not collected yet, up to 32 MiB or as much as the
+live data (the collector's headroom, see the server's notes on memory), of
+which loading through large MSET requests leaves some. The table shows each
+part as this run measured it: "over the data" is RSS less the empty
+server's RSS and less the server's own count of its data (`used_memory`).
+"""
+
+
+def memory(res: Dict[str, Any]) -> str:
+    rows = []
+    keys = res.get("keys") or 0
+    for name, m in res.get("servers", {}).items():
+        used = m.get("used_memory")
+        over = m["rss"] - m["rss_empty"] - used if used else None
+        rows.append([name, f"{m['rss'] / 2**20:.1f}", f"{m['rss_empty'] / 2**20:.1f}", f"{m['bytes_per_key']:.0f}",
+                     f"{used / keys:.0f}" if used and keys else "n/a",
+                     f"{over / 2**20:.1f}" if over is not None else "n/a"])
+    return (MEMORY_NOTE + "\n" + f"{keys:,} keys x {res.get('value_size')} B\n\n"
+            + _md(["server", "RSS MiB", "empty MiB", "RSS bytes/key over empty", "used_memory bytes/key",
+                   "over the data MiB"], rows))
+
+
 def targets(lines: List[Dict[str, Any]]) -> str:
     rows = []
     for t in lines:
@@ -114,8 +145,10 @@ def render(results: Dict[str, Any]) -> str:
            targets(results.get("targets", []))]
     if "latency" in results:
         out += ["", "## Latency per op", "", latency(results["latency"])]
+    if results.get("memory", {}).get("servers"):
+        out += ["", "## Resident memory", "", memory(results["memory"])]
     for key, title, fn in report.SECTIONS:
-        if key == "latency" or results.get(key) is None:
+        if key in ("latency", "memory") or results.get(key) is None:
             continue
         out += ["", f"## {title}", "", "```text", fn(results[key]), "```"]
     if meta.get("skipped"):
@@ -127,3 +160,13 @@ def write(results: Dict[str, Any], path: str = PAGE) -> str:
     with open(path, "w") as f:
         f.write(render(results))
     return path
+
+
+if __name__ == "__main__":  # python -m bench.docs RESULTS.json: the page again from a saved run's results
+    import json
+    import sys
+
+    if len(sys.argv) != 2:
+        raise SystemExit("usage: python -m bench.docs RESULTS.json (as python -m bench --out DIR writes it)")
+    with open(sys.argv[1]) as f:
+        print("wrote", write(json.load(f)))
