@@ -74,7 +74,7 @@ func (s *Store) IncrByFloat(key, incr []byte) ([]byte, error) {
 	e := s.lookup(key)
 	n := new(big.Float).SetPrec(longDoublePrec)
 	if e != nil {
-		if e.is(isList) {
+		if e.is(isObject) {
 			return nil, ErrWrongType
 		}
 		if n, ok = parseLongDouble(e.value()); !ok {

@@ -169,6 +169,19 @@ func TestMoveRotatesMovesAndAccounts(t *testing.T) {
 	}
 }
 
+// TestMoveRotatesALastValue: rotating a one-value list keeps it, though the
+// pop alone would have emptied it.
+func TestMoveRotatesALastValue(t *testing.T) {
+	s := New(Config{})
+	s.Push(b("a"), [][]byte{b("only")}, false)
+	if v, ok, _ := s.Move(b("a"), b("a"), true, false); !ok || string(v) != "only" {
+		t.Fatalf("rotation moved %q %v", v, ok)
+	}
+	if got, _ := s.LRange(b("a"), 0, -1); len(got) != 1 || string(got[0]) != "only" {
+		t.Fatalf("after the rotation the list is %q", got)
+	}
+}
+
 func bytesToStrings(bs [][]byte) []string {
 	out := make([]string, len(bs))
 	for i, v := range bs {
