@@ -12,6 +12,14 @@ func (d *deque) typeName() string { return "list" }
 func (d *deque) len() int         { return d.n }
 func (d *deque) cost() int64      { return d.bytes + int64(d.n)*elemOverhead }
 
+func (d *deque) clone() object {
+	c := &deque{buf: make([][]byte, d.n), n: d.n, bytes: d.bytes}
+	for i := range d.n {
+		c.buf[i] = d.at(i)
+	}
+	return c
+}
+
 func (d *deque) at(i int) []byte { return d.buf[(d.head+i)%len(d.buf)] }
 
 func (d *deque) grow() {

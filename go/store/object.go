@@ -18,6 +18,10 @@ type object interface {
 	// cost is what the elements count for against the memory bound,
 	// their per-element overhead included.
 	cost() int64
+	// clone returns a copy that shares no mutable state with the
+	// original (for COPY). Element bytes, never modified once stored,
+	// may be shared.
+	clone() object
 }
 
 // elemOverhead approximates what one element of an object costs beyond its

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -179,6 +180,28 @@ func TestMoveRotatesALastValue(t *testing.T) {
 	}
 	if got, _ := s.LRange(b("a"), 0, -1); len(got) != 1 || string(got[0]) != "only" {
 		t.Fatalf("after the rotation the list is %q", got)
+	}
+}
+
+// TestListCloneSharesNoState: a clone is the same list, and pushing to or
+// popping from either leaves the other as it was.
+func TestListCloneSharesNoState(t *testing.T) {
+	d := &deque{}
+	for _, v := range []string{"b", "c", "d"} {
+		d.push(b(v), false)
+	}
+	d.pop(true)
+	d.push(b("a"), true) // wraps the ring: head is no longer slot 0
+	c := d.clone().(*deque)
+	d.push(b("x"), false)
+	d.pop(true)
+	c.push(b("y"), true)
+	var got []string
+	for i := range c.len() {
+		got = append(got, string(c.at(i)))
+	}
+	if strings.Join(got, ",") != "y,a,c,d" || c.bytes != 4 || d.len() != 3 || string(d.at(0)) != "c" {
+		t.Fatalf("clone %v (bytes %d); original len %d", got, c.bytes, d.len())
 	}
 }
 
