@@ -52,6 +52,8 @@ var (
 	txFlags  = []string{"noscript", "loading", "stale", "fast", "allow_busy"}
 	blocking = []string{"write", "denyoom", "noscript", "blocking"}
 
+	evalFlags = []string{"noscript", "stale", "skip_monitor", "no_mandatory_keys", "movablekeys"}
+
 	oneKey   = keySpec{1, 1, 1}
 	allKeys  = keySpec{1, -1, 1}
 	keyPairs = keySpec{1, -1, 2}
@@ -116,8 +118,8 @@ func init() {
 		"rpop":   {arity: -2, flags: rw, keys: oneKey, run: cmdPop},
 		"llen":   {arity: 2, flags: ro, keys: oneKey, run: cmdLLen},
 		"lrange": {arity: 4, flags: ro, keys: oneKey, run: cmdLRange},
-		"blpop":  {arity: -3, flags: rw, keys: keysThen, run: cmdBPop},
-		"brpop":  {arity: -3, flags: rw, keys: keysThen, run: cmdBPop},
+		"blpop":  {arity: -3, flags: []string{"write", "noscript", "blocking"}, keys: keysThen, run: cmdBPop},
+		"brpop":  {arity: -3, flags: []string{"write", "noscript", "blocking"}, keys: keysThen, run: cmdBPop},
 		"lmove":  {arity: 5, flags: rwGrow, keys: twoKeys, run: cmdLMove},
 		"blmove": {arity: 6, flags: blocking, keys: twoKeys, run: cmdBLMove},
 
@@ -141,6 +143,13 @@ func init() {
 		"command": {arity: -1, run: cmdCommand},
 		"info":    {arity: -1, run: cmdInfo},
 		"time":    {arity: 1, run: cmdTime},
+
+		// Scripting: see scripting.go. Keys are given by numkeys.
+		"eval":       {arity: -3, flags: evalFlags, run: cmdEval},
+		"evalsha":    {arity: -3, flags: evalFlags, run: cmdEvalSHA},
+		"eval_ro":    {arity: -3, flags: append([]string{"readonly"}, evalFlags...), run: cmdEval},
+		"evalsha_ro": {arity: -3, flags: append([]string{"readonly"}, evalFlags...), run: cmdEvalSHA},
+		"script":     {arity: -2, run: cmdScript},
 	}
 	for name := range commands {
 		commandNames = append(commandNames, name)
@@ -159,6 +168,9 @@ const maxNameLen = 32
 // connection. Refused commands and error replies are counted for INFO
 // commandstats and errorstats.
 func (s *Server) exec(c *conn, args [][]byte, out []byte) ([]byte, bool) {
+	if out, busy := s.whileBusy(c, args, out); busy { // the lock was lent: see scripting.go
+		return out, false
+	}
 	start := len(out)
 	name := args[0]
 	var lower [maxNameLen]byte

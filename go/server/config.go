@@ -76,6 +76,15 @@ type Config struct {
 	// process may use. Commands still run one at a time (see
 	// Server.running). The portable loop ignores it.
 	Loops int `json:"loops"`
+	// BusyReplyThreshold is how long, in milliseconds, a script runs before
+	// other clients' commands get -BUSY and SCRIPT KILL may stop it, as
+	// Redis's busy-reply-threshold (lua-time-limit). Zero means
+	// DefaultBusyReplyThreshold.
+	BusyReplyThreshold int `json:"busy_reply_threshold"`
+	// ScriptMaxMemory bounds how much one script may grow the server's live
+	// heap (tables and strings it builds) before it is stopped with an
+	// error. Zero means DefaultScriptMaxMemory.
+	ScriptMaxMemory ByteSize `json:"script_max_memory"`
 }
 
 // DefaultTrackingMaxKeys is Config.TrackingMaxKeys when it is 0: Redis's
@@ -138,6 +147,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"max_output_soft_seconds", &c.MaxOutputSoftSeconds, DefaultMaxOutputSoftSeconds},
 		{"tracking_table_max_keys", &c.TrackingMaxKeys, DefaultTrackingMaxKeys},
 		{"loops", &c.Loops, procs.Usable()},
+		{"busy_reply_threshold", &c.BusyReplyThreshold, DefaultBusyReplyThreshold},
 	} {
 		if *f.v < 0 {
 			return c, fmt.Errorf("%s must not be negative", f.name)
@@ -155,6 +165,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxMemory < 0 {
 		return c, fmt.Errorf("max_memory must not be negative")
+	}
+	switch {
+	case c.ScriptMaxMemory < 0:
+		return c, fmt.Errorf("script_max_memory must not be negative")
+	case c.ScriptMaxMemory == 0:
+		c.ScriptMaxMemory = DefaultScriptMaxMemory
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return c, err
@@ -320,6 +336,7 @@ var params = []param{
 		}
 		return ""
 	}},
+	{name: "busy-reply-threshold", get: (*Server).busyReplyThreshold, set: setBusyReplyThreshold},
 	{name: "client-output-buffer-limit", get: func(s *Server) string {
 		return fmt.Sprintf("normal %d %d %d", s.cfg.MaxOutput, s.cfg.MaxOutputSoft, s.cfg.MaxOutputSoftSeconds)
 	}},
@@ -328,6 +345,7 @@ var params = []param{
 	{name: "databases", get: fixed("1")},
 	{name: "hz", get: fixed(strconv.Itoa(int(time.Second / expireTick)))},
 	{name: "io-threads", get: fixed("1")},
+	{name: "lua-time-limit", get: (*Server).busyReplyThreshold, set: setBusyReplyThreshold},
 	{name: "maxclients", get: func(s *Server) string { return strconv.Itoa(s.cfg.MaxClients) }},
 	{name: "maxmemory", get: func(s *Server) string { return strconv.FormatInt(int64(s.cfg.MaxMemory), 10) },
 		set: func(s *Server, v string) (func(), error) {
@@ -374,6 +392,16 @@ var params = []param{
 		}
 		return "0"
 	}},
+}
+
+func (s *Server) busyReplyThreshold() string { return strconv.Itoa(s.cfg.BusyReplyThreshold) }
+
+func setBusyReplyThreshold(s *Server, v string) (func(), error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return nil, fmt.Errorf("busy-reply-threshold must be a positive number of milliseconds")
+	}
+	return func() { s.cfg.BusyReplyThreshold = n }, nil
 }
 
 func findParam(name string) *param {

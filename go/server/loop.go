@@ -292,10 +292,12 @@ func (l *loop) runCommands(c *conn) (full bool) {
 			l.protocolError(c, err.(*resp.ProtocolError))
 			return false
 		}
-		var quit bool
-		l.s.running.Lock()
-		c.out, quit = l.s.exec(c, args, c.out)
-		l.s.running.Unlock()
+		var quit, busy bool
+		if c.out, busy = l.s.whileBusy(c, args, c.out); !busy {
+			l.s.running.Lock()
+			c.out, quit = l.s.exec(c, args, c.out)
+			l.s.running.Unlock()
+		}
 		c.quit = c.quit || quit
 		if c.overflowing(c.out) {
 			l.s.log.Warn("closing a client whose replies passed max_output",
@@ -343,7 +345,7 @@ func (l *loop) poll(c *conn, want uint32) {
 
 // close hangs up on c.
 func (l *loop) close(c *conn) {
-	l.s.running.Lock()
+	l.s.lockData()
 	if c.block != nil {
 		l.unblock(c, false)
 	}
@@ -425,7 +427,7 @@ func (c *conn) wake() {
 // received goes back to its list.
 func (l *loop) endWait(c *conn, hungUp bool) {
 	b := c.block
-	l.s.running.Lock()
+	l.s.lockData()
 	p := l.unblock(c, !hungUp)
 	l.s.running.Unlock()
 	if hungUp {

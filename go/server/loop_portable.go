@@ -176,10 +176,12 @@ func (l *loop) serve(c *conn) bool {
 			l.protocolError(c, err.(*resp.ProtocolError))
 			break
 		}
-		var quit bool
-		l.s.running.Lock()
-		c.out, quit = l.s.exec(c, args, c.out)
-		l.s.running.Unlock()
+		var quit, busy bool
+		if c.out, busy = l.s.whileBusy(c, args, c.out); !busy {
+			l.s.running.Lock()
+			c.out, quit = l.s.exec(c, args, c.out)
+			l.s.running.Unlock()
+		}
 		c.quit = c.quit || quit
 		if c.overflowing(c.out) {
 			l.s.log.Warn("closing a client whose replies passed max_output",
@@ -285,7 +287,7 @@ func (l *loop) wait(c *conn) bool {
 // server's running lock, as commands do: a value put back must not land in
 // the middle of a command, and it is then served to the next waiter.
 func (l *loop) unblock(b *blocked, take bool) *store.Popped {
-	l.s.running.Lock()
+	l.s.lockData()
 	defer l.s.running.Unlock()
 	var p *store.Popped
 	if take {

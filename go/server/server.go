@@ -68,6 +68,9 @@ type Server struct {
 	stats     *stats
 	tracking  *tracking // CLIENT TRACKING's table of who read which key
 
+	scripts scriptCache               // guarded by running
+	script  atomic.Pointer[scriptRun] // the script running now, if any: see scripting.go
+
 	// The near cache's table of versions (near.go), on a unix socket;
 	// nil, with nearOff saying why, when there is none.
 	near     *nearTable
@@ -507,7 +510,7 @@ func (s *Server) expireLoop() {
 			if s.tracking.queued.Load() { // keys that tracking clients read expired
 				l := s.loops[0]
 				l.post(func() {
-					s.running.Lock()
+					s.lockData()
 					defer s.running.Unlock()
 					s.deliver(l, nil, nil)
 				})
