@@ -50,6 +50,7 @@ func newLuaState(r *scriptRun, keys, argv [][]byte) *lua.LState {
 		CallStackSize:       luaCallDepth,
 		RegistrySize:        1024,
 		RegistryMaxSize:     luaStackSlots,
+		RegistryGrowStep:    luaStackSlots / 16, // grown by copying: in few steps
 		MinimizeStackMemory: true,
 	})
 	for _, lib := range []struct {

@@ -329,11 +329,16 @@ func holdPs(n int) {
 
 // pick returns the loop that serves a new client: the one with the fewest
 // clients, so that a few long-lived connections, the usual case, spread
-// over the loops.
+// over the loops; not the loop that runs a script, if there is another,
+// so that a new client can send SCRIPT KILL.
 func (s *Server) pick() *loop {
-	best := s.loops[0]
-	for _, l := range s.loops[1:] {
-		if l.load.Load() < best.load.Load() {
+	var running *loop
+	if r := s.script.Load(); r != nil && len(s.loops) > 1 {
+		running = r.c.loop
+	}
+	var best *loop
+	for _, l := range s.loops {
+		if l != running && (best == nil || l.load.Load() < best.load.Load()) {
 			best = l
 		}
 	}
