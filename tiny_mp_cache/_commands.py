@@ -239,6 +239,15 @@ def keys_arg(keys: Any, what: str = "keys") -> list[bytes]:
     return [key_arg(k, "each key") for k in keys]
 
 
+def _keys_and_args(numkeys: Any, keys_and_args: tuple[Any, ...]) -> list[bytes]:
+    if isinstance(numkeys, bool) or not isinstance(numkeys, int):
+        raise TypeError(f"numkeys must be int, not {type(numkeys).__name__}")
+    if not 0 <= numkeys <= len(keys_and_args):
+        raise ValueError(f"numkeys must be between 0 and the {len(keys_and_args)} keys and args given, got {numkeys}")
+    return [b"%d" % numkeys, *(command_arg(a) for a in keys_and_args)]
+
+
+
 def _number(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{what} must be a number of seconds, not {type(value).__name__}")
@@ -328,6 +337,18 @@ def _status(reply: Reply) -> str:
     if not isinstance(reply, str):
         raise Unexpected
     return reply
+
+
+def _sha(reply: Reply) -> str:
+    if not isinstance(reply, bytes):
+        raise Unexpected
+    return reply.decode()
+
+
+def _exists(reply: Reply) -> list[bool]:
+    if not isinstance(reply, list) or not all(x in (0, 1) and isinstance(x, int) for x in reply):
+        raise Unexpected
+    return [x == 1 for x in reply]
 
 
 def _decode_key(key: Reply) -> str:
@@ -456,6 +477,12 @@ TYPE = Command(_status, b"TYPE", keys=ONE_KEY, idempotent=True)
 FLUSHDB = Command(_ok, b"FLUSHDB", writes=True, request="all_shards", response="all_succeeded")
 SCAN = Command(_scanned, b"SCAN", request="special", idempotent=True)
 INFO = Command(_info, b"INFO", idempotent=True)
+# Scripting. A script may write any key (keys=None, writes=True: the near
+# cache drops everything it holds), and is never resent: it may have run.
+EVAL = Command(_raw, b"EVAL", b"EVALSHA", writes=True)
+EVAL_RO = Command(_raw, b"EVAL_RO", b"EVALSHA_RO", idempotent=True)  # reads only: safe twice
+SCRIPT = Command(_raw, b"SCRIPT", request="all_shards", idempotent=True)  # LOAD, EXISTS, FLUSH: each safe twice
+SCRIPT_LOAD, SCRIPT_EXISTS, SCRIPT_FLUSH = SCRIPT.parsing(_sha), SCRIPT.parsing(_exists), SCRIPT.parsing(_ok)
 # execute_command's: its reply as it is, and the facts of its name's command (facts_of), or
 # an unknown command's: its key, if any, is its first argument, as most commands'.
 RAW = Command(_raw, keys=ONE_KEY)
@@ -809,6 +836,48 @@ class Commands:
             return self._execute(self._values.BLPOP, [b"BLPOP", *names, b"0"])
         ms = int(ttl_ms(seconds, "timeout"))  # at least 1 ms: "0.000" would wait forever
         return self._execute(self._values.BLPOP, [b"BLPOP", *names, b"%d.%03d" % divmod(ms, 1000)])
+
+    # --- scripting ---
+
+    def eval(self, script: str, numkeys: int, *keys_and_args: Any) -> Any:
+        """Run a Lua script on the server, atomically, and return its reply (EVAL), as redis-py's eval.
+
+        The first numkeys of keys_and_args are the keys (KEYS in the
+        script), the rest its arguments (ARGV); each is str, bytes or a
+        number. The reply is the script's value as Redis converts it: int,
+        bytes, a list, None, or a status str; an error the script raises
+        is raised as ServerError.
+        """
+        return self._execute(EVAL, [b"EVAL", command_arg(script), *_keys_and_args(numkeys, keys_and_args)])
+
+    def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> Any:
+        """Run the script the server holds under sha (SCRIPT LOAD or an earlier eval): EVALSHA.
+
+        Raises ServerError NOSCRIPT when the server does not hold it.
+        """
+        return self._execute(EVAL, [b"EVALSHA", command_arg(sha), *_keys_and_args(numkeys, keys_and_args)])
+
+    def eval_ro(self, script: str, numkeys: int, *keys_and_args: Any) -> Any:
+        """Run a script that only reads (EVAL_RO): one that calls a write command gets an error."""
+        return self._execute(EVAL_RO, [b"EVAL_RO", command_arg(script), *_keys_and_args(numkeys, keys_and_args)])
+
+    def evalsha_ro(self, sha: str, numkeys: int, *keys_and_args: Any) -> Any:
+        """Run a held script that only reads (EVALSHA_RO)."""
+        return self._execute(EVAL_RO, [b"EVALSHA_RO", command_arg(sha), *_keys_and_args(numkeys, keys_and_args)])
+
+    def script_load(self, script: str) -> Any:
+        """Have the server hold a script and return its SHA1 (hex str) for evalsha (SCRIPT LOAD)."""
+        return self._execute(SCRIPT_LOAD, [b"SCRIPT", b"LOAD", command_arg(script)])
+
+    def script_exists(self, *shas: str) -> Any:
+        """Whether the server holds each script: a list of bool (SCRIPT EXISTS)."""
+        if not shas:
+            raise TypeError("script_exists() needs at least one sha")
+        return self._execute(SCRIPT_EXISTS, [b"SCRIPT", b"EXISTS", *(command_arg(h) for h in shas)])
+
+    def script_flush(self) -> Any:
+        """Drop every script the server holds (SCRIPT FLUSH). Returns None."""
+        return self._execute(SCRIPT_FLUSH, [b"SCRIPT", b"FLUSH"])
 
     # --- the server ---
 

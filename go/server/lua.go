@@ -236,8 +236,8 @@ func (r *scriptRun) redisLib(L *lua.LState) *lua.LTable {
 	for name, v := range map[string]int{"LOG_DEBUG": 0, "LOG_VERBOSE": 1, "LOG_NOTICE": 2, "LOG_WARNING": 3} {
 		t.RawSetString(name, lua.LNumber(v))
 	}
-	t.RawSetString("REDIS_VERSION", lua.LString("7.0.15"))
-	t.RawSetString("REDIS_VERSION_NUM", lua.LNumber(0x07000f))
+	t.RawSetString("REDIS_VERSION", lua.LString("7.4.0")) // what INFO reports
+	t.RawSetString("REDIS_VERSION_NUM", lua.LNumber(0x070400))
 	return t
 }
 
