@@ -285,8 +285,12 @@ func (s *Server) eval(c *conn, sc *script, sha string, args [][]byte, readOnly b
 
 	r := &scriptRun{s: s, c: c, sha: sha, readOnly: readOnly,
 		maxMemory: int64(s.cfg.ScriptMaxMemory), done: make(chan struct{})}
-	L := newLuaState(r, keys, argv)
-	defer L.Close()
+	env := s.lua
+	if s.lua = nil; env == nil {
+		env = newLuaEnv()
+	}
+	env.bind(r, keys, argv)
+	L := env.L
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	r.cancel = cancel
@@ -309,12 +313,17 @@ func (s *Server) eval(c *conn, sc *script, sha string, args [][]byte, readOnly b
 	close(r.done)
 
 	if msg := r.stopped.Load(); msg != nil {
+		L.Close()
 		return resp.AppendError(out, *msg+" script: "+sha)
 	}
 	if err != nil {
+		L.Close()
 		return resp.AppendError(out, scriptError(err)+" script: "+sha)
 	}
-	return r.appendReply(c, out, L.Get(-1))
+	out = r.appendReply(c, out, L.Get(-1))
+	env.reset()
+	s.lua = env
+	return out
 }
 
 // scriptError is the error reply for an error a script raised: a table

@@ -109,6 +109,8 @@ func TestScriptSandbox(t *testing.T) {
 		// What one script leaves is not seen by the next.
 		{"rawset(_G, 'left', 1) KEYS[1] = 'changed' return 1", ":1\r\n"},
 		{"return rawget(_G, 'left')", "$-1\r\n"},
+		{"string.rep = nil math.floor = nil getmetatable('').__index = {} setmetatable(table, {__index = function() return 1 end}) redis.call = nil return 1", ":1\r\n"},
+		{"return {type(string.rep), math.floor(2.5), ('x'):upper(), tostring(table.nosuch), type(redis.call)}", "*5\r\n$8\r\nfunction\r\n:2\r\n$1\r\nX\r\n$3\r\nnil\r\n$8\r\nfunction\r\n"},
 		{"return KEYS[1]", "$-1\r\n"},
 		{"return math.random(1000000)", ":" + do(t, c, "EVAL", "return math.random(1000000)", "0")[1:]}, // seeded alike each time
 	} {

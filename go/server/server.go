@@ -69,6 +69,7 @@ type Server struct {
 	tracking  *tracking // CLIENT TRACKING's table of who read which key
 
 	scripts scriptCache               // guarded by running
+	lua     *luaEnv                   // the Lua state for the next script; guarded by running
 	script  atomic.Pointer[scriptRun] // the script running now, if any: see scripting.go
 
 	// The near cache's table of versions (near.go), on a unix socket;
