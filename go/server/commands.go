@@ -46,6 +46,8 @@ var (
 	rw = []string{"write"}
 	ro = []string{"readonly", "fast"}
 
+	roSlow = []string{"readonly"}
+
 	rwFast   = []string{"write", "denyoom", "fast"}
 	rwGrow   = []string{"write", "denyoom"}
 	rwExpire = []string{"write", "fast"}
@@ -141,6 +143,45 @@ func init() {
 		"command": {arity: -1, run: cmdCommand},
 		"info":    {arity: -1, run: cmdInfo},
 		"time":    {arity: 1, run: cmdTime},
+
+		// Hashes (hashes.go). Flags and keys as Redis 7.0's COMMAND INFO.
+		"hset":         {arity: -4, flags: rwFast, keys: oneKey, run: cmdHSet},
+		"hmset":        {arity: -4, flags: rwFast, keys: oneKey, run: cmdHSet},
+		"hsetnx":       {arity: 4, flags: rwFast, keys: oneKey, run: cmdHSetNX},
+		"hget":         {arity: 3, flags: ro, keys: oneKey, run: cmdHGet},
+		"hmget":        {arity: -3, flags: ro, keys: oneKey, run: cmdHMGet},
+		"hgetall":      {arity: 2, flags: roSlow, keys: oneKey, run: cmdHGetAll},
+		"hkeys":        {arity: 2, flags: roSlow, keys: oneKey, run: cmdHGetAll},
+		"hvals":        {arity: 2, flags: roSlow, keys: oneKey, run: cmdHGetAll},
+		"hdel":         {arity: -3, flags: rwExpire, keys: oneKey, run: cmdHDel},
+		"hexists":      {arity: 3, flags: ro, keys: oneKey, run: cmdHExists},
+		"hstrlen":      {arity: 3, flags: ro, keys: oneKey, run: cmdHExists},
+		"hlen":         {arity: 2, flags: ro, keys: oneKey, run: cmdHLen},
+		"hincrby":      {arity: 4, flags: rwFast, keys: oneKey, run: cmdHIncrBy},
+		"hincrbyfloat": {arity: 4, flags: rwFast, keys: oneKey, run: cmdHIncrByFloat},
+		"hrandfield":   {arity: -2, flags: roSlow, keys: oneKey, run: cmdHRandField},
+		"hscan":        {arity: -3, flags: roSlow, keys: oneKey, run: cmdHScan},
+
+		// Sets (sets.go). rwExpire is Redis's "write fast".
+		"sadd":        {arity: -3, flags: rwFast, keys: oneKey, run: cmdSAdd},
+		"srem":        {arity: -3, flags: rwExpire, keys: oneKey, run: cmdSAdd},
+		"smembers":    {arity: 2, flags: roSlow, keys: oneKey, run: cmdSMembers},
+		"sismember":   {arity: 3, flags: ro, keys: oneKey, run: cmdSIsMember},
+		"smismember":  {arity: -3, flags: ro, keys: oneKey, run: cmdSIsMember},
+		"scard":       {arity: 2, flags: ro, keys: oneKey, run: cmdSCard},
+		"spop":        {arity: -2, flags: rwExpire, keys: oneKey, run: cmdSPop},
+		"srandmember": {arity: -2, flags: roSlow, keys: oneKey, run: cmdSRandMember},
+		"smove":       {arity: 4, flags: rwExpire, keys: twoKeys, run: cmdSMove},
+		"sinter":      {arity: -2, flags: roSlow, keys: allKeys, run: cmdSCombine},
+		"sunion":      {arity: -2, flags: roSlow, keys: allKeys, run: cmdSCombine},
+		"sdiff":       {arity: -2, flags: roSlow, keys: allKeys, run: cmdSCombine},
+		"sinterstore": {arity: -3, flags: rwGrow, keys: allKeys, run: cmdSCombineStore},
+		"sunionstore": {arity: -3, flags: rwGrow, keys: allKeys, run: cmdSCombineStore},
+		"sdiffstore":  {arity: -3, flags: rwGrow, keys: allKeys, run: cmdSCombineStore},
+		// SINTERCARD numkeys key ...: keys found by the command, so none
+		// in the spec (tracking does not remember them).
+		"sintercard": {arity: -3, flags: []string{"readonly", "movablekeys"}, run: cmdSInterCard},
+		"sscan":      {arity: -3, flags: roSlow, keys: oneKey, run: cmdSScan},
 	}
 	for name := range commands {
 		commandNames = append(commandNames, name)

@@ -207,17 +207,20 @@ func (s *Store) hashPut(key, field, value []byte) error {
 	return nil
 }
 
-// HRandField returns count fields of key's hash picked at random, with
-// their values: distinct ones, or with repeat, count picks that may
-// repeat. It returns nil if key is absent.
-func (s *Store) HRandField(key []byte, count int, repeat bool) ([]Field, error) {
+// HRandField calls each with count fields of key's hash picked at random,
+// with their values, and their number (see members.random): distinct
+// ones, or with repeat, count picks that may repeat. It calls each for
+// none if key is absent, and stops once each returns false. each runs
+// with the store locked and must not use it.
+func (s *Store) HRandField(key []byte, count int, repeat bool, each func(total int, f Field) bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, h, err := readObject[*hash](s, key)
 	if e == nil {
-		return nil, err
+		return err
 	}
-	return fields(h.random(count, repeat)), nil
+	h.random(count, repeat, func(total int, it member) bool { return each(total, Field{it.name, it.value}) })
+	return nil
 }
 
 // HScan is SCAN over the fields of key's hash: the fields (with values)

@@ -125,9 +125,22 @@ func TestHashIncrements(t *testing.T) {
 	}
 }
 
+// randFields collects HRandField's picks, checking the total each is told.
+func randFields(t *testing.T, s *Store, key string, count int, repeat bool) ([]Field, error) {
+	var got []Field
+	err := s.HRandField(b(key), count, repeat, func(total int, f Field) bool {
+		got = append(got, f)
+		if total < len(got) {
+			t.Fatalf("told %d picks, given %d", total, len(got))
+		}
+		return true
+	})
+	return got, err
+}
+
 func TestHRandField(t *testing.T) {
 	s := New(Config{})
-	if got, err := s.HRandField(b("none"), 3, false); got != nil || err != nil {
+	if got, err := randFields(t, s, "none", 3, false); got != nil || err != nil {
 		t.Fatalf("absent key: %v, %v", got, err)
 	}
 	want := map[string]string{}
@@ -139,7 +152,7 @@ func TestHRandField(t *testing.T) {
 	}
 	s.HSet(b("h"), pairs, false)
 	for _, count := range []int{0, 1, 3, 9, 10, 50} {
-		got, _ := s.HRandField(b("h"), count, false)
+		got, _ := randFields(t, s, "h", count, false)
 		m := fieldMap(got)
 		if len(got) != min(count, 10) || len(m) != len(got) {
 			t.Fatalf("count %d: %d fields, %d distinct", count, len(got), len(m))
@@ -150,10 +163,19 @@ func TestHRandField(t *testing.T) {
 			}
 		}
 	}
-	got, _ := s.HRandField(b("h"), 200, true)
+	got, _ := randFields(t, s, "h", 200, true)
 	seen := fieldMap(got)
 	if len(got) != 200 || len(seen) != 10 { // 10 fields missed in 200 picks: p < 1e-8
 		t.Fatalf("with repeats: %d picks, %d distinct; want 200 and all 10", len(got), len(seen))
+	}
+	// A caller can stop a huge count early: the picks are not made first.
+	n := 0
+	s.HRandField(b("h"), 1<<40, true, func(total int, f Field) bool {
+		n++
+		return n < 5
+	})
+	if n != 5 {
+		t.Fatalf("each was called %d times after asking to stop at 5", n)
 	}
 }
 

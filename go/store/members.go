@@ -113,27 +113,31 @@ func (m *members) popAt(i int) member {
 // all returns every member, in hash order.
 func (m *members) all() []member { return m.t.Items() }
 
-// random returns count members picked at random: distinct ones (all of
-// them if count is at least their number), or with repeat count picks
-// that may repeat.
-func (m *members) random(count int, repeat bool) []member {
+// random calls each with count members picked at random, and their
+// number (the same in every call): distinct ones (all of them if count is
+// at least their number), or with repeat count picks that may repeat. It
+// stops early if each returns false, so that a caller bounding its reply
+// need not hold every pick of a huge count at once.
+func (m *members) random(count int, repeat bool, each func(total int, it member) bool) {
 	n := m.len()
-	if repeat {
-		out := make([]member, count)
-		for i := range out {
-			out[i], _ = m.t.GetAt(rand.IntN(n))
+	switch {
+	case repeat:
+		for range count {
+			it, _ := m.t.GetAt(rand.IntN(n))
+			if !each(count, it) {
+				return
+			}
 		}
-		return out
+	case count >= n:
+		m.t.Scan(func(it member) bool { return each(n, it) })
+	default:
+		for _, i := range sample(n, count) {
+			it, _ := m.t.GetAt(i)
+			if !each(count, it) {
+				return
+			}
+		}
 	}
-	if count >= n {
-		return m.all()
-	}
-	out := make([]member, 0, count)
-	for _, i := range sample(n, count) {
-		it, _ := m.t.GetAt(i)
-		out = append(out, it)
-	}
-	return out
 }
 
 // sample returns count distinct positions in [0, n), in random order:

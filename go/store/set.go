@@ -108,17 +108,17 @@ func (s *Store) SPop(key []byte, count int) ([]string, error) {
 	return out, nil
 }
 
-// SRandMember returns count members of key's set picked at random:
-// distinct ones, or with repeat count picks that may repeat. It returns
-// nil if key is absent.
-func (s *Store) SRandMember(key []byte, count int, repeat bool) ([]string, error) {
+// SRandMember is HRandField for key's set: it calls each with count
+// members picked at random, distinct or with repeat.
+func (s *Store) SRandMember(key []byte, count int, repeat bool, each func(total int, member string) bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, x, err := readObject[*set](s, key)
 	if e == nil {
-		return nil, err
+		return err
 	}
-	return names(x.random(count, repeat)), nil
+	x.random(count, repeat, func(total int, it member) bool { return each(total, it.name) })
+	return nil
 }
 
 // SMove moves member from src's set to dst's, creating dst, and reports

@@ -49,6 +49,15 @@ func TestSetMembers(t *testing.T) {
 	}
 }
 
+func randMembers(s *Store, key string, count int, repeat bool) []string {
+	var got []string
+	s.SRandMember(b(key), count, repeat, func(total int, m string) bool {
+		got = append(got, m)
+		return true
+	})
+	return got
+}
+
 func TestSPopAndSRandMember(t *testing.T) {
 	s := New(Config{})
 	if got, err := s.SPop(b("none"), 1); got != nil || err != nil {
@@ -59,13 +68,13 @@ func TestSPopAndSRandMember(t *testing.T) {
 		all = append(all, fmt.Sprintf("m%02d", i))
 	}
 	s.SAdd(b("s"), bs(all...))
-	if got, _ := s.SRandMember(b("s"), 5, false); len(got) != 5 || len(slices.Compact(sorted(got))) != 5 {
+	if got := randMembers(s, "s", 5, false); len(got) != 5 || len(slices.Compact(sorted(got))) != 5 {
 		t.Fatalf("SRandMember 5 = %q; want 5 distinct", got)
 	}
-	if got, _ := s.SRandMember(b("s"), 30, false); !slices.Equal(sorted(got), all) {
+	if got := randMembers(s, "s", 30, false); !slices.Equal(sorted(got), all) {
 		t.Fatalf("SRandMember 30 of 20 = %q; want them all", got)
 	}
-	if got, _ := s.SRandMember(b("s"), 500, true); len(got) != 500 || !slices.Equal(slices.Compact(sorted(got)), all) {
+	if got := randMembers(s, "s", 500, true); len(got) != 500 || !slices.Equal(slices.Compact(sorted(got)), all) {
 		t.Fatal("SRandMember with repeats: 500 picks, every member among them (p of a miss < 1e-10)")
 	}
 	if got, _ := s.SPop(b("s"), 0); got == nil || len(got) != 0 {
