@@ -203,3 +203,35 @@ func TestHashesAndSetsBoundedByMaxMemory(t *testing.T) {
 		t.Fatal("1 MB of fields under a 64 KiB bound evicted nothing")
 	}
 }
+
+// TestWatchSeesHashAndSetChanges: WATCH's check-and-set covers hashes and
+// sets, changed by another client or emptied and so deleted.
+func TestWatchSeesHashAndSetChanges(t *testing.T) {
+	s := start(t, tcpConfig())
+	c, other := dial(t, s), dial(t, s)
+	for _, change := range [][]string{
+		{"HSET", "h", "f", "2"},
+		{"HDEL", "h", "f"},
+		{"SADD", "s", "n"},
+		{"SPOP", "s", "5"},
+		{"SMOVE", "src", "s", "m"},
+	} {
+		do(t, c, "HSET", "h", "f", "1")
+		do(t, c, "SADD", "s", "m")
+		do(t, c, "SADD", "src", "m")
+		do(t, c, "WATCH", change[1])
+		do(t, other, change...)
+		do(t, c, "MULTI")
+		do(t, c, "SET", "x", "y")
+		if got := do(t, c, "EXEC"); got != "*-1\r\n" {
+			t.Errorf("%q by another client: EXEC = %q; want the null of a failed WATCH", change, got)
+		}
+	}
+	do(t, c, "WATCH", "h")
+	do(t, other, "HGET", "h", "f")
+	do(t, other, "HSETNX", "h", "f", "3") // a field there already: no change
+	do(t, c, "MULTI")
+	if got := do(t, c, "EXEC"); got != "*0\r\n" {
+		t.Errorf("reads only: EXEC = %q", got)
+	}
+}

@@ -63,3 +63,23 @@ func TestChangedHearsEveryChange(t *testing.T) {
 		}
 	}
 }
+
+// TestNoChangeIsNoNotice: as in Redis, a hash or set command that changes
+// nothing (HSETNX of a field there, HDEL, SREM of absent ones, SADD of
+// members there, SPOP of 0) is not a write: no WATCH fails, no near-cache
+// copy is dropped.
+func TestNoChangeIsNoNotice(t *testing.T) {
+	var heard []string
+	s := New(Config{Changed: func(key string, flushed bool) { heard = append(heard, key) }})
+	s.HSet([]byte("h"), [][]byte{[]byte("f"), []byte("v")}, false)
+	s.SAdd([]byte("s"), [][]byte{[]byte("m")})
+	heard = nil
+	s.HSet([]byte("h"), [][]byte{[]byte("f"), []byte("w")}, true)
+	s.HDel([]byte("h"), [][]byte{[]byte("nope")})
+	s.SAdd([]byte("s"), [][]byte{[]byte("m")})
+	s.SRem([]byte("s"), [][]byte{[]byte("nope")})
+	s.SPop([]byte("s"), 0)
+	if heard != nil {
+		t.Fatalf("heard %q", heard)
+	}
+}

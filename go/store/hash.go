@@ -31,6 +31,9 @@ func (s *Store) newHash(key []byte, need int64) (*entry, *hash, error) {
 func (s *Store) HSet(key []byte, pairs [][]byte, nx bool) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if e, h, err := objectFor[*hash](s, key); err != nil || nx && e != nil && h.holdsFields(pairs) {
+		return 0, err // as in Redis, no change is not a write: WATCH and the near cache see none
+	}
 	var need int64
 	for _, p := range pairs {
 		need += int64(len(p))
@@ -53,6 +56,17 @@ func (s *Store) HSet(key []byte, pairs [][]byte, nx bool) (int, error) {
 		}
 	})
 	return added, nil
+}
+
+// holdsFields reports whether h has every field of pairs (field, value,
+// field, value, ...).
+func (h *hash) holdsFields(pairs [][]byte) bool {
+	for i := 0; i < len(pairs); i += 2 {
+		if _, ok := h.get(pairs[i]); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // HGet returns the value of field in key's hash.
@@ -104,7 +118,7 @@ func (s *Store) HDel(key []byte, fields [][]byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, h, err := objectFor[*hash](s, key)
-	if e == nil {
+	if e == nil || !h.holdsAny(fields) {
 		return 0, err
 	}
 	n := 0

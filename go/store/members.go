@@ -94,6 +94,26 @@ func (m *members) store(name, value []byte) bool {
 	return !had
 }
 
+// holdsAll reports whether every one of names is a member.
+func (m *members) holdsAll(names [][]byte) bool {
+	for _, n := range names {
+		if _, ok := m.get(n); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// holdsAny reports whether any of names is a member.
+func (m *members) holdsAny(names [][]byte) bool {
+	for _, n := range names {
+		if _, ok := m.get(n); ok {
+			return true
+		}
+	}
+	return false
+}
+
 // del removes name and reports whether it was there.
 func (m *members) del(name []byte) bool {
 	old, had := m.t.Delete(probeMember(name))

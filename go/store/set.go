@@ -24,6 +24,9 @@ func namesCost(names [][]byte) int64 {
 func (s *Store) SAdd(key []byte, members [][]byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if e, x, err := objectFor[*set](s, key); err != nil || e != nil && x.holdsAll(members) {
+		return 0, err // as in Redis, no change is not a write: WATCH and the near cache see none
+	}
 	e, x, err := createSized(s, key, namesCost(members), emptySet)
 	if err != nil {
 		return 0, err
@@ -45,7 +48,7 @@ func (s *Store) SRem(key []byte, members [][]byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, x, err := objectFor[*set](s, key)
-	if e == nil {
+	if e == nil || !x.holdsAny(members) {
 		return 0, err
 	}
 	n := 0
@@ -100,6 +103,9 @@ func (s *Store) SPop(key []byte, count int) ([]string, error) {
 		return nil, err
 	}
 	out := make([]string, 0, min(count, x.len()))
+	if count == 0 {
+		return out, nil
+	}
 	s.change(e, func() {
 		for len(out) < count && x.len() > 0 {
 			out = append(out, x.popAt(rand.IntN(x.len())).name)

@@ -14,7 +14,11 @@ func bs(names ...string) [][]byte {
 	return out
 }
 
-func sorted(names []string) []string { return slices.Sorted(slices.Values(names)) }
+func sorted(names []string) []string {
+	out := slices.Clone(names)
+	slices.Sort(out)
+	return out
+}
 
 func TestSetMembers(t *testing.T) {
 	s := New(Config{})
