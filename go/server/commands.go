@@ -51,6 +51,7 @@ var (
 	rwExpire = []string{"write", "fast"}
 	txFlags  = []string{"noscript", "loading", "stale", "fast", "allow_busy"}
 	blocking = []string{"write", "denyoom", "noscript", "blocking"}
+	subFlags = []string{"pubsub", "noscript", "loading", "stale"}
 
 	oneKey   = keySpec{1, 1, 1}
 	allKeys  = keySpec{1, -1, 1}
@@ -141,6 +142,14 @@ func init() {
 		"command": {arity: -1, run: cmdCommand},
 		"info":    {arity: -1, run: cmdInfo},
 		"time":    {arity: 1, run: cmdTime},
+
+		// Pub/sub (pubsub.go).
+		"subscribe":    {arity: -2, flags: subFlags, run: cmdSubscribe},
+		"psubscribe":   {arity: -2, flags: subFlags, run: cmdSubscribe},
+		"unsubscribe":  {arity: -1, flags: subFlags, run: cmdUnsubscribe},
+		"punsubscribe": {arity: -1, flags: subFlags, run: cmdUnsubscribe},
+		"publish":      {arity: 3, flags: []string{"pubsub", "loading", "stale", "fast"}, run: cmdPublish},
+		"pubsub":       {arity: -2, run: cmdPubsub},
 	}
 	for name := range commands {
 		commandNames = append(commandNames, name)
@@ -181,6 +190,8 @@ func (s *Server) exec(c *conn, args [][]byte, out []byte) ([]byte, bool) {
 		out = c.refused(resp.AppendError(out, "NOAUTH Authentication required."))
 	case cmd.arity > 0 && len(args) != cmd.arity, cmd.arity < 0 && len(args) < -cmd.arity:
 		out = c.refused(appendArityError(out, lower[:len(name)]))
+	case c.refusedInSubscriberMode(lower[:len(name)]):
+		out = c.refused(resp.AppendError(out, errSubscriberMode(fullName(lower[:len(name)], args))))
 	case c.tx != nil && !cmd.unqueued:
 		out = c.enqueue(cmd, args, out)
 		if out[start] == '-' {
@@ -931,11 +942,20 @@ func cmdReset(c *conn, args [][]byte, out []byte) []byte {
 	c.resp3 = false
 	c.name = ""
 	c.s.stopTracking(c)
+	c.s.unsubscribeAll(c)
 	c.setAuthed(c.s.cfg.Password == "")
 	return resp.AppendSimple(out, "RESET")
 }
 
 func cmdPing(c *conn, args [][]byte, out []byte) []byte {
+	if c.subscribed() && !c.resp3 && len(args) <= 2 { // subscriber mode: ["pong", message]
+		out = resp.AppendArray(out, 2)
+		out = resp.AppendBulkString(out, "pong")
+		if len(args) == 1 {
+			return resp.AppendBulkString(out, "")
+		}
+		return resp.AppendBulk(out, args[1])
+	}
 	switch len(args) {
 	case 1:
 		return resp.AppendSimple(out, "PONG")

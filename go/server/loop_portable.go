@@ -179,11 +179,14 @@ func (l *loop) serve(c *conn) bool {
 		var quit bool
 		l.s.running.Lock()
 		c.out, quit = l.s.exec(c, args, c.out)
+		if c.pusher != nil { // in order with the messages published next
+			c.out = c.pusher.take(c.out)
+		}
 		l.s.running.Unlock()
 		c.quit = c.quit || quit
 		if c.overflowing(c.out) {
 			l.s.log.Warn("closing a client whose replies passed max_output",
-				"remote", c.remote, "unsent", len(c.out), "max_output", l.s.cfg.MaxOutput)
+				"remote", c.remote, "unsent", len(c.out), "max_output", c.maxOutput())
 			l.s.dropped(cap(c.out))
 			c.out, c.quit = nil, true
 		}
@@ -317,6 +320,12 @@ func (l *loop) close(c *conn) {
 		c.block = nil
 	}
 	c.discard()
+	l.s.running.Lock()
+	l.s.unsubscribeAll(c)
+	l.s.running.Unlock()
+	if c.pusher != nil {
+		c.pusher.finish() // the replies it queued, as QUIT's, go out first
+	}
 	c.nc.Close()
 	l.mu.Lock()
 	delete(l.conns, c)
@@ -334,8 +343,22 @@ func (l *loop) canPush() bool { return false }
 // NEARCACHE): not on this loop, whose sockets belong to Go's net package.
 func (l *loop) canPassFD() bool { return false }
 
-// pushed is never called on this loop: no client tracks (canPush).
-func (l *loop) pushed(c *conn) {}
+// push sends to the pushes p of a command that runs on another client's
+// goroutine (pub/sub messages): they join to's pusher's queue.
+func (l *loop) push(to *conn, p []byte) {
+	if to.pusher != nil {
+		to.pusher.add(p)
+	}
+}
+
+// startPushing readies c for pushes from other clients' commands: from
+// now on a pusher writes all that c is sent, replies and messages, in
+// the order the commands ran (see pusher).
+func (l *loop) startPushing(c *conn) {
+	if c.pusher == nil {
+		c.pusher = newPusher(c)
+	}
+}
 
 // wake is called by the store, with the store locked, once c's blocked pop
 // has received a value.
@@ -367,8 +390,10 @@ type conn struct {
 	tx    *transaction // set between MULTI and EXEC or DISCARD
 	watch *store.Watch // the keys WATCHed until EXEC, DISCARD or UNWATCH
 
-	tracking bool // never set: this loop cannot push (canPush)
-	passNear bool // never set: this loop cannot pass descriptors (canPassFD)
+	tracking bool           // never set: this loop cannot push invalidations (canPush)
+	sub      *subscriptions // its channels and patterns, once it subscribed
+	pusher   *pusher        // writes its replies and messages, once it subscribed
+	passNear bool           // never set: this loop cannot pass descriptors (canPassFD)
 
 	written   atomic.Int64 // reply bytes written in all
 	drainMark int64        // written when cutStalled last saw it move (loop goroutine only)
@@ -424,7 +449,7 @@ func (c *conn) appendBulk(out, v []byte) []byte { return resp.AppendBulk(out, v)
 // pass max_output. The loop then closes c, after the command, and drops
 // its replies unsent, as Redis closes a client past its hard limit: a
 // reply being built may stop growing at once.
-func (c *conn) overflowing(out []byte) bool { return len(out) > c.s.cfg.MaxOutput }
+func (c *conn) overflowing(out []byte) bool { return len(out) > c.maxOutput() }
 
 // drop takes back the replies appended to out since it was at bytes long.
 func (c *conn) drop(out []byte, at int) []byte { return out[:at] }
@@ -437,8 +462,12 @@ func (c *conn) drop(out []byte, at int) []byte { return out[:at] }
 // runs: a client past that soft limit for max_output_soft_seconds on end
 // is closed, as Redis closes one past its soft limit.
 func (c *conn) flush() bool {
+	if c.pusher != nil { // it writes c's replies now
+		c.out = c.pusher.take(c.out)
+		return c.pusher.alive()
+	}
 	var err error
-	after, bound := c.s.cfg.softOutput()
+	after, bound := c.softOutput()
 	var deadline time.Time // set while past the soft limit
 	for p := c.out; len(p) > 0 && err == nil; {
 		switch over := bound > 0 && len(p) > bound; {
