@@ -197,6 +197,26 @@ def finish_all(queue: list[tuple[Command[Any], list[Arg]]], replies: list[Reply]
 # --- argument checks ------------------------------------------------------------
 
 
+def _channel_arg(channel: Any) -> bytes:
+    if isinstance(channel, str):
+        return channel.encode("utf-8", "surrogateescape")
+    if isinstance(channel, (bytes, bytearray, memoryview)):
+        return bytes(channel)
+    raise TypeError(f"channel must be str or bytes, not {type(channel).__name__}")
+
+
+def _message_arg(message: Any) -> Arg:
+    if isinstance(message, str):
+        return message.encode("utf-8", "surrogateescape")
+    if isinstance(message, (bytes, memoryview)):
+        return message
+    if isinstance(message, bytearray):
+        return bytes(message)
+    if isinstance(message, (int, float)) and not isinstance(message, bool):
+        return repr(message).encode()
+    raise TypeError(f"message must be str, bytes or a number, not {type(message).__name__}")
+
+
 def key_arg(key: Any, what: str = "key") -> bytes:
     """A key (or pattern) as bytes. Keys are str; surrogateescape round-trips non-UTF-8 keys."""
     if not isinstance(key, str):
@@ -456,6 +476,8 @@ TYPE = Command(_status, b"TYPE", keys=ONE_KEY, idempotent=True)
 FLUSHDB = Command(_ok, b"FLUSHDB", writes=True, request="all_shards", response="all_succeeded")
 SCAN = Command(_scanned, b"SCAN", request="special", idempotent=True)
 INFO = Command(_info, b"INFO", idempotent=True)
+# Pub/sub: PUBLISH is a command like any; subscribing is TinyCache.pubsub()'s (_pubsub).
+PUBLISH = Command(_int, b"PUBLISH")
 # execute_command's: its reply as it is, and the facts of its name's command (facts_of), or
 # an unknown command's: its key, if any, is its first argument, as most commands'.
 RAW = Command(_raw, keys=ONE_KEY)
@@ -809,6 +831,16 @@ class Commands:
             return self._execute(self._values.BLPOP, [b"BLPOP", *names, b"0"])
         ms = int(ttl_ms(seconds, "timeout"))  # at least 1 ms: "0.000" would wait forever
         return self._execute(self._values.BLPOP, [b"BLPOP", *names, b"%d.%03d" % divmod(ms, 1000)])
+
+    # --- pub/sub ---
+
+    def publish(self, channel: str | BytesLike, message: str | BytesLike | int | float) -> Any:
+        """Send message to every subscriber of channel (and of the patterns it matches); return how many got it.
+
+        message is sent as it is (str as UTF-8, numbers as their digits),
+        not through the serializer. Subscribe with pubsub().
+        """
+        return self._execute(PUBLISH, [b"PUBLISH", _channel_arg(channel), _message_arg(message)])
 
     # --- the server ---
 
