@@ -266,3 +266,30 @@ func TestDefaultPubsubOutputLimitIsRedis(t *testing.T) {
 		t.Errorf("CONFIG GET client-output-buffer-limit: %q", got)
 	}
 }
+
+// A subscriber that stays past max_output_pubsub_soft for its seconds is
+// closed, while under the hard limit all along.
+func TestSubscriberPastTheSoftLimitIsClosedInTime(t *testing.T) {
+	cfg := tcpConfig()
+	cfg.MaxOutputPubsubSoft = 256 << 10
+	cfg.MaxOutputPubsubSoftSeconds = 1
+	s := start(t, cfg)
+	slow := dialRaw(t, s, false)
+	slow.send("SUBSCRIBE", "ch")
+	slow.expect("[subscribe ch 1]")
+	pub := dialRaw(t, s, false)
+	payload := strings.Repeat("p", 64<<10)
+	// Past any socket buffers, then a message now and then: the portable
+	// loop checks the soft limit as messages are queued.
+	for range 300 { // 19 MB: under the hard limit's 32 MB
+		pub.do("PUBLISH", "ch", payload)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for numsub(pub, "ch") != "0" {
+		if time.Now().After(deadline) {
+			t.Fatal("the subscriber past the soft limit is still there after 20 s")
+		}
+		pub.do("PUBLISH", "ch", "tick")
+		time.Sleep(50 * time.Millisecond)
+	}
+}
