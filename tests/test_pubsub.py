@@ -320,3 +320,52 @@ def test_spawned_children_subscribe(tcp_server, tmp_path):
 
     done = run_isolated([sys.executable, str(script), tcp_server.addr, HERE], timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == b"OK", done.stderr.decode()
+
+
+# --- a hostile server never hangs or crashes a subscriber ---
+
+
+@pytest.mark.parametrize(
+    "sent, error",
+    [
+        (b"*3\r\n$9\r\nsubscribe\r\n$1\r\n", "TimeoutError"),  # half a message, then nothing
+        (b"*2\r\n$5\r\nhello\r\n:1\r\n", "ProtocolError"),  # not a pub/sub message
+        (b"?garbage\r\n", "ProtocolError"),
+        (b"*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$99999999\r\n", "ProtocolError"),  # past max_reply_size
+        (b"", "ConnectionError"),  # hangs up
+    ],
+)
+def test_a_hostile_server_gets_a_clear_error(sent, error):
+    import socket
+    import threading
+
+    from tiny_mp_cache import _errors
+    from tiny_mp_cache._pubsub import PubSub
+    from tiny_mp_cache._resp import parse_address
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    stop = threading.Event()
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(1024)  # SUBSCRIBE
+            conn.sendall(sent)
+            if sent:
+                stop.wait(10)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    p = PubSub(parse_address("127.0.0.1:%d" % listener.getsockname()[1]), 0.5, 1 << 20)
+    try:
+        p.subscribe("a")
+        with pytest.raises(getattr(_errors, error)):
+            p.get_message(timeout=5)
+        assert p._conn is None  # dropped: the next call dials again
+    finally:
+        stop.set()
+        p.close()
+        listener.close()
+        thread.join(timeout=10)

@@ -29,7 +29,7 @@ from ._commands import Command, Commands
 from ._memoize import memoize
 from ._near import MISS, NearCache
 from ._platform import require_unix_sockets
-from ._errors import ConnectionError, ProtocolError, TimeoutError
+from ._errors import ConnectionError, ProtocolError, ServerError, TimeoutError
 from ._pubsub import LISTEN_SLICE, Message, Subscriptions, message_of, name_arg, names_arg
 from ._resp import (
     _MAX_LINE,
@@ -500,11 +500,15 @@ class AsyncPubSub:
             return None
         task, self._next = self._next, None
         try:
-            reply = task.result()
+            message = message_of(task.result())
+        except ServerError:  # an error reply, read whole
+            raise
         except (OSError, EOFError) as e:  # asyncio's IncompleteReadError is an EOFError
             self._drop()
             raise ConnectionError(f"pub/sub connection to {self._cache._address.where()} lost: {e}") from None
-        message = message_of(reply)
+        except BaseException:  # a malformed reply: where the stream stands is unknown
+            self._drop()
+            raise
         return None if self._subs.hidden(message, ignore_subscribe_messages) else message
 
     async def listen(self) -> AsyncIterator[Message]:

@@ -184,14 +184,18 @@ class PubSub:
                 return None
             try:
                 # The message has begun to arrive: it is read whole, within the client's timeout.
-                reply = conn.read_reply(time.monotonic() + self._timeout, ReplyLimit(self._max_reply))
+                message = message_of(conn.read_reply(time.monotonic() + self._timeout, ReplyLimit(self._max_reply)))
+            except ServerError:  # an error reply, read whole
+                raise
             except _TIMEOUTS:
                 self._drop()  # a message half read: the stream is lost
                 raise TimeoutError(f"a pub/sub message from {self._address.where()} did not arrive whole within {self._timeout}s") from None
             except (OSError, EOFError) as e:
                 self._drop()
                 raise ConnectionError(f"pub/sub connection to {self._address.where()} lost: {e}") from None
-        message = message_of(reply)
+            except BaseException:  # a malformed reply, a signal's exception: where the stream stands is unknown
+                self._drop()
+                raise
         return None if self._subs.hidden(message, ignore_subscribe_messages) else message
 
     def listen(self) -> Iterator[Message]:
