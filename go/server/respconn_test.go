@@ -126,4 +126,3 @@ func readValue(r *bufio.Reader) (string, error) {
 	}
 	return "", fmt.Errorf("unexpected reply %q", line)
 }
-
