@@ -46,6 +46,8 @@ var (
 	rwExpire = []string{"write", "fast"}
 	txFlags  = []string{"noscript", "loading", "stale", "fast", "allow_busy"}
 	blocking = []string{"write", "denyoom", "noscript", "blocking"}
+	// blockingPop is blocking without denyoom: BLPOP and BRPOP only take.
+	blockingPop = []string{"write", "noscript", "blocking"}
 
 	oneKey   = keySpec{1, 1, 1}
 	allKeys  = keySpec{1, -1, 1}
@@ -69,10 +71,10 @@ func init() {
 		"getdel":   {arity: 2, flags: rw, keys: oneKey, run: cmdGetDel},
 		"mget":     {arity: -2, flags: ro, keys: allKeys, run: cmdMGet},
 		"mset":     {arity: -3, flags: rw, keys: keyPairs, run: cmdMSet},
-		"incr":     {arity: 2, flags: rw, keys: oneKey, run: cmdIncr},
-		"incrby":   {arity: 3, flags: rw, keys: oneKey, run: cmdIncr},
-		"decr":     {arity: 2, flags: rw, keys: oneKey, run: cmdIncr},
-		"decrby":   {arity: 3, flags: rw, keys: oneKey, run: cmdIncr},
+		"incr":     {arity: 2, flags: rw, keys: oneKey, run: incrBy(1)},
+		"incrby":   {arity: 3, flags: rw, keys: oneKey, run: incrBy(1)},
+		"decr":     {arity: 2, flags: rw, keys: oneKey, run: incrBy(-1)},
+		"decrby":   {arity: 3, flags: rw, keys: oneKey, run: incrBy(-1)},
 		"del":      {arity: -2, flags: rw, keys: allKeys, run: cmdDel},
 		"unlink":   {arity: -2, flags: rw, keys: allKeys, run: cmdDel},
 		"exists":   {arity: -2, flags: ro, keys: allKeys, run: cmdExists},
@@ -91,8 +93,8 @@ func init() {
 		"incrbyfloat": {arity: 3, flags: rwFast, keys: oneKey, run: cmdIncrByFloat},
 
 		// Expiry.
-		"ttl":     {arity: 2, flags: ro, keys: oneKey, run: cmdTTL},
-		"pttl":    {arity: 2, flags: ro, keys: oneKey, run: cmdTTL},
+		"ttl":     {arity: 2, flags: ro, keys: oneKey, run: ttlIn(time.Second)},
+		"pttl":    {arity: 2, flags: ro, keys: oneKey, run: ttlIn(time.Millisecond)},
 		"persist": {arity: 2, flags: rw, keys: oneKey, run: cmdPersist},
 
 		"expiretime":  {arity: 2, flags: ro, keys: oneKey, run: expireTimeCommand(time.Second)},
@@ -105,14 +107,14 @@ func init() {
 		"pexpireat": {arity: -3, flags: rwExpire, keys: oneKey, run: expireCommand(time.Millisecond, true)},
 
 		// Lists, the queue primitive.
-		"lpush":  {arity: -3, flags: rw, keys: oneKey, run: cmdPush},
-		"rpush":  {arity: -3, flags: rw, keys: oneKey, run: cmdPush},
-		"lpop":   {arity: -2, flags: rw, keys: oneKey, run: cmdPop},
-		"rpop":   {arity: -2, flags: rw, keys: oneKey, run: cmdPop},
+		"lpush":  {arity: -3, flags: rw, keys: oneKey, run: push(true)},
+		"rpush":  {arity: -3, flags: rw, keys: oneKey, run: push(false)},
+		"lpop":   {arity: -2, flags: rw, keys: oneKey, run: pop(true)},
+		"rpop":   {arity: -2, flags: rw, keys: oneKey, run: pop(false)},
 		"llen":   {arity: 2, flags: ro, keys: oneKey, run: cmdLLen},
 		"lrange": {arity: 4, flags: ro, keys: oneKey, run: cmdLRange},
-		"blpop":  {arity: -3, flags: rw, keys: keysThen, run: cmdBPop},
-		"brpop":  {arity: -3, flags: rw, keys: keysThen, run: cmdBPop},
+		"blpop":  {arity: -3, flags: blockingPop, keys: keysThen, run: bpop(true)},
+		"brpop":  {arity: -3, flags: blockingPop, keys: keysThen, run: bpop(false)},
 		"lmove":  {arity: 5, flags: rwGrow, keys: twoKeys, run: cmdLMove},
 		"blmove": {arity: 6, flags: blocking, keys: twoKeys, run: cmdBLMove},
 

@@ -99,19 +99,20 @@ func expireCommand(unit time.Duration, absolute bool) func(c *conn, args [][]byt
 	}
 }
 
-// cmdTTL is TTL (seconds, rounded) and PTTL (milliseconds): -2 for a missing
-// key, -1 for a key without a deadline.
-func cmdTTL(c *conn, args [][]byte, out []byte) []byte {
-	left, exists, forever := c.s.store.TTL(args[1])
-	switch {
-	case !exists:
-		return resp.AppendInt(out, -2)
-	case forever:
-		return resp.AppendInt(out, -1)
-	case args[0][0] == 'p' || args[0][0] == 'P':
-		return resp.AppendInt(out, int64((left+time.Millisecond/2)/time.Millisecond))
+// ttlIn returns TTL (unit time.Second) or PTTL (time.Millisecond): the time
+// left in units, rounded, -2 for a missing key and -1 for a key without a
+// deadline.
+func ttlIn(unit time.Duration) func(c *conn, args [][]byte, out []byte) []byte {
+	return func(c *conn, args [][]byte, out []byte) []byte {
+		left, exists, forever := c.s.store.TTL(args[1])
+		switch {
+		case !exists:
+			return resp.AppendInt(out, -2)
+		case forever:
+			return resp.AppendInt(out, -1)
+		}
+		return resp.AppendInt(out, int64((left+unit/2)/unit))
 	}
-	return resp.AppendInt(out, int64((left+time.Second/2)/time.Second))
 }
 
 // expireTimeCommand is EXPIRETIME (Unix seconds, rounded, as Redis does)

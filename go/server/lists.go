@@ -11,52 +11,52 @@ import (
 	"github.com/tiny-mp-cache/tiny-mp-cache/store"
 )
 
-// isLeft reports whether a list command works at the head: LPUSH, LPOP,
-// BLPOP. Its counterparts (RPUSH, RPOP, BRPOP) work at the tail.
-func isLeft(name []byte) bool {
-	if name[0] == 'b' || name[0] == 'B' {
-		name = name[1:]
+// push returns LPUSH (left: at the head) or RPUSH (at the tail).
+func push(left bool) func(c *conn, args [][]byte, out []byte) []byte {
+	return func(c *conn, args [][]byte, out []byte) []byte {
+		n, err := c.s.store.Push(args[1], args[2:], left)
+		if err != nil {
+			return appendErr(out, err)
+		}
+		return resp.AppendInt(out, int64(n))
 	}
-	return name[0] == 'l' || name[0] == 'L'
 }
 
-func cmdPush(c *conn, args [][]byte, out []byte) []byte {
-	n, err := c.s.store.Push(args[1], args[2:], isLeft(args[0]))
-	if err != nil {
-		return appendErr(out, err)
+// pop returns LPOP (left: from the head) or RPOP: key [count].
+func pop(left bool) func(c *conn, args [][]byte, out []byte) []byte {
+	name := []byte("rpop")
+	if left {
+		name = []byte("lpop")
 	}
-	return resp.AppendInt(out, int64(n))
-}
-
-// cmdPop is LPOP and RPOP key [count].
-func cmdPop(c *conn, args [][]byte, out []byte) []byte {
-	if len(args) > 3 {
-		return appendArityError(out, []byte(strings.ToLower(string(args[0]))))
-	}
-	count := int64(1)
-	if len(args) == 3 {
-		var ok bool
-		if count, ok = store.ParseInt(args[2]); !ok || count < 0 {
-			return resp.AppendError(out, "ERR value is out of range, must be positive")
+	return func(c *conn, args [][]byte, out []byte) []byte {
+		if len(args) > 3 {
+			return appendArityError(out, name)
 		}
-	}
-	vals, err := c.s.store.Pop(args[1], isLeft(args[0]), int(min(count, 1<<30)))
-	switch {
-	case err != nil:
-		return appendErr(out, err)
-	case len(args) == 2:
-		if len(vals) == 0 {
-			return c.appendNull(out)
+		count := int64(1)
+		if len(args) == 3 {
+			var ok bool
+			if count, ok = store.ParseInt(args[2]); !ok || count < 0 {
+				return resp.AppendError(out, "ERR value is out of range, must be positive")
+			}
 		}
-		return resp.AppendBulk(out, vals[0])
-	case vals == nil:
-		return c.appendNullArray(out)
+		vals, err := c.s.store.Pop(args[1], left, int(min(count, 1<<30)))
+		switch {
+		case err != nil:
+			return appendErr(out, err)
+		case len(args) == 2:
+			if len(vals) == 0 {
+				return c.appendNull(out)
+			}
+			return resp.AppendBulk(out, vals[0])
+		case vals == nil:
+			return c.appendNullArray(out)
+		}
+		out = resp.AppendArray(out, len(vals))
+		for _, v := range vals {
+			out = resp.AppendBulk(out, v)
+		}
+		return out
 	}
-	out = resp.AppendArray(out, len(vals))
-	for _, v := range vals {
-		out = resp.AppendBulk(out, v)
-	}
-	return out
 }
 
 func cmdLLen(c *conn, args [][]byte, out []byte) []byte {
@@ -87,25 +87,28 @@ func cmdLRange(c *conn, args [][]byte, out []byte) []byte {
 	return out
 }
 
-// cmdBPop is BLPOP and BRPOP key [key ...] timeout. It blocks this
-// connection, and only this one, until a value arrives, the timeout (in
-// seconds, 0 = forever) passes, the client hangs up or the server stops.
-func cmdBPop(c *conn, args [][]byte, out []byte) []byte {
-	timeout, msg := blockTimeout(args[len(args)-1])
-	if msg != "" {
-		return resp.AppendError(out, msg)
+// bpop returns BLPOP (left: from the head) or BRPOP: key [key ...] timeout.
+// It blocks this connection, and only this one, until a value arrives, the
+// timeout (in seconds, 0 = forever) passes, the client hangs up or the
+// server stops.
+func bpop(left bool) func(c *conn, args [][]byte, out []byte) []byte {
+	return func(c *conn, args [][]byte, out []byte) []byte {
+		timeout, msg := blockTimeout(args[len(args)-1])
+		if msg != "" {
+			return resp.AppendError(out, msg)
+		}
+		keys := args[1 : len(args)-1]
+		p, w, err := c.s.store.BPop(keys, left, c.wake)
+		if err != nil {
+			return appendErr(out, err)
+		}
+		if w != nil {
+			// The event loop replies when the wait ends.
+			c.block = &blocked{w: w, timeout: timeout}
+			return out
+		}
+		return c.appendPopped(out, p)
 	}
-	keys := args[1 : len(args)-1]
-	p, w, err := c.s.store.BPop(keys, isLeft(args[0]), c.wake)
-	if err != nil {
-		return appendErr(out, err)
-	}
-	if w != nil {
-		// The event loop replies when the wait ends.
-		c.block = &blocked{w: w, timeout: timeout}
-		return out
-	}
-	return c.appendPopped(out, p)
 }
 
 // blockTimeout parses a blocking command's timeout, in seconds, as Redis

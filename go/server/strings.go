@@ -156,26 +156,29 @@ func cmdMSet(c *conn, args [][]byte, out []byte) []byte {
 	return resp.AppendSimple(out, "OK")
 }
 
-// cmdIncr serves INCR, INCRBY, DECR and DECRBY.
-func cmdIncr(c *conn, args [][]byte, out []byte) []byte {
-	delta := int64(1)
-	if len(args) == 3 {
-		var ok bool
-		if delta, ok = store.ParseInt(args[2]); !ok {
-			return resp.AppendError(out, errNotInt)
+// incrBy returns INCR (sign 1) or DECR (sign -1): key, and INCRBY or
+// DECRBY, whose arity gives them a third argument: key delta.
+func incrBy(sign int64) func(c *conn, args [][]byte, out []byte) []byte {
+	return func(c *conn, args [][]byte, out []byte) []byte {
+		delta := int64(1)
+		if len(args) == 3 {
+			var ok bool
+			if delta, ok = store.ParseInt(args[2]); !ok {
+				return resp.AppendError(out, errNotInt)
+			}
 		}
-	}
-	if args[0][0] == 'd' || args[0][0] == 'D' {
-		if delta == minInt64 {
-			return resp.AppendError(out, "ERR decrement would overflow")
+		if sign < 0 {
+			if delta == minInt64 {
+				return resp.AppendError(out, "ERR decrement would overflow")
+			}
+			delta = -delta
 		}
-		delta = -delta
+		n, err := c.s.store.IncrBy(args[1], delta)
+		if err != nil {
+			return appendErr(out, err)
+		}
+		return resp.AppendInt(out, n)
 	}
-	n, err := c.s.store.IncrBy(args[1], delta)
-	if err != nil {
-		return appendErr(out, err)
-	}
-	return resp.AppendInt(out, n)
 }
 
 const minInt64 = -1 << 63
