@@ -31,23 +31,29 @@ type command struct {
 }
 
 // readOnly reports whether cmd only reads: it changes no data.
-func (cmd *command) readOnly() bool { return len(cmd.flags) > 0 && cmd.flags[0] == "readonly" }
+func (cmd *command) readOnly() bool { return slices.Contains(cmd.flags, "readonly") }
 
 // keySpec says which arguments are keys: first, last (negative counts from
 // the end) and the step between them, as in COMMAND's reply.
 type keySpec struct{ first, last, step int }
 
 var (
-	rw = []string{"write"}
-	ro = []string{"readonly", "fast"}
+	// The flags are Redis 7.0's, which tests/test_command_info.py checks.
+	ro     = []string{"readonly", "fast"}
+	roSlow = []string{"readonly"}
 
-	rwFast   = []string{"write", "denyoom", "fast"}
-	rwGrow   = []string{"write", "denyoom"}
-	rwExpire = []string{"write", "fast"}
-	txFlags  = []string{"noscript", "loading", "stale", "fast", "allow_busy"}
-	blocking = []string{"write", "denyoom", "noscript", "blocking"}
+	rw         = []string{"write"}
+	rwFast     = []string{"write", "fast"}            // writes that add no data
+	rwGrow     = []string{"write", "denyoom"}         // writes that may add data (denyoom: Redis refuses them when full)
+	rwGrowFast = []string{"write", "denyoom", "fast"} // the same, in O(1)
+	blocking   = []string{"write", "denyoom", "noscript", "blocking"}
 	// blockingPop is blocking without denyoom: BLPOP and BRPOP only take.
 	blockingPop = []string{"write", "noscript", "blocking"}
+
+	txFlags     = []string{"noscript", "loading", "stale", "fast", "allow_busy"}
+	connFlags   = []string{"noscript", "loading", "stale", "fast", "no_auth", "allow_busy"} // AUTH, HELLO, QUIT, RESET
+	anyTime     = []string{"loading", "stale"}                                              // runs while Redis is loading its data
+	anyTimeFast = []string{"fast", "loading", "stale"}
 
 	oneKey   = keySpec{1, 1, 1}
 	allKeys  = keySpec{1, -1, 1}
@@ -67,52 +73,52 @@ func init() {
 	commands = map[string]*command{
 		// Strings and keys.
 		"get":      {arity: 2, flags: ro, keys: oneKey, run: cmdGet},
-		"set":      {arity: -3, flags: rw, keys: oneKey, run: cmdSet},
-		"getdel":   {arity: 2, flags: rw, keys: oneKey, run: cmdGetDel},
+		"set":      {arity: -3, flags: rwGrow, keys: oneKey, run: cmdSet},
+		"getdel":   {arity: 2, flags: rwFast, keys: oneKey, run: cmdGetDel},
 		"mget":     {arity: -2, flags: ro, keys: allKeys, run: cmdMGet},
-		"mset":     {arity: -3, flags: rw, keys: keyPairs, run: cmdMSet},
-		"incr":     {arity: 2, flags: rw, keys: oneKey, run: incrBy(1)},
-		"incrby":   {arity: 3, flags: rw, keys: oneKey, run: incrBy(1)},
-		"decr":     {arity: 2, flags: rw, keys: oneKey, run: incrBy(-1)},
-		"decrby":   {arity: 3, flags: rw, keys: oneKey, run: incrBy(-1)},
+		"mset":     {arity: -3, flags: rwGrow, keys: keyPairs, run: cmdMSet},
+		"incr":     {arity: 2, flags: rwGrowFast, keys: oneKey, run: incrBy(1)},
+		"incrby":   {arity: 3, flags: rwGrowFast, keys: oneKey, run: incrBy(1)},
+		"decr":     {arity: 2, flags: rwGrowFast, keys: oneKey, run: incrBy(-1)},
+		"decrby":   {arity: 3, flags: rwGrowFast, keys: oneKey, run: incrBy(-1)},
 		"del":      {arity: -2, flags: rw, keys: allKeys, run: cmdDel},
-		"unlink":   {arity: -2, flags: rw, keys: allKeys, run: cmdDel},
+		"unlink":   {arity: -2, flags: rwFast, keys: allKeys, run: cmdDel},
 		"exists":   {arity: -2, flags: ro, keys: allKeys, run: cmdExists},
 		"type":     {arity: 2, flags: ro, keys: oneKey, run: cmdType},
-		"keys":     {arity: 2, flags: ro, run: cmdKeys},
-		"scan":     {arity: -2, flags: ro, run: cmdScan},
+		"keys":     {arity: 2, flags: roSlow, run: cmdKeys},
+		"scan":     {arity: -2, flags: roSlow, run: cmdScan},
 		"dbsize":   {arity: 1, flags: ro, run: cmdDBSize},
 		"flushdb":  {arity: -1, flags: rw, run: cmdFlush},
 		"flushall": {arity: -1, flags: rw, run: cmdFlush},
 		// Strings: the variants of SET and GET that framework backends use.
-		"getset":      {arity: 3, flags: rwFast, keys: oneKey, run: cmdGetSet},
-		"getex":       {arity: -2, flags: []string{"write", "fast"}, keys: oneKey, run: cmdGetEx},
-		"setnx":       {arity: 3, flags: rwFast, keys: oneKey, run: cmdSetNX},
+		"getset":      {arity: 3, flags: rwGrowFast, keys: oneKey, run: cmdGetSet},
+		"getex":       {arity: -2, flags: rwFast, keys: oneKey, run: cmdGetEx},
+		"setnx":       {arity: 3, flags: rwGrowFast, keys: oneKey, run: cmdSetNX},
 		"setex":       {arity: 4, flags: rwGrow, keys: oneKey, run: setWithTTL(time.Second)},
 		"psetex":      {arity: 4, flags: rwGrow, keys: oneKey, run: setWithTTL(time.Millisecond)},
-		"incrbyfloat": {arity: 3, flags: rwFast, keys: oneKey, run: cmdIncrByFloat},
+		"incrbyfloat": {arity: 3, flags: rwGrowFast, keys: oneKey, run: cmdIncrByFloat},
 
 		// Expiry.
 		"ttl":     {arity: 2, flags: ro, keys: oneKey, run: ttlIn(time.Second)},
 		"pttl":    {arity: 2, flags: ro, keys: oneKey, run: ttlIn(time.Millisecond)},
-		"persist": {arity: 2, flags: rw, keys: oneKey, run: cmdPersist},
+		"persist": {arity: 2, flags: rwFast, keys: oneKey, run: cmdPersist},
 
 		"expiretime":  {arity: 2, flags: ro, keys: oneKey, run: expireTimeCommand(time.Second)},
 		"pexpiretime": {arity: 2, flags: ro, keys: oneKey, run: expireTimeCommand(time.Millisecond)},
 
 		// EXPIRE's options NX, XX, GT and LT: see store.ExpireAt.
-		"expire":    {arity: -3, flags: rwExpire, keys: oneKey, run: expireCommand(time.Second, false)},
-		"pexpire":   {arity: -3, flags: rwExpire, keys: oneKey, run: expireCommand(time.Millisecond, false)},
-		"expireat":  {arity: -3, flags: rwExpire, keys: oneKey, run: expireCommand(time.Second, true)},
-		"pexpireat": {arity: -3, flags: rwExpire, keys: oneKey, run: expireCommand(time.Millisecond, true)},
+		"expire":    {arity: -3, flags: rwFast, keys: oneKey, run: expireCommand(time.Second, false)},
+		"pexpire":   {arity: -3, flags: rwFast, keys: oneKey, run: expireCommand(time.Millisecond, false)},
+		"expireat":  {arity: -3, flags: rwFast, keys: oneKey, run: expireCommand(time.Second, true)},
+		"pexpireat": {arity: -3, flags: rwFast, keys: oneKey, run: expireCommand(time.Millisecond, true)},
 
 		// Lists, the queue primitive.
-		"lpush":  {arity: -3, flags: rw, keys: oneKey, run: push(true)},
-		"rpush":  {arity: -3, flags: rw, keys: oneKey, run: push(false)},
-		"lpop":   {arity: -2, flags: rw, keys: oneKey, run: pop(true)},
-		"rpop":   {arity: -2, flags: rw, keys: oneKey, run: pop(false)},
+		"lpush":  {arity: -3, flags: rwGrowFast, keys: oneKey, run: push(true)},
+		"rpush":  {arity: -3, flags: rwGrowFast, keys: oneKey, run: push(false)},
+		"lpop":   {arity: -2, flags: rwFast, keys: oneKey, run: pop(true)},
+		"rpop":   {arity: -2, flags: rwFast, keys: oneKey, run: pop(false)},
 		"llen":   {arity: 2, flags: ro, keys: oneKey, run: cmdLLen},
-		"lrange": {arity: 4, flags: ro, keys: oneKey, run: cmdLRange},
+		"lrange": {arity: 4, flags: roSlow, keys: oneKey, run: cmdLRange},
 		"blpop":  {arity: -3, flags: blockingPop, keys: keysThen, run: bpop(true)},
 		"brpop":  {arity: -3, flags: blockingPop, keys: keysThen, run: bpop(false)},
 		"lmove":  {arity: 5, flags: rwGrow, keys: twoKeys, run: cmdLMove},
@@ -126,18 +132,18 @@ func init() {
 		"unwatch": {arity: 1, flags: txFlags, run: cmdUnwatch},
 
 		// Connection and server.
-		"ping":    {arity: -1, flags: ro, run: cmdPing},
-		"echo":    {arity: 2, flags: ro, run: cmdEcho},
-		"auth":    {arity: -2, noAuth: true, run: cmdAuth},
-		"hello":   {arity: -1, noAuth: true, run: cmdHello},
-		"quit":    {arity: 1, noAuth: true, closes: true, unqueued: true, run: cmdQuit},
-		"reset":   {arity: 1, noAuth: true, unqueued: true, flags: []string{"noscript", "loading", "stale", "fast", "no_auth", "allow_busy"}, run: cmdReset},
-		"select":  {arity: 2, run: cmdSelect},
+		"ping":    {arity: -1, flags: []string{"fast"}, run: cmdPing},
+		"echo":    {arity: 2, flags: anyTimeFast, run: cmdEcho},
+		"auth":    {arity: -2, noAuth: true, flags: connFlags, run: cmdAuth},
+		"hello":   {arity: -1, noAuth: true, flags: connFlags, run: cmdHello},
+		"quit":    {arity: 1, noAuth: true, closes: true, unqueued: true, flags: connFlags, run: cmdQuit},
+		"reset":   {arity: 1, noAuth: true, unqueued: true, flags: connFlags, run: cmdReset},
+		"select":  {arity: 2, flags: anyTimeFast, run: cmdSelect},
 		"client":  {arity: -2, run: cmdClient},
 		"config":  {arity: -2, run: cmdConfig},
-		"command": {arity: -1, run: cmdCommand},
-		"info":    {arity: -1, run: cmdInfo},
-		"time":    {arity: 1, run: cmdTime},
+		"command": {arity: -1, flags: anyTime, run: cmdCommand},
+		"info":    {arity: -1, flags: anyTime, run: cmdInfo},
+		"time":    {arity: 1, flags: anyTimeFast, run: cmdTime},
 	}
 	for name := range commands {
 		commandNames = append(commandNames, name)
