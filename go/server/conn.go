@@ -81,3 +81,13 @@ func (c *conn) protocolError(perr *resp.ProtocolError) {
 	c.out = resp.AppendError(c.out, "ERR "+perr.Error())
 	c.quit = true
 }
+
+// stalledOut, run by cutStalled on the loop goroutine while the server
+// stops, reports whether c has taken no reply bytes for drainStall.
+func (c *conn) stalledOut(now time.Time) bool {
+	if w := c.writtenBytes(); w != c.drainMark || c.stalled.IsZero() {
+		c.drainMark, c.stalled = w, now
+		return false
+	}
+	return now.Sub(c.stalled) >= drainStall
+}

@@ -459,9 +459,7 @@ func (l *loop) drain() {
 func (l *loop) cutStalled() {
 	now := time.Now()
 	for _, c := range l.conns {
-		if c.written != c.drainMark || c.stalled.IsZero() {
-			c.drainMark, c.stalled = c.written, now
-		} else if now.Sub(c.stalled) >= drainStall {
+		if c.stalledOut(now) {
 			l.s.log.Warn("closing a client that reads no replies while the server stops",
 				"remote", c.remote, "unsent", c.unsent())
 			l.close(c)
@@ -550,6 +548,9 @@ func (c *conn) unsent() int { return len(c.out) + c.extra - c.sent }
 
 // dropReplies drops c's unsent replies.
 func (c *conn) dropReplies() { c.out, c.sent, c.spliced, c.extra = nil, 0, nil, 0 }
+
+// writtenBytes is how many reply bytes c has written in all.
+func (c *conn) writtenBytes() int64 { return c.written }
 
 // overflowing reports whether out, c's replies, would leave more than
 // max_output bytes waiting to be written. The loop then closes c, after

@@ -131,9 +131,8 @@ func (l *loop) cutStalled() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for c := range l.conns {
-		if w := c.written.Load(); w != c.drainMark || c.stalled.IsZero() {
-			c.drainMark, c.stalled = w, now
-		} else if now.Sub(c.stalled) >= drainStall {
+		if c.stalledOut(now) {
+			// Not c.unsent(): c.out belongs to c's goroutine.
 			l.s.log.Warn("closing a client that reads no replies while the server stops", "remote", c.remote)
 			c.nc.Close() // its goroutine's write fails, and it closes c
 		}
@@ -381,6 +380,10 @@ func (c *conn) unsent() int { return len(c.out) }
 
 // dropReplies drops c's unsent replies.
 func (c *conn) dropReplies() { c.out = nil }
+
+// writtenBytes is how many reply bytes c has written in all; its
+// goroutine counts them while the loop goroutine reads.
+func (c *conn) writtenBytes() int64 { return c.written.Load() }
 
 // flush writes the pending replies and reports whether that worked. A
 // slow reader blocks only its own goroutine. It writes in pieces, so that
