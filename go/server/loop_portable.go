@@ -334,6 +334,7 @@ type blocked struct {
 	w       *store.Waiter
 	timeout time.Duration // 0 means forever
 	move    bool          // BLMOVE: the reply is the value alone
+	zset    bool          // BZPOPMIN, BZPOPMAX: the reply is key, member and score
 }
 
 // end returns the value the wait received, or gives the wait up and
