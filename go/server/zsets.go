@@ -296,7 +296,7 @@ const (
 // older forms, which fix by and rev: key min max followed by BYSCORE,
 // BYLEX, REV (where not fixed), LIMIT offset count and WITHSCORES, parsed
 // as Redis's zrangeGenericCommand does, quirks included (an explicit LIMIT
-// of count -1 is no LIMIT).
+// of count -1 is no LIMIT; a second REV or BY... is a syntax error).
 func zrangeCommand(by, rev int, storing bool) func(c *conn, args [][]byte, out []byte) []byte {
 	return func(c *conn, args [][]byte, out []byte) []byte {
 		first := 1
@@ -307,7 +307,7 @@ func zrangeCommand(by, rev int, storing bool) func(c *conn, args [][]byte, out [
 		withScores, reversed, kind := false, rev == reverse, by
 		for i := first + 3; i < len(args); i++ {
 			switch a := args[i]; {
-			case is(a, "WITHSCORES"):
+			case !storing && is(a, "WITHSCORES"):
 				withScores = true
 			case is(a, "LIMIT") && i+2 < len(args):
 				offset, ok1 := store.ParseInt(args[i+1])
@@ -317,11 +317,11 @@ func zrangeCommand(by, rev int, storing bool) func(c *conn, args [][]byte, out [
 				}
 				r.Offset, r.Count = clampInt(offset), clampInt(count)
 				i += 2
-			case rev == byArgs && is(a, "REV"):
+			case rev == byArgs && !reversed && is(a, "REV"): // once only
 				reversed = true
-			case by == byArgs && is(a, "BYLEX"):
+			case kind == byArgs && is(a, "BYLEX"):
 				kind = store.ByLex
-			case by == byArgs && is(a, "BYSCORE"):
+			case kind == byArgs && is(a, "BYSCORE"):
 				kind = store.ByScore
 			default:
 				return resp.AppendError(out, errSyntax)
@@ -405,11 +405,8 @@ func cmdZPop(c *conn, args [][]byte, out []byte) []byte {
 		return resp.AppendError(out, errSyntax)
 	case len(args) == 3:
 		var ok bool
-		if count, ok = store.ParseInt(args[2]); !ok {
-			return resp.AppendError(out, errNotInt)
-		}
-		if count < 0 {
-			return resp.AppendError(out, errPositive)
+		if count, ok = store.ParseInt(args[2]); !ok || count < 0 {
+			return resp.AppendError(out, errPositive) // for both, as in Redis
 		}
 	}
 	ms, err := c.s.store.ZPop(args[1], is(args[0], "ZPOPMAX"), clampInt(count))

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/tidwall/btree"
 )
@@ -452,15 +453,12 @@ func (s *Store) ZRem(key []byte, members [][]byte) (int, error) {
 		return 0, err
 	}
 	n := 0
-	for _, m := range members {
-		if _, ok := z.scores[string(m)]; ok {
-			n++
-		}
-	}
-	if n > 0 {
+	if slices.ContainsFunc(members, func(m []byte) bool { _, ok := z.scores[string(m)]; return ok }) {
 		s.change(e, func() {
 			for _, m := range members {
-				z.del(string(m))
+				if z.del(string(m)) { // a member named twice counts once
+					n++
+				}
 			}
 		})
 	}
