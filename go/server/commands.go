@@ -49,16 +49,13 @@ var (
 	rwGrowFast = []string{"write", "denyoom", "fast"} // the same, in O(1)
 	blocking   = []string{"write", "denyoom", "noscript", "blocking"}
 	// blockingPop is blocking without denyoom: BLPOP and BRPOP only take.
-	blockingPop = []string{"write", "noscript", "blocking"}
+	blockingPop     = []string{"write", "noscript", "blocking"}
+	blockingPopFast = []string{"write", "noscript", "blocking", "fast"} // BZPOPMIN, BZPOPMAX
 
 	txFlags     = []string{"noscript", "loading", "stale", "fast", "allow_busy"}
 	connFlags   = []string{"noscript", "loading", "stale", "fast", "no_auth", "allow_busy"} // AUTH, HELLO, QUIT, RESET
 	anyTime     = []string{"loading", "stale"}                                              // runs while Redis is loading its data
 	anyTimeFast = []string{"fast", "loading", "stale"}
-
-	zread     = []string{"readonly"}
-	zwrite    = []string{"write", "fast"}
-	zblocking = []string{"write", "noscript", "blocking", "fast"}
 
 	oneKey   = keySpec{1, 1, 1}
 	allKeys  = keySpec{1, -1, 1}
@@ -158,25 +155,25 @@ func init() {
 		"zcard":            {arity: 2, flags: ro, keys: oneKey, run: cmdZCard},
 		"zcount":           {arity: 4, flags: ro, keys: oneKey, run: zcountCommand(store.ByScore)},
 		"zlexcount":        {arity: 4, flags: ro, keys: oneKey, run: zcountCommand(store.ByLex)},
-		"zrange":           {arity: -4, flags: zread, keys: oneKey, run: zrangeCommand(byArgs, byArgs, false)},
+		"zrange":           {arity: -4, flags: roSlow, keys: oneKey, run: zrangeCommand(byArgs, byArgs, false)},
 		"zrangestore":      {arity: -5, flags: rwGrow, keys: twoKeys, run: zrangeCommand(byArgs, byArgs, true)},
-		"zrangebyscore":    {arity: -4, flags: zread, keys: oneKey, run: zrangeCommand(store.ByScore, forward, false)},
-		"zrevrangebyscore": {arity: -4, flags: zread, keys: oneKey, run: zrangeCommand(store.ByScore, reverse, false)},
-		"zrangebylex":      {arity: -4, flags: zread, keys: oneKey, run: zrangeCommand(store.ByLex, forward, false)},
-		"zrevrangebylex":   {arity: -4, flags: zread, keys: oneKey, run: zrangeCommand(store.ByLex, reverse, false)},
-		"zrevrange":        {arity: -4, flags: zread, keys: oneKey, run: zrangeCommand(store.ByRank, reverse, false)},
+		"zrangebyscore":    {arity: -4, flags: roSlow, keys: oneKey, run: zrangeCommand(store.ByScore, forward, false)},
+		"zrevrangebyscore": {arity: -4, flags: roSlow, keys: oneKey, run: zrangeCommand(store.ByScore, reverse, false)},
+		"zrangebylex":      {arity: -4, flags: roSlow, keys: oneKey, run: zrangeCommand(store.ByLex, forward, false)},
+		"zrevrangebylex":   {arity: -4, flags: roSlow, keys: oneKey, run: zrangeCommand(store.ByLex, reverse, false)},
+		"zrevrange":        {arity: -4, flags: roSlow, keys: oneKey, run: zrangeCommand(store.ByRank, reverse, false)},
 		"zrank":            {arity: 3, flags: ro, keys: oneKey, run: cmdZRank},
 		"zrevrank":         {arity: 3, flags: ro, keys: oneKey, run: cmdZRank},
-		"zrem":             {arity: -3, flags: zwrite, keys: oneKey, run: cmdZRem},
+		"zrem":             {arity: -3, flags: rwFast, keys: oneKey, run: cmdZRem},
 		"zremrangebyscore": {arity: 4, flags: rw, keys: oneKey, run: zremRangeCommand(store.ByScore)},
 		"zremrangebyrank":  {arity: 4, flags: rw, keys: oneKey, run: zremRangeCommand(store.ByRank)},
 		"zremrangebylex":   {arity: 4, flags: rw, keys: oneKey, run: zremRangeCommand(store.ByLex)},
-		"zpopmin":          {arity: -2, flags: zwrite, keys: oneKey, run: cmdZPop},
-		"zpopmax":          {arity: -2, flags: zwrite, keys: oneKey, run: cmdZPop},
-		"bzpopmin":         {arity: -3, flags: zblocking, keys: keysThen, run: cmdBZPop},
-		"bzpopmax":         {arity: -3, flags: zblocking, keys: keysThen, run: cmdBZPop},
-		"zrandmember":      {arity: -2, flags: zread, keys: oneKey, run: cmdZRandMember},
-		"zscan":            {arity: -3, flags: zread, keys: oneKey, run: cmdZScan},
+		"zpopmin":          {arity: -2, flags: rwFast, keys: oneKey, run: cmdZPop},
+		"zpopmax":          {arity: -2, flags: rwFast, keys: oneKey, run: cmdZPop},
+		"bzpopmin":         {arity: -3, flags: blockingPopFast, keys: keysThen, run: cmdBZPop},
+		"bzpopmax":         {arity: -3, flags: blockingPopFast, keys: keysThen, run: cmdBZPop},
+		"zrandmember":      {arity: -2, flags: roSlow, keys: oneKey, run: cmdZRandMember},
+		"zscan":            {arity: -3, flags: roSlow, keys: oneKey, run: cmdZScan},
 	}
 	for name := range commands {
 		commandNames = append(commandNames, name)
