@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math"
 	"net"
 	"runtime/debug"
@@ -175,7 +176,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxMemory < 0 {
 		return c, fmt.Errorf("max_memory must not be negative")
 	}
-	if _, err := parseLevel(c.LogLevel); err != nil {
+	if _, err := c.logLevel(); err != nil {
 		return c, err
 	}
 	if c.LogFD < 0 {
@@ -193,6 +194,21 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// logLevel is LogLevel as slog's level: warn if empty.
+func (c Config) logLevel() (slog.Level, error) {
+	switch strings.ToLower(c.LogLevel) {
+	case "", "warn", "warning":
+		return slog.LevelWarn, nil
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("log_level must be debug, info, warn or error, not %q", c.LogLevel)
 }
 
 // softOutput is how long a client may leave more than max_output_soft

@@ -232,17 +232,11 @@ func (l *loop) read(c *conn) bool {
 		return true
 	}
 	if perr, ok := err.(*resp.ProtocolError); ok {
-		l.protocolError(c, perr)
+		c.protocolError(perr)
 		return true
 	}
 	l.s.log.Debug("client read failed", "err", err)
 	return false
-}
-
-func (l *loop) protocolError(c *conn, perr *resp.ProtocolError) {
-	l.s.log.Info("closing client after protocol error", "remote", c.remote, "err", perr.Msg)
-	c.out = resp.AppendError(c.out, "ERR "+perr.Error())
-	c.quit = true
 }
 
 // serve runs c's buffered commands, writes the replies, and decides what to
@@ -284,24 +278,8 @@ func (l *loop) runCommands(c *conn) (full bool) {
 		if c.unsent() >= maxPending {
 			return true
 		}
-		args, err := c.rd.Next()
-		if err == resp.ErrIncomplete {
+		if !c.runNext() {
 			return false
-		}
-		if err != nil {
-			l.protocolError(c, err.(*resp.ProtocolError))
-			return false
-		}
-		var quit bool
-		l.s.running.Lock()
-		c.out, quit = l.s.exec(c, args, c.out)
-		l.s.running.Unlock()
-		c.quit = c.quit || quit
-		if c.overflowing(c.out) {
-			l.s.log.Warn("closing a client whose replies passed max_output",
-				"remote", c.remote, "unsent", c.unsent(), "max_output", c.maxOutput())
-			l.s.dropped(cap(c.out))
-			c.out, c.sent, c.spliced, c.extra, c.quit = nil, 0, nil, 0, true
 		}
 	}
 	return false
@@ -514,9 +492,7 @@ func (l *loop) drain() {
 func (l *loop) cutStalled() {
 	now := time.Now()
 	for _, c := range l.conns {
-		if c.written != c.drainMark || c.stalled.IsZero() {
-			c.drainMark, c.stalled = c.written, now
-		} else if now.Sub(c.stalled) >= drainStall {
+		if c.stalledOut(now) {
 			l.s.log.Warn("closing a client that reads no replies while the server stops",
 				"remote", c.remote, "unsent", c.unsent())
 			l.close(c)
@@ -531,45 +507,20 @@ func (l *loop) closeAll() {
 	}
 }
 
-// conn is one client connection.
-type conn struct {
-	s      *Server
-	loop   *loop // the loop that serves it
-	id     int64
-	fd     int
-	remote string
-	rd     *resp.Reader
-	out    []byte // replies not yet written, but for the spliced values
-	sent   int    // bytes of replies already written, spliced values included
+// connIO is how the epoll loop reads and writes a conn's socket.
+type connIO struct {
+	fd   int
+	sent int // bytes of replies already written, spliced values included
 
 	// Big values of the replies in out, sent from the store's memory
 	// rather than copied into out (see appendBulk), and their total size.
 	spliced []splice
 	extra   int
-	authed  bool
-	name    string // set by CLIENT SETNAME
-	resp3   bool   // the client switched to RESP3 with HELLO 3
 
 	written int64 // reply bytes written in all
 
-	// While the server stops: written when last seen, and since when it
-	// has stayed so.
-	drainMark int64
-	stalled   time.Time
-
-	polled uint32   // the epoll events the loop waits for on this connection
-	eof    bool     // the client sends nothing more
-	quit   bool     // close once the replies are written
-	block  *blocked // set while a BLPOP, BRPOP or BLMOVE waits for a value
-
-	tx    *transaction // set between MULTI and EXEC or DISCARD
-	watch *store.Watch // the keys WATCHed until EXEC, DISCARD or UNWATCH
-
-	tracking bool           // CLIENT TRACKING ON: told of changes to keys it read
-	sub      *subscriptions // its channels and patterns, once it subscribed
-	passNear bool           // the next write carries the near cache's table (CLIENT NEARCACHE)
-
-	soft *time.Timer // running while more than max_output_soft bytes are unsent
+	polled uint32      // the epoll events the loop waits for on this connection
+	soft   *time.Timer // running while more than max_output_soft bytes are unsent
 }
 
 // blocked is a pop waiting for a value.
@@ -578,6 +529,7 @@ type blocked struct {
 	timeout time.Duration // 0 means forever
 	timer   *time.Timer   // ends the wait after timeout
 	move    bool          // BLMOVE: the reply is the value alone
+	zset    bool          // BZPOPMIN, BZPOPMAX: the reply is key, member and score
 	waiting bool          // startWait has counted it in Server.blocked
 }
 
@@ -598,21 +550,14 @@ func (s *Server) newConn(nc net.Conn) (*conn, error) {
 		return nil, err
 	}
 	c := &conn{
+		connIO: connIO{fd: fd},
 		s:      s,
 		id:     s.clientIDs.Add(1),
-		fd:     fd,
 		remote: remote,
 	}
 	c.rd = resp.NewReader(fdReader(fd), s.cfg.limits())
 	c.setAuthed(s.cfg.Password == "")
 	return c, nil
-}
-
-// setAuthed records whether c has authenticated. Until it has, c runs only
-// the commands that need no password, and only small commands are read.
-func (c *conn) setAuthed(authed bool) {
-	c.authed = authed
-	c.rd.SetLimits(c.s.cfg.readLimits(authed))
 }
 
 // fdReader reads from a non-blocking socket; EAGAIN means nothing to read.
@@ -634,6 +579,16 @@ func (fd fdReader) Read(p []byte) (int, error) {
 }
 
 func (c *conn) unsent() int { return len(c.out) + c.extra - c.sent }
+
+// dropReplies drops c's unsent replies.
+func (c *conn) dropReplies() { c.out, c.sent, c.spliced, c.extra = nil, 0, nil, 0 }
+
+// ordered is the portable loop's hook for subscribers' replies: here a
+// reply and a message both go to c.out, under the running lock, in order.
+func (c *conn) ordered() {}
+
+// writtenBytes is how many reply bytes c has written in all.
+func (c *conn) writtenBytes() int64 { return c.written }
 
 // overflowing reports whether out, c's replies, would leave more than
 // max_output bytes waiting to be written. The loop then closes c, after
