@@ -197,6 +197,26 @@ def finish_all(queue: list[tuple[Command[Any], list[Arg]]], replies: list[Reply]
 # --- argument checks ------------------------------------------------------------
 
 
+def _channel_arg(channel: Any) -> bytes:
+    if isinstance(channel, str):
+        return channel.encode("utf-8", "surrogateescape")
+    if isinstance(channel, (bytes, bytearray, memoryview)):
+        return bytes(channel)
+    raise TypeError(f"channel must be str or bytes, not {type(channel).__name__}")
+
+
+def _message_arg(message: Any) -> Arg:
+    if isinstance(message, str):
+        return message.encode("utf-8", "surrogateescape")
+    if isinstance(message, (bytes, memoryview)):
+        return message
+    if isinstance(message, bytearray):
+        return bytes(message)
+    if isinstance(message, (int, float)) and not isinstance(message, bool):
+        return repr(message).encode()
+    raise TypeError(f"message must be str, bytes or a number, not {type(message).__name__}")
+
+
 def key_arg(key: Any, what: str = "key") -> bytes:
     """A key (or pattern) as bytes. Keys are str; surrogateescape round-trips non-UTF-8 keys."""
     if not isinstance(key, str):
@@ -284,6 +304,42 @@ def int64_arg(n: Any, what: str) -> bytes:
     if not INT64_MIN <= n <= INT64_MAX:
         raise ValueError(f"{what} must fit in a signed 64-bit integer, got {n}")
     return b"%d" % n
+
+
+def wait_arg(timeout: Any) -> bytes:
+    """A blocking command's timeout: seconds >= 0 (0 waits forever), sent in whole milliseconds, at least 1."""
+    seconds = _number(timeout, "timeout")
+    if seconds < 0:
+        raise ValueError(f"timeout must be >= 0 seconds (0 waits forever), got {timeout!r}")
+    if seconds == 0:
+        return b"0"
+    ms = int(ttl_ms(seconds, "timeout"))  # at least 1 ms: "0.000" would wait forever
+    return b"%d.%03d" % divmod(ms, 1000)
+
+
+def member_arg(member: Any) -> Arg:
+    """A sorted set's member: str (sent as UTF-8) or bytes-like."""
+    if isinstance(member, str):
+        return member.encode("utf-8", "surrogateescape")
+    return value_arg(member, "member")
+
+
+def score_arg(score: Any, what: str = "score") -> bytes:
+    """A score: an int or a float (inf and -inf too, not NaN), written so that it reads back exactly."""
+    if isinstance(score, bool) or not isinstance(score, (int, float)):
+        raise TypeError(f"{what} must be int or float, not {type(score).__name__}")
+    if isinstance(score, int):
+        return b"%d" % score
+    if math.isnan(score):
+        raise ValueError(f"{what} must not be NaN")
+    return b"inf" if score == math.inf else b"-inf" if score == -math.inf else repr(score).encode()
+
+
+def bound_arg(bound: Any, what: str) -> bytes:
+    """One end of a score range: a number, or a str as Redis reads it ("(1" exclusive, "-inf", "+inf")."""
+    if isinstance(bound, str):
+        return bound.encode()
+    return score_arg(bound, what)
 
 
 def command_arg(arg: Any) -> Arg:
@@ -394,6 +450,54 @@ def _members(reply: Reply) -> set[bytes]:
     if not isinstance(reply, (list, set)) or not all(isinstance(m, bytes) for m in reply):
         raise Unexpected
     return set(reply)
+
+
+def _score(reply: Reply) -> float | None:
+    """A score: a bulk string in RESP2 ("inf" included), a double in RESP3; None for no member."""
+    if reply is None or isinstance(reply, float):
+        return reply
+    if not isinstance(reply, bytes):
+        raise Unexpected
+    try:
+        return float(reply)
+    except ValueError:
+        raise Unexpected from None
+
+
+def _rank(reply: Reply) -> int | None:
+    return None if reply is None else _int(reply)
+
+
+def _scored(reply: Reply) -> list[tuple[bytes, float]]:
+    """Members with their scores: RESP2's flat member, score, ... or RESP3's pairs, as (member, score) tuples."""
+    if not isinstance(reply, list):
+        raise Unexpected
+    if reply and isinstance(reply[0], list):
+        pairs = reply
+    elif len(reply) % 2 == 0:
+        pairs = [reply[i : i + 2] for i in range(0, len(reply), 2)]
+    else:
+        raise Unexpected
+    out = []
+    for pair in pairs:
+        if not isinstance(pair, list) or len(pair) != 2 or not isinstance(pair[0], bytes):
+            raise Unexpected
+        score = _score(pair[1])
+        if score is None:
+            raise Unexpected
+        out.append((pair[0], score))
+    return out
+
+
+def _zpopped(reply: Reply) -> tuple[str, bytes, float] | None:
+    if reply is None:
+        return None
+    if not isinstance(reply, list) or len(reply) != 3 or not isinstance(reply[1], bytes):
+        raise Unexpected
+    score = _score(reply[2])
+    if score is None:
+        raise Unexpected
+    return _decode_key(reply[0]), reply[1], score
 
 
 _INT = re.compile(r"-?[0-9]+\Z")
@@ -509,6 +613,23 @@ SCARD = Command(_int, b"SCARD", keys=ONE_KEY, idempotent=True)
 SPOP = Command(_bulk, b"SPOP", keys=ONE_KEY, writes=True)
 SPOP_COUNT = Command(_members, b"SPOP", keys=ONE_KEY, writes=True)
 SINTER = Command(_members, b"SINTER", b"SUNION", b"SDIFF", keys=EVERY_ARG, idempotent=True)
+
+# Pub/sub: PUBLISH is a command like any; subscribing is TinyCache.pubsub()'s (_pubsub).
+PUBLISH = Command(_int, b"PUBLISH")
+
+# Sorted sets.
+ZADD = Command(_int, b"ZADD", keys=ONE_KEY, writes=True)
+ZADD_INCR = Command(_score, b"ZADD", keys=ONE_KEY, writes=True)  # ZADD ... INCR: the new score, or None
+ZINCRBY = Command(_score, b"ZINCRBY", keys=ONE_KEY, writes=True)
+ZREM = Command(_int, b"ZREM", keys=ONE_KEY, writes=True)
+ZREMRANGEBYSCORE = Command(_int, b"ZREMRANGEBYSCORE", keys=ONE_KEY, writes=True)
+ZSCORE = Command(_score, b"ZSCORE", keys=ONE_KEY, idempotent=True)
+ZCARD = Command(_int, b"ZCARD", b"ZCOUNT", keys=ONE_KEY, idempotent=True)
+ZRANK = Command(_rank, b"ZRANK", b"ZREVRANK", keys=ONE_KEY, idempotent=True)
+ZRANGE = Command(_bulks, b"ZRANGE", b"ZRANGEBYSCORE", keys=ONE_KEY, idempotent=True)
+ZRANGE_WITHSCORES = Command(_scored, b"ZRANGE", b"ZRANGEBYSCORE", keys=ONE_KEY, idempotent=True)
+ZPOP = Command(_scored, b"ZPOPMIN", b"ZPOPMAX", keys=ONE_KEY, writes=True)
+BZPOP = Command(_zpopped, b"BZPOPMIN", b"BZPOPMAX", keys=BEFORE_LAST, writes=True, blocking=True)
 # execute_command's: its reply as it is, and the facts of its name's command (facts_of), or
 # an unknown command's: its key, if any, is its first argument, as most commands'.
 RAW = Command(_raw, keys=ONE_KEY)
@@ -855,13 +976,159 @@ class Commands:
         names = [key_arg(keys)] if isinstance(keys, str) else keys_arg(keys)
         if not names:
             raise ValueError("bpop() needs at least one key")
-        seconds = _number(timeout, "timeout")
-        if seconds < 0:
-            raise ValueError(f"timeout must be >= 0 seconds (0 waits forever), got {timeout!r}")
-        if seconds == 0:
-            return self._execute(self._values.BLPOP, [b"BLPOP", *names, b"0"])
-        ms = int(ttl_ms(seconds, "timeout"))  # at least 1 ms: "0.000" would wait forever
-        return self._execute(self._values.BLPOP, [b"BLPOP", *names, b"%d.%03d" % divmod(ms, 1000)])
+        return self._execute(self._values.BLPOP, [b"BLPOP", *names, wait_arg(timeout)])
+
+    # --- sorted sets ---
+
+    def zadd(
+        self, name: str, mapping: Mapping[Any, float], nx: bool = False, xx: bool = False, ch: bool = False,
+        incr: bool = False, gt: bool = False, lt: bool = False,
+    ) -> Any:  # fmt: skip
+        """Add the members of mapping (member: score) to the sorted set under name, or update their scores (ZADD).
+
+        Returns the number of members added (with ch, added or changed).
+        nx only adds new members, xx only updates existing ones, gt and lt
+        update only to a greater or lesser score; with incr, mapping's one
+        score is added to the member's and the new score returned (None if
+        a condition refused it). Members are str or bytes-like.
+        """
+        if not isinstance(mapping, Mapping) or not mapping:
+            raise ValueError("zadd() needs a non-empty mapping of member to score")
+        if nx and xx:
+            raise ValueError("zadd() takes nx or xx, not both")
+        if gt and lt or nx and (gt or lt):
+            raise ValueError("zadd() takes one of nx, gt and lt")
+        if incr and len(mapping) != 1:
+            raise ValueError("zadd(incr=True) takes a mapping of exactly one member")
+        args: list[Arg] = [b"ZADD", key_arg(name)]
+        args += [flag for flag, on in ((b"NX", nx), (b"XX", xx), (b"GT", gt), (b"LT", lt), (b"CH", ch), (b"INCR", incr)) if on]
+        for member, score in mapping.items():
+            args += [score_arg(score), member_arg(member)]
+        return self._execute(ZADD_INCR if incr else ZADD, args)
+
+    def zincrby(self, name: str, amount: float, value: Any) -> Any:
+        """Add amount to value's score in the sorted set under name (0 when absent) and return the new score (ZINCRBY)."""
+        return self._execute(ZINCRBY, [b"ZINCRBY", key_arg(name), score_arg(amount, "amount"), member_arg(value)])
+
+    def zrem(self, name: str, *values: Any) -> Any:
+        """Remove values from the sorted set under name; return how many were there (ZREM)."""
+        if not values:
+            raise TypeError("zrem() needs at least one member")
+        return self._execute(ZREM, [b"ZREM", key_arg(name), *(member_arg(v) for v in values)])
+
+    def zscore(self, name: str, value: Any) -> Any:
+        """Return value's score (float) in the sorted set under name, or None (ZSCORE)."""
+        return self._execute(ZSCORE, [b"ZSCORE", key_arg(name), member_arg(value)])
+
+    def zcard(self, name: str) -> Any:
+        """Return the number of members of the sorted set under name (0 when there is none)."""
+        return self._execute(ZCARD, [b"ZCARD", key_arg(name)])
+
+    def zcount(self, name: str, min: Any, max: Any) -> Any:
+        """Return how many members score between min and max: numbers, or str such as "(1" (exclusive) and "-inf"."""
+        return self._execute(ZCARD, [b"ZCOUNT", key_arg(name), bound_arg(min, "min"), bound_arg(max, "max")])
+
+    def zrank(self, name: str, value: Any) -> Any:
+        """Return value's rank in the sorted set under name, lowest score first from 0, or None (ZRANK)."""
+        return self._execute(ZRANK, [b"ZRANK", key_arg(name), member_arg(value)])
+
+    def zrange(
+        self, name: str, start: Any, end: Any, desc: bool = False, withscores: bool = False,
+        byscore: bool = False, bylex: bool = False, offset: int | None = None, num: int | None = None,
+    ) -> Any:  # fmt: skip
+        """Return members of the sorted set under name, as ZRANGE selects them: a list of bytes,
+        or of (member, score) tuples with withscores.
+
+        By rank (start and end are ints, negative counting from the end),
+        by score (byscore: numbers, or str such as "(1" and "+inf") or by
+        member (bylex: "[a", "(a", "-", "+"); desc reverses the order (by
+        score or member, give start as the upper end). offset and num, both
+        or neither, skip and keep members of a byscore or bylex range.
+        """
+        if byscore and bylex:
+            raise ValueError("zrange() takes byscore or bylex, not both")
+        if (offset is None) != (num is None):
+            raise ValueError("zrange() takes offset and num together")
+        if offset is not None and not (byscore or bylex):
+            raise ValueError("zrange(offset=, num=) needs byscore or bylex")
+        if bylex and withscores:
+            raise ValueError("zrange(bylex=True) returns no scores")
+        if byscore:
+            ends = [bound_arg(start, "start"), bound_arg(end, "end"), b"BYSCORE"]
+        elif bylex:
+            ends = [member_arg(start), member_arg(end), b"BYLEX"]
+        else:
+            ends = [int64_arg(start, "start"), int64_arg(end, "end")]
+        args: list[Arg] = [b"ZRANGE", key_arg(name), *ends]
+        if desc:
+            args.append(b"REV")
+        if offset is not None:
+            args += [b"LIMIT", int64_arg(offset, "offset"), int64_arg(num, "num")]
+        if withscores:
+            args.append(b"WITHSCORES")
+        return self._execute(ZRANGE_WITHSCORES if withscores else ZRANGE, args)
+
+    def zrangebyscore(
+        self, name: str, min: Any, max: Any, start: int | None = None, num: int | None = None, withscores: bool = False,
+    ) -> Any:  # fmt: skip
+        """Return the members scoring between min and max, lowest first (ZRANGEBYSCORE); start and num: a LIMIT."""
+        if (start is None) != (num is None):
+            raise ValueError("zrangebyscore() takes start and num together")
+        args: list[Arg] = [b"ZRANGEBYSCORE", key_arg(name), bound_arg(min, "min"), bound_arg(max, "max")]
+        if start is not None:
+            args += [b"LIMIT", int64_arg(start, "start"), int64_arg(num, "num")]
+        if withscores:
+            args.append(b"WITHSCORES")
+        return self._execute(ZRANGE_WITHSCORES if withscores else ZRANGE, args)
+
+    def zremrangebyscore(self, name: str, min: Any, max: Any) -> Any:
+        """Remove the members scoring between min and max; return how many (ZREMRANGEBYSCORE)."""
+        return self._execute(ZREMRANGEBYSCORE, [b"ZREMRANGEBYSCORE", key_arg(name), bound_arg(min, "min"), bound_arg(max, "max")])
+
+    def zpopmin(self, name: str, count: int | None = None) -> Any:
+        """Remove and return the count (default 1) members with the lowest scores, as (member, score) tuples."""
+        return self._zpop(b"ZPOPMIN", name, count)
+
+    def zpopmax(self, name: str, count: int | None = None) -> Any:
+        """Remove and return the count (default 1) members with the highest scores, as (member, score) tuples."""
+        return self._zpop(b"ZPOPMAX", name, count)
+
+    def _zpop(self, command: bytes, name: str, count: int | None) -> Any:
+        args: list[Arg] = [command, key_arg(name)]
+        if count is not None:
+            args.append(int64_arg(count, "count"))
+            if count < 0:
+                raise ValueError(f"count must be >= 0, got {count}")
+        return self._execute(ZPOP, args)
+
+    def bzpopmin(self, keys: str | Iterable[str], timeout: float = 0) -> Any:
+        """Take the lowest-scored member of the first non-empty sorted set among keys, waiting for one (BZPOPMIN).
+
+        Returns (key, member, score), or None when timeout seconds pass
+        first; as bpop(): timeout=0 waits forever, on a connection of its
+        own, and each member goes to exactly one waiter.
+        """
+        return self._bzpop(b"BZPOPMIN", keys, timeout)
+
+    def bzpopmax(self, keys: str | Iterable[str], timeout: float = 0) -> Any:
+        """bzpopmin() for the highest-scored member (BZPOPMAX)."""
+        return self._bzpop(b"BZPOPMAX", keys, timeout)
+
+    def _bzpop(self, command: bytes, keys: str | Iterable[str], timeout: float) -> Any:
+        names = [key_arg(keys)] if isinstance(keys, str) else keys_arg(keys)
+        if not names:
+            raise ValueError(f"{command.decode().lower()}() needs at least one key")
+        return self._execute(BZPOP, [command, *names, wait_arg(timeout)])
+
+    # --- pub/sub ---
+
+    def publish(self, channel: str | BytesLike, message: str | BytesLike | int | float) -> Any:
+        """Send message to every subscriber of channel (and of the patterns it matches); return how many got it.
+
+        message is sent as it is (str as UTF-8, numbers as their digits),
+        not through the serializer. Subscribe with pubsub().
+        """
+        return self._execute(PUBLISH, [b"PUBLISH", _channel_arg(channel), _message_arg(message)])
 
     # --- hashes ---
     # Field names are str or bytes and come back as bytes (hkeys, hgetall's

@@ -67,6 +67,7 @@ type Server struct {
 	clientIDs atomic.Int64 // the last client id given out
 	stats     *stats
 	tracking  *tracking // CLIENT TRACKING's table of who read which key
+	pubsub    *pubsub   // who listens on which channel and pattern; guarded by running
 
 	// The near cache's table of versions (near.go), on a unix socket;
 	// nil, with nearOff saying why, when there is none.
@@ -96,6 +97,7 @@ func Listen(cfg Config) (*Server, error) {
 			Changed:   tr.changed,
 		}),
 		tracking: tr,
+		pubsub:   newPubsub(),
 		log:      log,
 		logFD:    logFD,
 		done:     make(chan struct{}),

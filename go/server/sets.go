@@ -19,8 +19,8 @@ func (c *conn) appendSet(out []byte, n int) []byte {
 	return resp.AppendArray(out, n)
 }
 
-// appendMembers appends members as a set (asSet) or an array.
-func (c *conn) appendMembers(out []byte, members []string, asSet bool) []byte {
+// appendNames appends set members or hash fields as a set (asSet) or an array.
+func (c *conn) appendNames(out []byte, members []string, asSet bool) []byte {
 	if asSet {
 		out = c.appendSet(out, len(members))
 	} else {
@@ -56,7 +56,7 @@ func cmdSMembers(c *conn, args [][]byte, out []byte) []byte {
 	if err != nil {
 		return appendErr(out, err)
 	}
-	return c.appendMembers(out, members, true)
+	return c.appendNames(out, members, true)
 }
 
 // cmdSIsMember is SISMEMBER key member (0 or 1) and SMISMEMBER key member
@@ -105,7 +105,7 @@ func cmdSPop(c *conn, args [][]byte, out []byte) []byte {
 	case err != nil:
 		return appendErr(out, err)
 	case len(args) == 3:
-		return c.appendMembers(out, members, true)
+		return c.appendNames(out, members, true)
 	case len(members) == 0:
 		return c.appendNull(out)
 	}
@@ -173,7 +173,7 @@ func cmdSCombine(c *conn, args [][]byte, out []byte) []byte {
 	if err != nil {
 		return appendErr(out, err)
 	}
-	return c.appendMembers(out, members, true)
+	return c.appendNames(out, members, true)
 }
 
 // cmdSCombineStore is SINTERSTORE, SUNIONSTORE and SDIFFSTORE destination
@@ -225,5 +225,5 @@ func cmdSScan(c *conn, args [][]byte, out []byte) []byte {
 	}
 	out = resp.AppendArray(out, 2)
 	out = resp.AppendBulkString(out, strconv.FormatUint(next, 10))
-	return c.appendMembers(out, members, false)
+	return c.appendNames(out, members, false)
 }
