@@ -67,6 +67,7 @@ type Server struct {
 	clientIDs atomic.Int64 // the last client id given out
 	stats     *stats
 	tracking  *tracking // CLIENT TRACKING's table of who read which key
+	pubsub    *pubsub   // who listens on which channel and pattern; guarded by running
 
 	scripts scriptCache               // guarded by running
 	lua     *luaEnv                   // the Lua state for the next script; guarded by running
@@ -100,6 +101,7 @@ func Listen(cfg Config) (*Server, error) {
 			Changed:   tr.changed,
 		}),
 		tracking: tr,
+		pubsub:   newPubsub(),
 		log:      log,
 		logFD:    logFD,
 		done:     make(chan struct{}),

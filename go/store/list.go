@@ -1,5 +1,7 @@
 package store
 
+import "slices"
+
 // deque is a ring buffer of byte strings, the value of a list key.
 type deque struct {
 	buf   [][]byte
@@ -64,6 +66,7 @@ func (d *deque) pop(left bool) []byte {
 type Popped struct {
 	Key   string
 	Value []byte
+	Score float64 // of a member popped from a sorted set
 	Err   error
 }
 
@@ -74,6 +77,7 @@ type Waiter struct {
 	c      chan Popped
 	keys   []string
 	left   bool
+	zset   bool    // BZPOPMIN (left) or BZPOPMAX: waits for a sorted set's member
 	move   *moveTo // for BLMOVE: where the value goes
 	notify func()  // called, with the store locked, once a value is on C
 }
@@ -220,6 +224,10 @@ func (s *Store) Cancel(w *Waiter) {
 		if w.move != nil || p.Err != nil {
 			return // a move is complete once served: the value is in its destination
 		}
+		if w.zset {
+			s.putBackMember(p)
+			return
+		}
 		e, l, err := s.newList([]byte(p.Key), nil)
 		if err == nil {
 			s.change(e, func() { l.push(p.Value, w.left) })
@@ -260,22 +268,30 @@ func (s *Store) ServeReady() {
 		key := s.ready[0]
 		s.ready = s.ready[1:]
 		delete(s.isReady, key)
-		if e, l, _ := s.listFor([]byte(key)); e != nil {
-			s.serveWaiters(e, l)
+		if e := s.lookup([]byte(key)); e != nil && s.objects[e] != nil {
+			s.serveWaiters(e)
 		}
 	}
 	s.ready = nil
 	s.anyReady.Store(false)
 }
 
-// serveWaiters hands values from l, e's list, to the waiters blocked on its
-// key, oldest first, one value each. s.mu must be held.
-func (s *Store) serveWaiters(e *entry, l *deque) {
+// serveWaiters hands values from e's list or sorted set to the waiters
+// blocked on its key for that type, oldest first, one value each; waiters
+// for the other type wait on, as in Redis. s.mu must be held.
+func (s *Store) serveWaiters(e *entry) {
 	key := e.key()
-	for len(s.waiters[key]) > 0 {
-		w := s.waiters[key][0]
+	for _, w := range slices.Clone(s.waiters[key]) {
+		l, isList := s.objects[e].(*deque)
+		if _, isZset := s.objects[e].(*zset); w.zset != isZset || !w.zset && !isList {
+			continue
+		}
 		s.dropWaiter(w)
-		if w.move != nil {
+		if w.zset {
+			z := s.objects[e].(*zset)
+			m := s.zpopLocked(e, z, !w.left, 1)[0]
+			w.c <- Popped{Key: key, Value: []byte(m.Member), Score: m.Score}
+		} else if w.move != nil {
 			// Moved values mark the destination ready in turn; each
 			// waiter is served once, so that ends.
 			v, err := s.moveLocked(e, l, w.move.key, w.left, w.move.left)
