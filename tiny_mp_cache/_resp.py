@@ -382,6 +382,10 @@ class _Connection(ReplyReader):
     def close(self) -> None:
         self.sock.close()
 
+    def buffered(self) -> bool:
+        """Whether bytes received are waiting to be parsed (a pub/sub connection's next message)."""
+        return len(self._buf) > self._pos
+
     def send(self, pieces: list[Arg], deadline: float | None) -> None:
         try:
             for piece in pieces:
