@@ -19,8 +19,10 @@ def test_reads_are_idempotent_and_writes_are_not():
     """idempotent says a command is safe to send twice, whatever path it takes (a Go fast path or not)."""
     c = _commands
     reads = [c.GET, c.KEYS, c.DBSIZE, c.PTTL, c.EXISTS, c.TYPE, c.LLEN, c.SCAN, c.INFO, c.GET_DEADLINE, c.MGET,
-             c.MGET_DEADLINE, c.mget_command(2), c.mget_deadline_command(2), c.stats_command(0)]
-    writes = [c.SET, c.SET_TTL, c.GETDEL, c.MSET, c.PEXPIRE, c.PERSIST, c.RPUSH, c.LPUSH, c.BLPOP, c.INCRBY, c.FLUSHDB, c.RAW]
+             c.MGET_DEADLINE, c.mget_command(2), c.mget_deadline_command(2), c.stats_command(0),
+             c.GETFD, c.GETFD_VIEW, c.GETFD_ARRAY, c.GET_VIEW, c.GET_ARRAY]
+    writes = [c.SET, c.SET_TTL, c.GETDEL, c.MSET, c.PEXPIRE, c.PERSIST, c.RPUSH, c.LPUSH, c.BLPOP, c.INCRBY, c.FLUSHDB, c.RAW,
+              c.SETFD, c.GETDELFD]
     # Sent only by execute_command (RAW, never resent): on the table for their other facts.
     facts_only = [c.FLUSHALL, c.UNLINK, c.TOUCH, c.KEYLESS, c.MULTI]
     assert [command.parse for command in reads if not command.idempotent] == []

@@ -93,9 +93,13 @@ class Command(Generic[T]):
     (error replies as ServerError values in it), as a fast path returns it
     too. Only TinyCache and AsyncTinyCache send such a Command, not a
     Pipeline.
+
+    shares marks the commands of values in shared memory (TMC.SETFD,
+    TMC.GETFD; see _shared): TinyCache sends them on a connection that
+    passes descriptors, or, where the server cannot, as unshared() says.
     """
 
-    __slots__ = ("blocking", "fast", "idempotent", "keys", "names", "parse", "request", "response", "sends", "writes")
+    __slots__ = ("blocking", "fast", "idempotent", "keys", "names", "parse", "request", "response", "sends", "shares", "writes")
 
     def __init__(
         self,
@@ -109,6 +113,7 @@ class Command(Generic[T]):
         idempotent: bool = False,
         blocking: bool = False,
         sends: Callable[[list[Arg]], list[list[Arg]]] | None = None,
+        shares: bool = False,
     ):
         self.parse = parse
         self.names = names
@@ -120,6 +125,7 @@ class Command(Generic[T]):
         self.idempotent = idempotent
         self.blocking = blocking
         self.sends = sends
+        self.shares = shares
 
     def then(self, after: Callable[[T], Any]) -> Command[Any]:
         """This command with after applied to its result, as it travels: every fact (fast path, retry, wait, keys, writes) stays."""
@@ -468,6 +474,62 @@ KEYLESS = Command(_raw, b"PING", b"ECHO", b"CONFIG", b"CLIENT", b"TIME", b"HELLO
 MULTI = Command(_raw, b"MULTI", request="transaction")  # a cluster sends the whole transaction to its keys' master
 
 
+# --- values in shared memory (see _shared) ---
+
+
+def _unmapped(view: memoryview) -> bytes:
+    """The bytes of a shared value's mapping, which is then unmapped at once."""
+    data = bytes(view)
+    mapping = view.obj
+    view.release()
+    mapping.close()  # type: ignore[union-attr]  # an mmap: see _shared.map_sealed
+    return data
+
+
+def _shared_bytes(reply: Reply) -> bytes | None:
+    """TMC.GETFD's reply as GET's: a shared value arrives mapped (a memoryview), any other as bytes."""
+    if reply.__class__ is memoryview:
+        return _unmapped(reply)  # type: ignore[arg-type]
+    return _bulk(reply)
+
+
+def _shared_view(reply: Reply) -> memoryview | None:
+    """TMC.GETFD's (or GET's) reply as a read-only buffer: the mapping itself, or a view of the bytes."""
+    if reply.__class__ is memoryview:
+        return reply  # type: ignore[return-value]
+    value = _bulk(reply)
+    return None if value is None else memoryview(value)
+
+
+def _array(view: memoryview | None) -> Any:
+    from . import _arrays
+
+    return None if view is None else _arrays.load(view)
+
+
+# TMC.SETFD key value [PX ms]: the transport writes value (a buffer, or a tuple of buffers sent one
+# after another) into a sealed memfd, and sends its size in its place, with the descriptor.
+SETFD = Command(_ok, b"TMC.SETFD", keys=ONE_KEY, writes=True, shares=True)
+GETFD = Command(_shared_bytes, b"TMC.GETFD", keys=ONE_KEY, idempotent=True, shares=True)
+GETDELFD = Command(_shared_bytes, b"TMC.GETDELFD", keys=ONE_KEY, writes=True, shares=True)
+GETFD_VIEW = GETFD.parsing(_shared_view)
+GETFD_ARRAY = GETFD_VIEW.then(_array)
+GET_VIEW = GET.parsing(_shared_view)  # get_buffer and get_array where nothing is shared: a view of the bytes
+GET_ARRAY = GET_VIEW.then(_array)
+
+
+def unshared(command: Command[Any], args: list[Arg]) -> tuple[Command[Any], list[Arg]]:
+    """What to send instead of a shared-value command where the server keeps none: the plain command, same result."""
+    name = command.names[0]
+    if name == b"TMC.SETFD":
+        value = args[2]
+        if isinstance(value, tuple):
+            value = b"".join(value)
+        return (SET_TTL if len(args) > 3 else SET), [b"SET", args[1], value, *args[3:]]
+    plain = GET if name == b"TMC.GETFD" else GETDEL
+    return plain.parsing(command.parse), [plain.names[0], args[1]]
+
+
 def mget_command(count: int) -> Command[list[bytes | None]]:
     """MGET of count keys: its reply must have count values."""
 
@@ -611,13 +673,14 @@ class Values:
     serializer is what the client was given, for pickling it.
     """
 
-    __slots__ = ("BLPOP", "GET", "GETDEL", "encode", "load", "mget", "serializer")
+    __slots__ = ("BLPOP", "GET", "GETDEL", "GETDELFD", "GETFD", "encode", "load", "mget", "serializer")
 
     def __init__(self, serializer: Any = None):
         self.serializer = serializer
         if serializer is None:
             self.encode, self.load = value_arg, None
             self.GET, self.GETDEL, self.BLPOP, self.mget = GET, GETDEL, BLPOP, mget_command
+            self.GETFD, self.GETDELFD = GETFD, GETDELFD
             return
         if isinstance(serializer, str):
             if serializer not in _SERIALIZERS:
@@ -646,6 +709,7 @@ class Values:
 
         self.encode, self.load = encode, load
         self.GET, self.GETDEL, self.BLPOP = GET.then(load), GETDEL.then(load), BLPOP.then(load_popped)
+        self.GETFD, self.GETDELFD = GETFD.then(load), GETDELFD.then(load)
         self.mget = lambda count: mget_command(count).then(load_all)
 
 
@@ -665,6 +729,9 @@ class Commands:
 
     # How values travel (see Values): bytes unless the client was given a serializer.
     _values: Values = BYTES
+    # Values of at least this many bytes go through shared memory (_shared): None but in a
+    # TinyCache on a unix socket whose server keeps them.
+    _share_from: int | None = None
 
     def _execute(self, command: Command[T], args: list[Arg]) -> Any:
         raise NotImplementedError
@@ -683,12 +750,25 @@ class Commands:
         long (SET key value PX ms, rounded up to whole milliseconds); an
         expired key is never returned. Without it the key never expires.
         """
+        name = key_arg(key)
+        data = self._values.encode(value)
+        return self._set(name, data, len(data), ttl)
+
+    def _set(self, name: bytes, data: Any, size: int, ttl: float | None) -> Any:
+        """SET name data [PX ms], or TMC.SETFD when data (a buffer, or a tuple of them, of size bytes) is big enough to share."""
+        share_from = self._share_from
+        if share_from is not None and size >= share_from:
+            return self._execute(SETFD, [b"TMC.SETFD", name, data] + ([] if ttl is None else [b"PX", ttl_ms(ttl)]))
+        if isinstance(data, tuple):
+            data = b"".join(data)
         if ttl is None:
-            return self._execute(SET, [b"SET", key_arg(key), self._values.encode(value)])
-        return self._execute(SET_TTL, [b"SET", key_arg(key), self._values.encode(value), b"PX", ttl_ms(ttl)])
+            return self._execute(SET, [b"SET", name, data])
+        return self._execute(SET_TTL, [b"SET", name, data, b"PX", ttl_ms(ttl)])
 
     def get(self, key: str) -> Any:
         """Return the value stored under key (bytes, or as the serializer loads it), or None when there is none."""
+        if self._share_from is not None:
+            return self._execute(self._values.GETFD, [b"TMC.GETFD", key_arg(key)])
         return self._execute(self._values.GET, [b"GET", key_arg(key)])
 
     def pop(self, key: str) -> Any:
@@ -696,7 +776,43 @@ class Commands:
 
         When several processes pop the same key, exactly one gets the value.
         """
+        if self._share_from is not None:
+            return self._execute(self._values.GETDELFD, [b"TMC.GETDELFD", key_arg(key)])
         return self._execute(self._values.GETDEL, [b"GETDEL", key_arg(key)])
+
+    def get_buffer(self, key: str) -> Any:
+        """Return the bytes stored under key as a read-only buffer (memoryview), or None when there is none.
+
+        A value kept in shared memory (see TinyCache's shared_from) comes
+        without a copy: the view is a mapping of it, and stays valid, its
+        bytes unchanged, for as long as it is held, even if the key is
+        overwritten, deleted, evicted or expires meanwhile; the memory is
+        then this process's until the view is released. Any other value is
+        a view of its bytes. The serializer is not used.
+        """
+        if self._share_from is not None:
+            return self._execute(GETFD_VIEW, [b"TMC.GETFD", key_arg(key)])
+        return self._execute(GET_VIEW, [b"GET", key_arg(key)])
+
+    def set_array(self, key: str, array: Any, ttl: float | None = None) -> Any:
+        """Store a numpy array (dtype, shape and memory order) under key, without pickling and, if it is contiguous, without copying it.
+
+        The value is the array as an .npy file (numpy.lib.format), so
+        np.load(io.BytesIO(cache.get(key))) reads it too; a big one goes
+        through shared memory, like any big value. The serializer is not
+        used. ttl as for set(). Needs numpy.
+        """
+        from . import _arrays
+
+        name = key_arg(key)
+        header, data = _arrays.pieces(array)
+        return self._set(name, (header, data), len(header) + data.nbytes, ttl)
+
+    def get_array(self, key: str) -> Any:
+        """Return the numpy array set_array stored under key, or None: read-only, and for a shared value without a copy (see get_buffer)."""
+        if self._share_from is not None:
+            return self._execute(GETFD_ARRAY, [b"TMC.GETFD", key_arg(key)])
+        return self._execute(GET_ARRAY, [b"GET", key_arg(key)])
 
     def delete(self, key: str) -> Any:
         """Delete key: 1 if it existed, 0 if not."""

@@ -141,6 +141,11 @@ func init() {
 		"command": {arity: -1, run: cmdCommand},
 		"info":    {arity: -1, run: cmdInfo},
 		"time":    {arity: 1, run: cmdTime},
+
+		// Values in shared memory, on a unix socket (shared.go).
+		"tmc.setfd":    {arity: -3, flags: rwGrow, keys: oneKey, run: cmdSetFD},
+		"tmc.getfd":    {arity: 2, flags: ro, keys: oneKey, run: cmdGetFD},
+		"tmc.getdelfd": {arity: 2, flags: rw, keys: oneKey, run: cmdGetFD},
 	}
 	for name := range commands {
 		commandNames = append(commandNames, name)

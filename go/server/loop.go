@@ -354,6 +354,7 @@ func (l *loop) close(c *conn) {
 		c.soft.Stop()
 		c.soft = nil
 	}
+	c.closeFDs()
 	delete(l.conns, c.fd)
 	syscall.Close(c.fd) // also removes it from the epoll set
 	c.fd = -1
@@ -535,6 +536,9 @@ type conn struct {
 	tracking bool // CLIENT TRACKING ON: told of changes to keys it read
 	passNear bool // the next write carries the near cache's table (CLIENT NEARCACHE)
 
+	unix          bool  // a unix socket: descriptors may come and go with the bytes (shared.go)
+	inFDs, outFDs []int // descriptors the client sent, not yet used (TMC.SETFD); to go with the next write (TMC.GETFD)
+
 	soft *time.Timer // running while more than max_output_soft bytes are unsent
 }
 
@@ -569,7 +573,7 @@ func (s *Server) newConn(nc net.Conn) (*conn, error) {
 		fd:     fd,
 		remote: remote,
 	}
-	c.rd = resp.NewReader(fdReader(fd), s.cfg.limits())
+	c.rd = resp.NewReader(c.socketReader(nc), s.cfg.limits())
 	c.setAuthed(s.cfg.Password == "")
 	return c, nil
 }
@@ -665,9 +669,11 @@ func (c *conn) write() bool {
 	for c.unsent() > 0 {
 		var n int
 		var err error
-		if c.passNear {
-			n, err = syscall.SendmsgN(c.fd, c.pending(), syscall.UnixRights(c.s.near.rofd), nil, syscall.MSG_NOSIGNAL)
-			c.passNear = err != nil // EAGAIN: nothing went, it goes with the next try
+		if fds := c.rights(); fds != nil {
+			n, err = syscall.SendmsgN(c.fd, c.pending(), syscall.UnixRights(fds...), nil, syscall.MSG_NOSIGNAL)
+			if err == nil { // EAGAIN: nothing went, they go with the next try
+				c.passed()
+			}
 		} else {
 			n, err = send(c.fd, c.pending())
 		}

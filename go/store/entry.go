@@ -28,9 +28,10 @@ type entry struct {
 }
 
 const (
-	visited uint8 = 1 << iota // read since the SIEVE hand last passed
-	isList                    // the value is Store.lists[e]
-	hasTTL                    // the deadline is Store.expires[e]
+	visited  uint8 = 1 << iota // read since the SIEVE hand last passed
+	isList                     // the value is Store.lists[e]
+	hasTTL                     // the deadline is Store.expires[e]
+	isShared                   // the value is Store.shared[e] (shared.go)
 )
 
 // maxLen is the longest key or string value an entry can hold.

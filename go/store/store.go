@@ -60,6 +60,7 @@ type Store struct {
 	order    *btree.BTreeG[*entry]   // guarded by mu; the entries, by key
 	hint     btree.PathHint          // guarded by mu; order's last path, for keys set in sequence
 	lists    map[*entry]*deque       // guarded by mu; values of list entries
+	shared   map[*entry]Shared       // guarded by mu; values in shared memory (shared.go)
 	expires  map[*entry]int64        // guarded by mu; deadlines, unix nanoseconds
 	deadline *btree.BTreeG[deadline] // guarded by mu; expires, ordered by time
 	queue    sieve                   // guarded by mu; empty unless the store evicts
@@ -114,6 +115,7 @@ func (s *Store) reset() {
 	s.order = btree.NewBTreeGOptions(byKey, btree.Options{NoLocks: true})
 	s.hint = btree.PathHint{}
 	s.lists = make(map[*entry]*deque)
+	s.closeShared()
 	s.expires = make(map[*entry]int64)
 	s.deadline = btree.NewBTreeGOptions(byDeadline, btree.Options{NoLocks: true})
 	s.queue = sieve{}
@@ -174,6 +176,7 @@ func (s *Store) remove(e *entry) {
 	s.order.DeleteHint(e, &s.hint)
 	s.setExpire(e, 0)
 	delete(s.lists, e)
+	s.dropShared(e)
 	if s.evicts() {
 		s.queue.unlink(e)
 	}
@@ -184,6 +187,9 @@ func (s *Store) size(e *entry) int64 {
 	n := int64(entryOverhead + e.len())
 	if l := s.lists[e]; l != nil {
 		n += l.bytes + int64(l.len())*elemOverhead
+	}
+	if e.is(isShared) {
+		n += int64(s.shared[e].Len())
 	}
 	return n
 }
@@ -291,6 +297,7 @@ func (s *Store) setLocked(key []byte, e *entry, value []byte, opt SetOptions) er
 		// Replace the bytes, not the entry, so its SIEVE position stays.
 		s.used -= s.size(e)
 		delete(s.lists, e)
+		s.dropShared(e)
 		e.setBytes(key, value, opt.Take)
 		e.flags &^= isList
 		s.used += s.size(e)
@@ -329,7 +336,7 @@ func (s *Store) Get(key []byte) ([]byte, bool, error) {
 	if e == nil {
 		return nil, false, err
 	}
-	return e.value(), true, nil
+	return s.value(e), true, nil
 }
 
 // MGet returns the strings under keys, nil where a key is missing or not a
@@ -340,7 +347,7 @@ func (s *Store) MGet(keys [][]byte) [][]byte {
 	defer s.mu.Unlock()
 	for i, k := range keys {
 		if e := s.read(k); e != nil && !e.is(isList) {
-			out[i] = e.value()
+			out[i] = s.value(e)
 		}
 	}
 	return out
@@ -357,7 +364,7 @@ func (s *Store) GetDel(key []byte) ([]byte, bool, error) {
 	}
 	s.remove(e)
 	s.stats.Pops++
-	return e.value(), true, nil
+	return s.value(e), true, nil
 }
 
 // IncrBy adds delta to the integer stored under key (0 if absent).
@@ -371,7 +378,7 @@ func (s *Store) IncrBy(key []byte, delta int64) (int64, error) {
 			return 0, ErrWrongType
 		}
 		var ok bool
-		if n, ok = parseInt64(e.value()); !ok {
+		if n, ok = parseInt64(s.value(e)); !ok {
 			return 0, ErrNotInteger
 		}
 	}
