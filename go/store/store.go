@@ -362,9 +362,10 @@ func (s *Store) GetDel(key []byte) ([]byte, bool, error) {
 	if e == nil {
 		return nil, false, err
 	}
+	v := s.value(e) // before remove, which closes a shared value
 	s.remove(e)
 	s.stats.Pops++
-	return s.value(e), true, nil
+	return v, true, nil
 }
 
 // IncrBy adds delta to the integer stored under key (0 if absent).
