@@ -553,3 +553,21 @@ def _commands():
     from tiny_mp_cache import _commands
 
     return _commands
+
+
+def test_a_get_that_said_tmc_shared_on_gets_a_shared_values_size_and_other_gets_its_bytes(server, cache):
+    """How TinyCache.get keeps the Go fast path for small values and still reads big ones through the memfd."""
+    value = os.urandom(MIB)
+    cache.set("big", value)
+    cache.set("small", b"abc")
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(server.addr[len("unix://"):])
+    s.sendall(b"GET small\r\nTMC.SHARED ON\r\nGET big\r\nGET small\r\n")
+    want = b"$3\r\nabc\r\n+OK\r\n-TMCSHARED 1048576\r\n$3\r\nabc\r\n"
+    got = b""
+    while len(got) < len(want) and (chunk := s.recv(4096)):
+        got += chunk
+    assert got == want
+    s.close()
+    assert cache.get("big") == value  # which reads it again with TMC.GETFD

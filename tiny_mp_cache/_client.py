@@ -71,6 +71,7 @@ def _after_fork_in_child() -> None:
         cache._backend = None
         cache._waiter = None
         cache._sharer = None
+        cache._getter = None
 
 
 at_fork(after_in_child=_after_fork_in_child)
@@ -201,6 +202,7 @@ class TinyCache(Commands):
         self._backend: _Backend | None = None
         self._waiter: PureClient | None = None  # bpop's own connection, opened on first use
         self._sharer: _shared.SharedClient | None = None  # shared values' connection, opened on first use
+        self._getter: _Backend | None = None  # get()'s, with TMC.SHARED ON; opened on first use
         self._closed = False
         self._near: NearCache | None = None
         _caches.add(self)
@@ -389,7 +391,8 @@ class TinyCache(Commands):
             backend, self._backend = self._backend, None
             waiter, self._waiter = self._waiter, None
             sharer, self._sharer = self._sharer, None
-        for client in (backend, waiter, sharer):
+            getter, self._getter = self._getter, None
+        for client in (backend, waiter, sharer, getter):
             if client is not None and client.pid == os.getpid():
                 client.close()
 
@@ -427,10 +430,7 @@ class TinyCache(Commands):
         if command.blocking:
             backend: _Backend = self._blocking_client()
         elif command.shares:
-            backend = self._shared_client()
-            if backend is None:  # the server keeps no shared values: the plain command
-                command, args = commands.unshared(command, args)
-                backend = self._client()
+            return self._execute_shared(command, args)
         else:
             backend = self._backend  # type: ignore[assignment]
             if backend is None:  # _client(), inlined: this is every call's path
@@ -487,6 +487,43 @@ class TinyCache(Commands):
             if self._waiter is None or self._waiter.pid != os.getpid():
                 self._waiter = PureClient(self._addr, self._timeout, self._max_reply_size)
             return self._waiter
+
+    def _execute_shared(self, command: Command[T], args: list[Arg]) -> T:
+        """_execute for the commands of shared values (see _commands.SETFD), on the connections that can send them.
+
+        get()'s GET goes with the Go client's fast path, on a connection of
+        its own that said TMC.SHARED ON: a small value comes as ever, and a
+        shared one as its size (the error TMCSHARED), read then with
+        TMC.GETFD on the connection that takes descriptors. Where the
+        server keeps no shared values, the plain command goes instead.
+        """
+        sharer = self._shared_client()
+        if sharer is None:
+            command, args = commands.unshared(command, args)
+            return self._execute(command, args)
+        if args[0] == b"GET":
+            try:
+                reply = self._shared_getter().run(command, args)
+            except ServerError as e:  # the fast path raises what the others return
+                reply = e
+            if reply.__class__ is ServerError and str(reply).startswith("TMCSHARED "):
+                args = [b"TMC.GETFD", args[1]]
+                reply = sharer.run(command, args)
+        else:
+            reply = sharer.run(command, args)
+        return finish(command, args, reply)
+
+    def _shared_getter(self) -> _Backend:
+        """get()'s connection where values may be shared: the usual kind (Go, or pure), told TMC.SHARED ON."""
+        getter = self._getter
+        if getter is not None:  # cleared in a forked child
+            return getter
+        with self._lock:
+            if self._getter is None or self._getter.pid != os.getpid():
+                getter = self._open_at(self._addr)
+                finish(commands.RAW, [b"TMC.SHARED", b"ON"], getter.run(commands.RAW, [b"TMC.SHARED", b"ON"]))
+                self._getter = getter
+            return self._getter
 
     def _shared_client(self) -> _shared.SharedClient | None:
         """The connection of shared values, or None (and no more of them) where the server keeps none."""

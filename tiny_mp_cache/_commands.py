@@ -511,6 +511,9 @@ def _array(view: memoryview | None) -> Any:
 # after another) into a sealed memfd, and sends its size in its place, with the descriptor.
 SETFD = Command(_ok, b"TMC.SETFD", keys=ONE_KEY, writes=True, shares=True)
 GETFD = Command(_shared_bytes, b"TMC.GETFD", keys=ONE_KEY, idempotent=True, shares=True)
+# get()'s GET where values may be shared: sent with the Go fast path on a connection of TMC.SHARED ON,
+# where a shared value's reply is the error "TMCSHARED <size>"; TinyCache then reads it with TMC.GETFD.
+GET_SHARED = Command(_shared_bytes, b"GET", keys=ONE_KEY, fast="TMC_GET", idempotent=True, shares=True)
 GETDELFD = Command(_shared_bytes, b"TMC.GETDELFD", keys=ONE_KEY, writes=True, shares=True)
 GETFD_VIEW = GETFD.parsing(_shared_view)
 GETFD_ARRAY = GETFD_VIEW.then(_array)
@@ -526,7 +529,7 @@ def unshared(command: Command[Any], args: list[Arg]) -> tuple[Command[Any], list
         if isinstance(value, tuple):
             value = b"".join(value)
         return (SET_TTL if len(args) > 3 else SET), [b"SET", args[1], value, *args[3:]]
-    plain = GET if name == b"TMC.GETFD" else GETDEL
+    plain = GET if name in (b"TMC.GETFD", b"GET") else GETDEL
     return plain.parsing(command.parse), [plain.names[0], args[1]]
 
 
@@ -673,14 +676,14 @@ class Values:
     serializer is what the client was given, for pickling it.
     """
 
-    __slots__ = ("BLPOP", "GET", "GETDEL", "GETDELFD", "GETFD", "encode", "load", "mget", "serializer")
+    __slots__ = ("BLPOP", "GET", "GETDEL", "GETDELFD", "GETFD", "encode", "load", "mget", "serializer")  # GETFD: get()'s where values may be shared
 
     def __init__(self, serializer: Any = None):
         self.serializer = serializer
         if serializer is None:
             self.encode, self.load = value_arg, None
             self.GET, self.GETDEL, self.BLPOP, self.mget = GET, GETDEL, BLPOP, mget_command
-            self.GETFD, self.GETDELFD = GETFD, GETDELFD
+            self.GETFD, self.GETDELFD = GET_SHARED, GETDELFD
             return
         if isinstance(serializer, str):
             if serializer not in _SERIALIZERS:
@@ -709,7 +712,7 @@ class Values:
 
         self.encode, self.load = encode, load
         self.GET, self.GETDEL, self.BLPOP = GET.then(load), GETDEL.then(load), BLPOP.then(load_popped)
-        self.GETFD, self.GETDELFD = GETFD.then(load), GETDELFD.then(load)
+        self.GETFD, self.GETDELFD = GET_SHARED.then(load), GETDELFD.then(load)
         self.mget = lambda count: mget_command(count).then(load_all)
 
 
@@ -768,7 +771,7 @@ class Commands:
     def get(self, key: str) -> Any:
         """Return the value stored under key (bytes, or as the serializer loads it), or None when there is none."""
         if self._share_from is not None:
-            return self._execute(self._values.GETFD, [b"TMC.GETFD", key_arg(key)])
+            return self._execute(self._values.GETFD, [b"GET", key_arg(key)])
         return self._execute(self._values.GET, [b"GET", key_arg(key)])
 
     def pop(self, key: str) -> Any:

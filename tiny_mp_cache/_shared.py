@@ -34,10 +34,12 @@ from ._errors import ProtocolError, ServerError
 from ._near import _Handing
 from ._resp import Arg, PureClient, ReplyLimit, Reply, _remaining, encode_command
 
-# Values from this size up go through shared memory. Measured with
-# `python -m bench big-values` (docs/benchmarks.md): below 256 KiB the
-# memfd's system calls (create, write, seal, map, unmap) cost about what
-# the socket copy saves; from it up the shared path wins, by 3x at 1 MiB.
+# Values from this size up go through shared memory. Measured (a set and
+# a get, unix socket, loaded 2-core machine): at 128 KiB the memfd's system
+# calls (create, write, seal, map, unmap) still cost more than the socket's
+# copies (0.7x), at 256 KiB the shared path wins by 1.2x, at 512 KiB by
+# 1.9x, at 1 MiB by 2.7x, and past that by the ratio of a socket's speed to
+# memory's (python -m bench --only shared_values).
 THRESHOLD = 256 << 10
 
 SEALS = getattr(fcntl, "F_SEAL_SHRINK", 2) | getattr(fcntl, "F_SEAL_GROW", 4) | getattr(fcntl, "F_SEAL_WRITE", 8)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"syscall"
 	"unsafe"
 
@@ -33,6 +34,14 @@ import (
 //	    nil: no key; a bulk string: a value kept in the store's memory,
 //	    as GET replies; an integer: the size of a shared value, whose
 //	    descriptor comes with the reply. GETDELFD takes the key, as GETDEL.
+
+//	TMC.SHARED ON
+//	    from now on, a GET on this connection of a shared value replies
+//	    with the error "TMCSHARED <size>" instead of its bytes, so that
+//	    a client reading through a path that cannot take descriptors
+//	    (TinyCache's Go client) asks again with TMC.GETFD on one that can,
+//	    and small values keep their fast path. Other clients, redis-py
+//	    over this socket say, get the bytes, copied from the memfd.
 
 // Seals, as <linux/fcntl.h> has them (package syscall does not).
 const (
@@ -199,6 +208,38 @@ func cmdGetFD(c *conn, args [][]byte, out []byte) []byte {
 		return resp.AppendInt(out, int64(size))
 	case size < 0:
 		return resp.AppendError(out, "ERR too many descriptors waiting to be read on this connection: read the replies first")
+	}
+	return c.appendValue(out, v, ok)
+}
+
+// cmdShared is TMC.SHARED ON.
+func cmdShared(c *conn, args [][]byte, out []byte) []byte {
+	if !is(args[1], "ON") {
+		return resp.AppendError(out, errSyntax)
+	}
+	if why := c.canShare(); why != "" {
+		return resp.AppendError(out, why)
+	}
+	c.sharedGet = true
+	return resp.AppendSimple(out, "OK")
+}
+
+// cmdGetShared is GET: cmdGet, but on a connection of TMC.SHARED ON,
+// where a shared value's reply is its size, as an error, not its bytes.
+func cmdGetShared(c *conn, args [][]byte, out []byte) []byte {
+	if !c.sharedGet {
+		return cmdGet(c, args, out)
+	}
+	size := 0
+	v, ok, err := c.s.store.ReadShared(args[1], false, func(sh store.Shared) error {
+		size = sh.Len()
+		return nil
+	})
+	switch {
+	case err != nil:
+		return appendErr(out, err)
+	case size > 0:
+		return resp.AppendError(out, "TMCSHARED "+strconv.Itoa(size))
 	}
 	return c.appendValue(out, v, ok)
 }
