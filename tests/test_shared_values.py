@@ -119,6 +119,7 @@ def test_every_string_command_reads_a_shared_value(server, cache):
     redis = pytest.importorskip("redis")
     value = os.urandom(MIB)
     cache.set("big", value, ttl=100)
+    assert memfds(server.pid) == 1
     r = redis.Redis(unix_socket_path=server.addr[len("unix://"):])
     assert r.get("big") == value
     assert r.mget("big", "none") == [value, None] and r.getex("big", persist=True) == value
@@ -214,6 +215,7 @@ def test_pop_of_a_shared_value_is_exactly_once_across_processes(server, cache):
     jobs = 40
     for k in range(jobs):
         cache.set(f"job{k}", bytes([k]) * (300 << 10))
+    assert memfds(server.pid) == jobs
     poppers = [spawn(_POPPER, server.addr, str(jobs)) for _ in range(4)]
     results = reap(*poppers)
     assert all(rc == 0 for rc, _, _ in results), results
@@ -251,6 +253,7 @@ def test_the_near_cache_sees_a_shared_value_change(server):
     writer = TinyCache(server.addr)
     try:
         writer.set("k", b"1" * MIB)
+        assert memfds(server.pid) == 1
         assert near.get("k") == b"1" * MIB and near.get("k") == b"1" * MIB
         writer.set("k", b"2" * MIB)
         assert near.get("k") == b"2" * MIB
@@ -361,7 +364,8 @@ def test_a_client_killed_during_a_set_leaves_nothing_behind(server, cache):
     before = shm_entries()
     setter = spawn(_SETTER, server.addr)
     assert setter.stdout.readline() == "ready\n"
-    time.sleep(0.5)  # mid-set, most likely: each one writes 64 MiB
+    assert wait_for(lambda: memfds(server.pid) == 1)  # it has set at least once
+    time.sleep(0.2)  # mid-set, most likely: each one writes 64 MiB
     setter.kill()
     reap(setter)
     cache.execute_command("FLUSHALL")
