@@ -55,7 +55,8 @@ const (
 
 // maxInFDs bounds the descriptors a connection may have sent and not yet
 // used; more are closed at once. maxOutFDs bounds those waiting to go with
-// its replies: past it, a read gets the bytes inline, as GET replies.
+// its replies (a pipeline of TMC.GETFD): past it, TMC.GETFD of a shared
+// value is refused until the client has read its replies.
 const (
 	maxInFDs  = 16
 	maxOutFDs = 64
