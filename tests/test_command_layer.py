@@ -22,7 +22,7 @@ def test_reads_are_idempotent_and_writes_are_not():
              c.MGET_DEADLINE, c.mget_command(2), c.mget_deadline_command(2), c.stats_command(0),
              c.GETFD, c.GET_SHARED, c.GETFD_VIEW, c.GETFD_ARRAY, c.GET_VIEW, c.GET_ARRAY]
     writes = [c.SET, c.SET_TTL, c.GETDEL, c.MSET, c.PEXPIRE, c.PERSIST, c.RPUSH, c.LPUSH, c.BLPOP, c.INCRBY, c.FLUSHDB, c.RAW,
-              c.SETFD, c.GETDELFD]
+              c.SETFD, c.GETDELFD, c.GETDEL_SHARED]
     # Sent only by execute_command (RAW, never resent): on the table for their other facts.
     facts_only = [c.FLUSHALL, c.UNLINK, c.TOUCH, c.KEYLESS, c.MULTI]
     assert [command.parse for command in reads if not command.idempotent] == []

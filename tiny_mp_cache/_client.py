@@ -31,6 +31,7 @@ from ._resp import DEFAULT_MAX_REPLY, Arg, PureClient, Reply, parse_address
 
 T = TypeVar("T")
 
+_SHARED_MARK = "TMCSHARED "  # TMC.GET's and TMC.GETDEL's reply for a shared value
 _WAIT_STEP = 0.05  # seconds between connection attempts of TinyCache(..., wait=...)
 # What a wait= that ran out says happened. The usual cause: serve() run by
 # multiprocessing with spawn or forkserver (the default on macOS and Windows,
@@ -71,7 +72,6 @@ def _after_fork_in_child() -> None:
         cache._backend = None
         cache._waiter = None
         cache._sharer = None
-        cache._getter = None
 
 
 at_fork(after_in_child=_after_fork_in_child)
@@ -202,7 +202,6 @@ class TinyCache(Commands):
         self._backend: _Backend | None = None
         self._waiter: PureClient | None = None  # bpop's own connection, opened on first use
         self._sharer: _shared.SharedClient | None = None  # shared values' connection, opened on first use
-        self._getter: _Backend | None = None  # get()'s, with TMC.SHARED ON; opened on first use
         self._closed = False
         self._near: NearCache | None = None
         _caches.add(self)
@@ -391,8 +390,7 @@ class TinyCache(Commands):
             backend, self._backend = self._backend, None
             waiter, self._waiter = self._waiter, None
             sharer, self._sharer = self._sharer, None
-            getter, self._getter = self._getter, None
-        for client in (backend, waiter, sharer, getter):
+        for client in (backend, waiter, sharer):
             if client is not None and client.pid == os.getpid():
                 client.close()
 
@@ -491,39 +489,34 @@ class TinyCache(Commands):
     def _execute_shared(self, command: Command[T], args: list[Arg]) -> T:
         """_execute for the commands of shared values (see _commands.SETFD), on the connections that can send them.
 
-        get()'s GET goes with the Go client's fast path, on a connection of
-        its own that said TMC.SHARED ON: a small value comes as ever, and a
-        shared one as its size (the error TMCSHARED), read then with
-        TMC.GETFD on the connection that takes descriptors. Where the
-        server keeps no shared values, the plain command goes instead.
+        get()'s TMC.GET and pop()'s TMC.GETDEL go as any call, with the Go
+        client's fast path: a small value comes as ever, and a shared one
+        as its size (the error TMCSHARED; TMC.GETDEL then leaves the key),
+        read then with TMC.GETFD or TMC.GETDELFD on the connection that
+        takes descriptors: of concurrent pops, still exactly one gets the
+        value. Where the server keeps no shared values, the plain command
+        goes instead.
         """
+        by_fd = commands.read_by_fd(args)
+        if by_fd is not None:
+            try:
+                reply = self._client().run(command, args)
+            except ServerError as e:  # the fast path raises what the others return (kept in no local: a cycle)
+                if not str(e).startswith(_SHARED_MARK):
+                    if self._shared_client() is None:  # a server without TMC.GET
+                        return self._execute(*commands.unshared(command, args))
+                    raise
+                reply = None
+            else:
+                if not (reply.__class__ is ServerError and str(reply).startswith(_SHARED_MARK)):
+                    if reply.__class__ is ServerError and self._shared_client() is None:
+                        return self._execute(*commands.unshared(command, args))
+                    return finish(command, args, reply)
+            args = by_fd
         sharer = self._shared_client()
         if sharer is None:
-            command, args = commands.unshared(command, args)
-            return self._execute(command, args)
-        if args[0] == b"GET":
-            try:
-                reply = self._shared_getter().run(command, args)
-            except ServerError as e:  # the fast path raises what the others return
-                reply = e
-            if reply.__class__ is ServerError and str(reply).startswith("TMCSHARED "):
-                args = [b"TMC.GETFD", args[1]]
-                reply = sharer.run(command, args)
-        else:
-            reply = sharer.run(command, args)
-        return finish(command, args, reply)
-
-    def _shared_getter(self) -> _Backend:
-        """get()'s connection where values may be shared: the usual kind (Go, or pure), told TMC.SHARED ON."""
-        getter = self._getter
-        if getter is not None:  # cleared in a forked child
-            return getter
-        with self._lock:
-            if self._getter is None or self._getter.pid != os.getpid():
-                getter = self._open_at(self._addr)
-                finish(commands.RAW, [b"TMC.SHARED", b"ON"], getter.run(commands.RAW, [b"TMC.SHARED", b"ON"]))
-                self._getter = getter
-            return self._getter
+            return self._execute(*commands.unshared(command, args))
+        return finish(command, args, sharer.run(command, args))
 
     def _shared_client(self) -> _shared.SharedClient | None:
         """The connection of shared values, or None (and no more of them) where the server keeps none."""

@@ -511,14 +511,24 @@ def _array(view: memoryview | None) -> Any:
 # after another) into a sealed memfd, and sends its size in its place, with the descriptor.
 SETFD = Command(_ok, b"TMC.SETFD", keys=ONE_KEY, writes=True, shares=True)
 GETFD = Command(_shared_bytes, b"TMC.GETFD", keys=ONE_KEY, idempotent=True, shares=True)
-# get()'s GET where values may be shared: sent with the Go fast path on a connection of TMC.SHARED ON,
-# where a shared value's reply is the error "TMCSHARED <size>"; TinyCache then reads it with TMC.GETFD.
-GET_SHARED = Command(_shared_bytes, b"GET", keys=ONE_KEY, fast="TMC_GET", idempotent=True, shares=True)
+# get()'s and pop()'s where values may be shared: GET and GETDEL, but a shared value's reply is the
+# error "TMCSHARED <size>" (and TMC.GETDEL leaves it); TinyCache then reads it with TMC.GETFD or TMC.GETDELFD.
+GET_SHARED = Command(_shared_bytes, b"TMC.GET", keys=ONE_KEY, fast="TMC_GET_SHARED", idempotent=True, shares=True)
+GETDEL_SHARED = Command(_shared_bytes, b"TMC.GETDEL", keys=ONE_KEY, writes=True, fast="TMC_GETDEL_SHARED", shares=True)
 GETDELFD = Command(_shared_bytes, b"TMC.GETDELFD", keys=ONE_KEY, writes=True, shares=True)
 GETFD_VIEW = GETFD.parsing(_shared_view)
 GETFD_ARRAY = GETFD_VIEW.then(_array)
 GET_VIEW = GET.parsing(_shared_view)  # get_buffer and get_array where nothing is shared: a view of the bytes
 GET_ARRAY = GET_VIEW.then(_array)
+
+
+_BY_FD = {b"TMC.GET": b"TMC.GETFD", b"TMC.GETDEL": b"TMC.GETDELFD"}
+
+
+def read_by_fd(args: list[Arg]) -> list[Arg] | None:
+    """For get()'s TMC.GET and pop()'s TMC.GETDEL (GET_SHARED, GETDEL_SHARED): the command that reads a shared value they met."""
+    name = _BY_FD.get(bytes(args[0]))
+    return None if name is None else [name, args[1]]
 
 
 def unshared(command: Command[Any], args: list[Arg]) -> tuple[Command[Any], list[Arg]]:
@@ -529,7 +539,7 @@ def unshared(command: Command[Any], args: list[Arg]) -> tuple[Command[Any], list
         if isinstance(value, tuple):
             value = b"".join(value)
         return (SET_TTL if len(args) > 3 else SET), [b"SET", args[1], value, *args[3:]]
-    plain = GET if name in (b"TMC.GETFD", b"GET") else GETDEL
+    plain = GET if name in (b"TMC.GETFD", b"TMC.GET") else GETDEL
     return plain.parsing(command.parse), [plain.names[0], args[1]]
 
 
@@ -676,14 +686,14 @@ class Values:
     serializer is what the client was given, for pickling it.
     """
 
-    __slots__ = ("BLPOP", "GET", "GETDEL", "GETDELFD", "GETFD", "encode", "load", "mget", "serializer")  # GETFD: get()'s where values may be shared
+    __slots__ = ("BLPOP", "GET", "GETDEL", "GETDELFD", "GETFD", "encode", "load", "mget", "serializer")  # GETFD, GETDELFD: get()'s and pop()'s where values may be shared
 
     def __init__(self, serializer: Any = None):
         self.serializer = serializer
         if serializer is None:
             self.encode, self.load = value_arg, None
             self.GET, self.GETDEL, self.BLPOP, self.mget = GET, GETDEL, BLPOP, mget_command
-            self.GETFD, self.GETDELFD = GET_SHARED, GETDELFD
+            self.GETFD, self.GETDELFD = GET_SHARED, GETDEL_SHARED
             return
         if isinstance(serializer, str):
             if serializer not in _SERIALIZERS:
@@ -712,7 +722,7 @@ class Values:
 
         self.encode, self.load = encode, load
         self.GET, self.GETDEL, self.BLPOP = GET.then(load), GETDEL.then(load), BLPOP.then(load_popped)
-        self.GETFD, self.GETDELFD = GET_SHARED.then(load), GETDELFD.then(load)
+        self.GETFD, self.GETDELFD = GET_SHARED.then(load), GETDEL_SHARED.then(load)
         self.mget = lambda count: mget_command(count).then(load_all)
 
 
@@ -771,7 +781,7 @@ class Commands:
     def get(self, key: str) -> Any:
         """Return the value stored under key (bytes, or as the serializer loads it), or None when there is none."""
         if self._share_from is not None:
-            return self._execute(self._values.GETFD, [b"GET", key_arg(key)])
+            return self._execute(self._values.GETFD, [b"TMC.GET", key_arg(key)])
         return self._execute(self._values.GET, [b"GET", key_arg(key)])
 
     def pop(self, key: str) -> Any:
@@ -780,7 +790,7 @@ class Commands:
         When several processes pop the same key, exactly one gets the value.
         """
         if self._share_from is not None:
-            return self._execute(self._values.GETDELFD, [b"TMC.GETDELFD", key_arg(key)])
+            return self._execute(self._values.GETDELFD, [b"TMC.GETDEL", key_arg(key)])
         return self._execute(self._values.GETDEL, [b"GETDEL", key_arg(key)])
 
     def get_buffer(self, key: str) -> Any:

@@ -69,7 +69,7 @@ var (
 func init() {
 	commands = map[string]*command{
 		// Strings and keys.
-		"get":      {arity: 2, flags: ro, keys: oneKey, run: cmdGetShared},
+		"get":      {arity: 2, flags: ro, keys: oneKey, run: cmdGet},
 		"set":      {arity: -3, flags: rw, keys: oneKey, run: cmdSet},
 		"getdel":   {arity: 2, flags: rw, keys: oneKey, run: cmdGetDel},
 		"mget":     {arity: -2, flags: ro, keys: allKeys, run: cmdMGet},
@@ -146,7 +146,8 @@ func init() {
 		"tmc.setfd":    {arity: -3, flags: rwGrow, keys: oneKey, run: cmdSetFD},
 		"tmc.getfd":    {arity: 2, flags: ro, keys: oneKey, run: cmdGetFD},
 		"tmc.getdelfd": {arity: 2, flags: rw, keys: oneKey, run: cmdGetFD},
-		"tmc.shared":   {arity: 2, run: cmdShared},
+		"tmc.get":      {arity: 2, flags: ro, keys: oneKey, run: cmdGetOrSize},
+		"tmc.getdel":   {arity: 2, flags: rw, keys: oneKey, run: cmdGetOrSize},
 	}
 	for name := range commands {
 		commandNames = append(commandNames, name)

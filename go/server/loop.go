@@ -537,7 +537,6 @@ type conn struct {
 	passNear bool // the next write carries the near cache's table (CLIENT NEARCACHE)
 
 	unix          bool  // a unix socket: descriptors may come and go with the bytes (shared.go)
-	sharedGet     bool  // TMC.SHARED ON: GET of a shared value replies with its size (shared.go)
 	inFDs, outFDs []int // descriptors the client sent, not yet used (TMC.SETFD); to go with the next write (TMC.GETFD)
 
 	soft *time.Timer // running while more than max_output_soft bytes are unsent

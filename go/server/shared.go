@@ -35,13 +35,14 @@ import (
 //	    as GET replies; an integer: the size of a shared value, whose
 //	    descriptor comes with the reply. GETDELFD takes the key, as GETDEL.
 
-//	TMC.SHARED ON
-//	    from now on, a GET on this connection of a shared value replies
-//	    with the error "TMCSHARED <size>" instead of its bytes, so that
-//	    a client reading through a path that cannot take descriptors
-//	    (TinyCache's Go client) asks again with TMC.GETFD on one that can,
-//	    and small values keep their fast path. Other clients, redis-py
-//	    over this socket say, get the bytes, copied from the memfd.
+//	TMC.GET key, TMC.GETDEL key
+//	    GET and GETDEL, but a shared value's reply is the error
+//	    "TMCSHARED <size>" (and TMC.GETDEL leaves the key), so that a
+//	    client whose reads cannot take descriptors (TinyCache's Go client,
+//	    on its fast path) asks again with TMC.GETFD on a connection that
+//	    can, and small values keep that fast path. GET itself, for
+//	    redis-py over this socket say, replies with the bytes, copied
+//	    from the memfd.
 
 // Seals, as <linux/fcntl.h> has them (package syscall does not).
 const (
@@ -213,34 +214,28 @@ func cmdGetFD(c *conn, args [][]byte, out []byte) []byte {
 	return c.appendValue(out, v, ok)
 }
 
-// cmdShared is TMC.SHARED ON.
-func cmdShared(c *conn, args [][]byte, out []byte) []byte {
-	if !is(args[1], "ON") {
-		return resp.AppendError(out, errSyntax)
-	}
-	if why := c.canShare(); why != "" {
-		return resp.AppendError(out, why)
-	}
-	c.sharedGet = true
-	return resp.AppendSimple(out, "OK")
+// cmdGetOrSize is TMC.GET key and TMC.GETDEL key: GET and GETDEL, but
+// a shared value's reply is its size, as an error, and GETDEL leaves it.
+func cmdGetOrSize(c *conn, args [][]byte, out []byte) []byte {
+	return readOrSize(c, args[1], len(args[0]) > len("tmc.get"), out)
 }
 
-// cmdGetShared is GET: cmdGet, but on a connection of TMC.SHARED ON,
-// where a shared value's reply is its size, as an error, not its bytes.
-func cmdGetShared(c *conn, args [][]byte, out []byte) []byte {
-	if !c.sharedGet {
-		return cmdGet(c, args, out)
-	}
+// errIsShared stops ReadShared at a shared value: nothing is taken.
+var errIsShared = errors.New("shared")
+
+// readOrSize replies with key's value, taking it with del, or, for a
+// shared value, which it leaves, with "TMCSHARED <size>".
+func readOrSize(c *conn, key []byte, del bool, out []byte) []byte {
 	size := 0
-	v, ok, err := c.s.store.ReadShared(args[1], false, func(sh store.Shared) error {
+	v, ok, err := c.s.store.ReadShared(key, del, func(sh store.Shared) error {
 		size = sh.Len()
-		return nil
+		return errIsShared
 	})
 	switch {
+	case err == errIsShared:
+		return resp.AppendError(out, "TMCSHARED "+strconv.Itoa(size))
 	case err != nil:
 		return appendErr(out, err)
-	case size > 0:
-		return resp.AppendError(out, "TMCSHARED "+strconv.Itoa(size))
 	}
 	return c.appendValue(out, v, ok)
 }
