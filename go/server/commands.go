@@ -174,6 +174,14 @@ func init() {
 		"bzpopmax":         {arity: -3, flags: blockingPopFast, keys: keysThen, run: cmdBZPop},
 		"zrandmember":      {arity: -2, flags: roSlow, keys: oneKey, run: cmdZRandMember},
 		"zscan":            {arity: -3, flags: roSlow, keys: oneKey, run: cmdZScan},
+
+		// Streams (streams.go), as far as job queues use them.
+		"xadd":      {arity: -5, flags: rwGrowFast, keys: oneKey, run: cmdXAdd},
+		"xrange":    {arity: -4, flags: roSlow, keys: oneKey, run: cmdXRange},
+		"xrevrange": {arity: -4, flags: roSlow, keys: oneKey, run: cmdXRange},
+		"xlen":      {arity: 2, flags: ro, keys: oneKey, run: cmdXLen},
+		"xdel":      {arity: -3, flags: rwFast, keys: oneKey, run: cmdXDel},
+		"xtrim":     {arity: -4, flags: rw, keys: oneKey, run: cmdXTrim},
 	}
 	for name := range commands {
 		commandNames = append(commandNames, name)

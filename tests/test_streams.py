@@ -1,0 +1,103 @@
+"""Streams, side by side with a real redis-server.
+
+As far as job queues use them (RQ 3 writes a job's results with XADD ...
+MAXLEN ~ 10 and reads them back with XREVRANGE and XLEN): XADD with its ID
+rules and trimming, XRANGE/XREVRANGE, XLEN, XDEL, XTRIM. Each check runs
+against our server (tcp and unix) and a real redis-server, so every
+expected value is what Redis answers:
+- the exact bytes of the replies to many edge cases (IDs, their errors and
+  the order Redis checks them in, trimming, RESP3 nulls), compared with
+  redis-server's;
+- a table of redis-py calls, RESP2 and RESP3;
+- the command layer's methods (xadd, xrange, ...) on both client paths.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from test_redis_compat import Raises, connect, normal
+from test_sorted_sets import Raw, run_steps
+
+redis = pytest.importorskip("redis")
+
+MAX = "18446744073709551615"
+
+# Deterministic commands whose replies must be byte for byte Redis's.
+EDGES = [
+    # IDs: explicit, "ms-*", the top item rule, 0-0, and what parses as an ID.
+    ("XADD", "s", "1-1", "f", "v"), ("XADD", "s", "1-1", "f", "v"), ("XADD", "s", "1-0", "f", "v"),
+    ("XADD", "s", "1-*", "f", "v"), ("XADD", "s", "1", "f", "v"), ("XADD", "s", "2", "f", "v"),
+    ("XADD", "s", "5-*", "a", "1", "b", "2"), ("XADD", "s", "3-*", "f", "v"),
+    ("XADD", "new", "0-0", "f", "v"), ("EXISTS", "new"), ("XADD", "new", "0-*", "f", "v"),
+    ("XADD", "new", "0", "f", "v"), ("XADD", "new", "-", "f", "v"), ("XADD", "new", "+", "f", "v"),
+    ("XADD", "new", "x-1", "f", "v"), ("XADD", "new", "1-x", "f", "v"), ("XADD", "new", "-1", "f", "v"),
+    ("XADD", "new", "1-2-3", "f", "v"), ("XADD", "new", "*-1", "f", "v"), ("XADD", "new", "", "f", "v"),
+    ("XADD", "new", "99999999999999999999-1", "f", "v"), ("XADD", "new", "9223372036854775808-1", "f", "v"),
+    ("XADD", "new", " 10-1", "f", "v"), ("XADD", "new", "+11-1", "f", "v"), ("XADD", "new", "12-+1", "f", "v"),
+    ("XADD", "new", "1" * 130, "f", "v"),
+    ("XADD", "new", "13-1", "f"), ("XADD", "new", "13-1", "f", "v", "g"), ("XADD", "new", "NOMKSTREAM", "f", "v"),
+    ("XADD", "top", f"{MAX}-{MAX}", "f", "v"), ("XADD", "top", "*", "f", "v"), ("XADD", "top", f"{MAX}-*", "f", "v"),
+    ("XADD", "top2", f"5-{MAX}", "f", "v"), ("XADD", "top2", "5-*", "f", "v"), ("XADD", "top2", "6-*", "f", "v"),
+    # NOMKSTREAM.
+    ("XADD", "none", "NOMKSTREAM", "1-1", "f", "v"), ("EXISTS", "none"), ("XADD", "s", "NOMKSTREAM", "9-1", "f", "v"),
+    ("XADD", "none", "nomkstream", "*", "f"),
+    # Trimming's options and their errors.
+    ("XADD", "t", "MAXLEN", "2", "1-1", "f", "1"), ("XADD", "t", "MAXLEN", "2", "2-1", "f", "2"),
+    ("XADD", "t", "MAXLEN", "=", "2", "3-1", "f", "3"), ("XRANGE", "t", "-", "+"),
+    ("XADD", "t", "MAXLEN", "-1", "4-1", "f", "v"), ("XADD", "t", "MAXLEN", "x", "4-1", "f", "v"),
+    ("XADD", "t", "MAXLEN", "1", "MINID", "1", "4-1", "f", "v"), ("XADD", "t", "MINID", "1", "MAXLEN", "1", "4-1", "f", "v"),
+    ("XADD", "t", "MINID", "x", "4-1", "f", "v"), ("XADD", "t", "MINID", "-", "4-1", "f", "v"),
+    ("XADD", "t", "LIMIT", "5", "4-1", "f", "v"), ("XADD", "t", "LIMIT", "0", "4-1", "f", "v"),
+    ("XADD", "t", "MAXLEN", "5", "LIMIT", "5", "4-1", "f", "v"), ("XADD", "t", "MAXLEN", "~", "5", "LIMIT", "-1", "4-1", "f", "v"),
+    ("XADD", "t", "MAXLEN", "~", "5", "LIMIT", "x", "4-1", "f", "v"), ("XADD", "t", "MAXLEN"),
+    ("XADD", "t", "MAXLEN", "~", "0", "LIMIT", "0", "4-1", "f", "v"), ("XLEN", "t"),
+    ("XADD", "t", "MINID", "=", "4-1", "5-1", "f", "v"), ("XRANGE", "t", "-", "+"),
+    ("XADD", "t", "MINID", "6", "5-2", "f", "v"), ("XLEN", "t"), ("EXISTS", "t"), ("TYPE", "t"),
+    ("XADD", "t", "MAXLEN", "0", "6-1", "f", "v"), ("XLEN", "t"), ("EXISTS", "t"), ("XRANGE", "t", "-", "+"),
+    ("XADD", "t", "6-1", "f", "v"),  # the emptied stream keeps its last ID
+    ("XADD", "z0", "MAXLEN", "~", "0", "1-1", "f", "v"), ("XLEN", "z0"), ("EXISTS", "z0"),
+    # XRANGE and XREVRANGE.
+    ("XRANGE", "s", "-", "+"), ("XREVRANGE", "s", "+", "-"), ("XRANGE", "s", "1", "1"), ("XRANGE", "s", "1-1", "1-1"),
+    ("XRANGE", "s", "(1-1", "+"), ("XRANGE", "s", "-", "(5-0"), ("XREVRANGE", "s", "(5-0", "(1-1"),
+    ("XRANGE", "s", "-", "+", "COUNT", "2"), ("XREVRANGE", "s", "+", "-", "COUNT", "1"),
+    ("XRANGE", "s", "-", "+", "COUNT", "0"), ("XRANGE", "s", "-", "+", "COUNT", "-5"), ("XRANGE", "s", "-", "+", "count", "1", "COUNT", "3"),
+    ("XRANGE", "s", "-", "+", "COUNT"), ("XRANGE", "s", "-", "+", "COUNT", "x"), ("XRANGE", "s", "-", "+", "FOO", "1"),
+    ("XRANGE", "s", "5", "1"), ("XRANGE", "s", "(-", "+"), ("XRANGE", "s", "-", "(+"), ("XRANGE", "s", "(", "+"),
+    ("XRANGE", "s", f"({MAX}-{MAX}", "+"), ("XRANGE", "s", "-", "(0-0"), ("XRANGE", "s", "x", "+"), ("XRANGE", "s", "-", "x"),
+    ("XRANGE", "s", "(0", "(5"), ("XRANGE", "missing", "-", "+"), ("XRANGE", "missing", "x", "+"),
+    ("XRANGE", "missing", "-", "+", "COUNT", "0"), ("XREVRANGE", "s", "-", "+"),
+    # XLEN, XDEL.
+    ("XLEN", "s"), ("XLEN", "missing"), ("XDEL", "s", "1-1", "1-1", "2", "77-7"), ("XLEN", "s"), ("XDEL", "s", "1-2", "x"),
+    ("XLEN", "s"), ("XDEL", "missing", "x"), ("XDEL", "s", "-"), ("XDEL", "s", "+"), ("XDEL", "s", "5"),
+    ("XADD", "s", "5-1", "f", "v"),  # 5-1 was deleted, but it was the top item
+    # XTRIM.
+    ("XADD", "x", "1-1", "a", "1"), ("XADD", "x", "2-1", "a", "2"), ("XADD", "x", "3-1", "a", "3"), ("XADD", "x", "4-1", "a", "4"),
+    ("XTRIM", "x", "MAXLEN", "3"), ("XTRIM", "x", "MAXLEN", "3"), ("XTRIM", "x", "MINID", "3"), ("XRANGE", "x", "-", "+"),
+    ("XTRIM", "x", "FOO", "1"), ("XTRIM", "x", "MAXLEN"), ("XTRIM", "x", "LIMIT", "1"), ("XTRIM", "x", "NOMKSTREAM", "MAXLEN", "1"),
+    ("XTRIM", "x", "MAXLEN", "1", "LIMIT", "1"), ("XTRIM", "x", "MAXLEN", "1", "*"), ("XTRIM", "x", "MINID", "+"),
+    ("XTRIM", "missing", "FOO"), ("XTRIM", "x", "MAXLEN", "=", "0"), ("XLEN", "x"), ("EXISTS", "x"),
+    # Other types.
+    ("SET", "str", "v"), ("XADD", "str", "1-1", "f", "v"), ("XADD", "str", "0-0", "f", "v"), ("XADD", "str", "x", "f", "v"),
+    ("XRANGE", "str", "-", "+"), ("XRANGE", "str", "x", "+"), ("XRANGE", "str", "-", "+", "COUNT", "0"), ("XLEN", "str"), ("XDEL", "str", "x"), ("XTRIM", "str", "FOO"),
+    ("XADD", "str", "NOMKSTREAM", "1-1", "f", "v"),
+    ("RPUSH", "l", "a"), ("XADD", "l", "1-1", "f", "v"), ("TYPE", "s"), ("TYPE", "x"),
+    ("GET", "s"), ("RPUSH", "s", "a"), ("ZADD", "s", "1", "a"),
+]
+
+
+@pytest.mark.parametrize("protocol", [2, 3], ids=["resp2", "resp3"])
+@pytest.mark.parametrize("kind", ["tcp", "unix"])
+def test_replies_are_byte_for_byte_redis_s(request, kind, protocol, redis_server):
+    ours = request.getfixturevalue(f"{kind}_server")
+    theirs = Raw(redis_server.addr, protocol)
+    mine = Raw(ours.addr, protocol)
+    try:
+        theirs.call("FLUSHALL")
+        mine.call("FLUSHALL")
+        for args in EDGES:
+            assert mine.call(*args) == theirs.call(*args), args
+    finally:
+        theirs.close()
+        mine.close()
