@@ -25,6 +25,10 @@ type command struct {
 	// flags and keys are reported by COMMAND, for clients that look.
 	flags []string
 	keys  keySpec
+	// numKeys is the index of the count that keys follow (ZUNION numkeys
+	// key ...), which keys cannot say (0: none); COMMAND reports it as
+	// Redis does, by the movablekeys flag.
+	numKeys int
 	// run appends the reply for args (args[0] is the name) to out.
 	run func(c *conn, args [][]byte, out []byte) []byte
 	// id indexes commandNames and a server's per-command stats.
@@ -175,6 +179,15 @@ func init() {
 		"zrandmember":      {arity: -2, flags: roSlow, keys: oneKey, run: cmdZRandMember},
 		"zscan":            {arity: -3, flags: roSlow, keys: oneKey, run: cmdZScan},
 
+		// Sorted sets' set operations (zsetops.go): their keys follow a count.
+		"zunion":      {arity: -3, flags: roSlow, numKeys: 1, run: zsetOpCommand(store.ZUnion, false, false)},
+		"zinter":      {arity: -3, flags: roSlow, numKeys: 1, run: zsetOpCommand(store.ZInter, false, false)},
+		"zdiff":       {arity: -3, flags: roSlow, numKeys: 1, run: zsetOpCommand(store.ZDiff, false, false)},
+		"zintercard":  {arity: -3, flags: roSlow, numKeys: 1, run: zsetOpCommand(store.ZInter, false, true)},
+		"zunionstore": {arity: -4, flags: rwGrow, keys: oneKey, numKeys: 2, run: zsetOpCommand(store.ZUnion, true, false)},
+		"zinterstore": {arity: -4, flags: rwGrow, keys: oneKey, numKeys: 2, run: zsetOpCommand(store.ZInter, true, false)},
+		"zdiffstore":  {arity: -4, flags: rwGrow, keys: oneKey, numKeys: 2, run: zsetOpCommand(store.ZDiff, true, false)},
+
 		// Streams (streams.go), as far as job queues use them.
 		"xadd":      {arity: -5, flags: rwGrowFast, keys: oneKey, run: cmdXAdd},
 		"xrange":    {arity: -4, flags: roSlow, keys: oneKey, run: cmdXRange},
@@ -246,7 +259,7 @@ func (s *Server) call(c *conn, cmd *command, args [][]byte, out []byte) []byte {
 	start := len(out)
 	began := time.Now()
 	if c.tracking && cmd.tracks() {
-		s.tracking.remember(c.id, cmd.keys.keysOf(args))
+		s.tracking.remember(c.id, cmd.keysOf(args))
 	}
 	out = cmd.run(c, args, out)
 	st := &s.stats.commands[cmd.id]

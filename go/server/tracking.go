@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/tiny-mp-cache/tiny-mp-cache/resp"
+	"github.com/tiny-mp-cache/tiny-mp-cache/store"
 )
 
 // tracking is CLIENT TRACKING in Redis's default mode: the server remembers
@@ -138,11 +139,14 @@ func (t *tracking) take() []invalidation {
 // tracks reports whether cmd's keys are remembered when a tracking client
 // runs it: read-only commands that name keys, as in Redis.
 func (cmd *command) tracks() bool {
-	return cmd.keys.first > 0 && cmd.readOnly()
+	return (cmd.keys.first > 0 || cmd.numKeys > 0) && cmd.readOnly()
 }
 
 // keysOf returns the arguments of args that cmd's key spec names.
 func (k keySpec) keysOf(args [][]byte) [][]byte {
+	if k.first == 0 {
+		return nil
+	}
 	last := k.last
 	if last < 0 {
 		last += len(args)
@@ -155,6 +159,22 @@ func (k keySpec) keysOf(args [][]byte) [][]byte {
 		keys = append(keys, args[i])
 	}
 	return keys
+}
+
+// keysOf returns the arguments of args that are keys: those cmd's key spec
+// names, and those its count at numKeys counts (none if that is not a
+// count of arguments that are there).
+func (cmd *command) keysOf(args [][]byte) [][]byte {
+	keys := cmd.keys.keysOf(args)
+	at := cmd.numKeys
+	if at == 0 || at >= len(args) {
+		return keys
+	}
+	n, ok := store.ParseInt(args[at])
+	if !ok || n < 1 || n > int64(len(args)-at-1) {
+		return keys
+	}
+	return append(keys[:len(keys):len(keys)], args[at+1:at+1+int(n)]...)
 }
 
 // deliver sends the queued invalidations, on loop l, with the server's
