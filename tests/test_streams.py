@@ -101,3 +101,109 @@ def test_replies_are_byte_for_byte_redis_s(request, kind, protocol, redis_server
     finally:
         theirs.close()
         mine.close()
+
+
+# --- redis-py's calls, RESP2 and RESP3 -----------------------------------------------
+
+
+@pytest.fixture(params=["tcp", "unix", "redis"])
+def server(request: pytest.FixtureRequest):
+    return request.getfixturevalue(f"{request.param}_server")
+
+
+@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
+def r(request: pytest.FixtureRequest, server):
+    client = connect(server.addr, request.param)
+    client.flushall()
+    yield client
+    client.close()
+
+
+CASES = {
+    "rq-results": [  # what RQ 3's Result.save, fetch_latest and count send
+        ("xadd", ("results:j", {"type": "1", "return_value": "x"}, "1-1"), {"maxlen": 2}, b"1-1"),
+        ("xadd", ("results:j", {"type": "2"}, "2-1"), {"maxlen": 2}, b"2-1"),
+        ("xadd", ("results:j", {"type": "3"}, "3-1"), {"maxlen": 2, "approximate": False}, b"3-1"),
+        ("xrevrange", ("results:j", "+", "-"), {"count": 1}, [(b"3-1", {b"type": b"3"})]),
+        ("xlen", ("results:j",), {}, 2),
+        ("xrevrange", ("results:j", "+", "-"), {}, [(b"3-1", {b"type": b"3"}), (b"2-1", {b"type": b"2"})]),
+        ("delete", ("results:j",), {}, 1),
+        ("xrevrange", ("results:j", "+", "-"), {"count": 1}, []),
+    ],
+    "ranges": [
+        ("xadd", ("s", {"a": 1}, "1-0"), {}, b"1-0"),
+        ("xadd", ("s", {"a": 2, "b": "x"}, "1-*"), {}, b"1-1"),
+        ("xadd", ("s", {"a": 3}, "2"), {}, b"2-0"),
+        ("xrange", ("s",), {}, [(b"1-0", {b"a": b"1"}), (b"1-1", {b"a": b"2", b"b": b"x"}), (b"2-0", {b"a": b"3"})]),
+        ("xrange", ("s", "(1-0", "+"), {"count": 1}, [(b"1-1", {b"a": b"2", b"b": b"x"})]),
+        ("xrevrange", ("s", "(2-0", "-"), {}, [(b"1-1", {b"a": b"2", b"b": b"x"}), (b"1-0", {b"a": b"1"})]),
+        ("xrange", ("s", "2", "1"), {}, []),
+        ("xdel", ("s", "1-1", "9-9"), {}, 1),
+        ("xtrim", ("s",), {"maxlen": 1, "approximate": False}, 1),
+        ("xtrim", ("s",), {"minid": "3"}, 1),
+        ("xlen", ("s",), {}, 0),
+        ("exists", ("s",), {}, 1),
+        ("type", ("s",), {}, b"stream"),
+        ("xadd", ("s", {"a": 1}, "2-0"), {}, Raises("equal or smaller than the target stream top item")),
+        ("xadd", ("none", {"a": 1}), {"nomkstream": True}, None),
+        ("xadd", ("s", {"a": 1}, "0-0"), {}, Raises("must be greater than 0-0")),
+        ("set", ("str", "v"), {}, True),
+        ("xadd", ("str", {"a": 1}), {}, Raises("WRONGTYPE")),
+        ("xlen", ("str",), {}, Raises("WRONGTYPE")),
+    ],
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_stream_commands_answer_as_redis_does(r, case):
+    run_steps(r, CASES[case])
+
+
+def test_an_id_of_star_is_the_clock_s_and_grows(r):
+    before = int(time.time() * 1000)
+    first = r.xadd("s", {"f": "v"})
+    second = r.xadd("s", {"f": "v"})
+    ms, seq = map(int, first.split(b"-"))
+    assert before - 1000 <= ms <= int(time.time() * 1000) + 1000 and seq >= 0
+    assert tuple(map(int, second.split(b"-"))) > (ms, seq)
+    r.xadd("future", {"f": "v"}, id="99999999999999-5")
+    assert r.xadd("future", {"f": "v"}) == b"99999999999999-6"  # the clock is behind the top item
+
+
+# --- the command layer's methods -----------------------------------------------------
+
+
+def test_the_stream_methods(cache):
+    cache.flush()
+    assert cache.xadd("s", {"f": b"1", b"g": 2}, id="5-1") == b"5-1"
+    assert cache.xadd("s", {"f": "2"}, id="5-*") == b"5-2"
+    new = cache.xadd("s", {"f": 3.5})
+    assert cache.xlen("s") == 3
+    assert cache.xrange("s", count=2) == [(b"5-1", {b"f": b"1", b"g": b"2"}), (b"5-2", {b"f": b"2"})]
+    assert cache.xrevrange("s", count=1) == [(new, {b"f": b"3.5"})]
+    assert cache.xrange("s", "(5-1", "5-2") == [(b"5-2", {b"f": b"2"})]
+    assert cache.xdel("s", "5-1", b"5-9") == 1
+    assert cache.xadd("s", {"f": "4"}, maxlen=1, approximate=False) > new
+    assert cache.xlen("s") == 1
+    assert cache.xtrim("s", minid=b"5-0") == 0
+    assert cache.xtrim("s", maxlen=0, approximate=False) == 1
+    assert cache.xadd("none", {"f": "v"}, nomkstream=True) is None
+    assert cache.type("s") == "stream" and cache.exists("none") == 0
+
+
+def test_the_stream_methods_check_their_arguments(cache):
+    with pytest.raises(ValueError):
+        cache.xadd("s", {})
+    with pytest.raises(ValueError):
+        cache.xadd("s", {"f": "v"}, maxlen=1, minid="1")
+    with pytest.raises(ValueError):
+        cache.xadd("s", {"f": "v"}, maxlen=-1)
+    with pytest.raises(ValueError):
+        cache.xadd("s", {"f": "v"}, maxlen=1, approximate=False, limit=5)
+    with pytest.raises(TypeError):
+        cache.xadd("s", {"f": "v"}, id=5)
+    with pytest.raises(ValueError):
+        cache.xtrim("s")
+    with pytest.raises(TypeError):
+        cache.xdel("s")
+    assert cache.exists("s") == 0

@@ -67,3 +67,56 @@ def test_replies_are_byte_for_byte_redis_s(request, kind, protocol, redis_server
     finally:
         theirs.close()
         mine.close()
+
+
+# --- the command layer's methods -------------------------------------------------------
+
+
+def test_zunionstore_and_zinterstore(cache):
+    cache.flush()
+    cache.zadd("a", {"x": 1, "y": 2})
+    cache.zadd("b", {"y": 10, "z": 20})
+    assert cache.zunionstore("u", ["a", "b"]) == 3
+    assert cache.zrange("u", 0, -1, withscores=True) == [(b"x", 1.0), (b"y", 12.0), (b"z", 20.0)]
+    assert cache.zunionstore("u", {"a": 2, "b": 0.5}, aggregate="max") == 3
+    assert cache.zrange("u", 0, -1, withscores=True) == [(b"x", 2.0), (b"y", 5.0), (b"z", 10.0)]
+    assert cache.zinterstore("i", ["a", "b"], aggregate="MIN") == 1
+    assert cache.zrange("i", 0, -1, withscores=True) == [(b"y", 2.0)]
+    assert cache.zinterstore("i", ["a", "missing"]) == 0
+    assert cache.exists("i") == 0
+    with pytest.raises(ValueError):
+        cache.zunionstore("u", [])
+    with pytest.raises(ValueError):
+        cache.zunionstore("u", ["a"], aggregate="avg")
+
+
+# --- where their keys are ------------------------------------------------------------------
+
+
+def test_command_info_and_the_command_layer_find_the_counted_keys():
+    from tiny_mp_cache import _commands
+
+    args = [b"ZUNIONSTORE", b"dst", b"2", b"a", b"b", b"WEIGHTS", b"1", b"2"]
+    assert _commands.facts_of(args).key_args(args) == [b"dst", b"a", b"b"]
+    args = [b"zinter", b"3", b"a", b"b", b"c", b"WITHSCORES"]
+    assert _commands.facts_of(args).key_args(args) == [b"a", b"b", b"c"]
+    assert _commands.facts_of([b"ZDIFF", b"x", b"a"]).key_args([b"ZDIFF", b"x", b"a"]) == []
+
+
+@pytest.mark.parametrize("protocol", [2, 3], ids=["resp2", "resp3"])
+def test_a_tracking_client_hears_of_a_change_to_a_key_zunion_read(tcp_server, protocol):
+    """CLIENT TRACKING remembers the keys a ZUNION read, which follow its count."""
+    reader = Raw(tcp_server.addr, 3)
+    writer = Raw(tcp_server.addr, protocol)
+    try:
+        writer.call("FLUSHALL")
+        writer.call("ZADD", "ta", "1", "x")
+        assert reader.call("CLIENT", "TRACKING", "ON") == b"+OK\r\n"
+        reader.call("ZUNION", "2", "tb", "ta")
+        writer.call("ZADD", "ta", "2", "y")
+        # The invalidation may come before PING's reply or after it (it is sent from the writer's loop).
+        got = {reader.call("PING"), reader._reply()}  # a socket timeout bounds the wait
+        assert got == {b"+PONG\r\n", b">2\r\n$10\r\ninvalidate\r\n*1\r\n$2\r\nta\r\n"}
+    finally:
+        reader.close()
+        writer.close()

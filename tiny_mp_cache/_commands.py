@@ -58,7 +58,9 @@ class Command(Generic[T]):
 
     names are the command names it sends (RPUSH and LPUSH are one Command).
     keys are where its keys are in its args ((first, last, step), see
-    ONE_KEY; None: it names no key), and writes says it changes them: a
+    ONE_KEY; None: it names no key); numkeys, for a command whose keys
+    follow a count of them (ZUNION 2 a b), is that count's index, and the
+    keys it counts are keys too (Redis's movablekeys); writes says it changes them: a
     write that names no key (FLUSHDB) may change every key. The near cache
     drops what a write of its own client changes, from these two.
     request and response say how a Redis Cluster runs it, with Valkey's
@@ -95,13 +97,14 @@ class Command(Generic[T]):
     Pipeline.
     """
 
-    __slots__ = ("blocking", "fast", "idempotent", "keys", "names", "parse", "request", "response", "sends", "writes")
+    __slots__ = ("blocking", "fast", "idempotent", "keys", "names", "numkeys", "parse", "request", "response", "sends", "writes")
 
     def __init__(
         self,
         parse: Callable[[Reply], T],
         *names: bytes,
         keys: tuple[int, int, int] | None = None,
+        numkeys: int | None = None,
         writes: bool = False,
         request: str | None = None,
         response: str | None = None,
@@ -113,6 +116,7 @@ class Command(Generic[T]):
         self.parse = parse
         self.names = names
         self.keys = keys
+        self.numkeys = numkeys
         self.writes = writes
         self.request = request
         self.response = response
@@ -135,15 +139,23 @@ class Command(Generic[T]):
         return copy
 
     def key_args(self, args: list[Arg]) -> list[Arg]:
-        """The keys among args, where keys says they are."""
-        if self.keys is None:
-            return []
-        first, last, step = self.keys
-        return args[first : (last + 1) or None : step]
+        """The keys among args, where keys and numkeys say they are."""
+        found: list[Arg] = []
+        if self.keys is not None:
+            first, last, step = self.keys
+            found = args[first : (last + 1) or None : step]
+        if self.numkeys is not None and self.numkeys < len(args):
+            try:
+                count = int(bytes(args[self.numkeys]))
+            except ValueError:
+                count = 0
+            if 0 < count < len(args) - self.numkeys:
+                found = found + args[self.numkeys + 1 : self.numkeys + 1 + count]
+        return found
 
     def facts(self) -> tuple[Any, ...]:
         """What a name says about a command, whichever Command of that name sends it (tests hold them equal)."""
-        return (self.keys, self.writes, self.request, self.response)
+        return (self.keys, self.numkeys, self.writes, self.request, self.response)
 
     def wait(self, args: list[Arg]) -> float | None:
         """How much longer than the client's timeout a call may take: 0.0, seconds, or None (no limit)."""
@@ -306,6 +318,15 @@ def bound_arg(bound: Any, what: str) -> bytes:
     return score_arg(bound, what)
 
 
+def stream_id_arg(id: Any) -> bytes:
+    """A stream ID, or one end of a range: str ("1-2", "*", "-", "(1-2") or bytes."""
+    if isinstance(id, str):
+        return id.encode()
+    if isinstance(id, bytes):
+        return id
+    raise TypeError(f"a stream ID must be str or bytes, not {type(id).__name__}")
+
+
 def command_arg(arg: Any) -> Arg:
     """An argument of execute_command: str (UTF-8), bytes-like, int or float."""
     if isinstance(arg, str):
@@ -433,6 +454,23 @@ def _scored(reply: Reply) -> list[tuple[bytes, float]]:
     return out
 
 
+def _entries(reply: Reply) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    """A stream's entries: (ID, {field: value}) each; a null array (COUNT 0) is none."""
+    if reply is None:
+        return []
+    if not isinstance(reply, list):
+        raise Unexpected
+    out = []
+    for entry in reply:
+        if not isinstance(entry, list) or len(entry) != 2 or not isinstance(entry[0], bytes) or not isinstance(entry[1], list):
+            raise Unexpected
+        fields = entry[1]
+        if len(fields) % 2 or not all(isinstance(f, bytes) for f in fields):
+            raise Unexpected
+        out.append((entry[0], dict(zip(fields[::2], fields[1::2]))))
+    return out
+
+
 def _zpopped(reply: Reply) -> tuple[str, bytes, float] | None:
     if reply is None:
         return None
@@ -540,6 +578,14 @@ TYPE = Command(_status, b"TYPE", keys=ONE_KEY, idempotent=True)
 FLUSHDB = Command(_ok, b"FLUSHDB", writes=True, request="all_shards", response="all_succeeded")
 SCAN = Command(_scanned, b"SCAN", request="special", idempotent=True)
 INFO = Command(_info, b"INFO", idempotent=True)
+
+# Streams, and the set operations of sorted sets (whose keys follow a count of them).
+XADD = Command(_bulk, b"XADD", keys=ONE_KEY, writes=True)
+XRANGE = Command(_entries, b"XRANGE", b"XREVRANGE", keys=ONE_KEY, idempotent=True)
+XLEN = Command(_int, b"XLEN", keys=ONE_KEY, idempotent=True)
+XDEL = Command(_int, b"XDEL", b"XTRIM", keys=ONE_KEY, writes=True)
+ZSTORE = Command(_int, b"ZUNIONSTORE", b"ZINTERSTORE", b"ZDIFFSTORE", keys=ONE_KEY, numkeys=2, writes=True)
+ZSETOPS = Command(_raw, b"ZUNION", b"ZINTER", b"ZDIFF", b"ZINTERCARD", numkeys=1, idempotent=True)  # execute_command's
 
 # Sorted sets.
 ZADD = Command(_int, b"ZADD", keys=ONE_KEY, writes=True)
@@ -1043,6 +1089,124 @@ class Commands:
         if not names:
             raise ValueError(f"{command.decode().lower()}() needs at least one key")
         return self._execute(BZPOP, [command, *names, wait_arg(timeout)])
+
+    # --- streams (job results: RQ 3) ---
+
+    def xadd(
+        self, name: str, fields: Mapping[Any, Any], id: Any = "*", maxlen: int | None = None, approximate: bool = True,
+        nomkstream: bool = False, minid: Any = None, limit: int | None = None,
+    ) -> Any:  # fmt: skip
+        """Append an entry of fields (field: value) to the stream under name and return its ID as bytes (XADD).
+
+        id is "*" (the server picks one from its clock), "ms-*" or an
+        explicit "ms-seq" above the stream's last. maxlen (the newest
+        entries kept) or minid (the lowest ID kept) trims the stream after,
+        about as much with approximate ("~"), exactly without; limit bounds
+        an approximate trim. With nomkstream a missing stream is not
+        created, and None returned. Fields and values are str, bytes-like,
+        int or float.
+        """
+        if not isinstance(fields, Mapping) or not fields:
+            raise ValueError("xadd() needs a non-empty mapping of field to value")
+        args: list[Arg] = [b"XADD", key_arg(name)]
+        if nomkstream:
+            args.append(b"NOMKSTREAM")
+        args += self._trim_args("xadd", maxlen, approximate, minid, limit)
+        args.append(stream_id_arg(id))
+        for field, value in fields.items():
+            args += [command_arg(field), command_arg(value)]
+        return self._execute(XADD, args)
+
+    @staticmethod
+    def _trim_args(method: str, maxlen: Any, approximate: bool, minid: Any, limit: Any) -> list[Arg]:
+        if maxlen is not None and minid is not None:
+            raise ValueError(f"{method}() takes maxlen or minid, not both")
+        if limit is not None and not approximate:
+            raise ValueError(f"{method}(limit=) needs approximate=True")
+        if maxlen is not None:
+            if int(int64_arg(maxlen, "maxlen")) < 0:
+                raise ValueError(f"maxlen must be >= 0, got {maxlen}")
+            args = [b"MAXLEN", b"~" if approximate else b"=", b"%d" % maxlen]
+        elif minid is not None:
+            args = [b"MINID", b"~" if approximate else b"=", stream_id_arg(minid)]
+        else:
+            if limit is not None:
+                raise ValueError(f"{method}(limit=) needs maxlen or minid")
+            return []
+        if limit is not None:
+            if int(int64_arg(limit, "limit")) < 0:
+                raise ValueError(f"limit must be >= 0, got {limit}")
+            args += [b"LIMIT", b"%d" % limit]
+        return args
+
+    def xtrim(self, name: str, maxlen: int | None = None, approximate: bool = True, minid: Any = None, limit: int | None = None) -> Any:
+        """Trim the stream under name to its newest maxlen entries, or to those from minid on; return how many went (XTRIM)."""
+        if maxlen is None and minid is None:
+            raise ValueError("xtrim() needs maxlen or minid")
+        return self._execute(XDEL, [b"XTRIM", key_arg(name), *self._trim_args("xtrim", maxlen, approximate, minid, limit)])
+
+    def xrange(self, name: str, min: Any = "-", max: Any = "+", count: int | None = None) -> Any:
+        """Return the entries of the stream under name from ID min to max, oldest first, as (id, {field: value}) (XRANGE).
+
+        "-" and "+" are the lowest and highest IDs; "(" before an ID
+        excludes it. count keeps the first count entries.
+        """
+        return self._xrange(b"XRANGE", name, min, max, count)
+
+    def xrevrange(self, name: str, max: Any = "+", min: Any = "-", count: int | None = None) -> Any:
+        """xrange(), newest first (XREVRANGE): note max comes first."""
+        return self._xrange(b"XREVRANGE", name, max, min, count)
+
+    def _xrange(self, command: bytes, name: str, first: Any, second: Any, count: Any) -> Any:
+        args: list[Arg] = [command, key_arg(name), stream_id_arg(first), stream_id_arg(second)]
+        if count is not None:
+            args += [b"COUNT", int64_arg(count, "count")]
+        return self._execute(XRANGE, args)
+
+    def xlen(self, name: str) -> Any:
+        """Return the number of entries of the stream under name, 0 if there is none (XLEN)."""
+        return self._execute(XLEN, [b"XLEN", key_arg(name)])
+
+    def xdel(self, name: str, *ids: Any) -> Any:
+        """Delete the entries with these IDs from the stream under name; return how many there were (XDEL)."""
+        if not ids:
+            raise TypeError("xdel() needs at least one ID")
+        return self._execute(XDEL, [b"XDEL", key_arg(name), *map(stream_id_arg, ids)])
+
+    # --- sorted sets' set operations ---
+
+    def zunionstore(self, dest: str, keys: Any, aggregate: str | None = None) -> Any:
+        """Store the union of the sorted sets under keys as dest's sorted set; return its size (ZUNIONSTORE).
+
+        keys is a list of names, or a mapping of name to weight (each
+        score multiplied by it); aggregate ("SUM", the default, "MIN" or
+        "MAX") says how a member's scores from several sets combine.
+        """
+        return self._zstore(b"ZUNIONSTORE", dest, keys, aggregate)
+
+    def zinterstore(self, dest: str, keys: Any, aggregate: str | None = None) -> Any:
+        """Store the intersection of the sorted sets under keys as dest's sorted set; return its size (ZINTERSTORE).
+
+        keys and aggregate as for zunionstore().
+        """
+        return self._zstore(b"ZINTERSTORE", dest, keys, aggregate)
+
+    def _zstore(self, command: bytes, dest: str, keys: Any, aggregate: Any) -> Any:
+        weights = None
+        if isinstance(keys, Mapping):
+            weights = [score_arg(w, "each weight") for w in keys.values()]
+            keys = list(keys)
+        names = keys_arg(keys)
+        if not names:
+            raise ValueError(f"{command.decode().lower()}() needs at least one key")
+        args: list[Arg] = [command, key_arg(dest), b"%d" % len(names), *names]
+        if weights is not None:
+            args += [b"WEIGHTS", *weights]
+        if aggregate is not None:
+            if not isinstance(aggregate, str) or aggregate.upper() not in ("SUM", "MIN", "MAX"):
+                raise ValueError(f"aggregate must be 'SUM', 'MIN' or 'MAX', got {aggregate!r}")
+            args += [b"AGGREGATE", aggregate.upper().encode()]
+        return self._execute(ZSTORE, args)
 
     # --- the server ---
 
