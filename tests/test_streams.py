@@ -14,7 +14,9 @@ expected value is what Redis answers:
 
 from __future__ import annotations
 
+import threading
 import time
+from typing import Any
 
 import pytest
 from test_redis_compat import Raises, connect, normal
@@ -78,12 +80,26 @@ EDGES = [
     ("XTRIM", "x", "FOO", "1"), ("XTRIM", "x", "MAXLEN"), ("XTRIM", "x", "LIMIT", "1"), ("XTRIM", "x", "NOMKSTREAM", "MAXLEN", "1"),
     ("XTRIM", "x", "MAXLEN", "1", "LIMIT", "1"), ("XTRIM", "x", "MAXLEN", "1", "*"), ("XTRIM", "x", "MINID", "+"),
     ("XTRIM", "missing", "FOO"), ("XTRIM", "x", "MAXLEN", "=", "0"), ("XLEN", "x"), ("EXISTS", "x"),
+    # XREAD, without waiting.
+    ("XADD", "r1", "1-1", "f", "1"), ("XADD", "r1", "2-1", "f", "2"), ("XADD", "r2", "5-5", "g", "5"),
+    ("XREAD", "STREAMS", "r1", "0-0"), ("XREAD", "COUNT", "1", "STREAMS", "r1", "r2", "1-1", "0"),
+    ("XREAD", "STREAMS", "r1", "r2", "missing", "$", "5-4", "0"), ("XREAD", "STREAMS", "r1", "$"),
+    ("XREAD", "BLOCK", "0", "STREAMS", "r1", "1"), ("XREAD", "COUNT", "0", "STREAMS", "r1", "-"), ("XREAD", "COUNT", "-3", "STREAMS", "r1", "0"),
+    ("XREAD", "STREAMS", "r1", f"{MAX}-{MAX}"), ("XREAD", "STREAMS", "r1", "+"), ("XREAD", "STREAMS", "r1", "x"),
+    ("XREAD", "STREAMS", "r1", ">"), ("XREAD", "STREAMS", "r1", "r2", "0"), ("XREAD", "STREAMS", "r1"),
+    ("XREAD", "COUNT", "x", "STREAMS", "r1", "0"), ("XREAD", "BLOCK", "x", "STREAMS", "r1", "0"),
+    ("XREAD", "BLOCK", "-1", "STREAMS", "r1", "0"), ("XREAD", "FOO", "STREAMS", "r1", "0"), ("XREAD", "COUNT", "1", "r1", "0"),
+    ("XREAD", "GROUP", "g", "c", "STREAMS", "r1", "0"), ("XREAD", "STREAMS", "missing", "0"),
+    ("XREAD", "STREAMS", "missing", "x"), ("XREAD", "COUNT", "1", "COUNT", "2", "STREAMS", "r1", "0"),
+    ("MULTI",), ("XREAD", "BLOCK", "0", "STREAMS", "r1", "$"), ("XREAD", "BLOCK", "0", "STREAMS", "r1", "0"), ("EXEC",),
     # Other types.
     ("SET", "str", "v"), ("XADD", "str", "1-1", "f", "v"), ("XADD", "str", "0-0", "f", "v"), ("XADD", "str", "x", "f", "v"),
     ("XRANGE", "str", "-", "+"), ("XRANGE", "str", "x", "+"), ("XRANGE", "str", "-", "+", "COUNT", "0"), ("XLEN", "str"), ("XDEL", "str", "x"), ("XTRIM", "str", "FOO"),
     ("XADD", "str", "NOMKSTREAM", "1-1", "f", "v"),
     ("RPUSH", "l", "a"), ("XADD", "l", "1-1", "f", "v"), ("TYPE", "s"), ("TYPE", "x"),
     ("GET", "s"), ("RPUSH", "s", "a"), ("ZADD", "s", "1", "a"),
+    ("XREAD", "STREAMS", "str", "0"), ("XREAD", "STREAMS", "r1", "str", "0", "0"), ("XREAD", "STREAMS", "str", "x"),
+    ("XREAD", "BLOCK", "10", "STREAMS", "l", "$"),
 ]
 
 
@@ -168,6 +184,36 @@ def test_an_id_of_star_is_the_clock_s_and_grows(r):
     assert tuple(map(int, second.split(b"-"))) > (ms, seq)
     r.xadd("future", {"f": "v"}, id="99999999999999-5")
     assert r.xadd("future", {"f": "v"}) == b"99999999999999-6"  # the clock is behind the top item
+
+
+# --- XREAD that waits, as RQ's Result.fetch_latest(timeout=) does ------------------------
+
+
+@pytest.mark.parametrize("protocol", [2, 3], ids=["resp2", "resp3"])
+def test_a_blocked_xread_gets_the_entry_an_xadd_adds(server, protocol):
+    waiter = connect(server.addr, protocol)
+    adder = connect(server.addr, protocol)
+    adder.flushall()
+    adder.xadd("other", {"f": "v"}, id="1-1")
+    got: list[Any] = []
+    t = threading.Thread(target=lambda: got.append(waiter.xread({"other": "$", "results:j": "0-0"}, block=10_000)))
+    t.start()
+    try:
+        for _ in range(200):  # until the waiter is blocked, so the XADD serves it
+            if int(adder.info("clients")["blocked_clients"]) == 1:
+                break
+            threading.Event().wait(0.02)
+        adder.rpush("list", "not a stream")
+        adder.xadd("results:j", {"type": "1"}, id="7-1", maxlen=10)
+    finally:
+        t.join(15)
+    assert not t.is_alive()
+    entries = [(b"7-1", {b"type": b"1"})]
+    want = [[b"results:j", entries]] if protocol == 2 else {b"results:j": [entries]}  # redis-py's shapes
+    assert normal(got[0]) == normal(want)
+    assert waiter.xread({"results:j": "$"}, block=10) in (None, [], {})  # the timeout: nothing new
+    waiter.close()
+    adder.close()
 
 
 # --- the command layer's methods -----------------------------------------------------

@@ -25,10 +25,11 @@ type command struct {
 	// flags and keys are reported by COMMAND, for clients that look.
 	flags []string
 	keys  keySpec
-	// numKeys is the index of the count that keys follow (ZUNION numkeys
-	// key ...), which keys cannot say (0: none); COMMAND reports it as
-	// Redis does, by the movablekeys flag.
-	numKeys int
+	// moreKeys finds the keys that keys cannot say, whose places depend
+	// on other arguments (ZUNION numkeys key ..., XREAD ... STREAMS key
+	// ... id ...); COMMAND reports it as Redis does, by the movablekeys
+	// flag.
+	moreKeys func(args [][]byte) [][]byte
 	// run appends the reply for args (args[0] is the name) to out.
 	run func(c *conn, args [][]byte, out []byte) []byte
 	// id indexes commandNames and a server's per-command stats.
@@ -180,13 +181,13 @@ func init() {
 		"zscan":            {arity: -3, flags: roSlow, keys: oneKey, run: cmdZScan},
 
 		// Sorted sets' set operations (zsetops.go): their keys follow a count.
-		"zunion":      {arity: -3, flags: roSlow, numKeys: 1, run: zsetOpCommand(store.ZUnion, false, false)},
-		"zinter":      {arity: -3, flags: roSlow, numKeys: 1, run: zsetOpCommand(store.ZInter, false, false)},
-		"zdiff":       {arity: -3, flags: roSlow, numKeys: 1, run: zsetOpCommand(store.ZDiff, false, false)},
-		"zintercard":  {arity: -3, flags: roSlow, numKeys: 1, run: zsetOpCommand(store.ZInter, false, true)},
-		"zunionstore": {arity: -4, flags: rwGrow, keys: oneKey, numKeys: 2, run: zsetOpCommand(store.ZUnion, true, false)},
-		"zinterstore": {arity: -4, flags: rwGrow, keys: oneKey, numKeys: 2, run: zsetOpCommand(store.ZInter, true, false)},
-		"zdiffstore":  {arity: -4, flags: rwGrow, keys: oneKey, numKeys: 2, run: zsetOpCommand(store.ZDiff, true, false)},
+		"zunion":      {arity: -3, flags: roSlow, moreKeys: countedKeys(1), run: zsetOpCommand(store.ZUnion, false, false)},
+		"zinter":      {arity: -3, flags: roSlow, moreKeys: countedKeys(1), run: zsetOpCommand(store.ZInter, false, false)},
+		"zdiff":       {arity: -3, flags: roSlow, moreKeys: countedKeys(1), run: zsetOpCommand(store.ZDiff, false, false)},
+		"zintercard":  {arity: -3, flags: roSlow, moreKeys: countedKeys(1), run: zsetOpCommand(store.ZInter, false, true)},
+		"zunionstore": {arity: -4, flags: rwGrow, keys: oneKey, moreKeys: countedKeys(2), run: zsetOpCommand(store.ZUnion, true, false)},
+		"zinterstore": {arity: -4, flags: rwGrow, keys: oneKey, moreKeys: countedKeys(2), run: zsetOpCommand(store.ZInter, true, false)},
+		"zdiffstore":  {arity: -4, flags: rwGrow, keys: oneKey, moreKeys: countedKeys(2), run: zsetOpCommand(store.ZDiff, true, false)},
 
 		// Streams (streams.go), as far as job queues use them.
 		"xadd":      {arity: -5, flags: rwGrowFast, keys: oneKey, run: cmdXAdd},
@@ -195,6 +196,7 @@ func init() {
 		"xlen":      {arity: 2, flags: ro, keys: oneKey, run: cmdXLen},
 		"xdel":      {arity: -3, flags: rwFast, keys: oneKey, run: cmdXDel},
 		"xtrim":     {arity: -4, flags: rw, keys: oneKey, run: cmdXTrim},
+		"xread":     {arity: -4, flags: []string{"readonly", "blocking"}, moreKeys: streamsKeys, run: cmdXRead},
 	}
 	for name := range commands {
 		commandNames = append(commandNames, name)

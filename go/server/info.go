@@ -294,7 +294,7 @@ func appendCommandInfo(out []byte, name string, cmd *command) []byte {
 	out = resp.AppendBulkString(out, name)
 	out = resp.AppendInt(out, int64(cmd.arity))
 	flags := cmd.flags
-	if cmd.numKeys > 0 {
+	if cmd.moreKeys != nil {
 		flags = append(slices.Clip(flags), "movablekeys")
 	}
 	out = resp.AppendArray(out, len(flags))

@@ -497,6 +497,7 @@ type blocked struct {
 	timer   *time.Timer   // ends the wait after timeout
 	move    bool          // BLMOVE: the reply is the value alone
 	zset    bool          // BZPOPMIN, BZPOPMAX: the reply is key, member and score
+	stream  bool          // XREAD: the reply is the stream's new entries
 	waiting bool          // startWait has counted it in Server.blocked
 }
 

@@ -335,6 +335,7 @@ type blocked struct {
 	timeout time.Duration // 0 means forever
 	move    bool          // BLMOVE: the reply is the value alone
 	zset    bool          // BZPOPMIN, BZPOPMAX: the reply is key, member and score
+	stream  bool          // XREAD: the reply is the stream's new entries
 }
 
 // end returns the value the wait received, or gives the wait up and

@@ -3,6 +3,7 @@ package server
 import (
 	"math"
 	"strconv"
+	"time"
 
 	"github.com/tiny-mp-cache/tiny-mp-cache/resp"
 	"github.com/tiny-mp-cache/tiny-mp-cache/store"
@@ -322,4 +323,105 @@ func parseIntervalID(arg []byte, missingSeq uint64) (store.StreamID, bool) {
 	}
 	id, _, ok := parseStreamID(arg, missingSeq, false, false)
 	return id, ok
+}
+
+// cmdXRead is XREAD [COUNT count] [BLOCK milliseconds] STREAMS key [key
+// ...] id [id ...]: the entries above each ID ("$": the stream's last), or
+// with BLOCK, if there are none, the first added to any of the streams.
+func cmdXRead(c *conn, args [][]byte, out []byte) []byte {
+	count, block, timeout, at := int64(0), false, time.Duration(0), 0
+	for i := 1; i < len(args) && at == 0; i++ {
+		more := len(args) - i - 1
+		switch a := args[i]; {
+		case is(a, "BLOCK") && more > 0:
+			i++
+			ms, ok := store.ParseInt(args[i])
+			switch {
+			case !ok:
+				return resp.AppendError(out, "ERR timeout is not an integer or out of range")
+			case ms < 0:
+				return resp.AppendError(out, errNegative)
+			}
+			block, timeout = true, time.Duration(min(ms, int64(maxTTL/time.Millisecond)))*time.Millisecond
+		case is(a, "COUNT") && more > 0:
+			i++
+			n, ok := store.ParseInt(args[i])
+			if !ok {
+				return resp.AppendError(out, errNotInt)
+			}
+			count = max(n, 0)
+		case is(a, "STREAMS") && more > 0:
+			at = i + 1
+		case is(a, "GROUP") && more >= 2:
+			return resp.AppendError(out, "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.")
+		default:
+			return resp.AppendError(out, errSyntax)
+		}
+	}
+	if at == 0 {
+		return resp.AppendError(out, errSyntax)
+	}
+	rest := args[at:]
+	if len(rest)%2 != 0 {
+		return resp.AppendError(out, "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.")
+	}
+	keys, idArgs := rest[:len(rest)/2], rest[len(rest)/2:]
+	last, err := c.s.store.XLastIDs(keys)
+	if err != nil {
+		return appendErr(out, err)
+	}
+	ids := make([]store.StreamID, len(keys))
+	for i, a := range idArgs {
+		switch {
+		case string(a) == "$":
+			ids[i] = last[i]
+		case string(a) == ">":
+			return resp.AppendError(out, "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.")
+		default:
+			id, _, ok := parseStreamID(a, 0, true, false)
+			if !ok {
+				return resp.AppendError(out, errStreamID)
+			}
+			ids[i] = id
+		}
+	}
+	got, w, err := c.s.store.XRead(keys, ids, clampInt(count), block, c.wake)
+	switch {
+	case err != nil:
+		return appendErr(out, err)
+	case w != nil:
+		// The event loop replies when the wait ends.
+		c.block = &blocked{w: w, timeout: timeout, stream: true}
+		return out
+	case len(got) == 0:
+		return c.appendNullArray(out)
+	}
+	return c.appendXRead(out, got)
+}
+
+// appendXRead appends XREAD's reply: each stream's key and entries, in
+// RESP2 as pairs in an array, in RESP3 as a map.
+func (c *conn) appendXRead(out []byte, got []store.XReadResult) []byte {
+	if c.resp3 {
+		out = c.appendMap(out, len(got))
+	} else {
+		out = resp.AppendArray(out, len(got))
+	}
+	for _, r := range got {
+		if !c.resp3 {
+			out = resp.AppendArray(out, 2)
+		}
+		out = resp.AppendBulkString(out, r.Key)
+		out = c.appendEntries(out, r.Entries)
+	}
+	return out
+}
+
+// appendXReadWait appends the reply of a blocked XREAD: the stream that
+// served it, or a null array at the timeout.
+func (c *conn) appendXReadWait(out []byte, p *store.Popped) []byte {
+	if p == nil {
+		return c.appendNullArray(out)
+	}
+	return c.appendXRead(out, []store.XReadResult{{Key: p.Key, Entries: p.Entries}})
 }

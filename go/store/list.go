@@ -67,7 +67,10 @@ type Popped struct {
 	Key   string
 	Value []byte
 	Score float64 // of a member popped from a sorted set
-	Err   error
+	// Entries are what a blocked XREAD receives: those added to Key's
+	// stream above the ID it waited for.
+	Entries []StreamEntry
+	Err     error
 }
 
 // Waiter is a blocked BLPOP, BRPOP or BLMOVE. It receives at most one value
@@ -77,9 +80,10 @@ type Waiter struct {
 	c      chan Popped
 	keys   []string
 	left   bool
-	zset   bool    // BZPOPMIN (left) or BZPOPMAX: waits for a sorted set's member
-	move   *moveTo // for BLMOVE: where the value goes
-	notify func()  // called, with the store locked, once a value is on C
+	zset   bool        // BZPOPMIN (left) or BZPOPMAX: waits for a sorted set's member
+	move   *moveTo     // for BLMOVE: where the value goes
+	stream *streamWait // for XREAD: the entries it waits for, which it reads and does not take
+	notify func()      // called, with the store locked, once a value is on C
 }
 
 // moveTo is the destination of a blocked move.
@@ -221,8 +225,8 @@ func (s *Store) Cancel(w *Waiter) {
 	s.dropWaiter(w)
 	select {
 	case p := <-w.c:
-		if w.move != nil || p.Err != nil {
-			return // a move is complete once served: the value is in its destination
+		if w.move != nil || p.Err != nil || w.stream != nil {
+			return // a move is complete once served, and a read takes nothing
 		}
 		if w.zset {
 			s.putBackMember(p)
@@ -282,6 +286,10 @@ func (s *Store) ServeReady() {
 func (s *Store) serveWaiters(e *entry) {
 	key := e.key()
 	for _, w := range slices.Clone(s.waiters[key]) {
+		if w.stream != nil { // every XREAD is served: reading takes nothing
+			s.serveStreamWaiter(e, w)
+			continue
+		}
 		l, isList := s.objects[e].(*deque)
 		if _, isZset := s.objects[e].(*zset); w.zset != isZset || !w.zset && !isList {
 			continue

@@ -220,6 +220,7 @@ func (s *Store) XAdd(key []byte, fields [][]byte, opt XAddOptions) (id StreamID,
 		x.last = id
 		x.trim(opt.Trim)
 	})
+	s.signal(e.key()) // blocked XREADs
 	return id, true, nil
 }
 
@@ -330,4 +331,105 @@ func (s *Store) XTrim(key []byte, t XTrimOptions) (int, error) {
 	n := 0
 	s.change(e, func() { n = x.trim(t) })
 	return n, nil
+}
+
+// XReadResult is one stream's part of XREAD's reply: its key and the
+// entries after the ID asked for.
+type XReadResult struct {
+	Key     string
+	Entries []StreamEntry
+}
+
+// streamWait is what a blocked XREAD waits for: an entry above after[i]
+// in keys[i]'s stream, and at most count (0: all) of them.
+type streamWait struct {
+	after map[string]StreamID
+	count int
+}
+
+// after returns up to count (0: all) entries of x above id. s.mu must be held.
+func (x *stream) after(id StreamID, count int) []StreamEntry {
+	start, ok := id.Next()
+	if !ok {
+		return nil
+	}
+	var out []StreamEntry
+	x.entries.Ascend(StreamEntry{ID: start}, func(e StreamEntry) bool {
+		out = append(out, e)
+		return count <= 0 || len(out) < count
+	})
+	return out
+}
+
+// XLastIDs returns the last ID of each key's stream (0-0 for no key), for
+// XREAD's "$", or ErrWrongType if one is not a stream.
+func (s *Store) XLastIDs(keys [][]byte) ([]StreamID, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]StreamID, len(keys))
+	for i, k := range keys {
+		e, x, err := objectFor[*stream](s, k)
+		if err != nil {
+			return nil, err
+		}
+		if e != nil {
+			ids[i] = x.last
+		}
+	}
+	return ids, nil
+}
+
+// XRead returns, for each of keys' streams that has entries above its ID
+// in ids, up to count (0: all) of them. If none has and block, it returns a
+// Waiter instead, which receives (in Popped's Entries) the first entries
+// added above the ID to any of them, and then calls notify as BPop's does.
+func (s *Store) XRead(keys [][]byte, ids []StreamID, count int, block bool, notify func()) ([]XReadResult, *Waiter, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []XReadResult
+	for i, k := range keys {
+		e, x, err := s.streamFor(k)
+		if err != nil {
+			return nil, nil, err
+		}
+		if e != nil {
+			if got := x.after(ids[i], count); len(got) > 0 {
+				out = append(out, XReadResult{Key: e.key(), Entries: got})
+			}
+		}
+	}
+	if len(out) > 0 || !block {
+		return out, nil, nil
+	}
+	c := make(chan Popped, 1)
+	w := &Waiter{C: c, c: c, stream: &streamWait{after: make(map[string]StreamID), count: count}, notify: notify}
+	for i, k := range keys {
+		if _, dup := w.stream.after[string(k)]; dup {
+			continue
+		}
+		w.stream.after[string(k)] = ids[i]
+		w.keys = append(w.keys, string(k))
+		s.waiters[string(k)] = append(s.waiters[string(k)], w)
+	}
+	return nil, w, nil
+}
+
+// serveStreamWaiter hands w the entries of e's stream above the ID it
+// waits for, if there are any, and reports whether it did. s.mu must be
+// held.
+func (s *Store) serveStreamWaiter(e *entry, w *Waiter) bool {
+	x, ok := s.objects[e].(*stream)
+	if !ok {
+		return false
+	}
+	got := x.after(w.stream.after[e.key()], w.stream.count)
+	if len(got) == 0 {
+		return false
+	}
+	s.dropWaiter(w)
+	w.c <- Popped{Key: e.key(), Entries: got}
+	if w.notify != nil {
+		w.notify()
+	}
+	return true
 }
