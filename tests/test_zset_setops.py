@@ -45,6 +45,12 @@ EDGES = [
     ("ZINTERSTORE", "dst", "2", "a", "missing"), ("EXISTS", "dst"),
     ("SET", "str", "v"), ("ZUNIONSTORE", "str", "1", "a"), ("TYPE", "str"), ("ZRANGE", "str", "0", "-1"),
     ("ZUNIONSTORE", "a", "2", "a", "b"), ("ZRANGE", "a", "0", "-1", "WITHSCORES"),  # the destination may be an input
+    # Sets count as sorted sets whose members score 1.
+    ("SADD", "set1", "x", "q"), ("ZUNION", "2", "a", "set1", "WITHSCORES"), ("ZINTER", "2", "set1", "a", "WEIGHTS", "3", "1", "WITHSCORES"),
+    ("ZDIFF", "2", "set1", "a", "WITHSCORES"), ("ZDIFF", "2", "a", "set1"), ("ZINTERCARD", "2", "set1", "a"),
+    ("ZUNIONSTORE", "dst", "1", "set1"), ("ZRANGE", "dst", "0", "-1", "WITHSCORES"), ("TYPE", "dst"),
+    ("ZINTERSTORE", "set1", "2", "set1", "a"), ("TYPE", "set1"), ("ZRANGE", "set1", "0", "-1", "WITHSCORES"),
+    ("SINTERCARD", "2", "set1", "a"),
     # Other types: WRONGTYPE, before the options' errors.
     ("SET", "s1", "v"), ("RPUSH", "l1", "v"), ("ZUNION", "2", "a", "s1"), ("ZINTER", "2", "l1", "a"), ("ZDIFF", "2", "a", "s1"),
     ("ZUNION", "2", "a", "s1", "FOO"), ("ZUNION", "2", "a", "s1", "WEIGHTS", "x", "y"), ("ZINTERCARD", "2", "a", "l1", "LIMIT", "-1"),

@@ -29,8 +29,9 @@ type conn struct {
 	tx    *transaction // set between MULTI and EXEC or DISCARD
 	watch *store.Watch // the keys WATCHed until EXEC, DISCARD or UNWATCH
 
-	tracking bool // CLIENT TRACKING ON: told of changes to keys it read (only where the loop canPush)
-	passNear bool // the next write carries the near cache's table (CLIENT NEARCACHE, only where the loop canPassFD)
+	tracking bool           // CLIENT TRACKING ON: told of changes to keys it read (only where the loop canPush)
+	sub      *subscriptions // its channels and patterns, once it subscribed
+	passNear bool           // the next write carries the near cache's table (CLIENT NEARCACHE, only where the loop canPassFD)
 
 	// While the server stops (cutStalled, on the loop goroutine): the reply
 	// bytes written when last seen, and since when that has stayed so.
@@ -59,14 +60,17 @@ func (c *conn) runNext() bool {
 		c.protocolError(err.(*resp.ProtocolError))
 		return false
 	}
-	var quit bool
-	c.s.running.Lock()
-	c.out, quit = c.s.exec(c, args, c.out)
-	c.s.running.Unlock()
+	var quit, busy bool
+	if c.out, busy = c.s.whileBusy(c, args, c.out); !busy { // a script runs: -BUSY without waiting for it
+		c.s.running.Lock()
+		c.out, quit = c.s.exec(c, args, c.out)
+		c.ordered()
+		c.s.running.Unlock()
+	}
 	c.quit = c.quit || quit
 	if c.overflowing(c.out) {
 		c.s.log.Warn("closing a client whose replies passed max_output",
-			"remote", c.remote, "unsent", c.unsent(), "max_output", c.s.cfg.MaxOutput)
+			"remote", c.remote, "unsent", c.unsent(), "max_output", c.maxOutput())
 		c.s.dropped(cap(c.out))
 		c.dropReplies()
 		c.quit = true

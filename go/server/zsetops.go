@@ -8,8 +8,8 @@ import (
 // The set operations of sorted sets: ZUNION, ZINTER, ZDIFF, their STORE
 // forms and ZINTERCARD, parsed as Redis 7.0's zunionInterDiffGenericCommand
 // parses them, errors in its order (the keys' types before the options).
-// A set (SADD's type) as an input counts as a sorted set of scores 1 in
-// Redis; this server has no sets yet, so one is WRONGTYPE here.
+// A set (SADD's type) as an input counts as a sorted set of scores 1, as
+// in Redis.
 
 // zsetOpCommand returns the command for op: storing (ZUNIONSTORE
 // destination numkeys key ...), or replying the members (ZUNION numkeys
@@ -25,7 +25,7 @@ func zsetOpCommand(op int, storing, card bool) func(c *conn, args [][]byte, out 
 		case !ok:
 			return resp.AppendError(out, errNotInt)
 		case n < 1:
-			return resp.AppendError(out, "ERR at least 1 input key is needed for '"+lowerName(args[0])+"' command")
+			return resp.AppendError(out, "ERR at least 1 input key is needed for '"+string(lowerName(args[0]))+"' command")
 		case n > int64(len(args)-at-1):
 			return resp.AppendError(out, errSyntax)
 		}
@@ -77,10 +77,8 @@ func zsetOpCommand(op int, storing, card bool) func(c *conn, args [][]byte, out 
 			}
 		}
 		if msg != "" {
-			for _, k := range keys { // the keys' types are checked first
-				if _, err := c.s.store.ZCard(k); err != nil {
-					return appendErr(out, err)
-				}
+			if err := c.s.store.ZSetOpInputs(keys); err != nil { // the keys' types are checked first
+				return appendErr(out, err)
 			}
 			return resp.AppendError(out, msg)
 		}
@@ -102,16 +100,4 @@ func zsetOpCommand(op int, storing, card bool) func(c *conn, args [][]byte, out 
 		}
 		return c.appendMembers(out, ms, withScores)
 	}
-}
-
-// lowerName is a command's name in lower case, as Redis names it in errors.
-func lowerName(name []byte) string {
-	b := make([]byte, len(name))
-	for i, ch := range name {
-		if 'A' <= ch && ch <= 'Z' {
-			ch += 'a' - 'A'
-		}
-		b[i] = ch
-	}
-	return string(b)
 }

@@ -27,7 +27,7 @@ func TestCountedKeysAreFound(t *testing.T) {
 		{[]string{"ZINTER", "0", "a"}, nil},
 		{[]string{"GET", "k"}, []string{"k"}},
 	} {
-		cmd := commands[lowerName([]byte(tc.args[0]))]
+		cmd := commands[string(lowerName([]byte(tc.args[0])))]
 		var got []string
 		for _, k := range cmd.keysOf(split(tc.args...)) {
 			got = append(got, string(k))

@@ -53,29 +53,91 @@ func (s *Store) ZSetOpStore(dst []byte, keys [][]byte, op ZSetOp) (int, error) {
 	return len(ms), s.storeZset(dst, ms)
 }
 
+// A zsetInput is one input of a set operation: a sorted set, or a set
+// whose members all score 1 (as in Redis), or nothing (a missing key).
 type zsetInput struct {
-	z      *zset // nil: no key
+	z      *zset
+	set    *set
 	weight float64
 }
 
 func (in zsetInput) len() int {
-	if in.z == nil {
-		return 0
+	switch {
+	case in.z != nil:
+		return in.z.len()
+	case in.set != nil:
+		return in.set.len()
 	}
-	return in.z.len()
+	return 0
+}
+
+// each calls f for every member and its score.
+func (in zsetInput) each(f func(member string, score float64)) {
+	switch {
+	case in.z != nil:
+		for m, score := range in.z.scores {
+			f(m, score)
+		}
+	case in.set != nil:
+		for _, m := range in.set.all() {
+			f(m.name, 1)
+		}
+	}
+}
+
+// score is member's score, if it is there.
+func (in zsetInput) score(member string) (float64, bool) {
+	switch {
+	case in.z != nil:
+		score, ok := in.z.scores[member]
+		return score, ok
+	case in.set != nil:
+		_, ok := in.set.get([]byte(member))
+		return 1, ok
+	}
+	return 0, false
+}
+
+// zsetInputs returns keys' sorted sets or sets, counted as hits or
+// misses, or ErrWrongType if one is of another type. s.mu must be held.
+func (s *Store) zsetInputs(keys [][]byte, weights []float64) ([]zsetInput, error) {
+	in := make([]zsetInput, len(keys))
+	for i, k := range keys {
+		in[i].weight = 1
+		if weights != nil {
+			in[i].weight = weights[i]
+		}
+		e := s.lookup(k)
+		if e == nil {
+			s.stats.Misses++
+			continue
+		}
+		switch o := s.objects[e].(type) {
+		case *zset:
+			in[i].z = o
+		case *set:
+			in[i].set = o
+		default:
+			return nil, ErrWrongType
+		}
+		s.stats.Hits++
+	}
+	return in, nil
+}
+
+// ZSetOpInputs reports ErrWrongType if a key holds neither a sorted set
+// nor a set: what a set operation checks before its options.
+func (s *Store) ZSetOpInputs(keys [][]byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, err := s.zsetInputs(keys, nil)
+	return err
 }
 
 func (s *Store) zsetOpLocked(keys [][]byte, op ZSetOp) ([]ZMember, error) {
-	in := make([]zsetInput, len(keys))
-	for i, k := range keys {
-		_, z, err := s.zsetFor(k)
-		if err != nil {
-			return nil, err
-		}
-		in[i] = zsetInput{z, 1}
-		if op.Weights != nil {
-			in[i].weight = op.Weights[i]
-		}
+	in, err := s.zsetInputs(keys, op.Weights)
+	if err != nil {
+		return nil, err
 	}
 	result := make(map[string]float64)
 	switch op.Op {
@@ -83,48 +145,37 @@ func (s *Store) zsetOpLocked(keys [][]byte, op ZSetOp) ([]ZMember, error) {
 		// Smallest first, as Redis adds them: the order of a sum's terms.
 		slices.SortStableFunc(in, func(a, b zsetInput) int { return cmp.Compare(a.len(), b.len()) })
 		for _, src := range in {
-			if src.z == nil {
-				continue
-			}
-			for m, score := range src.z.scores {
+			src.each(func(m string, score float64) {
 				v := weighted(score, src.weight)
 				if cur, ok := result[m]; ok {
 					result[m] = aggregate(cur, v, op.Aggregate)
 				} else {
 					result[m] = v
 				}
-			}
+			})
 		}
 	case ZInter:
 		slices.SortStableFunc(in, func(a, b zsetInput) int { return cmp.Compare(a.len(), b.len()) })
-		if in[0].len() == 0 {
-			break
-		}
-	members:
-		for m, score := range in[0].z.scores {
+		in[0].each(func(m string, score float64) {
 			v := weighted(score, in[0].weight)
 			for _, other := range in[1:] {
-				s, ok := other.z.scores[m]
+				s, ok := other.score(m)
 				if !ok {
-					continue members
+					return
 				}
 				v = aggregate(v, weighted(s, other.weight), op.Aggregate)
 			}
 			result[m] = v
-		}
+		})
 	case ZDiff:
-		if in[0].len() == 0 {
-			break
-		}
-	kept:
-		for m, score := range in[0].z.scores {
+		in[0].each(func(m string, score float64) {
 			for _, other := range in[1:] {
-				if _, ok := other.scores()[m]; ok {
-					continue kept
+				if _, ok := other.score(m); ok {
+					return
 				}
 			}
 			result[m] = score
-		}
+		})
 	}
 	out := make([]ZMember, 0, len(result))
 	for m, score := range result {
@@ -137,13 +188,6 @@ func (s *Store) zsetOpLocked(keys [][]byte, op ZSetOp) ([]ZMember, error) {
 		return 1
 	})
 	return out, nil
-}
-
-func (in zsetInput) scores() map[string]float64 {
-	if in.z == nil {
-		return nil
-	}
-	return in.z.scores
 }
 
 // weighted is score times weight, 0 where that is NaN (0 times inf), as
