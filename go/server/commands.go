@@ -174,6 +174,29 @@ func init() {
 		"bzpopmax":         {arity: -3, flags: blockingPopFast, keys: keysThen, run: cmdBZPop},
 		"zrandmember":      {arity: -2, flags: roSlow, keys: oneKey, run: cmdZRandMember},
 		"zscan":            {arity: -3, flags: roSlow, keys: oneKey, run: cmdZScan},
+
+		// More strings, keys and lists (morecmds.go).
+		"append":     {arity: 3, flags: rwGrowFast, keys: oneKey, run: cmdAppend},
+		"getrange":   {arity: 4, flags: roSlow, keys: oneKey, run: cmdGetRange},
+		"substr":     {arity: 4, flags: roSlow, keys: oneKey, run: cmdGetRange},
+		"setrange":   {arity: 4, flags: rwGrow, keys: oneKey, run: cmdSetRange},
+		"strlen":     {arity: 2, flags: ro, keys: oneKey, run: cmdStrLen},
+		"msetnx":     {arity: -3, flags: rwGrow, keys: keyPairs, run: cmdMSetNX},
+		"rename":     {arity: 3, flags: rw, keys: twoKeys, run: rename(false)},
+		"renamenx":   {arity: 3, flags: rwFast, keys: twoKeys, run: rename(true)},
+		"copy":       {arity: -3, flags: rwGrow, keys: twoKeys, run: cmdCopy},
+		"randomkey":  {arity: 1, flags: roSlow, run: cmdRandomKey},
+		"lindex":     {arity: 3, flags: roSlow, keys: oneKey, run: cmdLIndex},
+		"linsert":    {arity: 5, flags: rwGrow, keys: oneKey, run: cmdLInsert},
+		"lset":       {arity: 4, flags: rwGrow, keys: oneKey, run: cmdLSet},
+		"ltrim":      {arity: 4, flags: rw, keys: oneKey, run: cmdLTrim},
+		"lrem":       {arity: 4, flags: rw, keys: oneKey, run: cmdLRem},
+		"lpos":       {arity: -3, flags: roSlow, keys: oneKey, run: cmdLPos},
+		"lpushx":     {arity: -3, flags: rwGrowFast, keys: oneKey, run: pushX(true)},
+		"rpushx":     {arity: -3, flags: rwGrowFast, keys: oneKey, run: pushX(false)},
+		"rpoplpush":  {arity: 3, flags: rwGrow, keys: twoKeys, run: cmdRPopLPush},
+		"brpoplpush": {arity: 4, flags: blocking, keys: twoKeys, run: cmdBRPopLPush},
+		"lmpop":      {arity: -4, flags: []string{"write", "movablekeys"}, run: cmdLMPop},
 	}
 	for name := range commands {
 		commandNames = append(commandNames, name)
@@ -240,6 +263,7 @@ func (s *Server) call(c *conn, cmd *command, args [][]byte, out []byte) []byte {
 	if c.tracking && cmd.tracks() {
 		s.tracking.remember(c.id, cmd.keys.keysOf(args))
 	}
+	c.lastCmd, c.lastAt, c.lastSub = cmd, began, ""
 	out = cmd.run(c, args, out)
 	st := &s.stats.commands[cmd.id]
 	st.calls++

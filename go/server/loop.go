@@ -185,6 +185,7 @@ func (l *loop) runInbox() {
 // add starts serving a client whose socket fd the loop now owns.
 func (l *loop) add(c *conn) {
 	l.conns[c.fd] = c
+	l.s.listClient(c)
 	c.polled = pollIn
 	ev := syscall.EpollEvent{Events: c.polled, Fd: int32(c.fd)}
 	if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
@@ -327,6 +328,7 @@ func (l *loop) close(c *conn) {
 	}
 	c.discard()
 	l.s.stopTracking(c)
+	l.s.unlistClient(c)
 	l.s.running.Unlock()
 	if c.soft != nil {
 		c.soft.Stop()

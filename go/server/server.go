@@ -68,6 +68,8 @@ type Server struct {
 	stats     *stats
 	tracking  *tracking // CLIENT TRACKING's table of who read which key
 
+	clientTable map[int64]*conn // the connected clients, by id (clients.go); guarded by running
+
 	// The near cache's table of versions (near.go), on a unix socket;
 	// nil, with nearOff saying why, when there is none.
 	near     *nearTable
