@@ -177,6 +177,8 @@ func (b *blocked) reply(c *conn, out []byte, p *store.Popped) []byte {
 		return c.appendPopped(out, p)
 	}
 	switch {
+	case p == nil && b.popPush:
+		return c.appendNullArray(out)
 	case p == nil:
 		return c.appendNull(out)
 	case p.Err != nil:

@@ -498,6 +498,7 @@ type blocked struct {
 	timeout time.Duration // 0 means forever
 	timer   *time.Timer   // ends the wait after timeout
 	move    bool          // BLMOVE: the reply is the value alone
+	popPush bool          // BRPOPLPUSH: as BLMOVE, but a timeout replies with a null array
 	zset    bool          // BZPOPMIN, BZPOPMAX: the reply is key, member and score
 	waiting bool          // startWait has counted it in Server.blocked
 }

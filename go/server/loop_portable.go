@@ -338,6 +338,7 @@ type blocked struct {
 	w       *store.Waiter
 	timeout time.Duration // 0 means forever
 	move    bool          // BLMOVE: the reply is the value alone
+	popPush bool          // BRPOPLPUSH: as BLMOVE, but a timeout replies with a null array
 	zset    bool          // BZPOPMIN, BZPOPMAX: the reply is key, member and score
 }
 

@@ -202,7 +202,7 @@ func cmdLPos(c *conn, args [][]byte, out []byte) []byte {
 		case !ok:
 			return resp.AppendError(out, errNotInt)
 		case is(a, "RANK") && n == math.MinInt64:
-			return resp.AppendError(out, "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+			opt.Rank = -1 // as Redis 7.0, whose negated rank stays negative: the first match from the tail
 		case is(a, "RANK") && n == 0:
 			return resp.AppendError(out, "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list")
 		case is(a, "RANK"):
@@ -250,7 +250,11 @@ func cmdRPopLPush(c *conn, args [][]byte, out []byte) []byte {
 // cmdBRPopLPush is BRPOPLPUSH source destination timeout: BLMOVE source
 // destination RIGHT LEFT timeout.
 func cmdBRPopLPush(c *conn, args [][]byte, out []byte) []byte {
-	return cmdBLMove(c, [][]byte{args[0], args[1], args[2], []byte("RIGHT"), []byte("LEFT"), args[3]}, out)
+	out = cmdBLMove(c, [][]byte{args[0], args[1], args[2], []byte("RIGHT"), []byte("LEFT"), args[3]}, out)
+	if c.block != nil {
+		c.block.popPush = true
+	}
+	return out
 }
 
 // cmdLMPop is LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]: pops
