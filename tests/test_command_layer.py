@@ -21,6 +21,10 @@ def test_reads_are_idempotent_and_writes_are_not():
     reads = [c.GET, c.KEYS, c.DBSIZE, c.PTTL, c.EXISTS, c.TYPE, c.LLEN, c.SCAN, c.INFO, c.GET_DEADLINE, c.MGET,
              c.MGET_DEADLINE, c.mget_command(2), c.mget_deadline_command(2), c.stats_command(0)]
     writes = [c.SET, c.SET_TTL, c.GETDEL, c.MSET, c.PEXPIRE, c.PERSIST, c.RPUSH, c.LPUSH, c.BLPOP, c.INCRBY, c.FLUSHDB, c.RAW]
+    reads += [c.ZSCORE, c.ZCARD, c.ZRANK, c.ZRANGE, c.ZRANGE_WITHSCORES]
+    writes += [c.ZADD, c.ZADD_INCR, c.ZINCRBY, c.ZREM, c.ZREMRANGEBYSCORE, c.ZPOP, c.BZPOP]
+    reads += [c.GETRANGE, c.STRLEN, c.RANDOMKEY, c.LPOS]
+    writes += [c.APPEND, c.MSETNX, c.RENAME, c.RENAMENX, c.LEDIT, c.LCOUNT, c.RPOPLPUSH]
     # Sent only by execute_command (RAW, never resent): on the table for their other facts.
     facts_only = [c.FLUSHALL, c.UNLINK, c.TOUCH, c.KEYLESS, c.MULTI]
     assert [command.parse for command in reads if not command.idempotent] == []
