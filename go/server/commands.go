@@ -197,6 +197,7 @@ func init() {
 		"rpoplpush":  {arity: 3, flags: rwGrow, keys: twoKeys, run: cmdRPopLPush},
 		"brpoplpush": {arity: 4, flags: blocking, keys: twoKeys, run: cmdBRPopLPush},
 		"lmpop":      {arity: -4, flags: []string{"write", "movablekeys"}, run: cmdLMPop},
+		"blmpop":     {arity: -5, flags: []string{"write", "blocking", "movablekeys"}, run: cmdBLMPop},
 	}
 	for name := range commands {
 		commandNames = append(commandNames, name)

@@ -173,6 +173,9 @@ func (b *blocked) reply(c *conn, out []byte, p *store.Popped) []byte {
 	if b.zset {
 		return c.appendZPopped(out, p)
 	}
+	if b.mpop {
+		return c.appendMPopped(out, p)
+	}
 	if !b.move {
 		return c.appendPopped(out, p)
 	}

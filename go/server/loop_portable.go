@@ -339,6 +339,7 @@ type blocked struct {
 	timeout time.Duration // 0 means forever
 	move    bool          // BLMOVE: the reply is the value alone
 	popPush bool          // BRPOPLPUSH: as BLMOVE, but a timeout replies with a null array
+	mpop    bool          // BLMPOP: the reply is the key and an array of values
 	zset    bool          // BZPOPMIN, BZPOPMAX: the reply is key, member and score
 }
 

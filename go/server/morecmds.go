@@ -3,7 +3,7 @@ package server
 // The string, key and list commands that job queues and framework
 // backends send beyond the basic ones: APPEND, GETRANGE, SETRANGE, STRLEN,
 // MSETNX, RENAME, RENAMENX, COPY, RANDOMKEY; LINDEX, LINSERT, LSET,
-// LTRIM, LREM, LPOS, LPUSHX, RPUSHX, RPOPLPUSH, BRPOPLPUSH, LMPOP.
+// LTRIM, LREM, LPOS, LPUSHX, RPUSHX, RPOPLPUSH, BRPOPLPUSH, LMPOP, BLMPOP.
 
 import (
 	"math"
@@ -257,46 +257,87 @@ func cmdBRPopLPush(c *conn, args [][]byte, out []byte) []byte {
 	return out
 }
 
+// mpopArgs reads LMPOP's and BLMPOP's numkeys key [key ...] LEFT|RIGHT
+// [COUNT count], from args[0]; it returns an error message if they are
+// wrong.
+func mpopArgs(args [][]byte) (keys [][]byte, left bool, count int, msg string) {
+	numkeys, ok := store.ParseInt(args[0])
+	switch {
+	case !ok || numkeys <= 0:
+		return nil, false, 0, "ERR numkeys should be greater than 0"
+	case numkeys > int64(len(args)-2):
+		return nil, false, 0, errSyntax
+	}
+	keys, rest := args[1:1+numkeys], args[1+numkeys:]
+	left = is(rest[0], "LEFT")
+	if !left && !is(rest[0], "RIGHT") {
+		return nil, false, 0, errSyntax
+	}
+	n := int64(1)
+	switch {
+	case len(rest) == 3 && is(rest[1], "COUNT"):
+		if n, ok = store.ParseInt(rest[2]); !ok || n <= 0 {
+			return nil, false, 0, "ERR count should be greater than 0"
+		}
+	case len(rest) != 1:
+		return nil, false, 0, errSyntax
+	}
+	return keys, left, int(min(n, 1<<30)), ""
+}
+
 // cmdLMPop is LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]: pops
 // up to count values from the first non-empty list, and replies with its
 // key and the values.
 func cmdLMPop(c *conn, args [][]byte, out []byte) []byte {
-	numkeys, ok := store.ParseInt(args[1])
-	switch {
-	case !ok || numkeys <= 0:
-		return resp.AppendError(out, "ERR numkeys should be greater than 0")
-	case numkeys > int64(len(args)-3):
-		return resp.AppendError(out, errSyntax)
-	}
-	keys := args[2 : 2+numkeys]
-	rest := args[2+numkeys:]
-	left := is(rest[0], "LEFT")
-	if !left && !is(rest[0], "RIGHT") {
-		return resp.AppendError(out, errSyntax)
-	}
-	count := int64(1)
-	switch {
-	case len(rest) == 3 && is(rest[1], "COUNT"):
-		if count, ok = store.ParseInt(rest[2]); !ok || count <= 0 {
-			return resp.AppendError(out, "ERR count should be greater than 0")
-		}
-	case len(rest) != 1:
-		return resp.AppendError(out, errSyntax)
+	keys, left, count, msg := mpopArgs(args[1:])
+	if msg != "" {
+		return resp.AppendError(out, msg)
 	}
 	for _, k := range keys {
-		vals, err := c.s.store.Pop(k, left, int(min(count, 1<<30)))
+		vals, err := c.s.store.Pop(k, left, count)
 		if err != nil {
 			return appendErr(out, err)
 		}
 		if len(vals) > 0 {
-			out = resp.AppendArray(out, 2)
-			out = resp.AppendBulk(out, k)
-			out = resp.AppendArray(out, len(vals))
-			for _, v := range vals {
-				out = resp.AppendBulk(out, v)
-			}
-			return out
+			return c.appendMPopped(out, &store.Popped{Key: string(k), Value: vals[0], Values: vals})
 		}
 	}
 	return c.appendNullArray(out)
+}
+
+// cmdBLMPop is BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT
+// count]: LMPOP that waits, as BLPOP does, for a value to arrive.
+func cmdBLMPop(c *conn, args [][]byte, out []byte) []byte {
+	timeout, msg := blockTimeout(args[1])
+	if msg != "" {
+		return resp.AppendError(out, msg)
+	}
+	keys, left, count, msg := mpopArgs(args[2:])
+	if msg != "" {
+		return resp.AppendError(out, msg)
+	}
+	p, w, err := c.s.store.BMPop(keys, left, count, c.wake)
+	switch {
+	case err != nil:
+		return appendErr(out, err)
+	case w != nil:
+		// The event loop replies when the wait ends.
+		c.block = &blocked{w: w, timeout: timeout, mpop: true}
+		return out
+	}
+	return c.appendMPopped(out, p)
+}
+
+// appendMPopped appends LMPOP's reply: the key and its values, or null.
+func (c *conn) appendMPopped(out []byte, p *store.Popped) []byte {
+	if p == nil {
+		return c.appendNullArray(out)
+	}
+	out = resp.AppendArray(out, 2)
+	out = resp.AppendBulkString(out, p.Key)
+	out = resp.AppendArray(out, len(p.Values))
+	for _, v := range p.Values {
+		out = resp.AppendBulk(out, v)
+	}
+	return out
 }

@@ -99,3 +99,17 @@ func TestMoreCommandReplies(t *testing.T) {
 		}
 	}
 }
+
+// A blocked BLMPOP takes up to its count from the push that wakes it.
+func TestBLMPopWaitsAndTakesItsCount(t *testing.T) {
+	s := start(t, tcpConfig())
+	nc, r := rawConn(t, s)
+	c := dial(t, s)
+	nc.Write([]byte("BLMPOP 0 2 a l RIGHT COUNT 2\r\n"))
+	waitForInfo(t, c, "blocked_clients", "1")
+	do(t, c, "RPUSH", "l", "x", "y", "z")
+	readReply(t, r, []string{"*2", "$1", "l", "*2", "$1", "z", "$1", "y"})
+	if got := do(t, c, "LRANGE", "l", "0", "-1"); got != "*1\r\n$1\r\nx\r\n" {
+		t.Fatalf("LRANGE l after BLMPOP = %q", got)
+	}
+}

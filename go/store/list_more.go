@@ -241,3 +241,20 @@ func (s *Store) LPos(key, v []byte, opt LPosOptions) ([]int, error) {
 }
 
 func clone(v []byte) []byte { return append(make([]byte, 0, len(v)), v...) }
+
+// BMPop is BPop for BLMPOP: it pops up to count values from the first
+// non-empty list among keys, or waits for a push, and hands them out in
+// Popped.Values.
+func (s *Store) BMPop(keys [][]byte, left bool, count int, notify func()) (*Popped, *Waiter, error) {
+	return s.bpop(keys, left, count, notify)
+}
+
+// popped is what a blocking pop of count values (0 for BLPOP's one) took
+// from key.
+func popped(key string, vals [][]byte, count int) *Popped {
+	p := &Popped{Key: key, Value: vals[0]}
+	if count > 0 {
+		p.Values = vals
+	}
+	return p
+}

@@ -162,3 +162,31 @@ func TestRandomKeySkipsExpiredKeys(t *testing.T) {
 		t.Fatalf("RandomKey of an empty store = %q", k)
 	}
 }
+
+// A BLMPOP waiter takes up to its count from the first push; a wait given
+// up after the values reached it puts them all back, in their order.
+func TestBMPopTakesCountAndPutsAllBack(t *testing.T) {
+	for _, left := range []bool{true, false} {
+		s := New(Config{})
+		p, w, err := s.BMPop([][]byte{[]byte("a"), []byte("l")}, left, 2, nil)
+		if p != nil || w == nil || err != nil {
+			t.Fatalf("BMPop on empty lists = %v, %v, %v; want a waiter", p, w, err)
+		}
+		s.Push([]byte("l"), [][]byte{[]byte("1"), []byte("2"), []byte("3")}, false)
+		s.ServeReady()
+		got := <-w.C
+		want := []string{"1", "2"}
+		if !left {
+			want = []string{"3", "2"}
+		}
+		if got.Key != "l" || !slices.Equal(strs(got.Values), want) {
+			t.Fatalf("left %v: the waiter got %q %q; want l %q", left, got.Key, strs(got.Values), want)
+		}
+		w2 := &Waiter{c: make(chan Popped, 1), left: left, count: 2}
+		w2.c <- got
+		s.Cancel(w2)
+		if l := listOf(t, s, "l"); !slices.Equal(l, []string{"1", "2", "3"}) {
+			t.Fatalf("left %v: after the wait was given up the list is %q", left, l)
+		}
+	}
+}
