@@ -189,6 +189,9 @@ CASES = {
         ("lmpop", (2, "missing", "l"), {"direction": "LEFT"}, [b"l", [b"y"]]),
         ("lmpop", (1, "l"), {"direction": "RIGHT", "count": 5}, [b"l", [b"a", b"b"]]),
         ("lmpop", (1, "l"), {"direction": "LEFT"}, None),
+        ("rpush", ("l", "p", "q"), {}, 2),
+        ("blmpop", (0, 2, "missing", "l"), {"direction": "RIGHT", "count": 5}, [b"l", [b"q", b"p"]]),
+        ("blmpop", (0.01, 1, "l"), {"direction": "LEFT"}, None),
         ("set", ("s", "v"), {}, True),
         ("lpushx", ("s", "a"), {}, WRONGTYPE),
         ("rpoplpush", ("s", "dst"), {}, WRONGTYPE),
@@ -257,6 +260,12 @@ EDGES = [
     ('ZRANGE', 'zs2', '0', '-1', 'WITHSCORES'), ('RENAME', 'zs2', 'zs3'), ('TYPE', 'zs3'), ('FLUSHALL',),
     ('RANDOMKEY',), ('SET', 'only', '1'), ('RANDOMKEY',), ('LPOS', 'l'), ('LINDEX', 'l'), ('RENAME', 'a'),
     ('APPEND', 'a'), ('STRLEN',), ('COPY', 'a'),
+    # BLMPOP: a wait that times out, errors in Redis's order, and inside MULTI (returns at once)
+    ("RPUSH", "bl", "a", "b", "c"), ("BLMPOP", "0", "2", "missing", "bl", "LEFT", "COUNT", "2"),
+    ("BLMPOP", "0.01", "1", "missing", "RIGHT"), ("BLMPOP", "x", "1", "bl", "LEFT"), ("BLMPOP", "-1", "1", "bl", "LEFT"),
+    ("BLMPOP", "0", "0", "bl", "LEFT"), ("BLMPOP", "0", "1", "bl", "UP"), ("BLMPOP", "0", "1", "bl", "LEFT", "COUNT", "0"),
+    ("BLMPOP", "0", "2", "bl", "LEFT"), ("SET", "str", "v"), ("BLMPOP", "0", "2", "str", "bl", "LEFT"),
+    ("BLMPOP", "0", "1", "bl", "RIGHT", "COUNT", "9"), ("MULTI",), ("BLMPOP", "0", "1", "bl", "LEFT"), ("EXEC",),
 ]
 
 
