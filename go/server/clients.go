@@ -284,5 +284,10 @@ func clientKill(c *conn, args [][]byte, out []byte) []byte {
 	return resp.AppendSimple(out, "OK")
 }
 
-// clientSubcommand records CLIENT's subcommand for CLIENT LIST's cmd field.
-func clientSubcommand(c *conn, sub []byte) { c.lastSub = strings.ToLower(string(sub)) }
+// clientSubcommand records CLIENT's subcommand for CLIENT LIST's cmd
+// field, unless the CLIENT command runs inside EXEC.
+func clientSubcommand(c *conn, sub []byte) {
+	if c.lastCmd == commands["client"] {
+		c.lastSub = strings.ToLower(string(sub))
+	}
+}

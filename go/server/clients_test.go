@@ -150,3 +150,28 @@ func TestClientCommandErrors(t *testing.T) {
 		}
 	}
 }
+
+// CLIENT LIST's cmd is the last command the client sent: EXEC for a
+// transaction, whatever ran inside it, as in Redis.
+func TestClientListNamesTheCommandSent(t *testing.T) {
+	s := start(t, tcpConfig())
+	nc, r := rawConn(t, s)
+	nc.Write([]byte("MULTI\r\nCLIENT ID\r\nSET k v\r\nEXEC\r\n"))
+	for range 6 { // +OK +QUEUED +QUEUED *2 :id +OK
+		readLine(t, r)
+	}
+	if got := bulkOf(t, nc, r, "CLIENT INFO"); !strings.Contains(got, " cmd=client|info ") {
+		t.Fatalf("CLIENT INFO = %q", got)
+	}
+	c := dial(t, s)
+	if got := do(t, c, "CLIENT", "LIST"); !strings.Contains(got, " cmd=client|info ") || !strings.Contains(got, " cmd=client|list ") {
+		t.Fatalf("CLIENT LIST = %q", got)
+	}
+	nc.Write([]byte("MULTI\r\nCLIENT ID\r\nSET k v\r\nEXEC\r\n"))
+	for range 6 {
+		readLine(t, r)
+	}
+	if got := do(t, c, "CLIENT", "LIST"); !strings.Contains(got, " cmd=exec ") {
+		t.Fatalf("CLIENT LIST after the other's EXEC = %q", got)
+	}
+}

@@ -229,6 +229,9 @@ func (s *Server) exec(c *conn, args [][]byte, out []byte) ([]byte, bool) {
 		}
 		cmd = commands[string(lower[:len(name)])]
 	}
+	if cmd != nil { // CLIENT LIST's cmd: EXEC for a transaction's commands, as in Redis
+		c.lastCmd, c.lastSub = cmd, ""
+	}
 	switch {
 	case cmd == nil:
 		out = c.refused(resp.AppendError(out, "ERR unknown command '"+printable(name)+"'"))
@@ -264,7 +267,7 @@ func (s *Server) call(c *conn, cmd *command, args [][]byte, out []byte) []byte {
 	if c.tracking && cmd.tracks() {
 		s.tracking.remember(c.id, cmd.keys.keysOf(args))
 	}
-	c.lastCmd, c.lastAt, c.lastSub = cmd, began, ""
+	c.lastAt = began
 	out = cmd.run(c, args, out)
 	st := &s.stats.commands[cmd.id]
 	st.calls++
