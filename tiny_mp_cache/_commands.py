@@ -197,6 +197,26 @@ def finish_all(queue: list[tuple[Command[Any], list[Arg]]], replies: list[Reply]
 # --- argument checks ------------------------------------------------------------
 
 
+def _channel_arg(channel: Any) -> bytes:
+    if isinstance(channel, str):
+        return channel.encode("utf-8", "surrogateescape")
+    if isinstance(channel, (bytes, bytearray, memoryview)):
+        return bytes(channel)
+    raise TypeError(f"channel must be str or bytes, not {type(channel).__name__}")
+
+
+def _message_arg(message: Any) -> Arg:
+    if isinstance(message, str):
+        return message.encode("utf-8", "surrogateescape")
+    if isinstance(message, (bytes, memoryview)):
+        return message
+    if isinstance(message, bytearray):
+        return bytes(message)
+    if isinstance(message, (int, float)) and not isinstance(message, bool):
+        return repr(message).encode()
+    raise TypeError(f"message must be str, bytes or a number, not {type(message).__name__}")
+
+
 def key_arg(key: Any, what: str = "key") -> bytes:
     """A key (or pattern) as bytes. Keys are str; surrogateescape round-trips non-UTF-8 keys."""
     if not isinstance(key, str):
@@ -232,11 +252,36 @@ def _too_long(what: str, size: int) -> ValueError:
     )
 
 
+def name_arg(name: Any, what: str = "field") -> Arg:
+    """A hash's field name or a set's member: str (sent as UTF-8) or bytes-like."""
+    if isinstance(name, str):
+        return name.encode("utf-8", "surrogateescape")
+    if isinstance(name, (bytes, bytearray, memoryview)):
+        return value_arg(name, what)
+    raise TypeError(f"{what} must be str or bytes-like, not {type(name).__name__}")
+
+
+def names_arg(names: Any, what: str = "fields") -> list[Arg]:
+    """A list (or other iterable, but not a single str or bytes) of field names or members."""
+    if isinstance(names, (str, bytes, bytearray, memoryview)) or not isinstance(names, Iterable):
+        raise TypeError(f"{what} must be a list of str or bytes, not {type(names).__name__}")
+    return [name_arg(n, "each of " + what) for n in names]
+
+
 def keys_arg(keys: Any, what: str = "keys") -> list[bytes]:
     """A list (or other iterable, but not a single str) of keys."""
     if isinstance(keys, (str, bytes, bytearray, memoryview)) or not isinstance(keys, Iterable):
         raise TypeError(f"{what} must be a list of str, not {type(keys).__name__}")
     return [key_arg(k, "each key") for k in keys]
+
+
+def _keys_and_args(numkeys: Any, keys_and_args: tuple[Any, ...]) -> list[bytes]:
+    if isinstance(numkeys, bool) or not isinstance(numkeys, int):
+        raise TypeError(f"numkeys must be int, not {type(numkeys).__name__}")
+    if not 0 <= numkeys <= len(keys_and_args):
+        raise ValueError(f"numkeys must be between 0 and the {len(keys_and_args)} keys and args given, got {numkeys}")
+    return [b"%d" % numkeys, *(command_arg(a) for a in keys_and_args)]
+
 
 
 def _number(value: Any, what: str) -> float:
@@ -373,6 +418,18 @@ def _status(reply: Reply) -> str:
     return reply
 
 
+def _sha(reply: Reply) -> str:
+    if not isinstance(reply, bytes):
+        raise Unexpected
+    return reply.decode()
+
+
+def _exists(reply: Reply) -> list[bool]:
+    if not isinstance(reply, list) or not all(x in (0, 1) and isinstance(x, int) for x in reply):
+        raise Unexpected
+    return [x == 1 for x in reply]
+
+
 def _decode_key(key: Reply) -> str:
     if not isinstance(key, bytes):
         raise Unexpected
@@ -401,6 +458,26 @@ def _scanned(reply: Reply) -> tuple[bytes, list[str]]:
 
 def _raw(reply: Reply) -> Reply:
     return reply
+
+
+def _pairs(reply: Reply) -> dict[bytes, bytes]:
+    """HGETALL's fields and values: a RESP3 map, or RESP2's flat array of them."""
+    if isinstance(reply, dict):
+        items = list(reply.items())
+    elif isinstance(reply, list) and len(reply) % 2 == 0:
+        items = list(zip(reply[::2], reply[1::2]))
+    else:
+        raise Unexpected
+    if not all(isinstance(f, bytes) and isinstance(v, bytes) for f, v in items):
+        raise Unexpected
+    return dict(items)
+
+
+def _members(reply: Reply) -> set[bytes]:
+    """A set's members: a RESP3 set, or RESP2's array of them."""
+    if not isinstance(reply, (list, set)) or not all(isinstance(m, bytes) for m in reply):
+        raise Unexpected
+    return set(reply)
 
 
 def _lpos(reply: Reply) -> int | list[int] | None:
@@ -554,6 +631,26 @@ TYPE = Command(_status, b"TYPE", keys=ONE_KEY, idempotent=True)
 FLUSHDB = Command(_ok, b"FLUSHDB", writes=True, request="all_shards", response="all_succeeded")
 SCAN = Command(_scanned, b"SCAN", request="special", idempotent=True)
 INFO = Command(_info, b"INFO", idempotent=True)
+# Hashes and sets. Field names and members come back as bytes; hash values through the serializer (Values).
+HSET = Command(_int, b"HSET", keys=ONE_KEY, writes=True)
+HGET = Command(_bulk, b"HGET", keys=ONE_KEY, idempotent=True)
+HMGET = Command(_bulks, b"HMGET", keys=ONE_KEY, idempotent=True)
+HGETALL = Command(_pairs, b"HGETALL", keys=ONE_KEY, idempotent=True)
+HDEL = Command(_int, b"HDEL", keys=ONE_KEY, writes=True)
+HEXISTS = Command(_bool, b"HEXISTS", keys=ONE_KEY, idempotent=True)
+HLEN = Command(_int, b"HLEN", keys=ONE_KEY, idempotent=True)
+HKEYS = Command(_bulks, b"HKEYS", b"HVALS", keys=ONE_KEY, idempotent=True)
+HINCRBY = Command(_int, b"HINCRBY", keys=ONE_KEY, writes=True)
+SADD = Command(_int, b"SADD", b"SREM", keys=ONE_KEY, writes=True)
+SMEMBERS = Command(_members, b"SMEMBERS", keys=ONE_KEY, idempotent=True)
+SISMEMBER = Command(_bool, b"SISMEMBER", keys=ONE_KEY, idempotent=True)
+SCARD = Command(_int, b"SCARD", keys=ONE_KEY, idempotent=True)
+SPOP = Command(_bulk, b"SPOP", keys=ONE_KEY, writes=True)
+SPOP_COUNT = Command(_members, b"SPOP", keys=ONE_KEY, writes=True)
+SINTER = Command(_members, b"SINTER", b"SUNION", b"SDIFF", keys=EVERY_ARG, idempotent=True)
+
+# Pub/sub: PUBLISH is a command like any; subscribing is TinyCache.pubsub()'s (_pubsub).
+PUBLISH = Command(_int, b"PUBLISH")
 
 # Sorted sets.
 ZADD = Command(_int, b"ZADD", keys=ONE_KEY, writes=True)
@@ -568,6 +665,13 @@ ZRANGE = Command(_bulks, b"ZRANGE", b"ZRANGEBYSCORE", keys=ONE_KEY, idempotent=T
 ZRANGE_WITHSCORES = Command(_scored, b"ZRANGE", b"ZRANGEBYSCORE", keys=ONE_KEY, idempotent=True)
 ZPOP = Command(_scored, b"ZPOPMIN", b"ZPOPMAX", keys=ONE_KEY, writes=True)
 BZPOP = Command(_zpopped, b"BZPOPMIN", b"BZPOPMAX", keys=BEFORE_LAST, writes=True, blocking=True)
+
+# Scripting. A script may write any key (keys=None, writes=True: the near
+# cache drops everything it holds), and is never resent: it may have run.
+EVAL = Command(_raw, b"EVAL", b"EVALSHA", writes=True)
+EVAL_RO = Command(_raw, b"EVAL_RO", b"EVALSHA_RO", idempotent=True)  # reads only: safe twice
+SCRIPT = Command(_raw, b"SCRIPT", request="all_shards", idempotent=True)  # LOAD, EXISTS, FLUSH: each safe twice
+SCRIPT_LOAD, SCRIPT_EXISTS, SCRIPT_FLUSH = SCRIPT.parsing(_sha), SCRIPT.parsing(_exists), SCRIPT.parsing(_ok)
 
 # More strings, keys and lists.
 TWO_KEYS = (1, 2, 1)  # RENAME src dst, COPY src dst [...], RPOPLPUSH src dst
@@ -1072,6 +1176,184 @@ class Commands:
             raise ValueError(f"{command.decode().lower()}() needs at least one key")
         return self._execute(BZPOP, [command, *names, wait_arg(timeout)])
 
+    # --- pub/sub ---
+
+    def publish(self, channel: str | BytesLike, message: str | BytesLike | int | float) -> Any:
+        """Send message to every subscriber of channel (and of the patterns it matches); return how many got it.
+
+        message is sent as it is (str as UTF-8, numbers as their digits),
+        not through the serializer. Subscribe with pubsub().
+        """
+        return self._execute(PUBLISH, [b"PUBLISH", _channel_arg(channel), _message_arg(message)])
+
+    # --- hashes ---
+    # Field names are str or bytes and come back as bytes (hkeys, hgetall's
+    # keys); values are bytes-like, or with a serializer whatever it takes,
+    # and come back through it (hget, hmget, hgetall's values, hvals).
+
+    def _loading(self, command: Command[Any], each: bool = False, mapping: bool = False) -> Command[Any]:
+        """command, its values loaded by the serializer if the client has one: one value, each of a list, or a dict's."""
+        load = self._values.load
+        if load is None:
+            return command
+        if mapping:
+            return command.then(lambda d: {k: load(v) for k, v in d.items()})
+        return command.then(lambda vs: [load(v) for v in vs]) if each else command.then(load)
+
+    def hset(self, name: str, key: Any = None, value: Any = None, mapping: Mapping[Any, Any] | None = None) -> Any:
+        """Set field key of the hash under name to value, and/or every field of mapping; return how many fields are new (HSET)."""
+        args: list[Arg] = [b"HSET", key_arg(name)]
+        encode = self._values.encode
+        if key is not None:
+            args += [name_arg(key), encode(value)]
+        if mapping is not None:
+            if not isinstance(mapping, Mapping):
+                raise TypeError(f"mapping must be a Mapping, not {type(mapping).__name__}")
+            for k, v in mapping.items():
+                args += [name_arg(k), encode(v)]
+        if len(args) == 2:
+            raise ValueError("hset() needs a key and value, or a non-empty mapping")
+        return self._execute(HSET, args)
+
+    def hget(self, name: str, key: Any) -> Any:
+        """Return the value of field key in the hash under name, or None."""
+        return self._execute(self._loading(HGET), [b"HGET", key_arg(name), name_arg(key)])
+
+    def hmget(self, name: str, keys: Any, *args: Any) -> Any:
+        """Return the values of the fields keys (a list, or several arguments), in order: None where missing."""
+        single = isinstance(keys, (str, bytes, bytearray, memoryview))
+        fields = ([name_arg(keys)] if single else names_arg(keys)) + [name_arg(a) for a in args]
+        if not fields:
+            raise ValueError("hmget() needs at least one field")
+        return self._execute(self._loading(HMGET, each=True), [b"HMGET", key_arg(name), *fields])
+
+    def hgetall(self, name: str) -> Any:
+        """Return the hash under name as a dict of field (bytes) to value; {} when there is none."""
+        return self._execute(self._loading(HGETALL, mapping=True), [b"HGETALL", key_arg(name)])
+
+    def hdel(self, name: str, *keys: Any) -> Any:
+        """Delete fields keys from the hash under name; return how many were there. An emptied hash is deleted."""
+        if not keys:
+            raise TypeError("hdel() needs at least one field")
+        return self._execute(HDEL, [b"HDEL", key_arg(name), *(name_arg(k) for k in keys)])
+
+    def hexists(self, name: str, key: Any) -> Any:
+        """Whether the hash under name has field key."""
+        return self._execute(HEXISTS, [b"HEXISTS", key_arg(name), name_arg(key)])
+
+    def hlen(self, name: str) -> Any:
+        """Return the number of fields of the hash under name (0 when there is none)."""
+        return self._execute(HLEN, [b"HLEN", key_arg(name)])
+
+    def hkeys(self, name: str) -> Any:
+        """Return the field names (bytes) of the hash under name, in no particular order."""
+        return self._execute(HKEYS, [b"HKEYS", key_arg(name)])
+
+    def hvals(self, name: str) -> Any:
+        """Return the values of the hash under name, in no particular order."""
+        return self._execute(self._loading(HKEYS, each=True), [b"HVALS", key_arg(name)])
+
+    def hincrby(self, name: str, key: Any, amount: int = 1) -> Any:
+        """Add amount to the integer in field key (0 when absent) and return the result (HINCRBY)."""
+        return self._execute(HINCRBY, [b"HINCRBY", key_arg(name), name_arg(key), int64_arg(amount, "amount")])
+
+    # --- sets ---
+    # Members are str or bytes, and come back as bytes: the serializer is for
+    # values, and a member is a name (as redis-py gives them without decode_responses).
+
+    def sadd(self, name: str, *values: Any) -> Any:
+        """Add members to the set under name, creating it; return how many were not there."""
+        if not values:
+            raise TypeError("sadd() needs at least one member")
+        return self._execute(SADD, [b"SADD", key_arg(name), *(name_arg(v, "member") for v in values)])
+
+    def srem(self, name: str, *values: Any) -> Any:
+        """Remove members from the set under name; return how many were there. An emptied set is deleted."""
+        if not values:
+            raise TypeError("srem() needs at least one member")
+        return self._execute(SADD, [b"SREM", key_arg(name), *(name_arg(v, "member") for v in values)])
+
+    def smembers(self, name: str) -> Any:
+        """Return the members of the set under name, a set of bytes (empty when there is none)."""
+        return self._execute(SMEMBERS, [b"SMEMBERS", key_arg(name)])
+
+    def sismember(self, name: str, value: Any) -> Any:
+        """Whether the set under name holds value."""
+        return self._execute(SISMEMBER, [b"SISMEMBER", key_arg(name), name_arg(value, "member")])
+
+    def scard(self, name: str) -> Any:
+        """Return the number of members of the set under name (0 when there is none)."""
+        return self._execute(SCARD, [b"SCARD", key_arg(name)])
+
+    def spop(self, name: str, count: int | None = None) -> Any:
+        """Remove and return a random member (bytes, or None), or with count a set of up to count of them."""
+        if count is None:
+            return self._execute(SPOP, [b"SPOP", key_arg(name)])
+        if isinstance(count, int) and not isinstance(count, bool) and count < 0:
+            raise ValueError(f"count must be >= 0, got {count}")
+        return self._execute(SPOP_COUNT, [b"SPOP", key_arg(name), int64_arg(count, "count")])
+
+    def _combine(self, op: bytes, keys: Any, args: tuple[Any, ...]) -> Any:
+        names = [key_arg(keys)] if isinstance(keys, str) else keys_arg(keys)
+        names += [key_arg(a) for a in args]
+        if not names:
+            raise ValueError(f"{op.decode().lower()}() needs at least one key")
+        return self._execute(SINTER, [op, *names])
+
+    def sinter(self, keys: str | Iterable[str], *args: str) -> Any:
+        """Return the members every one of the sets under keys has, a set of bytes (a missing key is an empty set)."""
+        return self._combine(b"SINTER", keys, args)
+
+    def sunion(self, keys: str | Iterable[str], *args: str) -> Any:
+        """Return the members any of the sets under keys has, a set of bytes."""
+        return self._combine(b"SUNION", keys, args)
+
+    def sdiff(self, keys: str | Iterable[str], *args: str) -> Any:
+        """Return the members of the first set that none of the others has, a set of bytes."""
+        return self._combine(b"SDIFF", keys, args)
+
+    # --- scripting ---
+
+    def eval(self, script: str, numkeys: int, *keys_and_args: Any) -> Any:
+        """Run a Lua script on the server, atomically, and return its reply (EVAL), as redis-py's eval.
+
+        The first numkeys of keys_and_args are the keys (KEYS in the
+        script), the rest its arguments (ARGV); each is str, bytes or a
+        number. The reply is the script's value as Redis converts it: int,
+        bytes, a list, None, or a status str; an error the script raises
+        is raised as ServerError.
+        """
+        return self._execute(EVAL, [b"EVAL", command_arg(script), *_keys_and_args(numkeys, keys_and_args)])
+
+    def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> Any:
+        """Run the script the server holds under sha (SCRIPT LOAD or an earlier eval): EVALSHA.
+
+        Raises ServerError NOSCRIPT when the server does not hold it.
+        """
+        return self._execute(EVAL, [b"EVALSHA", command_arg(sha), *_keys_and_args(numkeys, keys_and_args)])
+
+    def eval_ro(self, script: str, numkeys: int, *keys_and_args: Any) -> Any:
+        """Run a script that only reads (EVAL_RO): one that calls a write command gets an error."""
+        return self._execute(EVAL_RO, [b"EVAL_RO", command_arg(script), *_keys_and_args(numkeys, keys_and_args)])
+
+    def evalsha_ro(self, sha: str, numkeys: int, *keys_and_args: Any) -> Any:
+        """Run a held script that only reads (EVALSHA_RO)."""
+        return self._execute(EVAL_RO, [b"EVALSHA_RO", command_arg(sha), *_keys_and_args(numkeys, keys_and_args)])
+
+    def script_load(self, script: str) -> Any:
+        """Have the server hold a script and return its SHA1 (hex str) for evalsha (SCRIPT LOAD)."""
+        return self._execute(SCRIPT_LOAD, [b"SCRIPT", b"LOAD", command_arg(script)])
+
+    def script_exists(self, *shas: str) -> Any:
+        """Whether the server holds each script: a list of bool (SCRIPT EXISTS)."""
+        if not shas:
+            raise TypeError("script_exists() needs at least one sha")
+        return self._execute(SCRIPT_EXISTS, [b"SCRIPT", b"EXISTS", *(command_arg(h) for h in shas)])
+
+    def script_flush(self) -> Any:
+        """Drop every script the server holds (SCRIPT FLUSH). Returns None."""
+        return self._execute(SCRIPT_FLUSH, [b"SCRIPT", b"FLUSH"])
+
     # --- more strings, keys and lists ---
 
     def append(self, key: str, value: Any) -> Any:
@@ -1165,11 +1447,6 @@ class Commands:
     def rpoplpush(self, src: str, dst: str) -> Any:
         """Move the last value of the list under src to the head of dst's, and return it; None if src is empty (RPOPLPUSH)."""
         return self._execute(self._loading(RPOPLPUSH), [b"RPOPLPUSH", key_arg(src, "src"), key_arg(dst, "dst")])
-
-    def _loading(self, command: Command[Any]) -> Command[Any]:
-        """command, whose result is one value, loaded by the client's serializer if it has one."""
-        load = self._values.load
-        return command if load is None else command.then(load)
 
     # --- the server ---
 

@@ -23,3 +23,6 @@ func AppendFloatText(b []byte, f float64) []byte {
 	}
 	return strconv.AppendFloat(b, f, 'g', 17, 64)
 }
+
+// AppendSet appends the header of a RESP3 set of n elements.
+func AppendSet(b []byte, n int) []byte { return appendHeader(b, '~', n) }

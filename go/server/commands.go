@@ -56,6 +56,8 @@ var (
 	connFlags   = []string{"noscript", "loading", "stale", "fast", "no_auth", "allow_busy"} // AUTH, HELLO, QUIT, RESET
 	anyTime     = []string{"loading", "stale"}                                              // runs while Redis is loading its data
 	anyTimeFast = []string{"fast", "loading", "stale"}
+	subFlags    = []string{"pubsub", "noscript", "loading", "stale"}
+	evalFlags   = []string{"noscript", "stale", "skip_monitor", "no_mandatory_keys", "movablekeys"}
 
 	oneKey   = keySpec{1, 1, 1}
 	allKeys  = keySpec{1, -1, 1}
@@ -175,6 +177,60 @@ func init() {
 		"zrandmember":      {arity: -2, flags: roSlow, keys: oneKey, run: cmdZRandMember},
 		"zscan":            {arity: -3, flags: roSlow, keys: oneKey, run: cmdZScan},
 
+		// Pub/sub (pubsub.go).
+		"subscribe":    {arity: -2, flags: subFlags, run: cmdSubscribe},
+		"psubscribe":   {arity: -2, flags: subFlags, run: cmdSubscribe},
+		"unsubscribe":  {arity: -1, flags: subFlags, run: cmdUnsubscribe},
+		"punsubscribe": {arity: -1, flags: subFlags, run: cmdUnsubscribe},
+		"publish":      {arity: 3, flags: []string{"pubsub", "loading", "stale", "fast"}, run: cmdPublish},
+		"pubsub":       {arity: -2, run: cmdPubsub},
+
+		// Hashes (hashes.go). Flags and keys as Redis 7.0's COMMAND INFO.
+		"hset":         {arity: -4, flags: rwGrowFast, keys: oneKey, run: cmdHSet},
+		"hmset":        {arity: -4, flags: rwGrowFast, keys: oneKey, run: cmdHSet},
+		"hsetnx":       {arity: 4, flags: rwGrowFast, keys: oneKey, run: cmdHSetNX},
+		"hget":         {arity: 3, flags: ro, keys: oneKey, run: cmdHGet},
+		"hmget":        {arity: -3, flags: ro, keys: oneKey, run: cmdHMGet},
+		"hgetall":      {arity: 2, flags: roSlow, keys: oneKey, run: cmdHGetAll},
+		"hkeys":        {arity: 2, flags: roSlow, keys: oneKey, run: cmdHGetAll},
+		"hvals":        {arity: 2, flags: roSlow, keys: oneKey, run: cmdHGetAll},
+		"hdel":         {arity: -3, flags: rwFast, keys: oneKey, run: cmdHDel},
+		"hexists":      {arity: 3, flags: ro, keys: oneKey, run: cmdHExists},
+		"hstrlen":      {arity: 3, flags: ro, keys: oneKey, run: cmdHExists},
+		"hlen":         {arity: 2, flags: ro, keys: oneKey, run: cmdHLen},
+		"hincrby":      {arity: 4, flags: rwGrowFast, keys: oneKey, run: cmdHIncrBy},
+		"hincrbyfloat": {arity: 4, flags: rwGrowFast, keys: oneKey, run: cmdHIncrByFloat},
+		"hrandfield":   {arity: -2, flags: roSlow, keys: oneKey, run: cmdHRandField},
+		"hscan":        {arity: -3, flags: roSlow, keys: oneKey, run: cmdHScan},
+
+		// Sets (sets.go).
+		"sadd":        {arity: -3, flags: rwGrowFast, keys: oneKey, run: cmdSAdd},
+		"srem":        {arity: -3, flags: rwFast, keys: oneKey, run: cmdSAdd},
+		"smembers":    {arity: 2, flags: roSlow, keys: oneKey, run: cmdSMembers},
+		"sismember":   {arity: 3, flags: ro, keys: oneKey, run: cmdSIsMember},
+		"smismember":  {arity: -3, flags: ro, keys: oneKey, run: cmdSIsMember},
+		"scard":       {arity: 2, flags: ro, keys: oneKey, run: cmdSCard},
+		"spop":        {arity: -2, flags: rwFast, keys: oneKey, run: cmdSPop},
+		"srandmember": {arity: -2, flags: roSlow, keys: oneKey, run: cmdSRandMember},
+		"smove":       {arity: 4, flags: rwFast, keys: twoKeys, run: cmdSMove},
+		"sinter":      {arity: -2, flags: roSlow, keys: allKeys, run: cmdSCombine},
+		"sunion":      {arity: -2, flags: roSlow, keys: allKeys, run: cmdSCombine},
+		"sdiff":       {arity: -2, flags: roSlow, keys: allKeys, run: cmdSCombine},
+		"sinterstore": {arity: -3, flags: rwGrow, keys: allKeys, run: cmdSCombineStore},
+		"sunionstore": {arity: -3, flags: rwGrow, keys: allKeys, run: cmdSCombineStore},
+		"sdiffstore":  {arity: -3, flags: rwGrow, keys: allKeys, run: cmdSCombineStore},
+		// SINTERCARD numkeys key ...: keys found by the command, so none
+		// in the spec (tracking does not remember them).
+		"sintercard": {arity: -3, flags: []string{"readonly", "movablekeys"}, run: cmdSInterCard},
+		"sscan":      {arity: -3, flags: roSlow, keys: oneKey, run: cmdSScan},
+
+		// Scripting: see scripting.go. Keys are given by numkeys.
+		"eval":       {arity: -3, flags: evalFlags, run: cmdEval},
+		"evalsha":    {arity: -3, flags: evalFlags, run: cmdEvalSHA},
+		"eval_ro":    {arity: -3, flags: append([]string{"readonly"}, evalFlags...), run: cmdEval},
+		"evalsha_ro": {arity: -3, flags: append([]string{"readonly"}, evalFlags...), run: cmdEvalSHA},
+		"script":     {arity: -2, run: cmdScript},
+
 		// More strings, keys and lists (morecmds.go).
 		"append":     {arity: 3, flags: rwGrowFast, keys: oneKey, run: cmdAppend},
 		"getrange":   {arity: 4, flags: roSlow, keys: oneKey, run: cmdGetRange},
@@ -216,6 +272,9 @@ const maxNameLen = 32
 // connection. Refused commands and error replies are counted for INFO
 // commandstats and errorstats.
 func (s *Server) exec(c *conn, args [][]byte, out []byte) ([]byte, bool) {
+	if out, busy := s.whileBusy(c, args, out); busy { // the lock was lent: see scripting.go
+		return out, false
+	}
 	start := len(out)
 	name := args[0]
 	var lower [maxNameLen]byte
@@ -241,6 +300,8 @@ func (s *Server) exec(c *conn, args [][]byte, out []byte) ([]byte, bool) {
 		out = c.refused(resp.AppendError(out, "NOAUTH Authentication required."))
 	case cmd.arity > 0 && len(args) != cmd.arity, cmd.arity < 0 && len(args) < -cmd.arity:
 		out = c.refused(appendArityError(out, lower[:len(name)]))
+	case c.refusedInSubscriberMode(lower[:len(name)]):
+		out = c.refused(resp.AppendError(out, errSubscriberMode(fullName(lower[:len(name)], args))))
 	case c.tx != nil && !cmd.unqueued:
 		out = c.enqueue(cmd, args, out)
 		if out[start] == '-' {

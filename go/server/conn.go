@@ -39,8 +39,9 @@ type conn struct {
 	lastSub string // the last CLIENT subcommand, if lastCmd is CLIENT
 	killed  bool   // CLIENT KILL: run no more commands
 
-	tracking bool // CLIENT TRACKING ON: told of changes to keys it read (only where the loop canPush)
-	passNear bool // the next write carries the near cache's table (CLIENT NEARCACHE, only where the loop canPassFD)
+	tracking bool           // CLIENT TRACKING ON: told of changes to keys it read (only where the loop canPush)
+	sub      *subscriptions // its channels and patterns, once it subscribed
+	passNear bool           // the next write carries the near cache's table (CLIENT NEARCACHE, only where the loop canPassFD)
 
 	// While the server stops (cutStalled, on the loop goroutine): the reply
 	// bytes written when last seen, and since when that has stayed so.
@@ -69,19 +70,22 @@ func (c *conn) runNext() bool {
 		c.protocolError(err.(*resp.ProtocolError))
 		return false
 	}
-	var quit bool
-	c.s.running.Lock()
-	if c.killed { // by CLIENT KILL, from another connection
+	var quit, busy bool
+	if c.out, busy = c.s.whileBusy(c, args, c.out); !busy { // a script runs: -BUSY without waiting for it
+		c.s.running.Lock()
+		if c.killed { // by CLIENT KILL, from another connection
+			c.s.running.Unlock()
+			c.quit = true
+			return false
+		}
+		c.out, quit = c.s.exec(c, args, c.out)
+		c.ordered()
 		c.s.running.Unlock()
-		c.quit = true
-		return false
 	}
-	c.out, quit = c.s.exec(c, args, c.out)
-	c.s.running.Unlock()
 	c.quit = c.quit || quit
 	if c.overflowing(c.out) {
 		c.s.log.Warn("closing a client whose replies passed max_output",
-			"remote", c.remote, "unsent", c.unsent(), "max_output", c.s.cfg.MaxOutput)
+			"remote", c.remote, "unsent", c.unsent(), "max_output", c.maxOutput())
 		c.s.dropped(cap(c.out))
 		c.dropReplies()
 		c.quit = true

@@ -32,11 +32,20 @@ func cmdReset(c *conn, args [][]byte, out []byte) []byte {
 	c.resp3 = false
 	c.name = ""
 	c.s.stopTracking(c)
+	c.s.unsubscribeAll(c)
 	c.setAuthed(c.s.cfg.Password == "")
 	return resp.AppendSimple(out, "RESET")
 }
 
 func cmdPing(c *conn, args [][]byte, out []byte) []byte {
+	if c.subscribed() && !c.resp3 && len(args) <= 2 { // subscriber mode: ["pong", message]
+		out = resp.AppendArray(out, 2)
+		out = resp.AppendBulkString(out, "pong")
+		if len(args) == 1 {
+			return resp.AppendBulkString(out, "")
+		}
+		return resp.AppendBulk(out, args[1])
+	}
 	switch len(args) {
 	case 1:
 		return resp.AppendSimple(out, "PONG")

@@ -322,13 +322,14 @@ func (l *loop) poll(c *conn, want uint32) {
 
 // close hangs up on c.
 func (l *loop) close(c *conn) {
-	l.s.running.Lock()
+	l.s.lockData()
 	if c.block != nil {
 		l.unblock(c, false)
 	}
 	c.discard()
 	l.s.stopTracking(c)
 	l.s.unlistClient(c)
+	l.s.unsubscribeAll(c)
 	l.s.running.Unlock()
 	if c.soft != nil {
 		c.soft.Stop()
@@ -349,27 +350,59 @@ func (l *loop) canPush() bool { return true }
 // NEARCACHE): on this loop, yes (see write).
 func (l *loop) canPassFD() bool { return true }
 
-// pushed writes what another client's command has just appended to c.out
-// (invalidations), at once, so that c can read them before the writer has
-// its reply. What the socket does not take waits for room, as replies do;
-// a client that lets pushes pile up past max_output is closed.
-func (l *loop) pushed(c *conn) {
-	if c.fd < 0 {
+// push sends to the pushes p of a command that runs on l (see pushBatch):
+// at once if to is on l too, else through to's loop.
+func (l *loop) push(to *conn, p []byte) {
+	if to.loop == l {
+		to.out = append(to.out, p...)
+		l.pushed(to)
 		return
 	}
+	to.loop.post(func() {
+		to.out = append(to.out, p...)
+		to.loop.pushed(to)
+	})
+}
+
+// startPushing readies c for pushes from other clients' commands (pub/sub
+// messages): on these loops, any client can take them.
+func (l *loop) startPushing(c *conn) {}
+
+// pushed writes what another client's command has just appended to c.out
+// (invalidations, messages), at once, so that c can read them before the
+// writer has its reply. What the socket does not take waits for room, as
+// replies do; a client that lets pushes pile up past its class's output
+// limit (max_output, or max_output_pubsub for a subscriber) is closed.
+func (l *loop) pushed(c *conn) {
+	if c.fd < 0 || c.quit && c.out == nil {
+		return // closed, or to be closed
+	}
 	if c.overflowing(c.out) {
-		l.s.log.Warn("closing a tracking client whose unread invalidations passed max_output",
-			"remote", c.remote, "unsent", c.unsent(), "max_output", l.s.cfg.MaxOutput)
-		l.close(c)
+		l.s.log.Warn("closing a client whose unread pushes passed its output limit",
+			"remote", c.remote, "unsent", c.unsent(), "limit", c.maxOutput())
+		l.s.dropped(cap(c.out))
+		c.out, c.sent, c.spliced, c.extra, c.quit = nil, 0, nil, 0, true
+		l.closeLater(c)
 		return
 	}
 	if !c.write() {
-		l.close(c)
+		c.out, c.sent, c.spliced, c.extra, c.quit = nil, 0, nil, 0, true
+		l.closeLater(c)
 		return
 	}
 	if c.unsent() > 0 {
 		l.poll(c, c.interest())
 	}
+}
+
+// closeLater closes c once the work at hand is done: pushed may run while
+// the publisher's command holds the running lock, which close takes.
+func (l *loop) closeLater(c *conn) {
+	l.post(func() {
+		if c.fd >= 0 {
+			l.close(c)
+		}
+	})
 }
 
 // startWait arms the timeout of c's blocked pop. The store wakes the loop
@@ -405,7 +438,7 @@ func (c *conn) wake() {
 // received goes back to its list.
 func (l *loop) endWait(c *conn, hungUp bool) {
 	b := c.block
-	l.s.running.Lock()
+	l.s.lockData()
 	p := l.unblock(c, !hungUp)
 	l.s.running.Unlock()
 	if hungUp {
@@ -554,6 +587,10 @@ func (c *conn) unsent() int { return len(c.out) + c.extra - c.sent }
 // dropReplies drops c's unsent replies.
 func (c *conn) dropReplies() { c.out, c.sent, c.spliced, c.extra = nil, 0, nil, 0 }
 
+// ordered is the portable loop's hook for subscribers' replies: here a
+// reply and a message both go to c.out, under the running lock, in order.
+func (c *conn) ordered() {}
+
 // writtenBytes is how many reply bytes c has written in all.
 func (c *conn) writtenBytes() int64 { return c.written }
 
@@ -561,7 +598,7 @@ func (c *conn) writtenBytes() int64 { return c.written }
 // max_output bytes waiting to be written. The loop then closes c, after
 // the command, and drops its replies unsent, as Redis closes a client past
 // its hard limit: a reply being built may stop growing at once.
-func (c *conn) overflowing(out []byte) bool { return len(out)+c.extra-c.sent > c.s.cfg.MaxOutput }
+func (c *conn) overflowing(out []byte) bool { return len(out)+c.extra-c.sent > c.maxOutput() }
 
 // drop takes back the replies appended to out since it was at bytes long.
 func (c *conn) drop(out []byte, at int) []byte {
@@ -654,7 +691,7 @@ func (c *conn) write() bool {
 // once they no longer do. A client past it for max_output_soft_seconds on
 // end is closed, as Redis closes one past its soft limit.
 func (c *conn) softLimit() {
-	after, bound := c.s.cfg.softOutput()
+	after, bound := c.softOutput()
 	switch over := bound > 0 && c.unsent() > bound; {
 	case over && c.soft == nil:
 		l := c.loop

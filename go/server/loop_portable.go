@@ -259,7 +259,7 @@ func (l *loop) wait(c *conn) bool {
 // server's running lock, as commands do: a value put back must not land in
 // the middle of a command, and it is then served to the next waiter.
 func (l *loop) unblock(c *conn, take bool) *store.Popped {
-	l.s.running.Lock()
+	l.s.lockData()
 	defer l.s.running.Unlock()
 	b := c.block
 	c.block = nil // under the lock: CLIENT LIST on another connection reads it
@@ -292,6 +292,12 @@ func (l *loop) close(c *conn) {
 		l.unblock(c, false)
 	}
 	c.discard()
+	l.s.running.Lock()
+	l.s.unsubscribeAll(c)
+	l.s.running.Unlock()
+	if c.pusher != nil {
+		c.pusher.finish() // the replies it queued, as QUIT's, go out first
+	}
 	c.nc.Close()
 	l.s.running.Lock()
 	l.s.unlistClient(c)
@@ -312,8 +318,22 @@ func (l *loop) canPush() bool { return false }
 // NEARCACHE): not on this loop, whose sockets belong to Go's net package.
 func (l *loop) canPassFD() bool { return false }
 
-// pushed is never called on this loop: no client tracks (canPush).
-func (l *loop) pushed(c *conn) {}
+// push sends to the pushes p of a command that runs on another client's
+// goroutine (pub/sub messages): they join to's pusher's queue.
+func (l *loop) push(to *conn, p []byte) {
+	if to.pusher != nil {
+		to.pusher.add(p)
+	}
+}
+
+// startPushing readies c for pushes from other clients' commands: from
+// now on a pusher writes all that c is sent, replies and messages, in
+// the order the commands ran (see pusher).
+func (l *loop) startPushing(c *conn) {
+	if c.pusher == nil {
+		c.pusher = newPusher(c)
+	}
+}
 
 // wake is called by the store, with the store locked, once c's blocked pop
 // has received a value.
@@ -331,6 +351,7 @@ type connIO struct {
 	nc      net.Conn
 	woken   chan struct{} // the store has handed block a value
 	written atomic.Int64  // reply bytes written in all
+	pusher  *pusher       // writes its replies and messages, once it subscribed
 }
 
 // blocked is a pop waiting for a value.
@@ -377,7 +398,7 @@ func (c *conn) appendBulk(out, v []byte) []byte { return resp.AppendBulk(out, v)
 // pass max_output. The loop then closes c, after the command, and drops
 // its replies unsent, as Redis closes a client past its hard limit: a
 // reply being built may stop growing at once.
-func (c *conn) overflowing(out []byte) bool { return len(out) > c.s.cfg.MaxOutput }
+func (c *conn) overflowing(out []byte) bool { return len(out) > c.maxOutput() }
 
 // drop takes back the replies appended to out since it was at bytes long.
 func (c *conn) drop(out []byte, at int) []byte { return out[:at] }
@@ -387,6 +408,15 @@ func (c *conn) unsent() int { return len(c.out) }
 
 // dropReplies drops c's unsent replies.
 func (c *conn) dropReplies() { c.out = nil }
+
+// ordered, run with the running lock held after each command, hands a
+// subscriber's replies to its pusher, so that they reach the client in
+// order with the messages published after the command.
+func (c *conn) ordered() {
+	if c.pusher != nil {
+		c.out = c.pusher.take(c.out)
+	}
+}
 
 // writtenBytes is how many reply bytes c has written in all; its
 // goroutine counts them while the loop goroutine reads.
@@ -400,8 +430,12 @@ func (c *conn) writtenBytes() int64 { return c.written.Load() }
 // runs: a client past that soft limit for max_output_soft_seconds on end
 // is closed, as Redis closes one past its soft limit.
 func (c *conn) flush() bool {
+	if c.pusher != nil { // it writes c's replies now
+		c.out = c.pusher.take(c.out)
+		return c.pusher.alive()
+	}
 	var err error
-	after, bound := c.s.cfg.softOutput()
+	after, bound := c.softOutput()
 	var deadline time.Time // set while past the soft limit
 	for p := c.out; len(p) > 0 && err == nil; {
 		switch over := bound > 0 && len(p) > bound; {

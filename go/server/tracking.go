@@ -169,25 +169,11 @@ func (s *Server) deliver(l *loop, c *conn, out []byte) []byte {
 	if pending == nil {
 		return out
 	}
-	var others []*conn
-	var elsewhere map[*conn][]byte
+	b := pushBatch{from: l, self: c, out: out}
 	push := func(to *conn, inv invalidation) {
-		switch {
-		case !to.resp3: // it switched back to RESP2: nowhere to send pushes
-			return
-		case to == c:
-			out = appendInvalidation(out, inv)
-			return
-		case to.loop != l:
-			if elsewhere == nil {
-				elsewhere = make(map[*conn][]byte)
-			}
-			elsewhere[to] = appendInvalidation(elsewhere[to], inv)
-			return
-		}
-		to.out = appendInvalidation(to.out, inv)
-		if !slicesContainsConn(others, to) {
-			others = append(others, to)
+		if to.resp3 { // else it switched back to RESP2: nowhere to send pushes
+			p := b.bufFor(to)
+			*p = appendInvalidation(*p, inv)
 		}
 	}
 	for _, inv := range pending {
@@ -199,25 +185,8 @@ func (s *Server) deliver(l *loop, c *conn, out []byte) []byte {
 			push(to, inv)
 		}
 	}
-	for _, to := range others {
-		l.pushed(to)
-	}
-	for to, pushes := range elsewhere {
-		to.loop.post(func() {
-			to.out = append(to.out, pushes...)
-			to.loop.pushed(to)
-		})
-	}
-	return out
-}
-
-func slicesContainsConn(cs []*conn, c *conn) bool {
-	for _, x := range cs {
-		if x == c {
-			return true
-		}
-	}
-	return false
+	b.send()
+	return b.out
 }
 
 // appendInvalidation appends one RESP3 push: >2 invalidate [key], or

@@ -35,6 +35,18 @@ func TestChangedHearsEveryChange(t *testing.T) {
 		{"del missing", func() { s.Del(k) }, nil},
 		{"push", func() { s.Push([]byte("l"), [][]byte{[]byte("a")}, true) }, []string{"l"}},
 		{"pop", func() { s.Pop([]byte("l"), true, 1) }, []string{"l"}},
+		{"hset", func() { s.HSet([]byte("h"), [][]byte{[]byte("f"), []byte("v")}, false) }, []string{"h"}},
+		{"hget", func() { s.HGet([]byte("h"), []byte("f")) }, nil},
+		{"hincrby refused", func() { s.HIncrBy([]byte("h"), []byte("f"), 1) }, nil},
+		{"hincrby", func() { s.HIncrBy([]byte("h"), []byte("n"), 1) }, []string{"h"}},
+		{"hdel", func() { s.HDel([]byte("h"), [][]byte{[]byte("f"), []byte("n")}) }, []string{"h"}},
+		{"sadd", func() { s.SAdd([]byte("s"), [][]byte{[]byte("a"), []byte("b")}) }, []string{"s"}},
+		{"smembers", func() { s.SMembers([]byte("s")) }, nil},
+		{"srem", func() { s.SRem([]byte("s"), [][]byte{[]byte("a")}) }, []string{"s"}},
+		{"smove", func() { s.SMove([]byte("s"), []byte("t"), []byte("b")) }, []string{"s", "t"}},
+		{"sunionstore", func() { s.SCombineStore(Union, []byte("u"), [][]byte{[]byte("t")}) }, []string{"u"}},
+		{"spop", func() { s.SPop([]byte("t"), 1) }, []string{"t"}},
+		{"del u", func() { s.Del([]byte("u")) }, []string{"u"}},
 		{"set ex", func() { s.Set(k, []byte("v"), SetOptions{TTL: time.Second}) }, []string{"k"}},
 		{"expiry", func() {
 			now = now.Add(2 * time.Second)
@@ -49,5 +61,25 @@ func TestChangedHearsEveryChange(t *testing.T) {
 		if heard = slices.Compact(heard); !slices.Equal(heard, tc.want) {
 			t.Errorf("%s: heard %q, want %q", tc.name, heard, tc.want)
 		}
+	}
+}
+
+// TestNoChangeIsNoNotice: as in Redis, a hash or set command that changes
+// nothing (HSETNX of a field there, HDEL, SREM of absent ones, SADD of
+// members there, SPOP of 0) is not a write: no WATCH fails, no near-cache
+// copy is dropped.
+func TestNoChangeIsNoNotice(t *testing.T) {
+	var heard []string
+	s := New(Config{Changed: func(key string, flushed bool) { heard = append(heard, key) }})
+	s.HSet([]byte("h"), [][]byte{[]byte("f"), []byte("v")}, false)
+	s.SAdd([]byte("s"), [][]byte{[]byte("m")})
+	heard = nil
+	s.HSet([]byte("h"), [][]byte{[]byte("f"), []byte("w")}, true)
+	s.HDel([]byte("h"), [][]byte{[]byte("nope")})
+	s.SAdd([]byte("s"), [][]byte{[]byte("m")})
+	s.SRem([]byte("s"), [][]byte{[]byte("nope")})
+	s.SPop([]byte("s"), 0)
+	if heard != nil {
+		t.Fatalf("heard %q", heard)
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-func members(ms []ZMember) []string {
+func zmemberNames(ms []ZMember) []string {
 	var out []string
 	for _, m := range ms {
 		out = append(out, fmt.Sprintf("%s=%g", m.Member, m.Score))
@@ -52,8 +52,8 @@ func TestZsetOrderRanksAndRanges(t *testing.T) {
 		{ZRange{By: ByScore, Min: ScoreBound{Value: 1}, Max: ScoreBound{Value: 0}, Count: All}, nil},
 	} {
 		got, _ := s.ZRange(k, tc.r)
-		if !slices.Equal(members(got), tc.want) {
-			t.Errorf("ZRange %+v = %v; want %v", tc.r, members(got), tc.want)
+		if !slices.Equal(zmemberNames(got), tc.want) {
+			t.Errorf("ZRange %+v = %v; want %v", tc.r, zmemberNames(got), tc.want)
 		}
 	}
 	if n, _ := s.ZCount(k, ZRange{By: ByScore, Min: ScoreBound{Value: 10}, Max: ScoreBound{Value: 20, Excl: true}}); n != 100 {
@@ -81,8 +81,8 @@ func TestZsetByLex(t *testing.T) {
 		{LexBound{Inf: 1}, LexBound{Inf: -1}, nil},
 	} {
 		got, _ := s.ZRange(k, ZRange{By: ByLex, LexMin: tc.min, LexMax: tc.max, Count: All})
-		if !slices.Equal(members(got), tc.want) {
-			t.Errorf("ByLex %+v..%+v = %v; want %v", tc.min, tc.max, members(got), tc.want)
+		if !slices.Equal(zmemberNames(got), tc.want) {
+			t.Errorf("ByLex %+v..%+v = %v; want %v", tc.min, tc.max, zmemberNames(got), tc.want)
 		}
 	}
 }
@@ -201,8 +201,8 @@ func TestBZPopWaitersAndCancel(t *testing.T) {
 	}
 	s.Cancel(w) // given up after the member reached it
 	got, _ := s.ZRange([]byte("k"), ZRange{By: ByRank, Stop: -1, Count: All})
-	if !slices.Equal(members(got), []string{"low=1", "high=2"}) {
-		t.Errorf("after the cancelled wait the set is %v; want the member back", members(got))
+	if !slices.Equal(zmemberNames(got), []string{"low=1", "high=2"}) {
+		t.Errorf("after the cancelled wait the set is %v; want the member back", zmemberNames(got))
 	}
 }
 
