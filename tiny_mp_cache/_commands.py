@@ -338,6 +338,13 @@ def wait_arg(timeout: Any) -> bytes:
     return b"%d.%03d" % divmod(ms, 1000)
 
 
+def data_arg(value: Any, what: str = "value") -> Arg:
+    """Bytes for a string command (APPEND, SETRANGE): str (sent as UTF-8) or bytes-like."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape")
+    return value_arg(value, what)
+
+
 def member_arg(member: Any) -> Arg:
     """A sorted set's member: str (sent as UTF-8) or bytes-like."""
     if isinstance(member, str):
@@ -492,6 +499,13 @@ def _members(reply: Reply) -> set[bytes]:
     if not isinstance(reply, (list, set)) or not all(isinstance(m, bytes) for m in reply):
         raise Unexpected
     return set(reply)
+
+
+def _lpos(reply: Reply) -> int | list[int] | None:
+    """LPOS's index, None, or with COUNT a list of indexes."""
+    if isinstance(reply, list):
+        return [_int(i) for i in reply]
+    return _rank(reply)
 
 
 def _score(reply: Reply) -> float | None:
@@ -704,6 +718,20 @@ EVAL = Command(_raw, b"EVAL", b"EVALSHA", writes=True)
 EVAL_RO = Command(_raw, b"EVAL_RO", b"EVALSHA_RO", idempotent=True)  # reads only: safe twice
 SCRIPT = Command(_raw, b"SCRIPT", request="all_shards", idempotent=True)  # LOAD, EXISTS, FLUSH: each safe twice
 SCRIPT_LOAD, SCRIPT_EXISTS, SCRIPT_FLUSH = SCRIPT.parsing(_sha), SCRIPT.parsing(_exists), SCRIPT.parsing(_ok)
+
+# More strings, keys and lists.
+TWO_KEYS = (1, 2, 1)  # RENAME src dst, COPY src dst [...], RPOPLPUSH src dst
+APPEND = Command(_int, b"APPEND", b"SETRANGE", keys=ONE_KEY, writes=True)
+GETRANGE = Command(_bulk, b"GETRANGE", b"SUBSTR", b"LINDEX", keys=ONE_KEY, idempotent=True)
+STRLEN = Command(_int, b"STRLEN", keys=ONE_KEY, idempotent=True)
+MSETNX = Command(_bool, b"MSETNX", keys=PAIRS, writes=True)  # atomic: a cluster sends it whole to its keys' master
+RENAME = Command(_ok, b"RENAME", keys=TWO_KEYS, writes=True)
+RENAMENX = Command(_bool, b"RENAMENX", b"COPY", keys=TWO_KEYS, writes=True)
+RANDOMKEY = Command(_bulk, b"RANDOMKEY", idempotent=True)
+LEDIT = Command(_ok, b"LSET", b"LTRIM", keys=ONE_KEY, writes=True)
+LCOUNT = Command(_int, b"LINSERT", b"LREM", b"LPUSHX", b"RPUSHX", keys=ONE_KEY, writes=True)
+LPOS = Command(_lpos, b"LPOS", keys=ONE_KEY, idempotent=True)
+RPOPLPUSH = Command(_bulk, b"RPOPLPUSH", keys=TWO_KEYS, writes=True)
 # execute_command's: its reply as it is, and the facts of its name's command (facts_of), or
 # an unknown command's: its key, if any, is its first argument, as most commands'.
 RAW = Command(_raw, keys=ONE_KEY)
@@ -1488,6 +1516,100 @@ class Commands:
     def script_flush(self) -> Any:
         """Drop every script the server holds (SCRIPT FLUSH). Returns None."""
         return self._execute(SCRIPT_FLUSH, [b"SCRIPT", b"FLUSH"])
+
+    # --- more strings, keys and lists ---
+
+    def append(self, key: str, value: Any) -> Any:
+        """Append value (str, sent as UTF-8, or bytes-like) to the string under key, creating it; return its new length (APPEND)."""
+        return self._execute(APPEND, [b"APPEND", key_arg(key), data_arg(value)])
+
+    def getrange(self, key: str, start: int, end: int) -> Any:
+        """Return the bytes start..end (inclusive; negative counts from the end) of the string under key (GETRANGE)."""
+        return self._execute(GETRANGE, [b"GETRANGE", key_arg(key), int64_arg(start, "start"), int64_arg(end, "end")])
+
+    def setrange(self, name: str, offset: int, value: Any) -> Any:
+        """Overwrite the string under name from offset with value, zero-padding past its end; return its new length (SETRANGE)."""
+        return self._execute(APPEND, [b"SETRANGE", key_arg(name), int64_arg(offset, "offset"), data_arg(value)])
+
+    def strlen(self, name: str) -> Any:
+        """Return the length of the string under name (0 when there is none)."""
+        return self._execute(STRLEN, [b"STRLEN", key_arg(name)])
+
+    def msetnx(self, mapping: Mapping[str, Any]) -> Any:
+        """Store every key and value of mapping, only if none of the keys exists; return whether it did (MSETNX)."""
+        if not isinstance(mapping, Mapping) or not mapping:
+            raise ValueError("msetnx() needs a non-empty mapping of str to value")
+        args: list[Arg] = [b"MSETNX"]
+        for key, value in mapping.items():
+            args += [key_arg(key), self._values.encode(value)]
+        return self._execute(MSETNX, args)
+
+    def rename(self, src: str, dst: str) -> Any:
+        """Move src's value (any type) and TTL to dst, replacing dst; True (RENAME). A missing src raises ServerError."""
+        return self._execute(RENAME.then(lambda _: True), [b"RENAME", key_arg(src, "src"), key_arg(dst, "dst")])
+
+    def renamenx(self, src: str, dst: str) -> Any:
+        """rename() only if dst does not exist: whether it moved (RENAMENX)."""
+        return self._execute(RENAMENX, [b"RENAMENX", key_arg(src, "src"), key_arg(dst, "dst")])
+
+    def copy(self, source: str, destination: str, destination_db: int | None = None, replace: bool = False) -> Any:
+        """Copy source's value (any type) and TTL to destination, which must not exist unless replace; whether it copied (COPY).
+
+        The server has only database 0: another destination_db is an error.
+        """
+        args: list[Arg] = [b"COPY", key_arg(source, "source"), key_arg(destination, "destination")]
+        if destination_db is not None:
+            args += [b"DB", int64_arg(destination_db, "destination_db")]
+        if replace:
+            args.append(b"REPLACE")
+        return self._execute(RENAMENX, args)
+
+    def randomkey(self) -> Any:
+        """Return a key picked at random (str), or None when there is none."""
+        return self._execute(RANDOMKEY.then(lambda k: None if k is None else _decode_key(k)), [b"RANDOMKEY"])
+
+    def lindex(self, name: str, index: int) -> Any:
+        """Return the value at index (negative counts from the end) of the list under name, or None."""
+        return self._execute(self._loading(GETRANGE), [b"LINDEX", key_arg(name), int64_arg(index, "index")])
+
+    def linsert(self, name: str, where: str, refvalue: Any, value: Any) -> Any:
+        """Insert value "BEFORE" or "AFTER" the first refvalue in the list under name (LINSERT).
+
+        Returns the new length, -1 if refvalue is not there, 0 if there is no list.
+        """
+        if not isinstance(where, str) or where.upper() not in ("BEFORE", "AFTER"):
+            raise ValueError(f'where must be "BEFORE" or "AFTER", not {where!r}')
+        encode = self._values.encode
+        return self._execute(LCOUNT, [b"LINSERT", key_arg(name), where.upper().encode(), encode(refvalue), encode(value)])
+
+    def lset(self, name: str, index: int, value: Any) -> Any:
+        """Replace the value at index of the list under name; True (LSET). A missing list or index raises ServerError."""
+        return self._execute(LEDIT.then(lambda _: True), [b"LSET", key_arg(name), int64_arg(index, "index"), self._values.encode(value)])
+
+    def ltrim(self, name: str, start: int, end: int) -> Any:
+        """Keep only the values start..end (inclusive; negative counts from the end) of the list under name; True (LTRIM)."""
+        return self._execute(LEDIT.then(lambda _: True), [b"LTRIM", key_arg(name), int64_arg(start, "start"), int64_arg(end, "end")])
+
+    def lrem(self, name: str, count: int, value: Any) -> Any:
+        """Remove the first count values equal to value from the list under name (from the tail if count < 0, all if 0); return how many (LREM)."""
+        return self._execute(LCOUNT, [b"LREM", key_arg(name), int64_arg(count, "count"), self._values.encode(value)])
+
+    def lpos(self, name: str, value: Any, rank: int | None = None, count: int | None = None, maxlen: int | None = None) -> Any:
+        """Return the index of value in the list under name, or None (LPOS).
+
+        rank picks the rank-th match (negative: counting from the tail),
+        maxlen looks at that many values only; with count, a list of up to
+        count indexes (0: all) is returned instead.
+        """
+        args: list[Arg] = [b"LPOS", key_arg(name), self._values.encode(value)]
+        for option, n in ((b"RANK", rank), (b"COUNT", count), (b"MAXLEN", maxlen)):
+            if n is not None:
+                args += [option, int64_arg(n, option.decode().lower())]
+        return self._execute(LPOS, args)
+
+    def rpoplpush(self, src: str, dst: str) -> Any:
+        """Move the last value of the list under src to the head of dst's, and return it; None if src is empty (RPOPLPUSH)."""
+        return self._execute(self._loading(RPOPLPUSH), [b"RPOPLPUSH", key_arg(src, "src"), key_arg(dst, "dst")])
 
     # --- the server ---
 

@@ -251,6 +251,30 @@ func init() {
 		"eval_ro":    {arity: -3, flags: append([]string{"readonly"}, evalFlags...), run: cmdEval},
 		"evalsha_ro": {arity: -3, flags: append([]string{"readonly"}, evalFlags...), run: cmdEvalSHA},
 		"script":     {arity: -2, run: cmdScript},
+
+		// More strings, keys and lists (morecmds.go).
+		"append":     {arity: 3, flags: rwGrowFast, keys: oneKey, run: cmdAppend},
+		"getrange":   {arity: 4, flags: roSlow, keys: oneKey, run: cmdGetRange},
+		"substr":     {arity: 4, flags: roSlow, keys: oneKey, run: cmdGetRange},
+		"setrange":   {arity: 4, flags: rwGrow, keys: oneKey, run: cmdSetRange},
+		"strlen":     {arity: 2, flags: ro, keys: oneKey, run: cmdStrLen},
+		"msetnx":     {arity: -3, flags: rwGrow, keys: keyPairs, run: cmdMSetNX},
+		"rename":     {arity: 3, flags: rw, keys: twoKeys, run: rename(false)},
+		"renamenx":   {arity: 3, flags: rwFast, keys: twoKeys, run: rename(true)},
+		"copy":       {arity: -3, flags: rwGrow, keys: twoKeys, run: cmdCopy},
+		"randomkey":  {arity: 1, flags: roSlow, run: cmdRandomKey},
+		"lindex":     {arity: 3, flags: roSlow, keys: oneKey, run: cmdLIndex},
+		"linsert":    {arity: 5, flags: rwGrow, keys: oneKey, run: cmdLInsert},
+		"lset":       {arity: 4, flags: rwGrow, keys: oneKey, run: cmdLSet},
+		"ltrim":      {arity: 4, flags: rw, keys: oneKey, run: cmdLTrim},
+		"lrem":       {arity: 4, flags: rw, keys: oneKey, run: cmdLRem},
+		"lpos":       {arity: -3, flags: roSlow, keys: oneKey, run: cmdLPos},
+		"lpushx":     {arity: -3, flags: rwGrowFast, keys: oneKey, run: pushX(true)},
+		"rpushx":     {arity: -3, flags: rwGrowFast, keys: oneKey, run: pushX(false)},
+		"rpoplpush":  {arity: 3, flags: rwGrow, keys: twoKeys, run: cmdRPopLPush},
+		"brpoplpush": {arity: 4, flags: blocking, keys: twoKeys, run: cmdBRPopLPush},
+		"lmpop":      {arity: -4, flags: []string{"write", "movablekeys"}, run: cmdLMPop},
+		"blmpop":     {arity: -5, flags: []string{"write", "blocking", "movablekeys"}, run: cmdBLMPop},
 	}
 	for name := range commands {
 		commandNames = append(commandNames, name)
@@ -284,6 +308,9 @@ func (s *Server) exec(c *conn, args [][]byte, out []byte) ([]byte, bool) {
 			lower[i] = ch
 		}
 		cmd = commands[string(lower[:len(name)])]
+	}
+	if cmd != nil { // CLIENT LIST's cmd: EXEC for a transaction's commands, as in Redis
+		c.lastCmd, c.lastSub = cmd, ""
 	}
 	switch {
 	case cmd == nil:
@@ -322,6 +349,7 @@ func (s *Server) call(c *conn, cmd *command, args [][]byte, out []byte) []byte {
 	if c.tracking && cmd.tracks() {
 		s.tracking.remember(c.id, cmd.keysOf(args))
 	}
+	c.lastAt = began
 	out = cmd.run(c, args, out)
 	st := &s.stats.commands[cmd.id]
 	st.calls++

@@ -185,6 +185,7 @@ func (l *loop) runInbox() {
 // add starts serving a client whose socket fd the loop now owns.
 func (l *loop) add(c *conn) {
 	l.conns[c.fd] = c
+	l.s.listClient(c)
 	c.polled = pollIn
 	ev := syscall.EpollEvent{Events: c.polled, Fd: int32(c.fd)}
 	if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
@@ -327,6 +328,7 @@ func (l *loop) close(c *conn) {
 	}
 	c.discard()
 	l.s.stopTracking(c)
+	l.s.unlistClient(c)
 	l.s.unsubscribeAll(c)
 	l.s.running.Unlock()
 	if c.soft != nil {
@@ -529,6 +531,8 @@ type blocked struct {
 	timeout time.Duration // 0 means forever
 	timer   *time.Timer   // ends the wait after timeout
 	move    bool          // BLMOVE: the reply is the value alone
+	popPush bool          // BRPOPLPUSH: as BLMOVE, but a timeout replies with a null array
+	mpop    bool          // BLMPOP: the reply is the key and an array of values
 	zset    bool          // BZPOPMIN, BZPOPMAX: the reply is key, member and score
 	stream  bool          // XREAD: the reply is the stream's new entries
 	waiting bool          // startWait has counted it in Server.blocked
