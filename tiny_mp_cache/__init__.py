@@ -16,18 +16,21 @@ The server and client live in a Go library that is loaded on first use,
 never at import, so importing this package before fork() is safe.
 """
 
-from ._async import AsyncPipeline, AsyncTinyCache
+from ._async import AsyncPipeline, AsyncPubSub, AsyncTinyCache
 from ._client import Pipeline, TinyCache
 from ._errors import ConnectionError, ProtocolError, ServerError, TimeoutError, TinyCacheError
+from ._pubsub import PubSub
 from ._server import serve, serve_unix
 from ._start import ServerProcess, start_server
 
 __all__ = [
     "AsyncPipeline",
+    "AsyncPubSub",
     "AsyncTinyCache",
     "ConnectionError",
     "Pipeline",
     "ProtocolError",
+    "PubSub",
     "ServerError",
     "ServerProcess",
     "TimeoutError",

@@ -29,7 +29,8 @@ from ._commands import Command, Commands
 from ._memoize import memoize
 from ._near import MISS, NearCache
 from ._platform import require_unix_sockets
-from ._errors import ProtocolError
+from ._errors import ConnectionError, ProtocolError, ServerError, TimeoutError
+from ._pubsub import LISTEN_SLICE, Message, Subscriptions, message_of, name_arg, names_arg
 from ._resp import (
     _MAX_LINE,
     DEFAULT_MAX_REPLY,
@@ -257,6 +258,12 @@ class AsyncTinyCache(Commands):
             if cursor == b"0":
                 return
 
+    def pubsub(self, ignore_subscribe_messages: bool = False) -> AsyncPubSub:
+        """An AsyncPubSub: TinyCache.pubsub() with awaits, and an async iterator of messages (listen())."""
+        if self._closed:
+            raise ValueError("operation on a closed AsyncTinyCache")
+        return AsyncPubSub(self, ignore_subscribe_messages)
+
     def pipeline(self) -> AsyncPipeline:
         """Return an AsyncPipeline: calls queued on it are sent in one round trip by `await p.execute()`."""
         return AsyncPipeline(self)  # type: ignore[arg-type]
@@ -425,3 +432,155 @@ class AsyncPipeline(Pipeline):
             await self.execute()
         else:
             self._queue = []
+
+
+class AsyncPubSub:
+    """TinyCache.pubsub()'s PubSub for asyncio (AsyncTinyCache.pubsub()), on a connection of its own.
+
+    The next message is read by one task that outlives a get_message()
+    whose timeout passed, so a message that was half received then is
+    neither lost nor torn; close() ends it. `async for message in
+    p.listen()` yields messages until close().
+    """
+
+    def __init__(self, cache: AsyncTinyCache, ignore_subscribe_messages: bool):
+        self._cache = cache
+        self._subs = Subscriptions(ignore_subscribe_messages)
+        self._conn: _Connection | None = None
+        self._next: asyncio.Future[Reply] | None = None
+        self._pid = os.getpid()
+        self._closed = False
+
+    @property
+    def channels(self) -> dict[bytes, None]:
+        return dict(self._subs.channels)
+
+    @property
+    def patterns(self) -> dict[bytes, None]:
+        return dict(self._subs.patterns)
+
+    @property
+    def subscribed(self) -> bool:
+        return self._subs.subscribed
+
+    async def subscribe(self, *channels: Any) -> None:
+        """Listen on channels; each confirmation comes as a message."""
+        await self._send(b"SUBSCRIBE", names_arg(channels, "channel"), need=True)
+
+    async def psubscribe(self, *patterns: Any) -> None:
+        """Listen on every channel matching patterns."""
+        await self._send(b"PSUBSCRIBE", names_arg(patterns, "pattern"), need=True)
+
+    async def unsubscribe(self, *channels: Any) -> None:
+        """Stop listening on channels; on all of them if none is given."""
+        await self._send(b"UNSUBSCRIBE", names_arg(channels, "channel"))
+
+    async def punsubscribe(self, *patterns: Any) -> None:
+        """Stop listening on patterns; on all of them if none is given."""
+        await self._send(b"PUNSUBSCRIBE", names_arg(patterns, "pattern"))
+
+    async def ping(self, message: Any = None) -> None:
+        """Ask for a "pong" message."""
+        await self._send(b"PING", [] if message is None else [name_arg(message, "message")])
+
+    async def get_message(self, ignore_subscribe_messages: bool = False, timeout: float | None = 0.0) -> Message | None:
+        """The next message, or None if none came within timeout seconds (None: no limit)."""
+        if timeout is not None and (not isinstance(timeout, (int, float)) or timeout < 0):
+            raise ValueError(f"timeout must be a number of seconds >= 0 or None, got {timeout!r}")
+        conn, _ = await self._connection(need=False)
+        if conn is None:
+            if timeout:
+                await asyncio.sleep(timeout)
+            return None
+        if self._next is None:
+            self._next = asyncio.ensure_future(_read_reply(conn.reader, ReplyLimit(self._cache._max_reply)))
+        await asyncio.sleep(0)  # a message already buffered is read now, even with timeout=0
+        done, _ = await asyncio.wait({self._next}, timeout=timeout)
+        if not done:
+            return None
+        task, self._next = self._next, None
+        try:
+            message = message_of(task.result())
+        except ServerError:  # an error reply, read whole
+            raise
+        except (OSError, EOFError) as e:  # asyncio's IncompleteReadError is an EOFError
+            self._drop()
+            raise ConnectionError(f"pub/sub connection to {self._cache._address.where()} lost: {e}") from None
+        except BaseException:  # a malformed reply: where the stream stands is unknown
+            self._drop()
+            raise
+        return None if self._subs.hidden(message, ignore_subscribe_messages) else message
+
+    async def listen(self) -> AsyncIterator[Message]:
+        """Yield each message as it comes, until close() (or while something is subscribed)."""
+        while not self._closed and self._subs.subscribed:
+            message = await self.get_message(timeout=LISTEN_SLICE)
+            if message is not None:
+                yield message
+
+    def __aiter__(self) -> AsyncIterator[Message]:
+        return self.listen()
+
+    async def close(self) -> None:
+        """Close the connection: the server drops every subscription of it."""
+        self._closed = True
+        self._drop()
+
+    aclose = reset = close
+
+    async def __aenter__(self) -> AsyncPubSub:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.close()
+
+    async def _send(self, verb: bytes, names: list[bytes], need: bool = False) -> None:
+        if need and not names:
+            raise ValueError(f"{verb.decode().lower()}() needs at least one name")
+        args = self._subs.change(verb, names)
+        conn, fresh = await self._connection(need=True)
+        if fresh and verb in (b"SUBSCRIBE", b"PSUBSCRIBE"):
+            return  # the new connection has subscribed to everything, this too
+        assert conn is not None
+        try:
+            await self._write(conn, [args])
+        except (OSError, EOFError, builtins.TimeoutError) as e:
+            self._drop()
+            raise ConnectionError(f"pub/sub connection to {self._cache._address.where()} lost: {e}") from None
+
+    async def _write(self, conn: _Connection, commands: list[list[bytes]]) -> None:
+        for args in commands:
+            for piece in encode_command(list(args)):
+                conn.writer.write(piece)
+        await _by(time.monotonic() + self._cache._timeout, conn.writer.drain())
+
+    async def _connection(self, need: bool) -> tuple[_Connection | None, bool]:
+        """The connection and whether it is new, as PubSub._connection."""
+        if self._closed:
+            raise ValueError("operation on a closed AsyncPubSub")
+        if self._pid != os.getpid():  # forked: the parent's streams are not ours
+            self._conn, self._next, self._pid = None, None, os.getpid()
+        if self._conn is not None and self._conn.loop is not asyncio.get_running_loop():
+            self._drop()
+        if self._conn is None and (need or self._subs.subscribed):
+            cache = self._cache
+            try:
+                conn = await cache._drive(connect(cache._address, cache._timeout, cache._max_reply))
+            except builtins.TimeoutError:
+                raise TimeoutError(f"cannot connect to {cache._address.where()}: timed out") from None
+            try:
+                await self._write(conn, self._subs.commands())
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+            return conn, True
+        return self._conn, False
+
+    def _drop(self) -> None:
+        task, self._next = self._next, None
+        if task is not None:
+            task.cancel()
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()

@@ -15,7 +15,6 @@ raised; if none does, the wait goes on within the call's deadline.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import threading
@@ -200,18 +199,7 @@ class _Scratch:
         self.deadline = ffi.new("int64_t *")
 
 
-_scratch = threading.local()
-
-
-def _take_scratch() -> _Scratch:
-    """This thread's scratch, taken out while a call uses it (the call puts it
-    back in _scratch.s when done): a call made meanwhile in the same thread,
-    from a signal handler say, gets its own."""
-    s: _Scratch | None = getattr(_scratch, "s", None)
-    if s is None:
-        return _Scratch()
-    _scratch.s = None
-    return s
+_spare: list[_Scratch] = []  # scratches no call is using; a call pops one (or makes one) and puts it back
 
 
 class GoClient:
@@ -248,7 +236,8 @@ class GoClient:
         """
         fast = command.fast
         if fast is not None:
-            return _FAST[fast](self, args)
+            adapter, op, deadlines = _FAST[fast]
+            return adapter(self, op, deadlines, args)
         return self._command(command, args)
 
     def _command(self, command: Any, args: list[Arg]) -> Reply:
@@ -270,67 +259,75 @@ class GoClient:
         return self._replies(len(commands), self._lib.tmc_pipeline, self._h(), retry, len(commands), argcs, argv, lens)
 
     # --- the fast paths, one per export (tmc_set, tmc_value, tmc_int, tmc_list): each takes
-    # a command's args and its operation, and returns its reply as RESP parsing would ---
+    # its operation, a command's args, and returns its reply as RESP parsing would.
+    # They are the costliest Python of a get or set, so each reads the handle
+    # itself and takes a spare scratch (list.pop and append: no Python frame) ---
 
-    def _set(self, args: list[Arg], op: int, deadlines: bool) -> Reply:  # SET key value
+    def _set(self, op: int, deadlines: bool, args: list[Arg]) -> Reply:  # SET key value
         key, value = args[1], args[2]
         # cffi passes bytes to a char * as a pointer to its contents; other
         # buffers need a cdata view, which costs as much again.
         data = value if value.__class__ is bytes else ffi.from_buffer(value)
-        s = _take_scratch()
+        h = self._handle
+        if h is None:
+            raise ValueError("operation on a closed TinyCache")
+        s = _spare.pop() if _spare else _Scratch()
         try:
-            status = self._lib.tmc_set(self._h(), key, len(key), data, len(value), s.err, ERR_CAP)
+            status = self._lib.tmc_set(h, key, len(key), data, len(value), s.err, ERR_CAP)
             if status != OK:
                 raise error(status, s.err)
             return "OK"
         finally:
-            _scratch.s = s
+            _spare.append(s)
 
-    def _value(self, args: list[Arg], op: int, deadlines: bool) -> Reply:  # GET key, GETDEL key; [value, deadline]
+    def _value(self, op: int, deadlines: bool, args: list[Arg]) -> Reply:  # GET key, GETDEL key; [value, deadline]
         key = args[1]
-        s = _take_scratch()
+        h = self._handle
+        if h is None:
+            raise ValueError("operation on a closed TinyCache")
+        s = _spare.pop() if _spare else _Scratch()
         try:
-            status = self._lib.tmc_value(
-                self._h(), op, key, len(key), s.buf, VALUE_BUF, s.out, s.out_len, s.deadline, s.err, ERR_CAP
-            )
+            status = self._lib.tmc_value(h, op, key, len(key), s.buf, VALUE_BUF, s.out, s.out_len, s.deadline, s.err, ERR_CAP)
             if status == NIL:
                 return [None, s.deadline[0]] if deadlines else None
             if status != OK:
                 raise error(status, s.err)
             p = s.out[0]
-            try:
+            if p == s.buf:
                 value = ffi.unpack(p, s.out_len[0])
-            finally:
-                if p != s.buf:
+            else:
+                try:
+                    value = ffi.unpack(p, s.out_len[0])
+                finally:
                     self._lib.tmc_free(p)
             return [value, s.deadline[0]] if deadlines else value
         finally:
-            _scratch.s = s
+            _spare.append(s)
 
-    def _int(self, args: list[Arg], op: int, deadlines: bool) -> Reply:  # DEL key, DBSIZE, RPUSH/LPUSH key value
+    def _int(self, op: int, deadlines: bool, args: list[Arg]) -> Reply:  # DEL key, DBSIZE, RPUSH/LPUSH key value
         if len(args) > 3:  # a push of several values: tmc_int takes one
             return self._command(commands.RAW, args)
         key = args[1] if len(args) > 1 else b""
         value = args[2] if len(args) > 2 else b""
         data = value if value.__class__ is bytes else ffi.from_buffer(value)
-        s = _take_scratch()
+        h = self._h()
+        s = _spare.pop() if _spare else _Scratch()
         try:
-            status = self._lib.tmc_int(self._h(), op, key, len(key), data, len(value), s.n, s.err, ERR_CAP)
+            status = self._lib.tmc_int(h, op, key, len(key), data, len(value), s.n, s.err, ERR_CAP)
             if status != OK:
                 raise error(status, s.err)
             return int(s.n[0])
         finally:
-            _scratch.s = s
+            _spare.append(s)
 
-    def _list(self, args: list[Arg], op: int, deadlines: bool) -> Reply:  # KEYS pattern, MGET key...; [values, deadline...]
+    def _list(self, op: int, deadlines: bool, args: list[Arg]) -> Reply:  # KEYS pattern, MGET key...; [values, deadline...]
         keys = args[1:]
         argv, lens, buffers = _argv(keys)  # buffers: alive until the call returns
         times = ffi.new("int64_t[]", len(keys)) if deadlines else ffi.NULL
-        s = _take_scratch()
+        h = self._h()
+        s = _spare.pop() if _spare else _Scratch()
         try:
-            status = self._lib.tmc_list(
-                self._h(), op, len(keys), argv, lens, s.out, s.out_len, s.n, times, s.err, ERR_CAP
-            )
+            status = self._lib.tmc_list(h, op, len(keys), argv, lens, s.out, s.out_len, s.n, times, s.err, ERR_CAP)
             if status != OK:
                 raise error(status, s.err)
             p = s.out[0]
@@ -340,12 +337,12 @@ class GoClient:
                 self._lib.tmc_free(p)
             values = unpack_values(packed, s.n[0])
         finally:
-            _scratch.s = s
+            _spare.append(s)
         return [values, *ffi.unpack(times, len(keys))] if deadlines else values
 
     def _replies(self, count: int, fn: Any, *args: Any) -> list[Reply]:
         """Call fn(*args, out, out_len, err, cap) and parse the count raw replies it returns."""
-        s = _take_scratch()
+        s = _spare.pop() if _spare else _Scratch()
         try:
             status = fn(*args, s.out, s.out_len, s.err, ERR_CAP)
             if status != OK:
@@ -356,7 +353,7 @@ class GoClient:
             finally:
                 self._lib.tmc_free(p)
         finally:
-            _scratch.s = s
+            _spare.append(s)
         return parse_replies(raw, count)
 
     def _h(self) -> int:
@@ -365,19 +362,20 @@ class GoClient:
         return self._handle
 
 
-def _fast_paths() -> dict[str, Any]:
+def _fast_paths() -> dict[str, tuple[Any, int, bool]]:
     """A Command's fast path, by the operation its `fast` names: derived from the cdef's enums
-    (enum tmc_X_op lists the operations of export tmc_X, which GoClient._X calls), not written again."""
+    (enum tmc_X_op lists the operations of export tmc_X, which GoClient._X calls), not written again.
+    Each is (GoClient._X, its operation, whether it also returns deadlines), which run() unpacks
+    and calls: no Python frame of its own, and no keywords to merge on every call."""
     paths = {}
     for export in ("set", "value", "int", "list"):
         adapter = getattr(GoClient, "_" + export)
         for name, op in ffi.typeof(f"enum tmc_{export}_op").relements.items():
-            # a partial: no Python frame of its own
-            paths[name] = functools.partial(adapter, op=op, deadlines=name.endswith("_DEADLINE"))
+            paths[name] = (adapter, op, name.endswith("_DEADLINE"))
     return paths
 
 
-_FAST: dict[str, Any] = _fast_paths()
+_FAST: dict[str, tuple[Any, int, bool]] = _fast_paths()
 
 
 def _argv(args: Sequence[Arg]) -> tuple[Any, Any, list[Any]]:

@@ -26,6 +26,7 @@ from ._errors import ConnectionError, ServerError
 from ._memoize import memoize
 from ._near import NearCache
 from ._platform import at_fork, require_unix_sockets
+from ._pubsub import PubSub
 from ._resp import DEFAULT_MAX_REPLY, Arg, PureClient, Reply, parse_address
 
 
@@ -294,6 +295,18 @@ class TinyCache(Commands):
             yield from keys
             if cursor == b"0":
                 return
+
+    def pubsub(self, ignore_subscribe_messages: bool = False) -> PubSub:
+        """A PubSub, as redis-py's: subscribe(), psubscribe(), get_message(timeout=...), listen(), close().
+
+        It listens on a connection of its own (the pure-Python client's,
+        which works in forked and spawned processes alike). Send messages
+        with publish().
+        """
+        if is_cluster(self._addr):
+            raise ValueError("pubsub() needs a single server, not a Redis Cluster address")
+        self._client()  # the same checks: closed, and the address
+        return PubSub(parse_address(self._addr), self._timeout, self._max_reply_size, ignore_subscribe_messages)
 
     def pipeline(self) -> Pipeline:
         """Return a Pipeline: calls queued on it are sent in one round trip by its execute()."""

@@ -58,7 +58,9 @@ class Command(Generic[T]):
 
     names are the command names it sends (RPUSH and LPUSH are one Command).
     keys are where its keys are in its args ((first, last, step), see
-    ONE_KEY; None: it names no key), and writes says it changes them: a
+    ONE_KEY; None: it names no key); numkeys, for a command whose keys
+    follow a count of them (ZUNION 2 a b), is that count's index, and the
+    keys it counts are keys too (Redis's movablekeys); writes says it changes them: a
     write that names no key (FLUSHDB) may change every key. The near cache
     drops what a write of its own client changes, from these two.
     request and response say how a Redis Cluster runs it, with Valkey's
@@ -99,13 +101,14 @@ class Command(Generic[T]):
     passes descriptors, or, where the server cannot, as unshared() says.
     """
 
-    __slots__ = ("blocking", "fast", "idempotent", "keys", "names", "parse", "request", "response", "sends", "shares", "writes")
+    __slots__ = ("blocking", "fast", "idempotent", "keys", "names", "numkeys", "parse", "request", "response", "sends", "shares", "writes")
 
     def __init__(
         self,
         parse: Callable[[Reply], T],
         *names: bytes,
         keys: tuple[int, int, int] | None = None,
+        numkeys: int | None = None,
         writes: bool = False,
         request: str | None = None,
         response: str | None = None,
@@ -118,6 +121,7 @@ class Command(Generic[T]):
         self.parse = parse
         self.names = names
         self.keys = keys
+        self.numkeys = numkeys
         self.writes = writes
         self.request = request
         self.response = response
@@ -141,15 +145,23 @@ class Command(Generic[T]):
         return copy
 
     def key_args(self, args: list[Arg]) -> list[Arg]:
-        """The keys among args, where keys says they are."""
-        if self.keys is None:
-            return []
-        first, last, step = self.keys
-        return args[first : (last + 1) or None : step]
+        """The keys among args, where keys and numkeys say they are."""
+        found: list[Arg] = []
+        if self.keys is not None:
+            first, last, step = self.keys
+            found = args[first : (last + 1) or None : step]
+        if self.numkeys is not None and self.numkeys < len(args):
+            try:
+                count = int(bytes(args[self.numkeys]))
+            except ValueError:
+                count = 0
+            if 0 < count < len(args) - self.numkeys:
+                found = found + args[self.numkeys + 1 : self.numkeys + 1 + count]
+        return found
 
     def facts(self) -> tuple[Any, ...]:
         """What a name says about a command, whichever Command of that name sends it (tests hold them equal)."""
-        return (self.keys, self.writes, self.request, self.response)
+        return (self.keys, self.numkeys, self.writes, self.request, self.response)
 
     def wait(self, args: list[Arg]) -> float | None:
         """How much longer than the client's timeout a call may take: 0.0, seconds, or None (no limit)."""
@@ -203,6 +215,26 @@ def finish_all(queue: list[tuple[Command[Any], list[Arg]]], replies: list[Reply]
 # --- argument checks ------------------------------------------------------------
 
 
+def _channel_arg(channel: Any) -> bytes:
+    if isinstance(channel, str):
+        return channel.encode("utf-8", "surrogateescape")
+    if isinstance(channel, (bytes, bytearray, memoryview)):
+        return bytes(channel)
+    raise TypeError(f"channel must be str or bytes, not {type(channel).__name__}")
+
+
+def _message_arg(message: Any) -> Arg:
+    if isinstance(message, str):
+        return message.encode("utf-8", "surrogateescape")
+    if isinstance(message, (bytes, memoryview)):
+        return message
+    if isinstance(message, bytearray):
+        return bytes(message)
+    if isinstance(message, (int, float)) and not isinstance(message, bool):
+        return repr(message).encode()
+    raise TypeError(f"message must be str, bytes or a number, not {type(message).__name__}")
+
+
 def key_arg(key: Any, what: str = "key") -> bytes:
     """A key (or pattern) as bytes. Keys are str; surrogateescape round-trips non-UTF-8 keys."""
     if not isinstance(key, str):
@@ -238,11 +270,36 @@ def _too_long(what: str, size: int) -> ValueError:
     )
 
 
+def name_arg(name: Any, what: str = "field") -> Arg:
+    """A hash's field name or a set's member: str (sent as UTF-8) or bytes-like."""
+    if isinstance(name, str):
+        return name.encode("utf-8", "surrogateescape")
+    if isinstance(name, (bytes, bytearray, memoryview)):
+        return value_arg(name, what)
+    raise TypeError(f"{what} must be str or bytes-like, not {type(name).__name__}")
+
+
+def names_arg(names: Any, what: str = "fields") -> list[Arg]:
+    """A list (or other iterable, but not a single str or bytes) of field names or members."""
+    if isinstance(names, (str, bytes, bytearray, memoryview)) or not isinstance(names, Iterable):
+        raise TypeError(f"{what} must be a list of str or bytes, not {type(names).__name__}")
+    return [name_arg(n, "each of " + what) for n in names]
+
+
 def keys_arg(keys: Any, what: str = "keys") -> list[bytes]:
     """A list (or other iterable, but not a single str) of keys."""
     if isinstance(keys, (str, bytes, bytearray, memoryview)) or not isinstance(keys, Iterable):
         raise TypeError(f"{what} must be a list of str, not {type(keys).__name__}")
     return [key_arg(k, "each key") for k in keys]
+
+
+def _keys_and_args(numkeys: Any, keys_and_args: tuple[Any, ...]) -> list[bytes]:
+    if isinstance(numkeys, bool) or not isinstance(numkeys, int):
+        raise TypeError(f"numkeys must be int, not {type(numkeys).__name__}")
+    if not 0 <= numkeys <= len(keys_and_args):
+        raise ValueError(f"numkeys must be between 0 and the {len(keys_and_args)} keys and args given, got {numkeys}")
+    return [b"%d" % numkeys, *(command_arg(a) for a in keys_and_args)]
+
 
 
 def _number(value: Any, what: str) -> float:
@@ -274,6 +331,58 @@ def int64_arg(n: Any, what: str) -> bytes:
     if not INT64_MIN <= n <= INT64_MAX:
         raise ValueError(f"{what} must fit in a signed 64-bit integer, got {n}")
     return b"%d" % n
+
+
+def wait_arg(timeout: Any) -> bytes:
+    """A blocking command's timeout: seconds >= 0 (0 waits forever), sent in whole milliseconds, at least 1."""
+    seconds = _number(timeout, "timeout")
+    if seconds < 0:
+        raise ValueError(f"timeout must be >= 0 seconds (0 waits forever), got {timeout!r}")
+    if seconds == 0:
+        return b"0"
+    ms = int(ttl_ms(seconds, "timeout"))  # at least 1 ms: "0.000" would wait forever
+    return b"%d.%03d" % divmod(ms, 1000)
+
+
+def data_arg(value: Any, what: str = "value") -> Arg:
+    """Bytes for a string command (APPEND, SETRANGE): str (sent as UTF-8) or bytes-like."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape")
+    return value_arg(value, what)
+
+
+def member_arg(member: Any) -> Arg:
+    """A sorted set's member: str (sent as UTF-8) or bytes-like."""
+    if isinstance(member, str):
+        return member.encode("utf-8", "surrogateescape")
+    return value_arg(member, "member")
+
+
+def score_arg(score: Any, what: str = "score") -> bytes:
+    """A score: an int or a float (inf and -inf too, not NaN), written so that it reads back exactly."""
+    if isinstance(score, bool) or not isinstance(score, (int, float)):
+        raise TypeError(f"{what} must be int or float, not {type(score).__name__}")
+    if isinstance(score, int):
+        return b"%d" % score
+    if math.isnan(score):
+        raise ValueError(f"{what} must not be NaN")
+    return b"inf" if score == math.inf else b"-inf" if score == -math.inf else repr(score).encode()
+
+
+def bound_arg(bound: Any, what: str) -> bytes:
+    """One end of a score range: a number, or a str as Redis reads it ("(1" exclusive, "-inf", "+inf")."""
+    if isinstance(bound, str):
+        return bound.encode()
+    return score_arg(bound, what)
+
+
+def stream_id_arg(id: Any) -> bytes:
+    """A stream ID, or one end of a range: str ("1-2", "*", "-", "(1-2") or bytes."""
+    if isinstance(id, str):
+        return id.encode()
+    if isinstance(id, bytes):
+        return id
+    raise TypeError(f"a stream ID must be str or bytes, not {type(id).__name__}")
 
 
 def command_arg(arg: Any) -> Arg:
@@ -336,6 +445,18 @@ def _status(reply: Reply) -> str:
     return reply
 
 
+def _sha(reply: Reply) -> str:
+    if not isinstance(reply, bytes):
+        raise Unexpected
+    return reply.decode()
+
+
+def _exists(reply: Reply) -> list[bool]:
+    if not isinstance(reply, list) or not all(x in (0, 1) and isinstance(x, int) for x in reply):
+        raise Unexpected
+    return [x == 1 for x in reply]
+
+
 def _decode_key(key: Reply) -> str:
     if not isinstance(key, bytes):
         raise Unexpected
@@ -364,6 +485,98 @@ def _scanned(reply: Reply) -> tuple[bytes, list[str]]:
 
 def _raw(reply: Reply) -> Reply:
     return reply
+
+
+def _pairs(reply: Reply) -> dict[bytes, bytes]:
+    """HGETALL's fields and values: a RESP3 map, or RESP2's flat array of them."""
+    if isinstance(reply, dict):
+        items = list(reply.items())
+    elif isinstance(reply, list) and len(reply) % 2 == 0:
+        items = list(zip(reply[::2], reply[1::2]))
+    else:
+        raise Unexpected
+    if not all(isinstance(f, bytes) and isinstance(v, bytes) for f, v in items):
+        raise Unexpected
+    return dict(items)
+
+
+def _members(reply: Reply) -> set[bytes]:
+    """A set's members: a RESP3 set, or RESP2's array of them."""
+    if not isinstance(reply, (list, set)) or not all(isinstance(m, bytes) for m in reply):
+        raise Unexpected
+    return set(reply)
+
+
+def _lpos(reply: Reply) -> int | list[int] | None:
+    """LPOS's index, None, or with COUNT a list of indexes."""
+    if isinstance(reply, list):
+        return [_int(i) for i in reply]
+    return _rank(reply)
+
+
+def _score(reply: Reply) -> float | None:
+    """A score: a bulk string in RESP2 ("inf" included), a double in RESP3; None for no member."""
+    if reply is None or isinstance(reply, float):
+        return reply
+    if not isinstance(reply, bytes):
+        raise Unexpected
+    try:
+        return float(reply)
+    except ValueError:
+        raise Unexpected from None
+
+
+def _rank(reply: Reply) -> int | None:
+    return None if reply is None else _int(reply)
+
+
+def _scored(reply: Reply) -> list[tuple[bytes, float]]:
+    """Members with their scores: RESP2's flat member, score, ... or RESP3's pairs, as (member, score) tuples."""
+    if not isinstance(reply, list):
+        raise Unexpected
+    if reply and isinstance(reply[0], list):
+        pairs = reply
+    elif len(reply) % 2 == 0:
+        pairs = [reply[i : i + 2] for i in range(0, len(reply), 2)]
+    else:
+        raise Unexpected
+    out = []
+    for pair in pairs:
+        if not isinstance(pair, list) or len(pair) != 2 or not isinstance(pair[0], bytes):
+            raise Unexpected
+        score = _score(pair[1])
+        if score is None:
+            raise Unexpected
+        out.append((pair[0], score))
+    return out
+
+
+def _entries(reply: Reply) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    """A stream's entries: (ID, {field: value}) each; a null array (COUNT 0) is none."""
+    if reply is None:
+        return []
+    if not isinstance(reply, list):
+        raise Unexpected
+    out = []
+    for entry in reply:
+        if not isinstance(entry, list) or len(entry) != 2 or not isinstance(entry[0], bytes) or not isinstance(entry[1], list):
+            raise Unexpected
+        fields = entry[1]
+        if len(fields) % 2 or not all(isinstance(f, bytes) for f in fields):
+            raise Unexpected
+        out.append((entry[0], dict(zip(fields[::2], fields[1::2]))))
+    return out
+
+
+def _zpopped(reply: Reply) -> tuple[str, bytes, float] | None:
+    if reply is None:
+        return None
+    if not isinstance(reply, list) or len(reply) != 3 or not isinstance(reply[1], bytes):
+        raise Unexpected
+    score = _score(reply[2])
+    if score is None:
+        raise Unexpected
+    return _decode_key(reply[0]), reply[1], score
 
 
 _INT = re.compile(r"-?[0-9]+\Z")
@@ -462,6 +675,69 @@ TYPE = Command(_status, b"TYPE", keys=ONE_KEY, idempotent=True)
 FLUSHDB = Command(_ok, b"FLUSHDB", writes=True, request="all_shards", response="all_succeeded")
 SCAN = Command(_scanned, b"SCAN", request="special", idempotent=True)
 INFO = Command(_info, b"INFO", idempotent=True)
+# Hashes and sets. Field names and members come back as bytes; hash values through the serializer (Values).
+HSET = Command(_int, b"HSET", keys=ONE_KEY, writes=True)
+HGET = Command(_bulk, b"HGET", keys=ONE_KEY, idempotent=True)
+HMGET = Command(_bulks, b"HMGET", keys=ONE_KEY, idempotent=True)
+HGETALL = Command(_pairs, b"HGETALL", keys=ONE_KEY, idempotent=True)
+HDEL = Command(_int, b"HDEL", keys=ONE_KEY, writes=True)
+HEXISTS = Command(_bool, b"HEXISTS", keys=ONE_KEY, idempotent=True)
+HLEN = Command(_int, b"HLEN", keys=ONE_KEY, idempotent=True)
+HKEYS = Command(_bulks, b"HKEYS", b"HVALS", keys=ONE_KEY, idempotent=True)
+HINCRBY = Command(_int, b"HINCRBY", keys=ONE_KEY, writes=True)
+SADD = Command(_int, b"SADD", b"SREM", keys=ONE_KEY, writes=True)
+SMEMBERS = Command(_members, b"SMEMBERS", keys=ONE_KEY, idempotent=True)
+SISMEMBER = Command(_bool, b"SISMEMBER", keys=ONE_KEY, idempotent=True)
+SCARD = Command(_int, b"SCARD", keys=ONE_KEY, idempotent=True)
+SPOP = Command(_bulk, b"SPOP", keys=ONE_KEY, writes=True)
+SPOP_COUNT = Command(_members, b"SPOP", keys=ONE_KEY, writes=True)
+SINTER = Command(_members, b"SINTER", b"SUNION", b"SDIFF", keys=EVERY_ARG, idempotent=True)
+
+# Pub/sub: PUBLISH is a command like any; subscribing is TinyCache.pubsub()'s (_pubsub).
+PUBLISH = Command(_int, b"PUBLISH")
+
+# Streams, and the set operations of sorted sets (whose keys follow a count of them).
+XADD = Command(_bulk, b"XADD", keys=ONE_KEY, writes=True)
+XRANGE = Command(_entries, b"XRANGE", b"XREVRANGE", keys=ONE_KEY, idempotent=True)
+XLEN = Command(_int, b"XLEN", keys=ONE_KEY, idempotent=True)
+XDEL = Command(_int, b"XDEL", b"XTRIM", keys=ONE_KEY, writes=True)
+ZSTORE = Command(_int, b"ZUNIONSTORE", b"ZINTERSTORE", b"ZDIFFSTORE", keys=ONE_KEY, numkeys=2, writes=True)
+ZSETOPS = Command(_raw, b"ZUNION", b"ZINTER", b"ZDIFF", b"ZINTERCARD", numkeys=1, idempotent=True)  # execute_command's
+
+# Sorted sets.
+ZADD = Command(_int, b"ZADD", keys=ONE_KEY, writes=True)
+ZADD_INCR = Command(_score, b"ZADD", keys=ONE_KEY, writes=True)  # ZADD ... INCR: the new score, or None
+ZINCRBY = Command(_score, b"ZINCRBY", keys=ONE_KEY, writes=True)
+ZREM = Command(_int, b"ZREM", keys=ONE_KEY, writes=True)
+ZREMRANGEBYSCORE = Command(_int, b"ZREMRANGEBYSCORE", keys=ONE_KEY, writes=True)
+ZSCORE = Command(_score, b"ZSCORE", keys=ONE_KEY, idempotent=True)
+ZCARD = Command(_int, b"ZCARD", b"ZCOUNT", keys=ONE_KEY, idempotent=True)
+ZRANK = Command(_rank, b"ZRANK", b"ZREVRANK", keys=ONE_KEY, idempotent=True)
+ZRANGE = Command(_bulks, b"ZRANGE", b"ZRANGEBYSCORE", keys=ONE_KEY, idempotent=True)
+ZRANGE_WITHSCORES = Command(_scored, b"ZRANGE", b"ZRANGEBYSCORE", keys=ONE_KEY, idempotent=True)
+ZPOP = Command(_scored, b"ZPOPMIN", b"ZPOPMAX", keys=ONE_KEY, writes=True)
+BZPOP = Command(_zpopped, b"BZPOPMIN", b"BZPOPMAX", keys=BEFORE_LAST, writes=True, blocking=True)
+
+# Scripting. A script may write any key (keys=None, writes=True: the near
+# cache drops everything it holds), and is never resent: it may have run.
+EVAL = Command(_raw, b"EVAL", b"EVALSHA", writes=True)
+EVAL_RO = Command(_raw, b"EVAL_RO", b"EVALSHA_RO", idempotent=True)  # reads only: safe twice
+SCRIPT = Command(_raw, b"SCRIPT", request="all_shards", idempotent=True)  # LOAD, EXISTS, FLUSH: each safe twice
+SCRIPT_LOAD, SCRIPT_EXISTS, SCRIPT_FLUSH = SCRIPT.parsing(_sha), SCRIPT.parsing(_exists), SCRIPT.parsing(_ok)
+
+# More strings, keys and lists.
+TWO_KEYS = (1, 2, 1)  # RENAME src dst, COPY src dst [...], RPOPLPUSH src dst
+APPEND = Command(_int, b"APPEND", b"SETRANGE", keys=ONE_KEY, writes=True)
+GETRANGE = Command(_bulk, b"GETRANGE", b"SUBSTR", b"LINDEX", keys=ONE_KEY, idempotent=True)
+STRLEN = Command(_int, b"STRLEN", keys=ONE_KEY, idempotent=True)
+MSETNX = Command(_bool, b"MSETNX", keys=PAIRS, writes=True)  # atomic: a cluster sends it whole to its keys' master
+RENAME = Command(_ok, b"RENAME", keys=TWO_KEYS, writes=True)
+RENAMENX = Command(_bool, b"RENAMENX", b"COPY", keys=TWO_KEYS, writes=True)
+RANDOMKEY = Command(_bulk, b"RANDOMKEY", idempotent=True)
+LEDIT = Command(_ok, b"LSET", b"LTRIM", keys=ONE_KEY, writes=True)
+LCOUNT = Command(_int, b"LINSERT", b"LREM", b"LPUSHX", b"RPUSHX", keys=ONE_KEY, writes=True)
+LPOS = Command(_lpos, b"LPOS", keys=ONE_KEY, idempotent=True)
+RPOPLPUSH = Command(_bulk, b"RPOPLPUSH", keys=TWO_KEYS, writes=True)
 # execute_command's: its reply as it is, and the facts of its name's command (facts_of), or
 # an unknown command's: its key, if any, is its first argument, as most commands'.
 RAW = Command(_raw, keys=ONE_KEY)
@@ -931,13 +1207,538 @@ class Commands:
         names = [key_arg(keys)] if isinstance(keys, str) else keys_arg(keys)
         if not names:
             raise ValueError("bpop() needs at least one key")
-        seconds = _number(timeout, "timeout")
-        if seconds < 0:
-            raise ValueError(f"timeout must be >= 0 seconds (0 waits forever), got {timeout!r}")
-        if seconds == 0:
-            return self._execute(self._values.BLPOP, [b"BLPOP", *names, b"0"])
-        ms = int(ttl_ms(seconds, "timeout"))  # at least 1 ms: "0.000" would wait forever
-        return self._execute(self._values.BLPOP, [b"BLPOP", *names, b"%d.%03d" % divmod(ms, 1000)])
+        return self._execute(self._values.BLPOP, [b"BLPOP", *names, wait_arg(timeout)])
+
+    # --- sorted sets ---
+
+    def zadd(
+        self, name: str, mapping: Mapping[Any, float], nx: bool = False, xx: bool = False, ch: bool = False,
+        incr: bool = False, gt: bool = False, lt: bool = False,
+    ) -> Any:  # fmt: skip
+        """Add the members of mapping (member: score) to the sorted set under name, or update their scores (ZADD).
+
+        Returns the number of members added (with ch, added or changed).
+        nx only adds new members, xx only updates existing ones, gt and lt
+        update only to a greater or lesser score; with incr, mapping's one
+        score is added to the member's and the new score returned (None if
+        a condition refused it). Members are str or bytes-like.
+        """
+        if not isinstance(mapping, Mapping) or not mapping:
+            raise ValueError("zadd() needs a non-empty mapping of member to score")
+        if nx and xx:
+            raise ValueError("zadd() takes nx or xx, not both")
+        if gt and lt or nx and (gt or lt):
+            raise ValueError("zadd() takes one of nx, gt and lt")
+        if incr and len(mapping) != 1:
+            raise ValueError("zadd(incr=True) takes a mapping of exactly one member")
+        args: list[Arg] = [b"ZADD", key_arg(name)]
+        args += [flag for flag, on in ((b"NX", nx), (b"XX", xx), (b"GT", gt), (b"LT", lt), (b"CH", ch), (b"INCR", incr)) if on]
+        for member, score in mapping.items():
+            args += [score_arg(score), member_arg(member)]
+        return self._execute(ZADD_INCR if incr else ZADD, args)
+
+    def zincrby(self, name: str, amount: float, value: Any) -> Any:
+        """Add amount to value's score in the sorted set under name (0 when absent) and return the new score (ZINCRBY)."""
+        return self._execute(ZINCRBY, [b"ZINCRBY", key_arg(name), score_arg(amount, "amount"), member_arg(value)])
+
+    def zrem(self, name: str, *values: Any) -> Any:
+        """Remove values from the sorted set under name; return how many were there (ZREM)."""
+        if not values:
+            raise TypeError("zrem() needs at least one member")
+        return self._execute(ZREM, [b"ZREM", key_arg(name), *(member_arg(v) for v in values)])
+
+    def zscore(self, name: str, value: Any) -> Any:
+        """Return value's score (float) in the sorted set under name, or None (ZSCORE)."""
+        return self._execute(ZSCORE, [b"ZSCORE", key_arg(name), member_arg(value)])
+
+    def zcard(self, name: str) -> Any:
+        """Return the number of members of the sorted set under name (0 when there is none)."""
+        return self._execute(ZCARD, [b"ZCARD", key_arg(name)])
+
+    def zcount(self, name: str, min: Any, max: Any) -> Any:
+        """Return how many members score between min and max: numbers, or str such as "(1" (exclusive) and "-inf"."""
+        return self._execute(ZCARD, [b"ZCOUNT", key_arg(name), bound_arg(min, "min"), bound_arg(max, "max")])
+
+    def zrank(self, name: str, value: Any) -> Any:
+        """Return value's rank in the sorted set under name, lowest score first from 0, or None (ZRANK)."""
+        return self._execute(ZRANK, [b"ZRANK", key_arg(name), member_arg(value)])
+
+    def zrange(
+        self, name: str, start: Any, end: Any, desc: bool = False, withscores: bool = False,
+        byscore: bool = False, bylex: bool = False, offset: int | None = None, num: int | None = None,
+    ) -> Any:  # fmt: skip
+        """Return members of the sorted set under name, as ZRANGE selects them: a list of bytes,
+        or of (member, score) tuples with withscores.
+
+        By rank (start and end are ints, negative counting from the end),
+        by score (byscore: numbers, or str such as "(1" and "+inf") or by
+        member (bylex: "[a", "(a", "-", "+"); desc reverses the order (by
+        score or member, give start as the upper end). offset and num, both
+        or neither, skip and keep members of a byscore or bylex range.
+        """
+        if byscore and bylex:
+            raise ValueError("zrange() takes byscore or bylex, not both")
+        if (offset is None) != (num is None):
+            raise ValueError("zrange() takes offset and num together")
+        if offset is not None and not (byscore or bylex):
+            raise ValueError("zrange(offset=, num=) needs byscore or bylex")
+        if bylex and withscores:
+            raise ValueError("zrange(bylex=True) returns no scores")
+        if byscore:
+            ends = [bound_arg(start, "start"), bound_arg(end, "end"), b"BYSCORE"]
+        elif bylex:
+            ends = [member_arg(start), member_arg(end), b"BYLEX"]
+        else:
+            ends = [int64_arg(start, "start"), int64_arg(end, "end")]
+        args: list[Arg] = [b"ZRANGE", key_arg(name), *ends]
+        if desc:
+            args.append(b"REV")
+        if offset is not None:
+            args += [b"LIMIT", int64_arg(offset, "offset"), int64_arg(num, "num")]
+        if withscores:
+            args.append(b"WITHSCORES")
+        return self._execute(ZRANGE_WITHSCORES if withscores else ZRANGE, args)
+
+    def zrangebyscore(
+        self, name: str, min: Any, max: Any, start: int | None = None, num: int | None = None, withscores: bool = False,
+    ) -> Any:  # fmt: skip
+        """Return the members scoring between min and max, lowest first (ZRANGEBYSCORE); start and num: a LIMIT."""
+        if (start is None) != (num is None):
+            raise ValueError("zrangebyscore() takes start and num together")
+        args: list[Arg] = [b"ZRANGEBYSCORE", key_arg(name), bound_arg(min, "min"), bound_arg(max, "max")]
+        if start is not None:
+            args += [b"LIMIT", int64_arg(start, "start"), int64_arg(num, "num")]
+        if withscores:
+            args.append(b"WITHSCORES")
+        return self._execute(ZRANGE_WITHSCORES if withscores else ZRANGE, args)
+
+    def zremrangebyscore(self, name: str, min: Any, max: Any) -> Any:
+        """Remove the members scoring between min and max; return how many (ZREMRANGEBYSCORE)."""
+        return self._execute(ZREMRANGEBYSCORE, [b"ZREMRANGEBYSCORE", key_arg(name), bound_arg(min, "min"), bound_arg(max, "max")])
+
+    def zpopmin(self, name: str, count: int | None = None) -> Any:
+        """Remove and return the count (default 1) members with the lowest scores, as (member, score) tuples."""
+        return self._zpop(b"ZPOPMIN", name, count)
+
+    def zpopmax(self, name: str, count: int | None = None) -> Any:
+        """Remove and return the count (default 1) members with the highest scores, as (member, score) tuples."""
+        return self._zpop(b"ZPOPMAX", name, count)
+
+    def _zpop(self, command: bytes, name: str, count: int | None) -> Any:
+        args: list[Arg] = [command, key_arg(name)]
+        if count is not None:
+            args.append(int64_arg(count, "count"))
+            if count < 0:
+                raise ValueError(f"count must be >= 0, got {count}")
+        return self._execute(ZPOP, args)
+
+    def bzpopmin(self, keys: str | Iterable[str], timeout: float = 0) -> Any:
+        """Take the lowest-scored member of the first non-empty sorted set among keys, waiting for one (BZPOPMIN).
+
+        Returns (key, member, score), or None when timeout seconds pass
+        first; as bpop(): timeout=0 waits forever, on a connection of its
+        own, and each member goes to exactly one waiter.
+        """
+        return self._bzpop(b"BZPOPMIN", keys, timeout)
+
+    def bzpopmax(self, keys: str | Iterable[str], timeout: float = 0) -> Any:
+        """bzpopmin() for the highest-scored member (BZPOPMAX)."""
+        return self._bzpop(b"BZPOPMAX", keys, timeout)
+
+    def _bzpop(self, command: bytes, keys: str | Iterable[str], timeout: float) -> Any:
+        names = [key_arg(keys)] if isinstance(keys, str) else keys_arg(keys)
+        if not names:
+            raise ValueError(f"{command.decode().lower()}() needs at least one key")
+        return self._execute(BZPOP, [command, *names, wait_arg(timeout)])
+
+    # --- streams (job results: RQ 3) ---
+
+    def xadd(
+        self, name: str, fields: Mapping[Any, Any], id: Any = "*", maxlen: int | None = None, approximate: bool = True,
+        nomkstream: bool = False, minid: Any = None, limit: int | None = None,
+    ) -> Any:  # fmt: skip
+        """Append an entry of fields (field: value) to the stream under name and return its ID as bytes (XADD).
+
+        id is "*" (the server picks one from its clock), "ms-*" or an
+        explicit "ms-seq" above the stream's last. maxlen (the newest
+        entries kept) or minid (the lowest ID kept) trims the stream after,
+        about as much with approximate ("~"), exactly without; limit bounds
+        an approximate trim. With nomkstream a missing stream is not
+        created, and None returned. Fields and values are str, bytes-like,
+        int or float.
+        """
+        if not isinstance(fields, Mapping) or not fields:
+            raise ValueError("xadd() needs a non-empty mapping of field to value")
+        args: list[Arg] = [b"XADD", key_arg(name)]
+        if nomkstream:
+            args.append(b"NOMKSTREAM")
+        args += self._trim_args("xadd", maxlen, approximate, minid, limit)
+        args.append(stream_id_arg(id))
+        for field, value in fields.items():
+            args += [command_arg(field), command_arg(value)]
+        return self._execute(XADD, args)
+
+    @staticmethod
+    def _trim_args(method: str, maxlen: Any, approximate: bool, minid: Any, limit: Any) -> list[Arg]:
+        if maxlen is not None and minid is not None:
+            raise ValueError(f"{method}() takes maxlen or minid, not both")
+        if limit is not None and not approximate:
+            raise ValueError(f"{method}(limit=) needs approximate=True")
+        if maxlen is not None:
+            if int(int64_arg(maxlen, "maxlen")) < 0:
+                raise ValueError(f"maxlen must be >= 0, got {maxlen}")
+            args = [b"MAXLEN", b"~" if approximate else b"=", b"%d" % maxlen]
+        elif minid is not None:
+            args = [b"MINID", b"~" if approximate else b"=", stream_id_arg(minid)]
+        else:
+            if limit is not None:
+                raise ValueError(f"{method}(limit=) needs maxlen or minid")
+            return []
+        if limit is not None:
+            if int(int64_arg(limit, "limit")) < 0:
+                raise ValueError(f"limit must be >= 0, got {limit}")
+            args += [b"LIMIT", b"%d" % limit]
+        return args
+
+    def xtrim(self, name: str, maxlen: int | None = None, approximate: bool = True, minid: Any = None, limit: int | None = None) -> Any:
+        """Trim the stream under name to its newest maxlen entries, or to those from minid on; return how many went (XTRIM)."""
+        if maxlen is None and minid is None:
+            raise ValueError("xtrim() needs maxlen or minid")
+        return self._execute(XDEL, [b"XTRIM", key_arg(name), *self._trim_args("xtrim", maxlen, approximate, minid, limit)])
+
+    def xrange(self, name: str, min: Any = "-", max: Any = "+", count: int | None = None) -> Any:
+        """Return the entries of the stream under name from ID min to max, oldest first, as (id, {field: value}) (XRANGE).
+
+        "-" and "+" are the lowest and highest IDs; "(" before an ID
+        excludes it. count keeps the first count entries.
+        """
+        return self._xrange(b"XRANGE", name, min, max, count)
+
+    def xrevrange(self, name: str, max: Any = "+", min: Any = "-", count: int | None = None) -> Any:
+        """xrange(), newest first (XREVRANGE): note max comes first."""
+        return self._xrange(b"XREVRANGE", name, max, min, count)
+
+    def _xrange(self, command: bytes, name: str, first: Any, second: Any, count: Any) -> Any:
+        args: list[Arg] = [command, key_arg(name), stream_id_arg(first), stream_id_arg(second)]
+        if count is not None:
+            args += [b"COUNT", int64_arg(count, "count")]
+        return self._execute(XRANGE, args)
+
+    def xlen(self, name: str) -> Any:
+        """Return the number of entries of the stream under name, 0 if there is none (XLEN)."""
+        return self._execute(XLEN, [b"XLEN", key_arg(name)])
+
+    def xdel(self, name: str, *ids: Any) -> Any:
+        """Delete the entries with these IDs from the stream under name; return how many there were (XDEL)."""
+        if not ids:
+            raise TypeError("xdel() needs at least one ID")
+        return self._execute(XDEL, [b"XDEL", key_arg(name), *map(stream_id_arg, ids)])
+
+    # --- sorted sets' set operations ---
+
+    def zunionstore(self, dest: str, keys: Any, aggregate: str | None = None) -> Any:
+        """Store the union of the sorted sets under keys as dest's sorted set; return its size (ZUNIONSTORE).
+
+        keys is a list of names, or a mapping of name to weight (each
+        score multiplied by it); aggregate ("SUM", the default, "MIN" or
+        "MAX") says how a member's scores from several sets combine.
+        """
+        return self._zstore(b"ZUNIONSTORE", dest, keys, aggregate)
+
+    def zinterstore(self, dest: str, keys: Any, aggregate: str | None = None) -> Any:
+        """Store the intersection of the sorted sets under keys as dest's sorted set; return its size (ZINTERSTORE).
+
+        keys and aggregate as for zunionstore().
+        """
+        return self._zstore(b"ZINTERSTORE", dest, keys, aggregate)
+
+    def _zstore(self, command: bytes, dest: str, keys: Any, aggregate: Any) -> Any:
+        weights = None
+        if isinstance(keys, Mapping):
+            weights = [score_arg(w, "each weight") for w in keys.values()]
+            keys = list(keys)
+        names = keys_arg(keys)
+        if not names:
+            raise ValueError(f"{command.decode().lower()}() needs at least one key")
+        args: list[Arg] = [command, key_arg(dest), b"%d" % len(names), *names]
+        if weights is not None:
+            args += [b"WEIGHTS", *weights]
+        if aggregate is not None:
+            if not isinstance(aggregate, str) or aggregate.upper() not in ("SUM", "MIN", "MAX"):
+                raise ValueError(f"aggregate must be 'SUM', 'MIN' or 'MAX', got {aggregate!r}")
+            args += [b"AGGREGATE", aggregate.upper().encode()]
+        return self._execute(ZSTORE, args)
+    # --- pub/sub ---
+
+    def publish(self, channel: str | BytesLike, message: str | BytesLike | int | float) -> Any:
+        """Send message to every subscriber of channel (and of the patterns it matches); return how many got it.
+
+        message is sent as it is (str as UTF-8, numbers as their digits),
+        not through the serializer. Subscribe with pubsub().
+        """
+        return self._execute(PUBLISH, [b"PUBLISH", _channel_arg(channel), _message_arg(message)])
+
+    # --- hashes ---
+    # Field names are str or bytes and come back as bytes (hkeys, hgetall's
+    # keys); values are bytes-like, or with a serializer whatever it takes,
+    # and come back through it (hget, hmget, hgetall's values, hvals).
+
+    def _loading(self, command: Command[Any], each: bool = False, mapping: bool = False) -> Command[Any]:
+        """command, its values loaded by the serializer if the client has one: one value, each of a list, or a dict's."""
+        load = self._values.load
+        if load is None:
+            return command
+        if mapping:
+            return command.then(lambda d: {k: load(v) for k, v in d.items()})
+        return command.then(lambda vs: [load(v) for v in vs]) if each else command.then(load)
+
+    def hset(self, name: str, key: Any = None, value: Any = None, mapping: Mapping[Any, Any] | None = None) -> Any:
+        """Set field key of the hash under name to value, and/or every field of mapping; return how many fields are new (HSET)."""
+        args: list[Arg] = [b"HSET", key_arg(name)]
+        encode = self._values.encode
+        if key is not None:
+            args += [name_arg(key), encode(value)]
+        if mapping is not None:
+            if not isinstance(mapping, Mapping):
+                raise TypeError(f"mapping must be a Mapping, not {type(mapping).__name__}")
+            for k, v in mapping.items():
+                args += [name_arg(k), encode(v)]
+        if len(args) == 2:
+            raise ValueError("hset() needs a key and value, or a non-empty mapping")
+        return self._execute(HSET, args)
+
+    def hget(self, name: str, key: Any) -> Any:
+        """Return the value of field key in the hash under name, or None."""
+        return self._execute(self._loading(HGET), [b"HGET", key_arg(name), name_arg(key)])
+
+    def hmget(self, name: str, keys: Any, *args: Any) -> Any:
+        """Return the values of the fields keys (a list, or several arguments), in order: None where missing."""
+        single = isinstance(keys, (str, bytes, bytearray, memoryview))
+        fields = ([name_arg(keys)] if single else names_arg(keys)) + [name_arg(a) for a in args]
+        if not fields:
+            raise ValueError("hmget() needs at least one field")
+        return self._execute(self._loading(HMGET, each=True), [b"HMGET", key_arg(name), *fields])
+
+    def hgetall(self, name: str) -> Any:
+        """Return the hash under name as a dict of field (bytes) to value; {} when there is none."""
+        return self._execute(self._loading(HGETALL, mapping=True), [b"HGETALL", key_arg(name)])
+
+    def hdel(self, name: str, *keys: Any) -> Any:
+        """Delete fields keys from the hash under name; return how many were there. An emptied hash is deleted."""
+        if not keys:
+            raise TypeError("hdel() needs at least one field")
+        return self._execute(HDEL, [b"HDEL", key_arg(name), *(name_arg(k) for k in keys)])
+
+    def hexists(self, name: str, key: Any) -> Any:
+        """Whether the hash under name has field key."""
+        return self._execute(HEXISTS, [b"HEXISTS", key_arg(name), name_arg(key)])
+
+    def hlen(self, name: str) -> Any:
+        """Return the number of fields of the hash under name (0 when there is none)."""
+        return self._execute(HLEN, [b"HLEN", key_arg(name)])
+
+    def hkeys(self, name: str) -> Any:
+        """Return the field names (bytes) of the hash under name, in no particular order."""
+        return self._execute(HKEYS, [b"HKEYS", key_arg(name)])
+
+    def hvals(self, name: str) -> Any:
+        """Return the values of the hash under name, in no particular order."""
+        return self._execute(self._loading(HKEYS, each=True), [b"HVALS", key_arg(name)])
+
+    def hincrby(self, name: str, key: Any, amount: int = 1) -> Any:
+        """Add amount to the integer in field key (0 when absent) and return the result (HINCRBY)."""
+        return self._execute(HINCRBY, [b"HINCRBY", key_arg(name), name_arg(key), int64_arg(amount, "amount")])
+
+    # --- sets ---
+    # Members are str or bytes, and come back as bytes: the serializer is for
+    # values, and a member is a name (as redis-py gives them without decode_responses).
+
+    def sadd(self, name: str, *values: Any) -> Any:
+        """Add members to the set under name, creating it; return how many were not there."""
+        if not values:
+            raise TypeError("sadd() needs at least one member")
+        return self._execute(SADD, [b"SADD", key_arg(name), *(name_arg(v, "member") for v in values)])
+
+    def srem(self, name: str, *values: Any) -> Any:
+        """Remove members from the set under name; return how many were there. An emptied set is deleted."""
+        if not values:
+            raise TypeError("srem() needs at least one member")
+        return self._execute(SADD, [b"SREM", key_arg(name), *(name_arg(v, "member") for v in values)])
+
+    def smembers(self, name: str) -> Any:
+        """Return the members of the set under name, a set of bytes (empty when there is none)."""
+        return self._execute(SMEMBERS, [b"SMEMBERS", key_arg(name)])
+
+    def sismember(self, name: str, value: Any) -> Any:
+        """Whether the set under name holds value."""
+        return self._execute(SISMEMBER, [b"SISMEMBER", key_arg(name), name_arg(value, "member")])
+
+    def scard(self, name: str) -> Any:
+        """Return the number of members of the set under name (0 when there is none)."""
+        return self._execute(SCARD, [b"SCARD", key_arg(name)])
+
+    def spop(self, name: str, count: int | None = None) -> Any:
+        """Remove and return a random member (bytes, or None), or with count a set of up to count of them."""
+        if count is None:
+            return self._execute(SPOP, [b"SPOP", key_arg(name)])
+        if isinstance(count, int) and not isinstance(count, bool) and count < 0:
+            raise ValueError(f"count must be >= 0, got {count}")
+        return self._execute(SPOP_COUNT, [b"SPOP", key_arg(name), int64_arg(count, "count")])
+
+    def _combine(self, op: bytes, keys: Any, args: tuple[Any, ...]) -> Any:
+        names = [key_arg(keys)] if isinstance(keys, str) else keys_arg(keys)
+        names += [key_arg(a) for a in args]
+        if not names:
+            raise ValueError(f"{op.decode().lower()}() needs at least one key")
+        return self._execute(SINTER, [op, *names])
+
+    def sinter(self, keys: str | Iterable[str], *args: str) -> Any:
+        """Return the members every one of the sets under keys has, a set of bytes (a missing key is an empty set)."""
+        return self._combine(b"SINTER", keys, args)
+
+    def sunion(self, keys: str | Iterable[str], *args: str) -> Any:
+        """Return the members any of the sets under keys has, a set of bytes."""
+        return self._combine(b"SUNION", keys, args)
+
+    def sdiff(self, keys: str | Iterable[str], *args: str) -> Any:
+        """Return the members of the first set that none of the others has, a set of bytes."""
+        return self._combine(b"SDIFF", keys, args)
+
+    # --- scripting ---
+
+    def eval(self, script: str, numkeys: int, *keys_and_args: Any) -> Any:
+        """Run a Lua script on the server, atomically, and return its reply (EVAL), as redis-py's eval.
+
+        The first numkeys of keys_and_args are the keys (KEYS in the
+        script), the rest its arguments (ARGV); each is str, bytes or a
+        number. The reply is the script's value as Redis converts it: int,
+        bytes, a list, None, or a status str; an error the script raises
+        is raised as ServerError.
+        """
+        return self._execute(EVAL, [b"EVAL", command_arg(script), *_keys_and_args(numkeys, keys_and_args)])
+
+    def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> Any:
+        """Run the script the server holds under sha (SCRIPT LOAD or an earlier eval): EVALSHA.
+
+        Raises ServerError NOSCRIPT when the server does not hold it.
+        """
+        return self._execute(EVAL, [b"EVALSHA", command_arg(sha), *_keys_and_args(numkeys, keys_and_args)])
+
+    def eval_ro(self, script: str, numkeys: int, *keys_and_args: Any) -> Any:
+        """Run a script that only reads (EVAL_RO): one that calls a write command gets an error."""
+        return self._execute(EVAL_RO, [b"EVAL_RO", command_arg(script), *_keys_and_args(numkeys, keys_and_args)])
+
+    def evalsha_ro(self, sha: str, numkeys: int, *keys_and_args: Any) -> Any:
+        """Run a held script that only reads (EVALSHA_RO)."""
+        return self._execute(EVAL_RO, [b"EVALSHA_RO", command_arg(sha), *_keys_and_args(numkeys, keys_and_args)])
+
+    def script_load(self, script: str) -> Any:
+        """Have the server hold a script and return its SHA1 (hex str) for evalsha (SCRIPT LOAD)."""
+        return self._execute(SCRIPT_LOAD, [b"SCRIPT", b"LOAD", command_arg(script)])
+
+    def script_exists(self, *shas: str) -> Any:
+        """Whether the server holds each script: a list of bool (SCRIPT EXISTS)."""
+        if not shas:
+            raise TypeError("script_exists() needs at least one sha")
+        return self._execute(SCRIPT_EXISTS, [b"SCRIPT", b"EXISTS", *(command_arg(h) for h in shas)])
+
+    def script_flush(self) -> Any:
+        """Drop every script the server holds (SCRIPT FLUSH). Returns None."""
+        return self._execute(SCRIPT_FLUSH, [b"SCRIPT", b"FLUSH"])
+
+    # --- more strings, keys and lists ---
+
+    def append(self, key: str, value: Any) -> Any:
+        """Append value (str, sent as UTF-8, or bytes-like) to the string under key, creating it; return its new length (APPEND)."""
+        return self._execute(APPEND, [b"APPEND", key_arg(key), data_arg(value)])
+
+    def getrange(self, key: str, start: int, end: int) -> Any:
+        """Return the bytes start..end (inclusive; negative counts from the end) of the string under key (GETRANGE)."""
+        return self._execute(GETRANGE, [b"GETRANGE", key_arg(key), int64_arg(start, "start"), int64_arg(end, "end")])
+
+    def setrange(self, name: str, offset: int, value: Any) -> Any:
+        """Overwrite the string under name from offset with value, zero-padding past its end; return its new length (SETRANGE)."""
+        return self._execute(APPEND, [b"SETRANGE", key_arg(name), int64_arg(offset, "offset"), data_arg(value)])
+
+    def strlen(self, name: str) -> Any:
+        """Return the length of the string under name (0 when there is none)."""
+        return self._execute(STRLEN, [b"STRLEN", key_arg(name)])
+
+    def msetnx(self, mapping: Mapping[str, Any]) -> Any:
+        """Store every key and value of mapping, only if none of the keys exists; return whether it did (MSETNX)."""
+        if not isinstance(mapping, Mapping) or not mapping:
+            raise ValueError("msetnx() needs a non-empty mapping of str to value")
+        args: list[Arg] = [b"MSETNX"]
+        for key, value in mapping.items():
+            args += [key_arg(key), self._values.encode(value)]
+        return self._execute(MSETNX, args)
+
+    def rename(self, src: str, dst: str) -> Any:
+        """Move src's value (any type) and TTL to dst, replacing dst; True (RENAME). A missing src raises ServerError."""
+        return self._execute(RENAME.then(lambda _: True), [b"RENAME", key_arg(src, "src"), key_arg(dst, "dst")])
+
+    def renamenx(self, src: str, dst: str) -> Any:
+        """rename() only if dst does not exist: whether it moved (RENAMENX)."""
+        return self._execute(RENAMENX, [b"RENAMENX", key_arg(src, "src"), key_arg(dst, "dst")])
+
+    def copy(self, source: str, destination: str, destination_db: int | None = None, replace: bool = False) -> Any:
+        """Copy source's value (any type) and TTL to destination, which must not exist unless replace; whether it copied (COPY).
+
+        The server has only database 0: another destination_db is an error.
+        """
+        args: list[Arg] = [b"COPY", key_arg(source, "source"), key_arg(destination, "destination")]
+        if destination_db is not None:
+            args += [b"DB", int64_arg(destination_db, "destination_db")]
+        if replace:
+            args.append(b"REPLACE")
+        return self._execute(RENAMENX, args)
+
+    def randomkey(self) -> Any:
+        """Return a key picked at random (str), or None when there is none."""
+        return self._execute(RANDOMKEY.then(lambda k: None if k is None else _decode_key(k)), [b"RANDOMKEY"])
+
+    def lindex(self, name: str, index: int) -> Any:
+        """Return the value at index (negative counts from the end) of the list under name, or None."""
+        return self._execute(self._loading(GETRANGE), [b"LINDEX", key_arg(name), int64_arg(index, "index")])
+
+    def linsert(self, name: str, where: str, refvalue: Any, value: Any) -> Any:
+        """Insert value "BEFORE" or "AFTER" the first refvalue in the list under name (LINSERT).
+
+        Returns the new length, -1 if refvalue is not there, 0 if there is no list.
+        """
+        if not isinstance(where, str) or where.upper() not in ("BEFORE", "AFTER"):
+            raise ValueError(f'where must be "BEFORE" or "AFTER", not {where!r}')
+        encode = self._values.encode
+        return self._execute(LCOUNT, [b"LINSERT", key_arg(name), where.upper().encode(), encode(refvalue), encode(value)])
+
+    def lset(self, name: str, index: int, value: Any) -> Any:
+        """Replace the value at index of the list under name; True (LSET). A missing list or index raises ServerError."""
+        return self._execute(LEDIT.then(lambda _: True), [b"LSET", key_arg(name), int64_arg(index, "index"), self._values.encode(value)])
+
+    def ltrim(self, name: str, start: int, end: int) -> Any:
+        """Keep only the values start..end (inclusive; negative counts from the end) of the list under name; True (LTRIM)."""
+        return self._execute(LEDIT.then(lambda _: True), [b"LTRIM", key_arg(name), int64_arg(start, "start"), int64_arg(end, "end")])
+
+    def lrem(self, name: str, count: int, value: Any) -> Any:
+        """Remove the first count values equal to value from the list under name (from the tail if count < 0, all if 0); return how many (LREM)."""
+        return self._execute(LCOUNT, [b"LREM", key_arg(name), int64_arg(count, "count"), self._values.encode(value)])
+
+    def lpos(self, name: str, value: Any, rank: int | None = None, count: int | None = None, maxlen: int | None = None) -> Any:
+        """Return the index of value in the list under name, or None (LPOS).
+
+        rank picks the rank-th match (negative: counting from the tail),
+        maxlen looks at that many values only; with count, a list of up to
+        count indexes (0: all) is returned instead.
+        """
+        args: list[Arg] = [b"LPOS", key_arg(name), self._values.encode(value)]
+        for option, n in ((b"RANK", rank), (b"COUNT", count), (b"MAXLEN", maxlen)):
+            if n is not None:
+                args += [option, int64_arg(n, option.decode().lower())]
+        return self._execute(LPOS, args)
+
+    def rpoplpush(self, src: str, dst: str) -> Any:
+        """Move the last value of the list under src to the head of dst's, and return it; None if src is empty (RPOPLPUSH)."""
+        return self._execute(self._loading(RPOPLPUSH), [b"RPOPLPUSH", key_arg(src, "src"), key_arg(dst, "dst")])
 
     # --- the server ---
 

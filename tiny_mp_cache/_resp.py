@@ -23,6 +23,8 @@ import builtins
 import functools
 import os
 import socket
+import struct
+import sys
 import threading
 import time
 from collections.abc import Generator
@@ -326,8 +328,20 @@ def parse_replies(data: bytes, count: int) -> list[Reply]:
     return replies
 
 
+# On Linux a connection's socket stays blocking, and a call's deadline is
+# the kernel's receive and send timeouts (SO_RCVTIMEO, SO_SNDTIMEO), set
+# again only when the time left has moved more than _ARM_SLACK from them,
+# as the Go client does: a GET is one sendto and one recvfrom. With
+# settimeout, each of them came after an ioctl (settimeout sets the mode
+# every time) and a poll: six system calls. Elsewhere, settimeout.
+_KERNEL_TIMEOUTS = sys.platform.startswith("linux")
+_ARM_SLACK = 0.01  # seconds a wait may end after the deadline; it never ends before
+
+
 class _Connection(ReplyReader):
     """One socket to the server plus the read buffer of its replies."""
+
+    _rcv = _snd = 0.0  # the socket's kernel timeouts, seconds; 0: none
 
     def __init__(self, address: Address, deadline: float):
         self._buf = bytearray()
@@ -344,15 +358,41 @@ class _Connection(ReplyReader):
             # Tries every address the host resolves to, like Go's dialer.
             sock = socket.create_connection(address.sockaddr, timeout=_remaining(deadline))
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if _KERNEL_TIMEOUTS:
+            sock.settimeout(None)
         self.sock = sock
+
+    def _arm(self, deadline: float | None, receiving: bool) -> None:
+        """Ready the socket for a wait that must end by deadline (None: no limit); socket.timeout once it has passed."""
+        if not _KERNEL_TIMEOUTS:
+            self.sock.settimeout(_remaining(deadline))
+            return
+        want = 0.0 if deadline is None else max(_remaining(deadline), 1e-6)  # type: ignore[type-var]
+        cur = self._rcv if receiving else self._snd
+        if want == cur or (want and cur and cur - _ARM_SLACK <= want <= cur + _ARM_SLACK):
+            return
+        sec = int(want)
+        opt = socket.SO_RCVTIMEO if receiving else socket.SO_SNDTIMEO
+        self.sock.setsockopt(socket.SOL_SOCKET, opt, struct.pack("@ll", sec, int((want - sec) * 1e6)))
+        if receiving:
+            self._rcv = want
+        else:
+            self._snd = want
 
     def close(self) -> None:
         self.sock.close()
 
+    def buffered(self) -> bool:
+        """Whether bytes received are waiting to be parsed (a pub/sub connection's next message)."""
+        return len(self._buf) > self._pos
+
     def send(self, pieces: list[Arg], deadline: float | None) -> None:
-        for piece in pieces:
-            self.sock.settimeout(_remaining(deadline))
-            self.sock.sendall(piece)
+        try:
+            for piece in pieces:
+                self._arm(deadline, False)
+                self.sock.sendall(piece)
+        except BlockingIOError:  # the kernel's timeout: the deadline has passed
+            raise socket.timeout("timed out") from None
 
     def _line(self, deadline: float | None) -> bytearray:
         while True:
@@ -393,8 +433,11 @@ class _Connection(ReplyReader):
         """Receive exactly len(view) bytes into view."""
         have = 0
         while have < len(view):
-            self.sock.settimeout(_remaining(deadline))
-            got = self.sock.recv_into(view[have:])
+            self._arm(deadline, True)
+            try:
+                got = self.sock.recv_into(view[have:])
+            except BlockingIOError:  # the kernel's timeout: the deadline has passed
+                raise socket.timeout("timed out") from None
             if not got:
                 raise EOFError("connection closed by the server")
             have += got
@@ -403,8 +446,11 @@ class _Connection(ReplyReader):
         if self._pos:
             del self._buf[:self._pos]
             self._pos = 0
-        self.sock.settimeout(_remaining(deadline))
-        chunk = self._receive(_RECV_CHUNK)
+        self._arm(deadline, True)
+        try:
+            chunk = self._receive(_RECV_CHUNK)
+        except BlockingIOError:  # the kernel's timeout: the deadline has passed
+            raise socket.timeout("timed out") from None
         if not chunk:
             raise EOFError("connection closed by the server")
         self._buf += chunk

@@ -26,7 +26,9 @@ _POLL_SECONDS = 0.1
 # the two lists equal).
 SERVER_OPTIONS = frozenset({
     "password", "allow_remote", "unix_mode", "max_clients", "max_bulk", "max_args", "max_inline", "max_query",
-    "max_output", "max_output_soft", "max_output_soft_seconds", "max_memory", "eviction_policy", "log_level", "tracking_table_max_keys", "loops",
+    "max_output", "max_output_soft", "max_output_soft_seconds",
+    "max_output_pubsub", "max_output_pubsub_soft", "max_output_pubsub_soft_seconds", "max_memory", "eviction_policy", "log_level", "tracking_table_max_keys", "loops",
+    "busy_reply_threshold", "script_max_memory",
 })
 
 
@@ -165,8 +167,14 @@ def serve(port: int, host: str = "127.0.0.1", **options: Any) -> None:
     reply bytes waiting for one client), max_output_soft and
     max_output_soft_seconds (a client that leaves more than max_output_soft
     reply bytes unread for that many seconds on end is disconnected; 64 MiB
-    and 60 s by default), and loops (how many event loops
-    serve clients; 0, the default, is one per usable CPU). An unknown option
+    and 60 s by default), max_output_pubsub, max_output_pubsub_soft and
+    max_output_pubsub_soft_seconds (the same for a client subscribed to a
+    channel: Redis's 32 MiB, 8 MiB and 60 s by default), loops (how many event loops
+    serve clients; 0, the default, is one per usable CPU), and for Lua
+    scripts busy_reply_threshold (milliseconds a script runs before other
+    clients get BUSY and SCRIPT KILL may stop it; 5000) and
+    script_max_memory (how much one script may grow the heap; "256MB").
+    An unknown option
     raises TypeError, a bad value ValueError, a bind failure ConnectionError
     (an OSError).
 

@@ -312,8 +312,7 @@ func (c *Client) callWithin(timeout time.Duration, retry bool, read func(*resp.R
 		}
 	}
 	err := c.exchange(deadline, read, cmds...)
-	var e *Error
-	if err != nil && retry && reused && errors.As(err, &e) && e.Kind == KindConn {
+	if err != nil && retry && reused && kindOf(err) == KindConn {
 		if err := c.connect(deadline); err != nil {
 			return err
 		}
@@ -329,26 +328,74 @@ func (c *Client) callWithin(timeout time.Duration, retry bool, read func(*resp.R
 func (c *Client) exchange(deadline time.Time, read func(*resp.ReplyReader) error, cmds ...[][]byte) error {
 	c.nc.begin(deadline)
 	c.rd.Limit(c.maxReply)
-	c.out = c.out[:0]
-	for _, args := range cmds {
-		c.out = resp.AppendCommand(c.out, args...)
-	}
-	_, err := c.nc.Write(c.out)
-	if cap(c.out) > 1<<20 {
-		c.out = nil
-	}
+	err := c.send(cmds)
 	if err == nil {
 		err = read(c.rd)
 	}
-	var rerr resp.ReplyError
-	if errors.As(err, &rerr) {
+	if err == nil {
+		return nil
+	}
+	if rerr, ok := asReplyError(err); ok {
 		return &Error{KindServer, string(rerr)}
 	}
-	if err != nil {
-		c.drop()
-		return classify(err, "call to "+c.addr.Address+" failed")
+	c.drop()
+	return classify(err, "call to "+c.addr.Address+" failed")
+}
+
+// bigArg is the size above which an argument is written from the caller's
+// memory rather than copied into the request buffer: a 1 MiB SET then
+// costs no 1 MiB buffer in Go (allocated, zeroed, copied into and
+// collected on every such call), only two more system calls.
+const bigArg = 64 << 10
+
+// send writes the commands as RESP: the small parts gathered in c.out,
+// each big argument from where it is. c.mu must be held.
+func (c *Client) send(cmds [][][]byte) error {
+	out := c.out[:0]
+	for _, args := range cmds {
+		out = resp.AppendArray(out, len(args))
+		for _, a := range args {
+			if len(a) <= bigArg {
+				out = resp.AppendBulk(out, a)
+				continue
+			}
+			out = resp.AppendBulkHeader(out, len(a))
+			if _, err := c.nc.Write(out); err != nil {
+				return err
+			}
+			if _, err := c.nc.Write(a); err != nil {
+				return err
+			}
+			out = append(out[:0], '\r', '\n')
+		}
 	}
-	return nil
+	_, err := c.nc.Write(out)
+	c.out = out[:0]
+	if cap(out) > 1<<20 { // many small arguments: not kept for the calls after
+		c.out = nil
+	}
+	return err
+}
+
+// The error helpers below are called only once a call has failed: the
+// target errors.As writes to escapes to the heap, and declared on the
+// call's path it would cost every call an allocation (and the garbage
+// collector's wake-ups).
+
+// kindOf is the Kind of err if it is an *Error, else 0.
+func kindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return 0
+}
+
+// asReplyError returns err's error reply, if it is one.
+func asReplyError(err error) (resp.ReplyError, bool) {
+	var rerr resp.ReplyError
+	ok := errors.As(err, &rerr)
+	return rerr, ok
 }
 
 // errInterrupted ends a call whose wait a signal interrupted, when the
@@ -543,8 +590,10 @@ func (c *Client) MGetDeadlines(keys [][]byte) (vals [][]byte, deadlines []int64,
 // readable returns err unless it is an error reply, after which the
 // connection is still in step and the next reply can be read.
 func readable(err error) error {
-	var rerr resp.ReplyError
-	if err != nil && !errors.As(err, &rerr) {
+	if err == nil {
+		return nil
+	}
+	if _, ok := asReplyError(err); !ok {
 		return err
 	}
 	return nil

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math"
 	"net"
 	"runtime/debug"
@@ -52,6 +53,14 @@ type Config struct {
 	// soft limit of MaxOutput or more never applies.
 	MaxOutputSoft        int `json:"max_output_soft"`
 	MaxOutputSoftSeconds int `json:"max_output_soft_seconds"`
+	// MaxOutputPubsub, MaxOutputPubsubSoft and MaxOutputPubsubSoftSeconds
+	// are the same limits for a client subscribed to a channel or pattern,
+	// Redis's client-output-buffer-limit pubsub class: a subscriber that
+	// reads its messages too slowly is closed rather than letting them pile
+	// up in the server. Zero means Redis's 32 MiB, 8 MiB and 60 seconds.
+	MaxOutputPubsub            int `json:"max_output_pubsub"`
+	MaxOutputPubsubSoft        int `json:"max_output_pubsub_soft"`
+	MaxOutputPubsubSoftSeconds int `json:"max_output_pubsub_soft_seconds"`
 	// MaxMemory bounds the memory the store accounts for (keys, values and
 	// per-entry overhead): a number of bytes or a string such as "512MB".
 	// 0 means no bound.
@@ -76,6 +85,15 @@ type Config struct {
 	// process may use. Commands still run one at a time (see
 	// Server.running). The portable loop ignores it.
 	Loops int `json:"loops"`
+	// BusyReplyThreshold is how long, in milliseconds, a script runs before
+	// other clients' commands get -BUSY and SCRIPT KILL may stop it, as
+	// Redis's busy-reply-threshold (lua-time-limit). Zero means
+	// DefaultBusyReplyThreshold.
+	BusyReplyThreshold int `json:"busy_reply_threshold"`
+	// ScriptMaxMemory bounds how much one script may grow the server's live
+	// heap (tables and strings it builds) before it is stopped with an
+	// error. Zero means DefaultScriptMaxMemory.
+	ScriptMaxMemory ByteSize `json:"script_max_memory"`
 }
 
 // DefaultTrackingMaxKeys is Config.TrackingMaxKeys when it is 0: Redis's
@@ -100,6 +118,14 @@ const DefaultMaxOutput = 1 << 30
 const (
 	DefaultMaxOutputSoft        = 64 << 20
 	DefaultMaxOutputSoftSeconds = 60
+)
+
+// The pubsub class's output limits when Config's fields are 0: Redis's
+// client-output-buffer-limit pubsub 32mb 8mb 60.
+const (
+	DefaultMaxOutputPubsub            = 32 << 20
+	DefaultMaxOutputPubsubSoft        = 8 << 20
+	DefaultMaxOutputPubsubSoftSeconds = 60
 )
 
 // withDefaults returns c with zero fields set to their defaults, or an error
@@ -136,8 +162,12 @@ func (c Config) withDefaults() (Config, error) {
 		{"max_output", &c.MaxOutput, DefaultMaxOutput},
 		{"max_output_soft", &c.MaxOutputSoft, DefaultMaxOutputSoft},
 		{"max_output_soft_seconds", &c.MaxOutputSoftSeconds, DefaultMaxOutputSoftSeconds},
+		{"max_output_pubsub", &c.MaxOutputPubsub, DefaultMaxOutputPubsub},
+		{"max_output_pubsub_soft", &c.MaxOutputPubsubSoft, DefaultMaxOutputPubsubSoft},
+		{"max_output_pubsub_soft_seconds", &c.MaxOutputPubsubSoftSeconds, DefaultMaxOutputPubsubSoftSeconds},
 		{"tracking_table_max_keys", &c.TrackingMaxKeys, DefaultTrackingMaxKeys},
 		{"loops", &c.Loops, procs.Usable()},
+		{"busy_reply_threshold", &c.BusyReplyThreshold, DefaultBusyReplyThreshold},
 	} {
 		if *f.v < 0 {
 			return c, fmt.Errorf("%s must not be negative", f.name)
@@ -156,7 +186,13 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxMemory < 0 {
 		return c, fmt.Errorf("max_memory must not be negative")
 	}
-	if _, err := parseLevel(c.LogLevel); err != nil {
+	switch {
+	case c.ScriptMaxMemory < 0:
+		return c, fmt.Errorf("script_max_memory must not be negative")
+	case c.ScriptMaxMemory == 0:
+		c.ScriptMaxMemory = DefaultScriptMaxMemory
+	}
+	if _, err := c.logLevel(); err != nil {
 		return c, err
 	}
 	if c.LogFD < 0 {
@@ -176,13 +212,33 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
+// logLevel is LogLevel as slog's level: warn if empty.
+func (c Config) logLevel() (slog.Level, error) {
+	switch strings.ToLower(c.LogLevel) {
+	case "", "warn", "warning":
+		return slog.LevelWarn, nil
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("log_level must be debug, info, warn or error, not %q", c.LogLevel)
+}
+
 // softOutput is how long a client may leave more than max_output_soft
 // reply bytes unread, and that bound; 0 if the soft limit never applies.
 func (c Config) softOutput() (time.Duration, int) {
-	if c.MaxOutputSoft >= c.MaxOutput {
+	return softLimit(c.MaxOutput, c.MaxOutputSoft, c.MaxOutputSoftSeconds)
+}
+
+// softLimit is a class's soft limit: none if it is not below the hard one.
+func softLimit(hard, soft, seconds int) (time.Duration, int) {
+	if soft >= hard {
 		return 0, 0
 	}
-	return time.Duration(c.MaxOutputSoftSeconds) * time.Second, c.MaxOutputSoft
+	return time.Duration(seconds) * time.Second, soft
 }
 
 func (c Config) limits() resp.Limits {
@@ -320,14 +376,17 @@ var params = []param{
 		}
 		return ""
 	}},
+	{name: "busy-reply-threshold", get: (*Server).busyReplyThreshold, set: setBusyReplyThreshold},
 	{name: "client-output-buffer-limit", get: func(s *Server) string {
-		return fmt.Sprintf("normal %d %d %d", s.cfg.MaxOutput, s.cfg.MaxOutputSoft, s.cfg.MaxOutputSoftSeconds)
+		return fmt.Sprintf("normal %d %d %d pubsub %d %d %d", s.cfg.MaxOutput, s.cfg.MaxOutputSoft, s.cfg.MaxOutputSoftSeconds,
+			s.cfg.MaxOutputPubsub, s.cfg.MaxOutputPubsubSoft, s.cfg.MaxOutputPubsubSoftSeconds)
 	}},
 	{name: "client-query-buffer-limit", get: func(s *Server) string { return strconv.Itoa(s.cfg.MaxQuery) }},
 	{name: "cluster-enabled", get: fixed("no")},
 	{name: "databases", get: fixed("1")},
 	{name: "hz", get: fixed(strconv.Itoa(int(time.Second / expireTick)))},
 	{name: "io-threads", get: fixed("1")},
+	{name: "lua-time-limit", get: (*Server).busyReplyThreshold, set: setBusyReplyThreshold},
 	{name: "maxclients", get: func(s *Server) string { return strconv.Itoa(s.cfg.MaxClients) }},
 	{name: "maxmemory", get: func(s *Server) string { return strconv.FormatInt(int64(s.cfg.MaxMemory), 10) },
 		set: func(s *Server, v string) (func(), error) {
@@ -374,6 +433,16 @@ var params = []param{
 		}
 		return "0"
 	}},
+}
+
+func (s *Server) busyReplyThreshold() string { return strconv.Itoa(s.cfg.BusyReplyThreshold) }
+
+func setBusyReplyThreshold(s *Server, v string) (func(), error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return nil, fmt.Errorf("busy-reply-threshold must be a positive number of milliseconds")
+	}
+	return func() { s.cfg.BusyReplyThreshold = n }, nil
 }
 
 func findParam(name string) *param {

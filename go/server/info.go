@@ -256,3 +256,63 @@ func residentBytes() int64 {
 	runtime.ReadMemStats(&ms)
 	return int64(ms.Sys)
 }
+
+// cmdCommand answers COMMAND, COMMAND COUNT, COMMAND INFO and COMMAND DOCS
+// well enough for clients that inspect the server on connect.
+func cmdCommand(c *conn, args [][]byte, out []byte) []byte {
+	switch {
+	case len(args) == 1:
+		out = resp.AppendArray(out, len(commands))
+		for name, cmd := range commands {
+			out = appendCommandInfo(out, name, cmd)
+		}
+		return out
+	case is(args[1], "COUNT"):
+		return resp.AppendInt(out, int64(len(commands)))
+	case is(args[1], "INFO"):
+		out = resp.AppendArray(out, len(args)-2)
+		for _, a := range args[2:] {
+			name := strings.ToLower(string(a))
+			if cmd, ok := commands[name]; ok {
+				out = appendCommandInfo(out, name, cmd)
+			} else {
+				out = c.appendNullArray(out)
+			}
+		}
+		return out
+	case is(args[1], "DOCS"):
+		return resp.AppendArray(out, 0)
+	}
+	return resp.AppendError(out, "ERR unknown subcommand '"+printable(args[1])+"'")
+}
+
+// appendCommandInfo appends a command's entry in Redis 7's ten-field form;
+// the last four (ACL categories, tips, key specifications, subcommands) are
+// empty.
+func appendCommandInfo(out []byte, name string, cmd *command) []byte {
+	out = resp.AppendArray(out, 10)
+	out = resp.AppendBulkString(out, name)
+	out = resp.AppendInt(out, int64(cmd.arity))
+	flags := cmd.flags
+	if cmd.moreKeys != nil {
+		flags = append(slices.Clip(flags), "movablekeys")
+	}
+	out = resp.AppendArray(out, len(flags))
+	for _, f := range flags {
+		out = resp.AppendSimple(out, f)
+	}
+	out = resp.AppendInt(out, int64(cmd.keys.first))
+	out = resp.AppendInt(out, int64(cmd.keys.last))
+	out = resp.AppendInt(out, int64(cmd.keys.step))
+	for i := 0; i < 4; i++ {
+		out = resp.AppendArray(out, 0)
+	}
+	return out
+}
+
+func cmdTime(c *conn, args [][]byte, out []byte) []byte {
+	now := time.Now()
+	out = resp.AppendArray(out, 2)
+	out = resp.AppendBulkString(out, strconv.FormatInt(now.Unix(), 10))
+	return resp.AppendBulkString(out, strconv.Itoa(now.Nanosecond()/1000))
+}

@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 )
 
 // openLog makes the server's logger at cfg.LogLevel: slog's text lines on
@@ -15,7 +14,7 @@ import (
 // tiny_mp_cache.server logger). The closer, nil for stderr, closes the
 // duplicate once the server is done; a record logged after that is dropped.
 func openLog(cfg Config) (*slog.Logger, io.Closer, error) {
-	lv, err := parseLevel(cfg.LogLevel)
+	lv, err := cfg.logLevel()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -28,18 +27,4 @@ func openLog(cfg Config) (*slog.Logger, io.Closer, error) {
 		return nil, nil, fmt.Errorf("log_fd %d: %v", cfg.LogFD, err)
 	}
 	return slog.New(slog.NewJSONHandler(f, opts)), f, nil
-}
-
-func parseLevel(s string) (slog.Level, error) {
-	switch strings.ToLower(s) {
-	case "", "warn", "warning":
-		return slog.LevelWarn, nil
-	case "debug":
-		return slog.LevelDebug, nil
-	case "info":
-		return slog.LevelInfo, nil
-	case "error":
-		return slog.LevelError, nil
-	}
-	return 0, fmt.Errorf("log_level must be debug, info, warn or error, not %q", s)
 }

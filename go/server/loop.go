@@ -185,6 +185,7 @@ func (l *loop) runInbox() {
 // add starts serving a client whose socket fd the loop now owns.
 func (l *loop) add(c *conn) {
 	l.conns[c.fd] = c
+	l.s.listClient(c)
 	c.polled = pollIn
 	ev := syscall.EpollEvent{Events: c.polled, Fd: int32(c.fd)}
 	if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
@@ -232,17 +233,11 @@ func (l *loop) read(c *conn) bool {
 		return true
 	}
 	if perr, ok := err.(*resp.ProtocolError); ok {
-		l.protocolError(c, perr)
+		c.protocolError(perr)
 		return true
 	}
 	l.s.log.Debug("client read failed", "err", err)
 	return false
-}
-
-func (l *loop) protocolError(c *conn, perr *resp.ProtocolError) {
-	l.s.log.Info("closing client after protocol error", "remote", c.remote, "err", perr.Msg)
-	c.out = resp.AppendError(c.out, "ERR "+perr.Error())
-	c.quit = true
 }
 
 // serve runs c's buffered commands, writes the replies, and decides what to
@@ -284,24 +279,8 @@ func (l *loop) runCommands(c *conn) (full bool) {
 		if c.unsent() >= maxPending {
 			return true
 		}
-		args, err := c.rd.Next()
-		if err == resp.ErrIncomplete {
+		if !c.runNext() {
 			return false
-		}
-		if err != nil {
-			l.protocolError(c, err.(*resp.ProtocolError))
-			return false
-		}
-		var quit bool
-		l.s.running.Lock()
-		c.out, quit = l.s.exec(c, args, c.out)
-		l.s.running.Unlock()
-		c.quit = c.quit || quit
-		if c.overflowing(c.out) {
-			l.s.log.Warn("closing a client whose replies passed max_output",
-				"remote", c.remote, "unsent", c.unsent(), "max_output", l.s.cfg.MaxOutput)
-			l.s.dropped(cap(c.out))
-			c.out, c.sent, c.spliced, c.extra, c.quit = nil, 0, nil, 0, true
 		}
 	}
 	return false
@@ -343,12 +322,14 @@ func (l *loop) poll(c *conn, want uint32) {
 
 // close hangs up on c.
 func (l *loop) close(c *conn) {
-	l.s.running.Lock()
+	l.s.lockData()
 	if c.block != nil {
 		l.unblock(c, false)
 	}
 	c.discard()
 	l.s.stopTracking(c)
+	l.s.unlistClient(c)
+	l.s.unsubscribeAll(c)
 	l.s.running.Unlock()
 	if c.soft != nil {
 		c.soft.Stop()
@@ -370,27 +351,59 @@ func (l *loop) canPush() bool { return true }
 // NEARCACHE): on this loop, yes (see write).
 func (l *loop) canPassFD() bool { return true }
 
-// pushed writes what another client's command has just appended to c.out
-// (invalidations), at once, so that c can read them before the writer has
-// its reply. What the socket does not take waits for room, as replies do;
-// a client that lets pushes pile up past max_output is closed.
-func (l *loop) pushed(c *conn) {
-	if c.fd < 0 {
+// push sends to the pushes p of a command that runs on l (see pushBatch):
+// at once if to is on l too, else through to's loop.
+func (l *loop) push(to *conn, p []byte) {
+	if to.loop == l {
+		to.out = append(to.out, p...)
+		l.pushed(to)
 		return
 	}
+	to.loop.post(func() {
+		to.out = append(to.out, p...)
+		to.loop.pushed(to)
+	})
+}
+
+// startPushing readies c for pushes from other clients' commands (pub/sub
+// messages): on these loops, any client can take them.
+func (l *loop) startPushing(c *conn) {}
+
+// pushed writes what another client's command has just appended to c.out
+// (invalidations, messages), at once, so that c can read them before the
+// writer has its reply. What the socket does not take waits for room, as
+// replies do; a client that lets pushes pile up past its class's output
+// limit (max_output, or max_output_pubsub for a subscriber) is closed.
+func (l *loop) pushed(c *conn) {
+	if c.fd < 0 || c.quit && c.out == nil {
+		return // closed, or to be closed
+	}
 	if c.overflowing(c.out) {
-		l.s.log.Warn("closing a tracking client whose unread invalidations passed max_output",
-			"remote", c.remote, "unsent", c.unsent(), "max_output", l.s.cfg.MaxOutput)
-		l.close(c)
+		l.s.log.Warn("closing a client whose unread pushes passed its output limit",
+			"remote", c.remote, "unsent", c.unsent(), "limit", c.maxOutput())
+		l.s.dropped(cap(c.out))
+		c.out, c.sent, c.spliced, c.extra, c.quit = nil, 0, nil, 0, true
+		l.closeLater(c)
 		return
 	}
 	if !c.write() {
-		l.close(c)
+		c.out, c.sent, c.spliced, c.extra, c.quit = nil, 0, nil, 0, true
+		l.closeLater(c)
 		return
 	}
 	if c.unsent() > 0 {
 		l.poll(c, c.interest())
 	}
+}
+
+// closeLater closes c once the work at hand is done: pushed may run while
+// the publisher's command holds the running lock, which close takes.
+func (l *loop) closeLater(c *conn) {
+	l.post(func() {
+		if c.fd >= 0 {
+			l.close(c)
+		}
+	})
 }
 
 // startWait arms the timeout of c's blocked pop. The store wakes the loop
@@ -426,7 +439,7 @@ func (c *conn) wake() {
 // received goes back to its list.
 func (l *loop) endWait(c *conn, hungUp bool) {
 	b := c.block
-	l.s.running.Lock()
+	l.s.lockData()
 	p := l.unblock(c, !hungUp)
 	l.s.running.Unlock()
 	if hungUp {
@@ -482,9 +495,7 @@ func (l *loop) drain() {
 func (l *loop) cutStalled() {
 	now := time.Now()
 	for _, c := range l.conns {
-		if c.written != c.drainMark || c.stalled.IsZero() {
-			c.drainMark, c.stalled = c.written, now
-		} else if now.Sub(c.stalled) >= drainStall {
+		if c.stalledOut(now) {
 			l.s.log.Warn("closing a client that reads no replies while the server stops",
 				"remote", c.remote, "unsent", c.unsent())
 			l.close(c)
@@ -499,47 +510,23 @@ func (l *loop) closeAll() {
 	}
 }
 
-// conn is one client connection.
-type conn struct {
-	s      *Server
-	loop   *loop // the loop that serves it
-	id     int64
-	fd     int
-	remote string
-	rd     *resp.Reader
-	out    []byte // replies not yet written, but for the spliced values
-	sent   int    // bytes of replies already written, spliced values included
+// connIO is how the epoll loop reads and writes a conn's socket.
+type connIO struct {
+	fd   int
+	sent int // bytes of replies already written, spliced values included
 
 	// Big values of the replies in out, sent from the store's memory
 	// rather than copied into out (see appendBulk), and their total size.
 	spliced []splice
 	extra   int
-	authed  bool
-	name    string // set by CLIENT SETNAME
-	resp3   bool   // the client switched to RESP3 with HELLO 3
 
 	written int64 // reply bytes written in all
 
-	// While the server stops: written when last seen, and since when it
-	// has stayed so.
-	drainMark int64
-	stalled   time.Time
-
-	polled uint32   // the epoll events the loop waits for on this connection
-	eof    bool     // the client sends nothing more
-	quit   bool     // close once the replies are written
-	block  *blocked // set while a BLPOP, BRPOP or BLMOVE waits for a value
-
-	tx    *transaction // set between MULTI and EXEC or DISCARD
-	watch *store.Watch // the keys WATCHed until EXEC, DISCARD or UNWATCH
-
-	tracking bool // CLIENT TRACKING ON: told of changes to keys it read
-	passNear bool // the next write carries the near cache's table (CLIENT NEARCACHE)
+	polled uint32      // the epoll events the loop waits for on this connection
+	soft   *time.Timer // running while more than max_output_soft bytes are unsent
 
 	unix          bool  // a unix socket: descriptors may come and go with the bytes (shared.go)
 	inFDs, outFDs []int // descriptors the client sent, not yet used (TMC.SETFD); to go with the next write (TMC.GETFD)
-
-	soft *time.Timer // running while more than max_output_soft bytes are unsent
 }
 
 // blocked is a pop waiting for a value.
@@ -548,6 +535,10 @@ type blocked struct {
 	timeout time.Duration // 0 means forever
 	timer   *time.Timer   // ends the wait after timeout
 	move    bool          // BLMOVE: the reply is the value alone
+	popPush bool          // BRPOPLPUSH: as BLMOVE, but a timeout replies with a null array
+	mpop    bool          // BLMPOP: the reply is the key and an array of values
+	zset    bool          // BZPOPMIN, BZPOPMAX: the reply is key, member and score
+	stream  bool          // XREAD: the reply is the stream's new entries
 	waiting bool          // startWait has counted it in Server.blocked
 }
 
@@ -568,21 +559,14 @@ func (s *Server) newConn(nc net.Conn) (*conn, error) {
 		return nil, err
 	}
 	c := &conn{
+		connIO: connIO{fd: fd},
 		s:      s,
 		id:     s.clientIDs.Add(1),
-		fd:     fd,
 		remote: remote,
 	}
 	c.rd = resp.NewReader(c.socketReader(nc), s.cfg.limits())
 	c.setAuthed(s.cfg.Password == "")
 	return c, nil
-}
-
-// setAuthed records whether c has authenticated. Until it has, c runs only
-// the commands that need no password, and only small commands are read.
-func (c *conn) setAuthed(authed bool) {
-	c.authed = authed
-	c.rd.SetLimits(c.s.cfg.readLimits(authed))
 }
 
 // fdReader reads from a non-blocking socket; EAGAIN means nothing to read.
@@ -605,11 +589,21 @@ func (fd fdReader) Read(p []byte) (int, error) {
 
 func (c *conn) unsent() int { return len(c.out) + c.extra - c.sent }
 
+// dropReplies drops c's unsent replies.
+func (c *conn) dropReplies() { c.out, c.sent, c.spliced, c.extra = nil, 0, nil, 0 }
+
+// ordered is the portable loop's hook for subscribers' replies: here a
+// reply and a message both go to c.out, under the running lock, in order.
+func (c *conn) ordered() {}
+
+// writtenBytes is how many reply bytes c has written in all.
+func (c *conn) writtenBytes() int64 { return c.written }
+
 // overflowing reports whether out, c's replies, would leave more than
 // max_output bytes waiting to be written. The loop then closes c, after
 // the command, and drops its replies unsent, as Redis closes a client past
 // its hard limit: a reply being built may stop growing at once.
-func (c *conn) overflowing(out []byte) bool { return len(out)+c.extra-c.sent > c.s.cfg.MaxOutput }
+func (c *conn) overflowing(out []byte) bool { return len(out)+c.extra-c.sent > c.maxOutput() }
 
 // drop takes back the replies appended to out since it was at bytes long.
 func (c *conn) drop(out []byte, at int) []byte {
@@ -704,7 +698,7 @@ func (c *conn) write() bool {
 // once they no longer do. A client past it for max_output_soft_seconds on
 // end is closed, as Redis closes one past its soft limit.
 func (c *conn) softLimit() {
-	after, bound := c.s.cfg.softOutput()
+	after, bound := c.softOutput()
 	switch over := bound > 0 && c.unsent() > bound; {
 	case over && c.soft == nil:
 		l := c.loop

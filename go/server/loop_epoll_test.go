@@ -30,7 +30,7 @@ func TestGetPathAllocatesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.release()
-	c := &conn{s: s, fd: fds[0], authed: true, polled: pollIn}
+	c := &conn{connIO: connIO{fd: fds[0], polled: pollIn}, s: s, authed: true}
 	c.rd = resp.NewReader(fdReader(c.fd), s.cfg.limits())
 	l.conns[c.fd] = c
 	defer syscall.Close(fds[0])
@@ -84,7 +84,7 @@ func TestBlockedPopStillWritesEarlierReplies(t *testing.T) {
 	if !s.register() {
 		t.Fatal("cannot register a client")
 	}
-	c := &conn{s: s, loop: l, fd: fds[0], authed: true}
+	c := &conn{connIO: connIO{fd: fds[0]}, s: s, loop: l, authed: true}
 	c.rd = resp.NewReader(fdReader(c.fd), s.cfg.limits())
 	l.load.Add(1)
 	l.post(func() {
@@ -128,7 +128,7 @@ func TestBigValuesInRepliesAreNotCopied(t *testing.T) {
 	defer syscall.Close(fds[1])
 	syscall.SetNonblock(fds[0], true)
 	syscall.SetsockoptInt(fds[0], syscall.SOL_SOCKET, syscall.SO_SNDBUF, 4096)
-	c := &conn{s: s, fd: fds[0], authed: true}
+	c := &conn{connIO: connIO{fd: fds[0]}, s: s, authed: true}
 	big1 := bytes.Repeat([]byte("a"), bigReply)
 	big2 := bytes.Repeat([]byte("b"), 300<<10)
 	var out, want []byte

@@ -93,6 +93,7 @@ func (l *loop) run() {
 
 // add starts serving a client on its own goroutine.
 func (l *loop) add(c *conn) {
+	l.s.listClient(c)
 	l.mu.Lock()
 	l.conns[c] = struct{}{}
 	if l.draining {
@@ -131,9 +132,8 @@ func (l *loop) cutStalled() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for c := range l.conns {
-		if w := c.written.Load(); w != c.drainMark || c.stalled.IsZero() {
-			c.drainMark, c.stalled = w, now
-		} else if now.Sub(c.stalled) >= drainStall {
+		if c.stalledOut(now) {
+			// Not c.unsent(): c.out belongs to c's goroutine.
 			l.s.log.Warn("closing a client that reads no replies while the server stops", "remote", c.remote)
 			c.nc.Close() // its goroutine's write fails, and it closes c
 		}
@@ -167,26 +167,7 @@ func (l *loop) serveConn(c *conn) {
 // whether c stays open: it is closed once it quit, sent everything it
 // will, or the server drains, unless a pop is still blocked.
 func (l *loop) serve(c *conn) bool {
-	for c.block == nil && !c.quit {
-		args, err := c.rd.Next()
-		if err == resp.ErrIncomplete {
-			break
-		}
-		if err != nil {
-			l.protocolError(c, err.(*resp.ProtocolError))
-			break
-		}
-		var quit bool
-		l.s.running.Lock()
-		c.out, quit = l.s.exec(c, args, c.out)
-		l.s.running.Unlock()
-		c.quit = c.quit || quit
-		if c.overflowing(c.out) {
-			l.s.log.Warn("closing a client whose replies passed max_output",
-				"remote", c.remote, "unsent", len(c.out), "max_output", l.s.cfg.MaxOutput)
-			l.s.dropped(cap(c.out))
-			c.out, c.quit = nil, true
-		}
+	for c.block == nil && !c.quit && c.runNext() {
 		if len(c.out) >= maxPending && !c.flush() {
 			return false
 		}
@@ -209,18 +190,12 @@ func (l *loop) read(c *conn) bool {
 		c.eof = true
 	case errors.Is(err, os.ErrDeadlineExceeded): // drain cut the read short
 	case errors.As(err, &perr):
-		l.protocolError(c, perr)
+		c.protocolError(perr)
 	default:
 		l.s.log.Debug("client read failed", "err", err)
 		return false
 	}
 	return true
-}
-
-func (l *loop) protocolError(c *conn, perr *resp.ProtocolError) {
-	l.s.log.Info("closing client after protocol error", "remote", c.remote, "err", perr.Msg)
-	c.out = resp.AppendError(c.out, "ERR "+perr.Error())
-	c.quit = true
 }
 
 // wait ends c's blocked pop: when a value arrives, the timeout passes, the
@@ -258,10 +233,9 @@ func (l *loop) wait(c *conn) bool {
 		case err = <-readErr:
 		}
 	}
-	c.block = nil
 	// Only a wait that ended as planned takes its value; otherwise a value
 	// it received goes back to its list, for the next waiter.
-	p := l.unblock(b, errors.Is(err, os.ErrDeadlineExceeded))
+	p := l.unblock(c, errors.Is(err, os.ErrDeadlineExceeded))
 	var perr *resp.ProtocolError
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
@@ -273,20 +247,22 @@ func (l *loop) wait(c *conn) bool {
 		return c.rd.Buffered()
 	case errors.As(err, &perr):
 		c.out = b.reply(c, c.out, nil)
-		l.protocolError(c, perr)
+		c.protocolError(perr)
 		return true
 	}
 	l.s.log.Debug("client read failed", "err", err)
 	return false
 }
 
-// unblock ends b's wait. With take, it returns the value the wait
+// unblock ends c's wait. With take, it returns the value the wait
 // received, if any; otherwise it gives the wait up. It runs under the
 // server's running lock, as commands do: a value put back must not land in
 // the middle of a command, and it is then served to the next waiter.
-func (l *loop) unblock(b *blocked, take bool) *store.Popped {
-	l.s.running.Lock()
+func (l *loop) unblock(c *conn, take bool) *store.Popped {
+	l.s.lockData()
 	defer l.s.running.Unlock()
+	b := c.block
+	c.block = nil // under the lock: CLIENT LIST on another connection reads it
 	var p *store.Popped
 	if take {
 		p = b.end(l.s.store)
@@ -313,11 +289,19 @@ func (l *loop) stopReader(c *conn, readErr <-chan error) error {
 // close hangs up on c.
 func (l *loop) close(c *conn) {
 	if c.block != nil {
-		l.unblock(c.block, false)
-		c.block = nil
+		l.unblock(c, false)
 	}
 	c.discard()
+	l.s.running.Lock()
+	l.s.unsubscribeAll(c)
+	l.s.running.Unlock()
+	if c.pusher != nil {
+		c.pusher.finish() // the replies it queued, as QUIT's, go out first
+	}
 	c.nc.Close()
+	l.s.running.Lock()
+	l.s.unlistClient(c)
+	l.s.running.Unlock()
 	l.mu.Lock()
 	delete(l.conns, c)
 	l.mu.Unlock()
@@ -334,8 +318,22 @@ func (l *loop) canPush() bool { return false }
 // NEARCACHE): not on this loop, whose sockets belong to Go's net package.
 func (l *loop) canPassFD() bool { return false }
 
-// pushed is never called on this loop: no client tracks (canPush).
-func (l *loop) pushed(c *conn) {}
+// push sends to the pushes p of a command that runs on another client's
+// goroutine (pub/sub messages): they join to's pusher's queue.
+func (l *loop) push(to *conn, p []byte) {
+	if to.pusher != nil {
+		to.pusher.add(p)
+	}
+}
+
+// startPushing readies c for pushes from other clients' commands: from
+// now on a pusher writes all that c is sent, replies and messages, in
+// the order the commands ran (see pusher).
+func (l *loop) startPushing(c *conn) {
+	if c.pusher == nil {
+		c.pusher = newPusher(c)
+	}
+}
 
 // wake is called by the store, with the store locked, once c's blocked pop
 // has received a value.
@@ -346,33 +344,14 @@ func (c *conn) wake() {
 	}
 }
 
-// conn is one client connection.
-type conn struct {
-	s      *Server
-	loop   *loop // the loop that serves it
-	id     int64
-	nc     net.Conn
-	remote string
-	rd     *resp.Reader
-	out    []byte // replies not yet written
-	authed bool
-	name   string // set by CLIENT SETNAME
-	resp3  bool   // the client switched to RESP3 with HELLO 3
-
-	eof   bool          // the client sends nothing more
-	quit  bool          // close once the replies are written
-	block *blocked      // set while a BLPOP, BRPOP or BLMOVE waits for a value
-	woken chan struct{} // the store has handed block a value
-
-	tx    *transaction // set between MULTI and EXEC or DISCARD
-	watch *store.Watch // the keys WATCHed until EXEC, DISCARD or UNWATCH
-
-	tracking bool // never set: this loop cannot push (canPush)
-	passNear bool // never set: this loop cannot pass descriptors (canPassFD)
-
-	written   atomic.Int64 // reply bytes written in all
-	drainMark int64        // written when cutStalled last saw it move (loop goroutine only)
-	stalled   time.Time    // when it did
+// connIO is how the portable loop reads and writes a conn's socket. On
+// this loop, conn.tracking and conn.passNear are never set (canPush,
+// canPassFD).
+type connIO struct {
+	nc      net.Conn
+	woken   chan struct{} // the store has handed block a value
+	written atomic.Int64  // reply bytes written in all
+	pusher  *pusher       // writes its replies and messages, once it subscribed
 }
 
 // blocked is a pop waiting for a value.
@@ -380,6 +359,10 @@ type blocked struct {
 	w       *store.Waiter
 	timeout time.Duration // 0 means forever
 	move    bool          // BLMOVE: the reply is the value alone
+	popPush bool          // BRPOPLPUSH: as BLMOVE, but a timeout replies with a null array
+	mpop    bool          // BLMPOP: the reply is the key and an array of values
+	zset    bool          // BZPOPMIN, BZPOPMAX: the reply is key, member and score
+	stream  bool          // XREAD: the reply is the stream's new entries
 }
 
 // end returns the value the wait received, or gives the wait up and
@@ -399,22 +382,14 @@ func (b *blocked) stop(st *store.Store) { st.Cancel(b.w) }
 
 func (s *Server) newConn(nc net.Conn) (*conn, error) {
 	c := &conn{
+		connIO: connIO{nc: nc, woken: make(chan struct{}, 1)},
 		s:      s,
 		id:     s.clientIDs.Add(1),
-		nc:     nc,
 		remote: nc.RemoteAddr().String(),
-		woken:  make(chan struct{}, 1),
 	}
 	c.rd = resp.NewReader(nc, s.cfg.limits())
 	c.setAuthed(s.cfg.Password == "")
 	return c, nil
-}
-
-// setAuthed records whether c has authenticated. Until it has, c runs only
-// the commands that need no password, and only small commands are read.
-func (c *conn) setAuthed(authed bool) {
-	c.authed = authed
-	c.rd.SetLimits(c.s.cfg.readLimits(authed))
 }
 
 // appendBulk appends v as a bulk string reply.
@@ -424,10 +399,29 @@ func (c *conn) appendBulk(out, v []byte) []byte { return resp.AppendBulk(out, v)
 // pass max_output. The loop then closes c, after the command, and drops
 // its replies unsent, as Redis closes a client past its hard limit: a
 // reply being built may stop growing at once.
-func (c *conn) overflowing(out []byte) bool { return len(out) > c.s.cfg.MaxOutput }
+func (c *conn) overflowing(out []byte) bool { return len(out) > c.maxOutput() }
 
 // drop takes back the replies appended to out since it was at bytes long.
 func (c *conn) drop(out []byte, at int) []byte { return out[:at] }
+
+// unsent is how many reply bytes wait to be written.
+func (c *conn) unsent() int { return len(c.out) }
+
+// dropReplies drops c's unsent replies.
+func (c *conn) dropReplies() { c.out = nil }
+
+// ordered, run with the running lock held after each command, hands a
+// subscriber's replies to its pusher, so that they reach the client in
+// order with the messages published after the command.
+func (c *conn) ordered() {
+	if c.pusher != nil {
+		c.out = c.pusher.take(c.out)
+	}
+}
+
+// writtenBytes is how many reply bytes c has written in all; its
+// goroutine counts them while the loop goroutine reads.
+func (c *conn) writtenBytes() int64 { return c.written.Load() }
 
 // flush writes the pending replies and reports whether that worked. A
 // slow reader blocks only its own goroutine. It writes in pieces, so that
@@ -437,8 +431,12 @@ func (c *conn) drop(out []byte, at int) []byte { return out[:at] }
 // runs: a client past that soft limit for max_output_soft_seconds on end
 // is closed, as Redis closes one past its soft limit.
 func (c *conn) flush() bool {
+	if c.pusher != nil { // it writes c's replies now
+		c.out = c.pusher.take(c.out)
+		return c.pusher.alive()
+	}
 	var err error
-	after, bound := c.s.cfg.softOutput()
+	after, bound := c.softOutput()
 	var deadline time.Time // set while past the soft limit
 	for p := c.out; len(p) > 0 && err == nil; {
 		switch over := bound > 0 && len(p) > bound; {

@@ -128,3 +128,28 @@ func cmdExec(c *conn, args [][]byte, out []byte) []byte {
 	}
 	return out
 }
+
+func cmdWatch(c *conn, args [][]byte, out []byte) []byte {
+	if c.tx != nil {
+		return resp.AppendError(out, "ERR WATCH inside MULTI is not allowed")
+	}
+	c.watch = c.s.store.Watch(c.watch, args[1:])
+	return resp.AppendSimple(out, "OK")
+}
+
+func cmdUnwatch(c *conn, args [][]byte, out []byte) []byte {
+	c.unwatch()
+	return resp.AppendSimple(out, "OK")
+}
+
+func (c *conn) unwatch() {
+	if c.watch != nil {
+		c.s.store.Unwatch(c.watch)
+		c.watch = nil
+	}
+}
+
+// watchFailed reports whether a key that c watches has changed.
+func (c *conn) watchFailed() bool {
+	return c.watch != nil && c.s.store.Changed(c.watch)
+}

@@ -67,6 +67,13 @@ type Server struct {
 	clientIDs atomic.Int64 // the last client id given out
 	stats     *stats
 	tracking  *tracking // CLIENT TRACKING's table of who read which key
+	pubsub    *pubsub   // who listens on which channel and pattern; guarded by running
+
+	scripts scriptCache               // guarded by running
+	lua     *luaEnv                   // the Lua state for the next script; guarded by running
+	script  atomic.Pointer[scriptRun] // the script running now, if any: see scripting.go
+
+	clientTable map[int64]*conn // the connected clients, by id (clients.go); guarded by running
 
 	// The near cache's table of versions (near.go), on a unix socket;
 	// nil, with nearOff saying why, when there is none.
@@ -96,6 +103,7 @@ func Listen(cfg Config) (*Server, error) {
 			Changed:   tr.changed,
 		}),
 		tracking: tr,
+		pubsub:   newPubsub(),
 		log:      log,
 		logFD:    logFD,
 		done:     make(chan struct{}),
@@ -326,11 +334,16 @@ func holdPs(n int) {
 
 // pick returns the loop that serves a new client: the one with the fewest
 // clients, so that a few long-lived connections, the usual case, spread
-// over the loops.
+// over the loops; not the loop that runs a script, if there is another,
+// so that a new client can send SCRIPT KILL.
 func (s *Server) pick() *loop {
-	best := s.loops[0]
-	for _, l := range s.loops[1:] {
-		if l.load.Load() < best.load.Load() {
+	var running *loop
+	if r := s.script.Load(); r != nil && len(s.loops) > 1 {
+		running = r.c.loop
+	}
+	var best *loop
+	for _, l := range s.loops {
+		if l != running && (best == nil || l.load.Load() < best.load.Load()) {
 			best = l
 		}
 	}
@@ -507,7 +520,7 @@ func (s *Server) expireLoop() {
 			if s.tracking.queued.Load() { // keys that tracking clients read expired
 				l := s.loops[0]
 				l.post(func() {
-					s.running.Lock()
+					s.lockData()
 					defer s.running.Unlock()
 					s.deliver(l, nil, nil)
 				})

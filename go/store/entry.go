@@ -14,7 +14,7 @@ import (
 //     capacity word) with the two lengths beside it;
 //   - the SIEVE queue needs only the entry's slot index, not list links
 //     (see sieve);
-//   - the rarer parts, a list or a deadline, live in side maps of the Store.
+//   - the rarer parts, an object (a list...) or a deadline, live in side maps of the Store.
 //
 // Go's collector does not move heap objects, and a pointer to the first
 // byte of an allocation keeps the whole allocation alive, so kv stays valid
@@ -29,7 +29,7 @@ type entry struct {
 
 const (
 	visited  uint8 = 1 << iota // read since the SIEVE hand last passed
-	isList                     // the value is Store.lists[e]
+	isObject                   // the value is Store.objects[e], not bytes
 	hasTTL                     // the deadline is Store.expires[e]
 	isShared                   // the value is Store.shared[e] (shared.go)
 )

@@ -1,5 +1,7 @@
 package store
 
+import "slices"
+
 // deque is a ring buffer of byte strings, the value of a list key.
 type deque struct {
 	buf   [][]byte
@@ -8,7 +10,17 @@ type deque struct {
 	bytes int64 // sum of the elements' lengths
 }
 
-func (d *deque) len() int { return d.n }
+func (d *deque) typeName() string { return "list" }
+func (d *deque) len() int         { return d.n }
+func (d *deque) cost() int64      { return d.bytes + int64(d.n)*elemOverhead }
+
+func (d *deque) clone() object {
+	c := &deque{buf: make([][]byte, d.n), n: d.n, bytes: d.bytes}
+	for i := range d.n {
+		c.buf[i] = d.at(i)
+	}
+	return c
+}
 
 func (d *deque) at(i int) []byte { return d.buf[(d.head+i)%len(d.buf)] }
 
@@ -52,9 +64,14 @@ func (d *deque) pop(left bool) []byte {
 // error that ended a blocked move (ErrWrongType: the destination is not a
 // list).
 type Popped struct {
-	Key   string
-	Value []byte
-	Err   error
+	Key    string
+	Value  []byte
+	Score  float64  // of a member popped from a sorted set
+	Values [][]byte // BLMPOP's values, Value the first
+	// Entries are what a blocked XREAD receives: those added to Key's
+	// stream above the ID it waited for.
+	Entries []StreamEntry
+	Err     error
 }
 
 // Waiter is a blocked BLPOP, BRPOP or BLMOVE. It receives at most one value
@@ -64,8 +81,11 @@ type Waiter struct {
 	c      chan Popped
 	keys   []string
 	left   bool
-	move   *moveTo // for BLMOVE: where the value goes
-	notify func()  // called, with the store locked, once a value is on C
+	zset   bool        // BZPOPMIN (left) or BZPOPMAX: waits for a sorted set's member
+	count  int         // BLMPOP: up to count values (0: one)
+	move   *moveTo     // for BLMOVE: where the value goes
+	stream *streamWait // for XREAD: the entries it waits for, which it reads and does not take
+	notify func()      // called, with the store locked, once a value is on C
 }
 
 // moveTo is the destination of a blocked move.
@@ -74,36 +94,14 @@ type moveTo struct {
 	left bool
 }
 
-// listFor returns key's list entry, creating it if absent (only when create
-// is set). s.mu must be held.
-func (s *Store) listFor(key []byte, create bool) (*entry, error) {
-	e := s.lookup(key)
-	switch {
-	case e == nil && !create:
-		return nil, nil
-	case e == nil:
-		return s.newList(key, nil)
-	case !e.is(isList):
-		return nil, ErrWrongType
-	}
-	return e, nil
-}
+// listFor returns key's list and its entry (nil if key is absent), or
+// ErrWrongType. s.mu must be held.
+func (s *Store) listFor(key []byte) (*entry, *deque, error) { return objectFor[*deque](s, key) }
 
-// newList creates an empty list under key, which must be absent, evicting
-// anything but keep to make room. s.mu must be held.
-func (s *Store) newList(key []byte, keep *entry) (*entry, error) {
-	if err := checkLen(key, nil); err != nil {
-		return nil, err
-	}
-	if err := s.makeRoom(int64(entryOverhead+len(key)), keep); err != nil {
-		return nil, err
-	}
-	e := newEntry(key, nil)
-	e.flags |= isList
-	s.lists[e] = &deque{}
-	s.insert(e)
-	s.touch(e.key())
-	return e, nil
+// newList returns key's list, creating it empty if key is absent and
+// evicting anything but keep to make room. s.mu must be held.
+func (s *Store) newList(key []byte, keep *entry) (*entry, *deque, error) {
+	return createObject(s, key, func() *deque { return &deque{} }, keep)
 }
 
 // Push appends copies of values to key's list, at the head if left, and
@@ -119,20 +117,17 @@ func (s *Store) Push(key []byte, values [][]byte, left bool) (int, error) {
 	if err := s.makeRoom(need, s.lookup(key)); err != nil {
 		return 0, err
 	}
-	e, err := s.listFor(key, true)
+	e, l, err := s.newList(key, nil)
 	if err != nil {
 		return 0, err
 	}
-	s.used -= s.size(e)
-	l := s.lists[e]
-	for _, v := range values {
-		l.push(append(make([]byte, 0, len(v)), v...), left)
-	}
-	n := l.len()
-	s.used += s.size(e)
-	s.touch(e.key())
+	s.change(e, func() {
+		for _, v := range values {
+			l.push(append(make([]byte, 0, len(v)), v...), left)
+		}
+	})
 	s.signal(e.key())
-	return n, nil
+	return l.len(), nil
 }
 
 // Pop removes up to count values from the head (left) or tail of key's
@@ -140,28 +135,25 @@ func (s *Store) Push(key []byte, values [][]byte, left bool) (int, error) {
 func (s *Store) Pop(key []byte, left bool, count int) ([][]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, err := s.listFor(key, false)
+	e, l, err := s.listFor(key)
 	if e == nil || err != nil {
 		s.stats.Misses++
 		return nil, err
 	}
 	s.stats.Hits++
-	return s.popLocked(e, left, count), nil
+	return s.popLocked(e, l, left, count), nil
 }
 
-func (s *Store) popLocked(e *entry, left bool, count int) [][]byte {
-	l := s.lists[e]
-	s.used -= s.size(e)
+// popLocked pops up to count values from l, e's list, deleting e if that
+// empties it. s.mu must be held.
+func (s *Store) popLocked(e *entry, l *deque, left bool, count int) [][]byte {
 	out := make([][]byte, 0, min(count, l.len()))
-	for len(out) < count && l.len() > 0 {
-		out = append(out, l.pop(left))
-	}
-	s.used += s.size(e)
-	s.touch(e.key())
+	s.change(e, func() {
+		for len(out) < count && l.len() > 0 {
+			out = append(out, l.pop(left))
+		}
+	})
 	s.stats.Pops += int64(len(out))
-	if l.len() == 0 {
-		s.remove(e)
-	}
 	return out
 }
 
@@ -169,11 +161,11 @@ func (s *Store) popLocked(e *entry, left bool, count int) [][]byte {
 func (s *Store) LLen(key []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, err := s.listFor(key, false)
+	e, l, err := s.listFor(key)
 	if e == nil || err != nil {
 		return 0, err
 	}
-	return s.lists[e].len(), nil
+	return l.len(), nil
 }
 
 // LRange returns the elements start..stop (inclusive; negative counts from
@@ -181,11 +173,10 @@ func (s *Store) LLen(key []byte) (int, error) {
 func (s *Store) LRange(key []byte, start, stop int) ([][]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, err := s.listFor(key, false)
+	e, l, err := s.listFor(key)
 	if e == nil || err != nil {
 		return nil, err
 	}
-	l := s.lists[e]
 	n := l.len()
 	if start < 0 {
 		start = max(n+start, 0)
@@ -206,20 +197,25 @@ func (s *Store) LRange(key []byte, start, stop int) ([][]byte, error) {
 // them, and then calls notify if it is not nil; notify must not use the
 // store. The caller must end the wait with Cancel unless it received.
 func (s *Store) BPop(keys [][]byte, left bool, notify func()) (*Popped, *Waiter, error) {
+	return s.bpop(keys, left, 0, notify)
+}
+
+// bpop is BPop, and with count > 0 BMPop. A Waiter pops the same count.
+func (s *Store) bpop(keys [][]byte, left bool, count int, notify func()) (*Popped, *Waiter, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, k := range keys {
-		e, err := s.listFor(k, false)
+		e, l, err := s.listFor(k)
 		if err != nil {
 			return nil, nil, err
 		}
 		if e != nil {
 			s.stats.Hits++
-			return &Popped{Key: e.key(), Value: s.popLocked(e, left, 1)[0]}, nil, nil
+			return popped(e.key(), s.popLocked(e, l, left, max(count, 1)), count), nil, nil
 		}
 	}
 	c := make(chan Popped, 1)
-	w := &Waiter{C: c, c: c, left: left, notify: notify}
+	w := &Waiter{C: c, c: c, left: left, count: count, notify: notify}
 	for _, k := range keys {
 		w.keys = append(w.keys, string(k))
 		s.waiters[string(k)] = append(s.waiters[string(k)], w)
@@ -236,16 +232,25 @@ func (s *Store) Cancel(w *Waiter) {
 	s.dropWaiter(w)
 	select {
 	case p := <-w.c:
-		if w.move != nil || p.Err != nil {
-			return // a move is complete once served: the value is in its destination
+		if w.move != nil || p.Err != nil || w.stream != nil {
+			return // a move is complete once served, and a read takes nothing
 		}
-		e, err := s.listFor([]byte(p.Key), true)
+		if w.zset {
+			s.putBackMember(p)
+			return
+		}
+		vals := p.Values
+		if vals == nil {
+			vals = [][]byte{p.Value}
+		}
+		e, l, err := s.newList([]byte(p.Key), nil)
 		if err == nil {
-			s.used -= s.size(e)
-			s.lists[e].push(p.Value, w.left)
-			s.used += s.size(e)
-			s.touch(e.key())
-			s.stats.Pops--
+			s.change(e, func() {
+				for i := len(vals) - 1; i >= 0; i-- { // back where they were, in their order
+					l.push(vals[i], w.left)
+				}
+			})
+			s.stats.Pops -= int64(len(vals))
 			s.signal(e.key())
 		}
 	default:
@@ -282,7 +287,7 @@ func (s *Store) ServeReady() {
 		key := s.ready[0]
 		s.ready = s.ready[1:]
 		delete(s.isReady, key)
-		if e := s.lookup([]byte(key)); e != nil && e.is(isList) {
+		if e := s.lookup([]byte(key)); e != nil && s.objects[e] != nil {
 			s.serveWaiters(e)
 		}
 	}
@@ -290,25 +295,37 @@ func (s *Store) ServeReady() {
 	s.anyReady.Store(false)
 }
 
-// serveWaiters hands values from e's list to the waiters blocked on its key,
-// oldest first, one value each. s.mu must be held.
+// serveWaiters hands values from e's list or sorted set to the waiters
+// blocked on its key for that type, oldest first, one value each; waiters
+// for the other type wait on, as in Redis. s.mu must be held.
 func (s *Store) serveWaiters(e *entry) {
 	key := e.key()
-	for len(s.waiters[key]) > 0 {
-		w := s.waiters[key][0]
+	for _, w := range slices.Clone(s.waiters[key]) {
+		if w.stream != nil { // every XREAD is served: reading takes nothing
+			s.serveStreamWaiter(e, w)
+			continue
+		}
+		l, isList := s.objects[e].(*deque)
+		if _, isZset := s.objects[e].(*zset); w.zset != isZset || !w.zset && !isList {
+			continue
+		}
 		s.dropWaiter(w)
-		if w.move != nil {
+		if w.zset {
+			z := s.objects[e].(*zset)
+			m := s.zpopLocked(e, z, !w.left, 1)[0]
+			w.c <- Popped{Key: key, Value: []byte(m.Member), Score: m.Score}
+		} else if w.move != nil {
 			// Moved values mark the destination ready in turn; each
 			// waiter is served once, so that ends.
-			v, err := s.moveLocked(e, w.move.key, w.left, w.move.left)
+			v, err := s.moveLocked(e, l, w.move.key, w.left, w.move.left)
 			w.c <- Popped{Key: key, Value: v, Err: err}
 		} else {
-			w.c <- Popped{Key: key, Value: s.popLocked(e, w.left, 1)[0]}
+			w.c <- *popped(key, s.popLocked(e, l, w.left, max(w.count, 1)), w.count)
 		}
 		if w.notify != nil {
 			w.notify()
 		}
-		if s.lists[e] == nil { // popLocked deleted the emptied list
+		if s.objects[e] == nil { // the emptied list was deleted
 			return
 		}
 	}
@@ -341,13 +358,13 @@ func (s *Store) dropWaiter(w *Waiter) {
 func (s *Store) Move(src, dst []byte, fromLeft, toLeft bool) ([]byte, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, err := s.listFor(src, false)
+	e, l, err := s.listFor(src)
 	if e == nil || err != nil {
 		s.stats.Misses++
 		return nil, false, err
 	}
 	s.stats.Hits++
-	v, err := s.moveLocked(e, dst, fromLeft, toLeft)
+	v, err := s.moveLocked(e, l, dst, fromLeft, toLeft)
 	return v, err == nil, err
 }
 
@@ -357,13 +374,13 @@ func (s *Store) Move(src, dst []byte, fromLeft, toLeft bool) ([]byte, bool, erro
 func (s *Store) BMove(src, dst []byte, fromLeft, toLeft bool, notify func()) ([]byte, *Waiter, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, err := s.listFor(src, false)
+	e, l, err := s.listFor(src)
 	if err != nil {
 		return nil, nil, err
 	}
 	if e != nil {
 		s.stats.Hits++
-		v, err := s.moveLocked(e, dst, fromLeft, toLeft)
+		v, err := s.moveLocked(e, l, dst, fromLeft, toLeft)
 		return v, nil, err
 	}
 	c := make(chan Popped, 1)
@@ -373,28 +390,21 @@ func (s *Store) BMove(src, dst []byte, fromLeft, toLeft bool, notify func()) ([]
 	return nil, w, nil
 }
 
-// moveLocked moves one value from e's list to dst's, creating dst, and
+// moveLocked moves one value from l, e's list, to dst's, creating dst, and
 // deletes e if that emptied it. Blocked pops on dst are served by the
 // next ServeReady. s.mu must be held.
-func (s *Store) moveLocked(e *entry, dst []byte, fromLeft, toLeft bool) ([]byte, error) {
-	d, err := s.listFor(dst, false)
-	if err == nil && d == nil {
-		d, err = s.newList(dst, e)
-	}
+func (s *Store) moveLocked(e *entry, l *deque, dst []byte, fromLeft, toLeft bool) ([]byte, error) {
+	d, dl, err := s.newList(dst, e)
 	if err != nil {
 		return nil, err
 	}
-	s.used -= s.size(e)
-	v := s.lists[e].pop(fromLeft)
-	s.used += s.size(e)
-	s.used -= s.size(d)
-	s.lists[d].push(v, toLeft)
-	s.used += s.size(d)
-	s.touch(e.key())
-	s.touch(d.key())
-	if s.lists[e].len() == 0 {
-		s.remove(e)
+	var v []byte
+	if d == e { // a rotation: one change, or popping a last value would delete it
+		s.change(e, func() { v = l.pop(fromLeft); l.push(v, toLeft) })
+	} else {
+		s.change(e, func() { v = l.pop(fromLeft) })
+		s.change(d, func() { dl.push(v, toLeft) })
 	}
-	s.signal(d.key())
+	s.signal(string(dst))
 	return v, nil
 }

@@ -47,10 +47,7 @@ type Config struct {
 // bytes: the entry struct, its map slot and its key index slot.
 const entryOverhead = 96
 
-// elemOverhead approximates what one list element costs beyond its bytes.
-const elemOverhead = 32
-
-// Store maps string keys to byte strings and lists. It is safe for
+// Store maps string keys to byte strings and objects (lists, ...). It is safe for
 // concurrent use. Byte slices handed out are never modified afterwards.
 type Store struct {
 	cfg Config
@@ -59,7 +56,7 @@ type Store struct {
 	entries  index                   // guarded by mu; the entries, by key hash
 	order    *btree.BTreeG[*entry]   // guarded by mu; the entries, by key
 	hint     btree.PathHint          // guarded by mu; order's last path, for keys set in sequence
-	lists    map[*entry]*deque       // guarded by mu; values of list entries
+	objects  map[*entry]object       // guarded by mu; values of entries that are not strings (see object)
 	shared   map[*entry]Shared       // guarded by mu; values in shared memory (shared.go)
 	expires  map[*entry]int64        // guarded by mu; deadlines, unix nanoseconds
 	deadline *btree.BTreeG[deadline] // guarded by mu; expires, ordered by time
@@ -114,7 +111,7 @@ func (s *Store) reset() {
 	s.entries = newIndex()
 	s.order = btree.NewBTreeGOptions(byKey, btree.Options{NoLocks: true})
 	s.hint = btree.PathHint{}
-	s.lists = make(map[*entry]*deque)
+	s.objects = make(map[*entry]object)
 	s.closeShared()
 	s.expires = make(map[*entry]int64)
 	s.deadline = btree.NewBTreeGOptions(byDeadline, btree.Options{NoLocks: true})
@@ -175,7 +172,7 @@ func (s *Store) remove(e *entry) {
 	s.entries.remove(e)
 	s.order.DeleteHint(e, &s.hint)
 	s.setExpire(e, 0)
-	delete(s.lists, e)
+	delete(s.objects, e)
 	s.dropShared(e)
 	if s.evicts() {
 		s.queue.unlink(e)
@@ -185,8 +182,8 @@ func (s *Store) remove(e *entry) {
 // size is what e counts for against the memory bound. s.mu must be held.
 func (s *Store) size(e *entry) int64 {
 	n := int64(entryOverhead + e.len())
-	if l := s.lists[e]; l != nil {
-		n += l.bytes + int64(l.len())*elemOverhead
+	if o := s.objects[e]; o != nil {
+		n += o.cost()
 	}
 	if e.is(isShared) {
 		n += int64(s.shared[e].Len())
@@ -296,10 +293,10 @@ func (s *Store) setLocked(key []byte, e *entry, value []byte, opt SetOptions) er
 	} else {
 		// Replace the bytes, not the entry, so its SIEVE position stays.
 		s.used -= s.size(e)
-		delete(s.lists, e)
+		delete(s.objects, e)
 		s.dropShared(e)
 		e.setBytes(key, value, opt.Take)
-		e.flags &^= isList
+		e.flags &^= isObject
 		s.used += s.size(e)
 	}
 	s.setExpire(e, at)
@@ -319,10 +316,10 @@ func (s *Store) MSet(pairs [][]byte) error {
 }
 
 // readString is read for commands that need a string: it fails with
-// ErrWrongType on a list. s.mu must be held.
+// ErrWrongType on an object. s.mu must be held.
 func (s *Store) readString(key []byte) (*entry, error) {
 	e := s.read(key)
-	if e != nil && e.is(isList) {
+	if e != nil && e.is(isObject) {
 		return nil, ErrWrongType
 	}
 	return e, nil
@@ -346,7 +343,7 @@ func (s *Store) MGet(keys [][]byte) [][]byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, k := range keys {
-		if e := s.read(k); e != nil && !e.is(isList) {
+		if e := s.read(k); e != nil && !e.is(isObject) {
 			out[i] = s.value(e)
 		}
 	}
@@ -375,7 +372,7 @@ func (s *Store) IncrBy(key []byte, delta int64) (int64, error) {
 	e := s.lookup(key)
 	var n int64
 	if e != nil {
-		if e.is(isList) {
+		if e.is(isObject) {
 			return 0, ErrWrongType
 		}
 		var ok bool
@@ -409,15 +406,15 @@ func (s *Store) Exists(key []byte) bool {
 	return s.lookup(key) != nil
 }
 
-// Type returns "string", "list" or "none".
+// Type returns the type of key's value, as TYPE names it, or "none".
 func (s *Store) Type(key []byte) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch e := s.lookup(key); {
 	case e == nil:
 		return "none"
-	case e.is(isList):
-		return "list"
+	case e.is(isObject):
+		return s.objects[e].typeName()
 	}
 	return "string"
 }

@@ -74,13 +74,23 @@ func (s *Store) IncrByFloat(key, incr []byte) ([]byte, error) {
 	e := s.lookup(key)
 	n := new(big.Float).SetPrec(longDoublePrec)
 	if e != nil {
-		if e.is(isList) {
+		if e.is(isObject) {
 			return nil, ErrWrongType
 		}
 		if n, ok = parseLongDouble(s.value(e)); !ok {
 			return nil, ErrNotFloat
 		}
 	}
+	v, err := addLongDouble(n, d)
+	if err != nil {
+		return nil, err
+	}
+	return v, s.setLocked(key, e, v, SetOptions{KeepTTL: true})
+}
+
+// addLongDouble adds d to n, both long doubles, and returns the sum as
+// Redis stores it, or ErrFloatResult (INCRBYFLOAT, HINCRBYFLOAT).
+func addLongDouble(n, d *big.Float) ([]byte, error) {
 	n.Add(n, d)
 	if n.IsInf() || n.MantExp(nil) > longDoubleMaxExp {
 		return nil, ErrFloatResult
@@ -89,7 +99,7 @@ func (s *Store) IncrByFloat(key, incr []byte) ([]byte, error) {
 	if len(v) > maxFloatLen {
 		return nil, ErrFloatResult
 	}
-	return v, s.setLocked(key, e, v, SetOptions{KeepTTL: true})
+	return v, nil
 }
 
 const (

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -166,6 +167,41 @@ func TestMoveRotatesMovesAndAccounts(t *testing.T) {
 	}
 	if n, _ := s.LLen(b("b")); n != 3 {
 		t.Fatal("a refused Move took a value")
+	}
+}
+
+// TestMoveRotatesALastValue: rotating a one-value list keeps it, though the
+// pop alone would have emptied it.
+func TestMoveRotatesALastValue(t *testing.T) {
+	s := New(Config{})
+	s.Push(b("a"), [][]byte{b("only")}, false)
+	if v, ok, _ := s.Move(b("a"), b("a"), true, false); !ok || string(v) != "only" {
+		t.Fatalf("rotation moved %q %v", v, ok)
+	}
+	if got, _ := s.LRange(b("a"), 0, -1); len(got) != 1 || string(got[0]) != "only" {
+		t.Fatalf("after the rotation the list is %q", got)
+	}
+}
+
+// TestListCloneSharesNoState: a clone is the same list, and pushing to or
+// popping from either leaves the other as it was.
+func TestListCloneSharesNoState(t *testing.T) {
+	d := &deque{}
+	for _, v := range []string{"b", "c", "d"} {
+		d.push(b(v), false)
+	}
+	d.pop(true)
+	d.push(b("a"), true) // wraps the ring: head is no longer slot 0
+	c := d.clone().(*deque)
+	d.push(b("x"), false)
+	d.pop(true)
+	c.push(b("y"), true)
+	var got []string
+	for i := range c.len() {
+		got = append(got, string(c.at(i)))
+	}
+	if strings.Join(got, ",") != "y,a,c,d" || c.bytes != 4 || d.len() != 3 || string(d.at(0)) != "c" {
+		t.Fatalf("clone %v (bytes %d); original len %d", got, c.bytes, d.len())
 	}
 }
 
