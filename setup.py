@@ -61,8 +61,11 @@ import tmc_toolchain  # noqa: E402
 GO_DIR = os.path.join(ROOT, 'go')
 GO_MODULE = 'github.com/tiny-mp-cache/tiny-mp-cache'
 EXT_NAME = 'tiny_mp_cache.libtinympcache'
-# The library's file name; tiny_mp_cache/_bindings.py loads the same name.
-LIB_NAME = 'libtinympcache' + {'darwin': '.dylib', 'win32': '.dll'}.get(sys.platform, '.so')
+# The library's file name, for the system it is built for: $GOOS when set
+# (a cross-build, as .ci/wheels.py does), else this one;
+# tiny_mp_cache/_bindings.py loads the same name.
+GOOS = os.environ.get('GOOS') or {'darwin': 'darwin', 'win32': 'windows'}.get(sys.platform, 'linux')
+LIB_NAME = 'libtinympcache' + {'darwin': '.dylib', 'windows': '.dll'}.get(GOOS, '.so')
 
 
 def _golang_build_ext() -> type:
@@ -111,7 +114,8 @@ class build_ext(_golang_build_ext()):  # type: ignore[misc]
             except tmc_toolchain.ToolError as e:
                 raise BaseError(str(e)) from None  # setup() prints "error: <message>", no traceback
             extra = {**tmc_toolchain.GO_ENV, **go_env, 'CC': cc}
-            if sys.platform.startswith('linux'):
+            if GOOS in ('linux', 'darwin'):
+                # darwin too: Go's own resolver keeps libresolv's calls out.
                 extra['GOFLAGS'] += ' -tags=netgo,osusergo'
             if not (os.environ.get('GOCACHE') or os.environ.get('XDG_CACHE_HOME') or os.environ.get('HOME')):
                 extra['GOCACHE'] = os.path.join(tempfile.gettempdir(), 'tmc-gocache')
@@ -123,6 +127,9 @@ class build_ext(_golang_build_ext()):  # type: ignore[misc]
                 # setuptools-golang sets CGO_CFLAGS to include flags only,
                 # which drops Go's default -O2 for the cgo glue: put it back.
                 env['CGO_CFLAGS'] = f"-O2 {env.get('CGO_CFLAGS', '')}".strip()
+                # It sets CGO_LDFLAGS too: keep the caller's (.ci/wheels.py's
+                # macOS link stubs) in front of its.
+                env['CGO_LDFLAGS'] = f"{os.environ.get('CGO_LDFLAGS', '')} {env.get('CGO_LDFLAGS', '')}".strip()
                 shown = ' '.join(f'{k}={shlex.quote(env[k])}' for k in ('CC', 'GOFLAGS', *go_env))
                 print(f'tiny-mp-cache: {shown} {shlex.join(cmd)}', file=sys.stderr)
                 if subprocess.run([go, *cmd[1:]], cwd=cwd, env=env).returncode != 0:

