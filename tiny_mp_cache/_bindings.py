@@ -113,7 +113,8 @@ def library() -> Any:
             try:
                 _lib = ffi.dlopen(path)
             except OSError as e:
-                neither = "" if os.path.exists(path) else (
+                here = os.path.dirname(os.path.abspath(__file__))
+                neither = "" if os.path.exists(path) or os.path.exists(os.path.join(here, BINARY_NAME)) else (
                     f" (this installation has neither the Go library nor the standalone server {BINARY_NAME})"
                 )
                 raise OSError(
