@@ -41,6 +41,12 @@ class Profile:
     nc_rounds: int = 3
     nc_procs: int = 8
     hr_value: int = 1000
+    # shared values: set/get of each size, rounds each; the data loader: producers x arrays of dl_size bytes
+    sv_sizes: List[int] = field(default_factory=lambda: [1 << 20, 64 << 20])
+    sv_rounds: int = 2
+    dl_producers: int = 8
+    dl_arrays: int = 2
+    dl_size: int = 16 << 20
     hr_fraction: float = 0.1
     hr_min_bound: int = 4 << 20
     tp_levels: List[int] = field(default_factory=lambda: [1, 2, 4, 8])
@@ -64,6 +70,7 @@ FULL = Profile(
     rb_requests_p1=100_000, rb_requests_p16=1_000_000, rb_repeats=3,
     mem_keys=1_000_000,
     hr_keys=100_000, hr_requests=300_000,
+    sv_sizes=[1 << 20, 16 << 20, 64 << 20, 256 << 20], sv_rounds=3, dl_arrays=6,
 )
 
 QUICK = Profile(

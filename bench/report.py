@@ -107,6 +107,28 @@ def big_values(res: Dict[str, Any]) -> str:
                      "worst/redis"], rows))
 
 
+_SV_COLUMNS = [("copy", "memcpy"), ("tmc set", "tmc_set"), ("tmc get", "tmc_get"), ("tmc view", "tmc_view"),
+               ("set_array", "tmc_set_array"), ("get_array", "tmc_get_array"), ("socket set", "socket_set"),
+               ("socket get", "socket_get"), ("redis set", "redis_set"), ("redis get", "redis_get"),
+               ("echo set", "echo_set"), ("echo get", "echo_get"), ("shm set", "shm_set"), ("shm get", "shm_get"),
+               ("shm view", "shm_view")]
+
+
+def shared_values(res: Dict[str, Any]) -> str:
+    rows = [[f"{int(size) / 2**20:g} MiB"] + [_f(row.get(field), "{:.3f}" if "view" in field else "{:.1f}")
+                                              for _, field in _SV_COLUMNS]
+            for size, row in res.get("sizes", {}).items()]
+    loader = res.get("loader", {})
+    lines = [f"ms, median of {res.get('rounds')} rounds, unix sockets; tmc = TinyCache's shared path, socket = "
+             "shared_from=None, shm = multiprocessing.shared_memory by hand, copy = numpy copy",
+             table(["size"] + [name for name, _ in _SV_COLUMNS], rows)]
+    if loader:
+        lines.append(f"data loader: {loader['producers']} producers, {loader['arrays']} arrays of "
+                     f"{loader['size'] / 2**20:g} MiB, one consumer: "
+                     + ", ".join(f"{name} {rate:.1f} arrays/s" for name, rate in loader["systems"].items()))
+    return "\n".join(lines)
+
+
 def producer_workers(res: Dict[str, Any]) -> str:
     rows = []
     for mode, systems in res.get("modes", {}).items():
@@ -217,6 +239,7 @@ SECTIONS = [
     ("memory", "Resident memory", memory),
     ("hit_ratio", "Hit ratio under a memory bound", hit_ratio),
     ("near_cache", "Near cache", near_cache),
+    ("shared_values", "Big values through shared memory", shared_values),
 ]
 
 

@@ -96,6 +96,24 @@ def _big_values(results: Dict[str, Any]) -> List[Dict[str, Any]]:
     return lines
 
 
+def _shared_values(results: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Issue 19: a 64 MiB value over a unix socket, against a numpy copy of it; the data loader against Redis and shm."""
+    sv = results.get("shared_values") or {}
+    row = sv.get("sizes", {}).get(str(64 << 20), {})
+    copy = row.get("memcpy")
+    loader = sv.get("loader", {}).get("systems", {})
+    ours = loader.get("tiny-mp-cache")
+    return [
+        _line("64 MiB get (bytes) <= 2x a numpy copy", "unix", row.get("tmc_get"), copy, "<=", 2.0, "ms"),
+        _line("64 MiB zero-copy read (get_buffer) < 1 ms", "unix", row.get("tmc_view"), 1.0 if row else None, "<=", 1.0, "ms"),
+        _line("64 MiB set <= 2x a numpy copy", "unix", row.get("tmc_set"), copy, "<=", 2.0, "ms"),
+        _line("data loader (8 producers, 16 MiB arrays) >= 5x Redis", "unix", ours, loader.get("redis-py->Redis"),
+              ">=", 5.0, "arrays/s"),
+        _line("data loader >= 0.5x hand-written shared_memory", "unix", ours, loader.get("shared_memory by hand"),
+              ">=", 0.5, "arrays/s"),
+    ]
+
+
 def _batch(results: Dict[str, Any]) -> List[Dict[str, Any]]:
     lines = []
     systems = (results.get("batch") or {}).get("systems", {})
@@ -189,7 +207,7 @@ def evaluate(results: Dict[str, Any]) -> List[Dict[str, Any]]:
     for fn, scenario in ((_latency, "latency"), (_batch, "batch"), (_throughput, "throughput"),
                          (_producer_workers, "producer_workers"), (_big_values, "big_values"),
                          (_redis_benchmark, "redis_benchmark"), (_memory, "memory"), (_hit_ratio, "hit_ratio"),
-                         (_near_cache, "near_cache")):
+                         (_near_cache, "near_cache"), (_shared_values, "shared_values")):
         if scenario in results:
             lines += fn(results)
     return lines

@@ -46,7 +46,7 @@ enum tmc_status {
 };
 
 enum tmc_set_op { TMC_SET };
-enum tmc_value_op { TMC_GET, TMC_GETDEL, TMC_GET_DEADLINE };
+enum tmc_value_op { TMC_GET, TMC_GETDEL, TMC_GET_DEADLINE, TMC_GET_SHARED, TMC_GETDEL_SHARED };
 enum tmc_int_op { TMC_DEL, TMC_DBSIZE, TMC_RPUSH, TMC_LPUSH };
 enum tmc_list_op { TMC_KEYS, TMC_MGET, TMC_MGET_DEADLINE };
 

@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import Any, Callable, Protocol, TypeVar
 
 from . import _commands as commands
-from . import _near, _standalone
+from . import _near, _shared, _standalone
 from ._cluster import is_cluster
 from ._commands import BytesLike, Command, Commands, Unexpected, finish
 from ._errors import ConnectionError, ServerError
@@ -32,6 +32,7 @@ from ._resp import DEFAULT_MAX_REPLY, Arg, PureClient, Reply, parse_address
 
 T = TypeVar("T")
 
+_SHARED_MARK = "TMCSHARED "  # TMC.GET's and TMC.GETDEL's reply for a shared value
 _WAIT_STEP = 0.05  # seconds between connection attempts of TinyCache(..., wait=...)
 # What a wait= that ran out says happened. The usual cause: serve() run by
 # multiprocessing with spawn or forkserver (the default on macOS and Windows,
@@ -71,6 +72,7 @@ def _after_fork_in_child() -> None:
         cache._lock = threading.Lock()
         cache._backend = None
         cache._waiter = None
+        cache._sharer = None
 
 
 at_fork(after_in_child=_after_fork_in_child)
@@ -145,6 +147,15 @@ class TinyCache(Commands):
     returns bytes. A Pipeline and the near cache use the client's
     serializer; memoize has its own.
 
+    shared_from (bytes; None: never) is the size from which values go
+    through shared memory rather than the socket, over a unix socket to a
+    tiny-mp-cache server on Linux: set() writes such a value into a sealed
+    memfd and hands the server its descriptor, get() maps it and copies it
+    once, get_buffer() returns the mapping itself, and get_array and
+    set_array do the same for numpy arrays (see docs: Big values). Every
+    get() then goes through a pure-Python connection that can take
+    descriptors, since the size of a value is known only once it is read.
+
     Warning: serializer="pickle" (or pickle itself) unpickles whatever the
     server holds under a key that is read, and unpickling runs code. Anyone
     who can write to the server can put such a value there: another local
@@ -164,6 +175,7 @@ class TinyCache(Commands):
         near_cache: int | None = None,
         near_cache_bytes: int | None = None,
         serializer: Any = None,
+        shared_from: int | None = _shared.THRESHOLD,
         _pure: bool | None = None,
     ):
         check_options(addr, timeout, max_reply_size)
@@ -177,6 +189,13 @@ class TinyCache(Commands):
         if addr.startswith("unix://"):
             parse_address(addr)  # a malformed address is a ValueError everywhere
             require_unix_sockets()
+        if shared_from is not None and (isinstance(shared_from, bool) or not isinstance(shared_from, int)):
+            raise TypeError(f"shared_from must be an int (bytes) or None, not {type(shared_from).__name__}")
+        if shared_from is not None and shared_from < 1:
+            raise ValueError(f"shared_from must be a number of bytes > 0, or None, got {shared_from!r}")
+        self._shared_from = shared_from  # as given, for pickling
+        if shared_from is not None and _shared.address_can_share(addr):
+            self._share_from = shared_from  # until the server says it keeps no shared values (_shared_client)
         self._addr = addr
         self._timeout = float(timeout)
         self._max_reply_size = max_reply_size
@@ -184,6 +203,7 @@ class TinyCache(Commands):
         self._lock = threading.Lock()  # guards _backend while it is opened
         self._backend: _Backend | None = None
         self._waiter: PureClient | None = None  # bpop's own connection, opened on first use
+        self._sharer: _shared.SharedClient | None = None  # shared values' connection, opened on first use
         self._closed = False
         self._near: NearCache | None = None
         _caches.add(self)
@@ -383,7 +403,8 @@ class TinyCache(Commands):
                 self._near.clear()
             backend, self._backend = self._backend, None
             waiter, self._waiter = self._waiter, None
-        for client in (backend, waiter):
+            sharer, self._sharer = self._sharer, None
+        for client in (backend, waiter, sharer):
             if client is not None and client.pid == os.getpid():
                 client.close()
 
@@ -402,7 +423,8 @@ class TinyCache(Commands):
         # The connection and locks stay behind; the copy opens its own.
         near = self._near
         return (_unpickle, (self._addr, self._timeout, self._pure, self._max_reply_size,
-                            near.capacity if near else 0, near.max_bytes if near else None, self._values.serializer))
+                            near.capacity if near else 0, near.max_bytes if near else None, self._values.serializer,
+                            self._shared_from))
 
     def __repr__(self) -> str:
         backend = self._backend
@@ -419,6 +441,8 @@ class TinyCache(Commands):
             return command.parse(None)
         if command.blocking:
             backend: _Backend = self._blocking_client()
+        elif command.shares:
+            return self._execute_shared(command, args)
         else:
             backend = self._backend  # type: ignore[assignment]
             if backend is None:  # _client(), inlined: this is every call's path
@@ -476,6 +500,54 @@ class TinyCache(Commands):
                 self._waiter = PureClient(self._addr, self._timeout, self._max_reply_size)
             return self._waiter
 
+    def _execute_shared(self, command: Command[T], args: list[Arg]) -> T:
+        """_execute for the commands of shared values (see _commands.SETFD), on the connections that can send them.
+
+        get()'s TMC.GET and pop()'s TMC.GETDEL go as any call, with the Go
+        client's fast path: a small value comes as ever, and a shared one
+        as its size (the error TMCSHARED; TMC.GETDEL then leaves the key),
+        read then with TMC.GETFD or TMC.GETDELFD on the connection that
+        takes descriptors: of concurrent pops, still exactly one gets the
+        value. Where the server keeps no shared values, the plain command
+        goes instead.
+        """
+        by_fd = commands.read_by_fd(args)
+        if by_fd is not None:
+            try:
+                reply = self._client().run(command, args)
+            except ServerError as e:  # the fast path raises what the others return (kept in no local: a cycle)
+                if not str(e).startswith(_SHARED_MARK):
+                    if self._shared_client() is None:  # a server without TMC.GET
+                        return self._execute(*commands.unshared(command, args))
+                    raise
+                reply = None
+            else:
+                if not (reply.__class__ is ServerError and str(reply).startswith(_SHARED_MARK)):
+                    if reply.__class__ is ServerError and self._shared_client() is None:
+                        return self._execute(*commands.unshared(command, args))
+                    return finish(command, args, reply)
+            args = by_fd
+        sharer = self._shared_client()
+        if sharer is None:
+            return self._execute(*commands.unshared(command, args))
+        return finish(command, args, sharer.run(command, args))
+
+    def _shared_client(self) -> _shared.SharedClient | None:
+        """The connection of shared values, or None (and no more of them) where the server keeps none."""
+        self._client()  # the same checks: closed, and reopened after fork
+        sharer = self._sharer
+        if sharer is not None:  # cleared in a forked child, as _backend
+            return sharer
+        with self._lock:
+            if self._sharer is None or self._sharer.pid != os.getpid():
+                sharer = _shared.SharedClient(self._addr, self._timeout, self._max_reply_size)
+                if not sharer.supported:
+                    sharer.close()
+                    self._share_from = None
+                    return None
+                self._sharer = sharer
+            return self._sharer
+
     def _open(self) -> _Backend:
         if is_cluster(self._addr):
             from ._cluster import ClusterClient
@@ -501,10 +573,11 @@ def _unpickle(
     near_cache: int = 0,
     near_cache_bytes: int | None = None,
     serializer: Any = None,
+    shared_from: int | None = _shared.THRESHOLD,
 ) -> TinyCache:
     return TinyCache(
         addr, timeout, max_reply_size=max_reply_size, near_cache=near_cache, near_cache_bytes=near_cache_bytes,
-        serializer=serializer, _pure=pure,
+        serializer=serializer, shared_from=shared_from, _pure=pure,
     )
 
 

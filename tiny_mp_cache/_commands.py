@@ -58,7 +58,9 @@ class Command(Generic[T]):
 
     names are the command names it sends (RPUSH and LPUSH are one Command).
     keys are where its keys are in its args ((first, last, step), see
-    ONE_KEY; None: it names no key), and writes says it changes them: a
+    ONE_KEY; None: it names no key); numkeys, for a command whose keys
+    follow a count of them (ZUNION 2 a b), is that count's index, and the
+    keys it counts are keys too (Redis's movablekeys); writes says it changes them: a
     write that names no key (FLUSHDB) may change every key. The near cache
     drops what a write of its own client changes, from these two.
     request and response say how a Redis Cluster runs it, with Valkey's
@@ -93,15 +95,20 @@ class Command(Generic[T]):
     (error replies as ServerError values in it), as a fast path returns it
     too. Only TinyCache and AsyncTinyCache send such a Command, not a
     Pipeline.
+
+    shares marks the commands of values in shared memory (TMC.SETFD,
+    TMC.GETFD; see _shared): TinyCache sends them on a connection that
+    passes descriptors, or, where the server cannot, as unshared() says.
     """
 
-    __slots__ = ("blocking", "fast", "idempotent", "keys", "names", "parse", "request", "response", "sends", "writes")
+    __slots__ = ("blocking", "fast", "idempotent", "keys", "names", "numkeys", "parse", "request", "response", "sends", "shares", "writes")
 
     def __init__(
         self,
         parse: Callable[[Reply], T],
         *names: bytes,
         keys: tuple[int, int, int] | None = None,
+        numkeys: int | None = None,
         writes: bool = False,
         request: str | None = None,
         response: str | None = None,
@@ -109,10 +116,12 @@ class Command(Generic[T]):
         idempotent: bool = False,
         blocking: bool = False,
         sends: Callable[[list[Arg]], list[list[Arg]]] | None = None,
+        shares: bool = False,
     ):
         self.parse = parse
         self.names = names
         self.keys = keys
+        self.numkeys = numkeys
         self.writes = writes
         self.request = request
         self.response = response
@@ -120,6 +129,7 @@ class Command(Generic[T]):
         self.idempotent = idempotent
         self.blocking = blocking
         self.sends = sends
+        self.shares = shares
 
     def then(self, after: Callable[[T], Any]) -> Command[Any]:
         """This command with after applied to its result, as it travels: every fact (fast path, retry, wait, keys, writes) stays."""
@@ -135,15 +145,23 @@ class Command(Generic[T]):
         return copy
 
     def key_args(self, args: list[Arg]) -> list[Arg]:
-        """The keys among args, where keys says they are."""
-        if self.keys is None:
-            return []
-        first, last, step = self.keys
-        return args[first : (last + 1) or None : step]
+        """The keys among args, where keys and numkeys say they are."""
+        found: list[Arg] = []
+        if self.keys is not None:
+            first, last, step = self.keys
+            found = args[first : (last + 1) or None : step]
+        if self.numkeys is not None and self.numkeys < len(args):
+            try:
+                count = int(bytes(args[self.numkeys]))
+            except ValueError:
+                count = 0
+            if 0 < count < len(args) - self.numkeys:
+                found = found + args[self.numkeys + 1 : self.numkeys + 1 + count]
+        return found
 
     def facts(self) -> tuple[Any, ...]:
         """What a name says about a command, whichever Command of that name sends it (tests hold them equal)."""
-        return (self.keys, self.writes, self.request, self.response)
+        return (self.keys, self.numkeys, self.writes, self.request, self.response)
 
     def wait(self, args: list[Arg]) -> float | None:
         """How much longer than the client's timeout a call may take: 0.0, seconds, or None (no limit)."""
@@ -326,6 +344,13 @@ def wait_arg(timeout: Any) -> bytes:
     return b"%d.%03d" % divmod(ms, 1000)
 
 
+def data_arg(value: Any, what: str = "value") -> Arg:
+    """Bytes for a string command (APPEND, SETRANGE): str (sent as UTF-8) or bytes-like."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape")
+    return value_arg(value, what)
+
+
 def member_arg(member: Any) -> Arg:
     """A sorted set's member: str (sent as UTF-8) or bytes-like."""
     if isinstance(member, str):
@@ -349,6 +374,15 @@ def bound_arg(bound: Any, what: str) -> bytes:
     if isinstance(bound, str):
         return bound.encode()
     return score_arg(bound, what)
+
+
+def stream_id_arg(id: Any) -> bytes:
+    """A stream ID, or one end of a range: str ("1-2", "*", "-", "(1-2") or bytes."""
+    if isinstance(id, str):
+        return id.encode()
+    if isinstance(id, bytes):
+        return id
+    raise TypeError(f"a stream ID must be str or bytes, not {type(id).__name__}")
 
 
 def command_arg(arg: Any) -> Arg:
@@ -473,6 +507,13 @@ def _members(reply: Reply) -> set[bytes]:
     return set(reply)
 
 
+def _lpos(reply: Reply) -> int | list[int] | None:
+    """LPOS's index, None, or with COUNT a list of indexes."""
+    if isinstance(reply, list):
+        return [_int(i) for i in reply]
+    return _rank(reply)
+
+
 def _score(reply: Reply) -> float | None:
     """A score: a bulk string in RESP2 ("inf" included), a double in RESP3; None for no member."""
     if reply is None or isinstance(reply, float):
@@ -507,6 +548,23 @@ def _scored(reply: Reply) -> list[tuple[bytes, float]]:
         if score is None:
             raise Unexpected
         out.append((pair[0], score))
+    return out
+
+
+def _entries(reply: Reply) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    """A stream's entries: (ID, {field: value}) each; a null array (COUNT 0) is none."""
+    if reply is None:
+        return []
+    if not isinstance(reply, list):
+        raise Unexpected
+    out = []
+    for entry in reply:
+        if not isinstance(entry, list) or len(entry) != 2 or not isinstance(entry[0], bytes) or not isinstance(entry[1], list):
+            raise Unexpected
+        fields = entry[1]
+        if len(fields) % 2 or not all(isinstance(f, bytes) for f in fields):
+            raise Unexpected
+        out.append((entry[0], dict(zip(fields[::2], fields[1::2]))))
     return out
 
 
@@ -638,6 +696,14 @@ SINTER = Command(_members, b"SINTER", b"SUNION", b"SDIFF", keys=EVERY_ARG, idemp
 # Pub/sub: PUBLISH is a command like any; subscribing is TinyCache.pubsub()'s (_pubsub).
 PUBLISH = Command(_int, b"PUBLISH")
 
+# Streams, and the set operations of sorted sets (whose keys follow a count of them).
+XADD = Command(_bulk, b"XADD", keys=ONE_KEY, writes=True)
+XRANGE = Command(_entries, b"XRANGE", b"XREVRANGE", keys=ONE_KEY, idempotent=True)
+XLEN = Command(_int, b"XLEN", keys=ONE_KEY, idempotent=True)
+XDEL = Command(_int, b"XDEL", b"XTRIM", keys=ONE_KEY, writes=True)
+ZSTORE = Command(_int, b"ZUNIONSTORE", b"ZINTERSTORE", b"ZDIFFSTORE", keys=ONE_KEY, numkeys=2, writes=True)
+ZSETOPS = Command(_raw, b"ZUNION", b"ZINTER", b"ZDIFF", b"ZINTERCARD", numkeys=1, idempotent=True)  # execute_command's
+
 # Sorted sets.
 ZADD = Command(_int, b"ZADD", keys=ONE_KEY, writes=True)
 ZADD_INCR = Command(_score, b"ZADD", keys=ONE_KEY, writes=True)  # ZADD ... INCR: the new score, or None
@@ -658,6 +724,20 @@ EVAL = Command(_raw, b"EVAL", b"EVALSHA", writes=True)
 EVAL_RO = Command(_raw, b"EVAL_RO", b"EVALSHA_RO", idempotent=True)  # reads only: safe twice
 SCRIPT = Command(_raw, b"SCRIPT", request="all_shards", idempotent=True)  # LOAD, EXISTS, FLUSH: each safe twice
 SCRIPT_LOAD, SCRIPT_EXISTS, SCRIPT_FLUSH = SCRIPT.parsing(_sha), SCRIPT.parsing(_exists), SCRIPT.parsing(_ok)
+
+# More strings, keys and lists.
+TWO_KEYS = (1, 2, 1)  # RENAME src dst, COPY src dst [...], RPOPLPUSH src dst
+APPEND = Command(_int, b"APPEND", b"SETRANGE", keys=ONE_KEY, writes=True)
+GETRANGE = Command(_bulk, b"GETRANGE", b"SUBSTR", b"LINDEX", keys=ONE_KEY, idempotent=True)
+STRLEN = Command(_int, b"STRLEN", keys=ONE_KEY, idempotent=True)
+MSETNX = Command(_bool, b"MSETNX", keys=PAIRS, writes=True)  # atomic: a cluster sends it whole to its keys' master
+RENAME = Command(_ok, b"RENAME", keys=TWO_KEYS, writes=True)
+RENAMENX = Command(_bool, b"RENAMENX", b"COPY", keys=TWO_KEYS, writes=True)
+RANDOMKEY = Command(_bulk, b"RANDOMKEY", idempotent=True)
+LEDIT = Command(_ok, b"LSET", b"LTRIM", keys=ONE_KEY, writes=True)
+LCOUNT = Command(_int, b"LINSERT", b"LREM", b"LPUSHX", b"RPUSHX", keys=ONE_KEY, writes=True)
+LPOS = Command(_lpos, b"LPOS", keys=ONE_KEY, idempotent=True)
+RPOPLPUSH = Command(_bulk, b"RPOPLPUSH", keys=TWO_KEYS, writes=True)
 # execute_command's: its reply as it is, and the facts of its name's command (facts_of), or
 # an unknown command's: its key, if any, is its first argument, as most commands'.
 RAW = Command(_raw, keys=ONE_KEY)
@@ -668,6 +748,75 @@ UNLINK = Command(_raw, b"UNLINK", keys=EVERY_ARG, writes=True, request="multi_sh
 TOUCH = Command(_raw, b"TOUCH", keys=EVERY_ARG, request="multi_shard", response="agg_sum")
 KEYLESS = Command(_raw, b"PING", b"ECHO", b"CONFIG", b"CLIENT", b"TIME", b"HELLO")
 MULTI = Command(_raw, b"MULTI", request="transaction")  # a cluster sends the whole transaction to its keys' master
+
+
+# --- values in shared memory (see _shared) ---
+
+
+def _unmapped(view: memoryview) -> bytes:
+    """The bytes of a shared value's mapping, which is then unmapped at once."""
+    data = bytes(view)
+    mapping = view.obj
+    view.release()
+    mapping.close()  # type: ignore[union-attr]  # an mmap: see _shared.map_sealed
+    return data
+
+
+def _shared_bytes(reply: Reply) -> bytes | None:
+    """TMC.GETFD's reply as GET's: a shared value arrives mapped (a memoryview), any other as bytes."""
+    if reply.__class__ is memoryview:
+        return _unmapped(reply)  # type: ignore[arg-type]
+    return _bulk(reply)
+
+
+def _shared_view(reply: Reply) -> memoryview | None:
+    """TMC.GETFD's (or GET's) reply as a read-only buffer: the mapping itself, or a view of the bytes."""
+    if reply.__class__ is memoryview:
+        return reply  # type: ignore[return-value]
+    value = _bulk(reply)
+    return None if value is None else memoryview(value)
+
+
+def _array(view: memoryview | None) -> Any:
+    from . import _arrays
+
+    return None if view is None else _arrays.load(view)
+
+
+# TMC.SETFD key value [PX ms]: the transport writes value (a buffer, or a tuple of buffers sent one
+# after another) into a sealed memfd, and sends its size in its place, with the descriptor.
+SETFD = Command(_ok, b"TMC.SETFD", keys=ONE_KEY, writes=True, shares=True)
+GETFD = Command(_shared_bytes, b"TMC.GETFD", keys=ONE_KEY, idempotent=True, shares=True)
+# get()'s and pop()'s where values may be shared: GET and GETDEL, but a shared value's reply is the
+# error "TMCSHARED <size>" (and TMC.GETDEL leaves it); TinyCache then reads it with TMC.GETFD or TMC.GETDELFD.
+GET_SHARED = Command(_shared_bytes, b"TMC.GET", keys=ONE_KEY, fast="TMC_GET_SHARED", idempotent=True, shares=True)
+GETDEL_SHARED = Command(_shared_bytes, b"TMC.GETDEL", keys=ONE_KEY, writes=True, fast="TMC_GETDEL_SHARED", shares=True)
+GETDELFD = Command(_shared_bytes, b"TMC.GETDELFD", keys=ONE_KEY, writes=True, shares=True)
+GETFD_VIEW = GETFD.parsing(_shared_view)
+GETFD_ARRAY = GETFD_VIEW.then(_array)
+GET_VIEW = GET.parsing(_shared_view)  # get_buffer and get_array where nothing is shared: a view of the bytes
+GET_ARRAY = GET_VIEW.then(_array)
+
+
+_BY_FD = {b"TMC.GET": b"TMC.GETFD", b"TMC.GETDEL": b"TMC.GETDELFD"}
+
+
+def read_by_fd(args: list[Arg]) -> list[Arg] | None:
+    """For get()'s TMC.GET and pop()'s TMC.GETDEL (GET_SHARED, GETDEL_SHARED): the command that reads a shared value they met."""
+    name = _BY_FD.get(bytes(args[0]))
+    return None if name is None else [name, args[1]]
+
+
+def unshared(command: Command[Any], args: list[Arg]) -> tuple[Command[Any], list[Arg]]:
+    """What to send instead of a shared-value command where the server keeps none: the plain command, same result."""
+    name = command.names[0]
+    if name == b"TMC.SETFD":
+        value = args[2]
+        if isinstance(value, tuple):
+            value = b"".join(value)
+        return (SET_TTL if len(args) > 3 else SET), [b"SET", args[1], value, *args[3:]]
+    plain = GET if name in (b"TMC.GETFD", b"TMC.GET") else GETDEL
+    return plain.parsing(command.parse), [plain.names[0], args[1]]
 
 
 def mget_command(count: int) -> Command[list[bytes | None]]:
@@ -813,13 +962,14 @@ class Values:
     serializer is what the client was given, for pickling it.
     """
 
-    __slots__ = ("BLPOP", "GET", "GETDEL", "encode", "load", "mget", "serializer")
+    __slots__ = ("BLPOP", "GET", "GETDEL", "GETDELFD", "GETFD", "encode", "load", "mget", "serializer")  # GETFD, GETDELFD: get()'s and pop()'s where values may be shared
 
     def __init__(self, serializer: Any = None):
         self.serializer = serializer
         if serializer is None:
             self.encode, self.load = value_arg, None
             self.GET, self.GETDEL, self.BLPOP, self.mget = GET, GETDEL, BLPOP, mget_command
+            self.GETFD, self.GETDELFD = GET_SHARED, GETDEL_SHARED
             return
         if isinstance(serializer, str):
             if serializer not in _SERIALIZERS:
@@ -848,6 +998,7 @@ class Values:
 
         self.encode, self.load = encode, load
         self.GET, self.GETDEL, self.BLPOP = GET.then(load), GETDEL.then(load), BLPOP.then(load_popped)
+        self.GETFD, self.GETDELFD = GET_SHARED.then(load), GETDEL_SHARED.then(load)
         self.mget = lambda count: mget_command(count).then(load_all)
 
 
@@ -867,6 +1018,9 @@ class Commands:
 
     # How values travel (see Values): bytes unless the client was given a serializer.
     _values: Values = BYTES
+    # Values of at least this many bytes go through shared memory (_shared): None but in a
+    # TinyCache on a unix socket whose server keeps them.
+    _share_from: int | None = None
 
     def _execute(self, command: Command[T], args: list[Arg]) -> Any:
         raise NotImplementedError
@@ -885,12 +1039,25 @@ class Commands:
         long (SET key value PX ms, rounded up to whole milliseconds); an
         expired key is never returned. Without it the key never expires.
         """
+        name = key_arg(key)
+        data = self._values.encode(value)
+        return self._set(name, data, len(data), ttl)
+
+    def _set(self, name: bytes, data: Any, size: int, ttl: float | None) -> Any:
+        """SET name data [PX ms], or TMC.SETFD when data (a buffer, or a tuple of them, of size bytes) is big enough to share."""
+        share_from = self._share_from
+        if share_from is not None and size >= share_from:
+            return self._execute(SETFD, [b"TMC.SETFD", name, data] + ([] if ttl is None else [b"PX", ttl_ms(ttl)]))
+        if isinstance(data, tuple):
+            data = b"".join(data)
         if ttl is None:
-            return self._execute(SET, [b"SET", key_arg(key), self._values.encode(value)])
-        return self._execute(SET_TTL, [b"SET", key_arg(key), self._values.encode(value), b"PX", ttl_ms(ttl)])
+            return self._execute(SET, [b"SET", name, data])
+        return self._execute(SET_TTL, [b"SET", name, data, b"PX", ttl_ms(ttl)])
 
     def get(self, key: str) -> Any:
         """Return the value stored under key (bytes, or as the serializer loads it), or None when there is none."""
+        if self._share_from is not None:
+            return self._execute(self._values.GETFD, [b"TMC.GET", key_arg(key)])
         return self._execute(self._values.GET, [b"GET", key_arg(key)])
 
     def pop(self, key: str) -> Any:
@@ -898,7 +1065,43 @@ class Commands:
 
         When several processes pop the same key, exactly one gets the value.
         """
+        if self._share_from is not None:
+            return self._execute(self._values.GETDELFD, [b"TMC.GETDEL", key_arg(key)])
         return self._execute(self._values.GETDEL, [b"GETDEL", key_arg(key)])
+
+    def get_buffer(self, key: str) -> Any:
+        """Return the bytes stored under key as a read-only buffer (memoryview), or None when there is none.
+
+        A value kept in shared memory (see TinyCache's shared_from) comes
+        without a copy: the view is a mapping of it, and stays valid, its
+        bytes unchanged, for as long as it is held, even if the key is
+        overwritten, deleted, evicted or expires meanwhile; the memory is
+        then this process's until the view is released. Any other value is
+        a view of its bytes. The serializer is not used.
+        """
+        if self._share_from is not None:
+            return self._execute(GETFD_VIEW, [b"TMC.GETFD", key_arg(key)])
+        return self._execute(GET_VIEW, [b"GET", key_arg(key)])
+
+    def set_array(self, key: str, array: Any, ttl: float | None = None) -> Any:
+        """Store a numpy array (dtype, shape and memory order) under key, without pickling and, if it is contiguous, without copying it.
+
+        The value is the array as an .npy file (numpy.lib.format), so
+        np.load(io.BytesIO(cache.get(key))) reads it too; a big one goes
+        through shared memory, like any big value. The serializer is not
+        used. ttl as for set(). Needs numpy.
+        """
+        from . import _arrays
+
+        name = key_arg(key)
+        header, data = _arrays.pieces(array)
+        return self._set(name, (header, data), len(header) + data.nbytes, ttl)
+
+    def get_array(self, key: str) -> Any:
+        """Return the numpy array set_array stored under key, or None: read-only, and for a shared value without a copy (see get_buffer)."""
+        if self._share_from is not None:
+            return self._execute(GETFD_ARRAY, [b"TMC.GETFD", key_arg(key)])
+        return self._execute(GET_ARRAY, [b"GET", key_arg(key)])
 
     def delete(self, key: str) -> Any:
         """Delete key: 1 if it existed, 0 if not."""
@@ -1148,6 +1351,123 @@ class Commands:
             raise ValueError(f"{command.decode().lower()}() needs at least one key")
         return self._execute(BZPOP, [command, *names, wait_arg(timeout)])
 
+    # --- streams (job results: RQ 3) ---
+
+    def xadd(
+        self, name: str, fields: Mapping[Any, Any], id: Any = "*", maxlen: int | None = None, approximate: bool = True,
+        nomkstream: bool = False, minid: Any = None, limit: int | None = None,
+    ) -> Any:  # fmt: skip
+        """Append an entry of fields (field: value) to the stream under name and return its ID as bytes (XADD).
+
+        id is "*" (the server picks one from its clock), "ms-*" or an
+        explicit "ms-seq" above the stream's last. maxlen (the newest
+        entries kept) or minid (the lowest ID kept) trims the stream after,
+        about as much with approximate ("~"), exactly without; limit bounds
+        an approximate trim. With nomkstream a missing stream is not
+        created, and None returned. Fields and values are str, bytes-like,
+        int or float.
+        """
+        if not isinstance(fields, Mapping) or not fields:
+            raise ValueError("xadd() needs a non-empty mapping of field to value")
+        args: list[Arg] = [b"XADD", key_arg(name)]
+        if nomkstream:
+            args.append(b"NOMKSTREAM")
+        args += self._trim_args("xadd", maxlen, approximate, minid, limit)
+        args.append(stream_id_arg(id))
+        for field, value in fields.items():
+            args += [command_arg(field), command_arg(value)]
+        return self._execute(XADD, args)
+
+    @staticmethod
+    def _trim_args(method: str, maxlen: Any, approximate: bool, minid: Any, limit: Any) -> list[Arg]:
+        if maxlen is not None and minid is not None:
+            raise ValueError(f"{method}() takes maxlen or minid, not both")
+        if limit is not None and not approximate:
+            raise ValueError(f"{method}(limit=) needs approximate=True")
+        if maxlen is not None:
+            if int(int64_arg(maxlen, "maxlen")) < 0:
+                raise ValueError(f"maxlen must be >= 0, got {maxlen}")
+            args = [b"MAXLEN", b"~" if approximate else b"=", b"%d" % maxlen]
+        elif minid is not None:
+            args = [b"MINID", b"~" if approximate else b"=", stream_id_arg(minid)]
+        else:
+            if limit is not None:
+                raise ValueError(f"{method}(limit=) needs maxlen or minid")
+            return []
+        if limit is not None:
+            if int(int64_arg(limit, "limit")) < 0:
+                raise ValueError(f"limit must be >= 0, got {limit}")
+            args += [b"LIMIT", b"%d" % limit]
+        return args
+
+    def xtrim(self, name: str, maxlen: int | None = None, approximate: bool = True, minid: Any = None, limit: int | None = None) -> Any:
+        """Trim the stream under name to its newest maxlen entries, or to those from minid on; return how many went (XTRIM)."""
+        if maxlen is None and minid is None:
+            raise ValueError("xtrim() needs maxlen or minid")
+        return self._execute(XDEL, [b"XTRIM", key_arg(name), *self._trim_args("xtrim", maxlen, approximate, minid, limit)])
+
+    def xrange(self, name: str, min: Any = "-", max: Any = "+", count: int | None = None) -> Any:
+        """Return the entries of the stream under name from ID min to max, oldest first, as (id, {field: value}) (XRANGE).
+
+        "-" and "+" are the lowest and highest IDs; "(" before an ID
+        excludes it. count keeps the first count entries.
+        """
+        return self._xrange(b"XRANGE", name, min, max, count)
+
+    def xrevrange(self, name: str, max: Any = "+", min: Any = "-", count: int | None = None) -> Any:
+        """xrange(), newest first (XREVRANGE): note max comes first."""
+        return self._xrange(b"XREVRANGE", name, max, min, count)
+
+    def _xrange(self, command: bytes, name: str, first: Any, second: Any, count: Any) -> Any:
+        args: list[Arg] = [command, key_arg(name), stream_id_arg(first), stream_id_arg(second)]
+        if count is not None:
+            args += [b"COUNT", int64_arg(count, "count")]
+        return self._execute(XRANGE, args)
+
+    def xlen(self, name: str) -> Any:
+        """Return the number of entries of the stream under name, 0 if there is none (XLEN)."""
+        return self._execute(XLEN, [b"XLEN", key_arg(name)])
+
+    def xdel(self, name: str, *ids: Any) -> Any:
+        """Delete the entries with these IDs from the stream under name; return how many there were (XDEL)."""
+        if not ids:
+            raise TypeError("xdel() needs at least one ID")
+        return self._execute(XDEL, [b"XDEL", key_arg(name), *map(stream_id_arg, ids)])
+
+    # --- sorted sets' set operations ---
+
+    def zunionstore(self, dest: str, keys: Any, aggregate: str | None = None) -> Any:
+        """Store the union of the sorted sets under keys as dest's sorted set; return its size (ZUNIONSTORE).
+
+        keys is a list of names, or a mapping of name to weight (each
+        score multiplied by it); aggregate ("SUM", the default, "MIN" or
+        "MAX") says how a member's scores from several sets combine.
+        """
+        return self._zstore(b"ZUNIONSTORE", dest, keys, aggregate)
+
+    def zinterstore(self, dest: str, keys: Any, aggregate: str | None = None) -> Any:
+        """Store the intersection of the sorted sets under keys as dest's sorted set; return its size (ZINTERSTORE).
+
+        keys and aggregate as for zunionstore().
+        """
+        return self._zstore(b"ZINTERSTORE", dest, keys, aggregate)
+
+    def _zstore(self, command: bytes, dest: str, keys: Any, aggregate: Any) -> Any:
+        weights = None
+        if isinstance(keys, Mapping):
+            weights = [score_arg(w, "each weight") for w in keys.values()]
+            keys = list(keys)
+        names = keys_arg(keys)
+        if not names:
+            raise ValueError(f"{command.decode().lower()}() needs at least one key")
+        args: list[Arg] = [command, key_arg(dest), b"%d" % len(names), *names]
+        if weights is not None:
+            args += [b"WEIGHTS", *weights]
+        if aggregate is not None:
+            if not isinstance(aggregate, str) or aggregate.upper() not in ("SUM", "MIN", "MAX"):
+                raise ValueError(f"aggregate must be 'SUM', 'MIN' or 'MAX', got {aggregate!r}")
+            args += [b"AGGREGATE", aggregate.upper().encode()]
+        return self._execute(ZSTORE, args)
     # --- pub/sub ---
 
     def publish(self, channel: str | BytesLike, message: str | BytesLike | int | float) -> Any:
@@ -1325,6 +1645,100 @@ class Commands:
     def script_flush(self) -> Any:
         """Drop every script the server holds (SCRIPT FLUSH). Returns None."""
         return self._execute(SCRIPT_FLUSH, [b"SCRIPT", b"FLUSH"])
+
+    # --- more strings, keys and lists ---
+
+    def append(self, key: str, value: Any) -> Any:
+        """Append value (str, sent as UTF-8, or bytes-like) to the string under key, creating it; return its new length (APPEND)."""
+        return self._execute(APPEND, [b"APPEND", key_arg(key), data_arg(value)])
+
+    def getrange(self, key: str, start: int, end: int) -> Any:
+        """Return the bytes start..end (inclusive; negative counts from the end) of the string under key (GETRANGE)."""
+        return self._execute(GETRANGE, [b"GETRANGE", key_arg(key), int64_arg(start, "start"), int64_arg(end, "end")])
+
+    def setrange(self, name: str, offset: int, value: Any) -> Any:
+        """Overwrite the string under name from offset with value, zero-padding past its end; return its new length (SETRANGE)."""
+        return self._execute(APPEND, [b"SETRANGE", key_arg(name), int64_arg(offset, "offset"), data_arg(value)])
+
+    def strlen(self, name: str) -> Any:
+        """Return the length of the string under name (0 when there is none)."""
+        return self._execute(STRLEN, [b"STRLEN", key_arg(name)])
+
+    def msetnx(self, mapping: Mapping[str, Any]) -> Any:
+        """Store every key and value of mapping, only if none of the keys exists; return whether it did (MSETNX)."""
+        if not isinstance(mapping, Mapping) or not mapping:
+            raise ValueError("msetnx() needs a non-empty mapping of str to value")
+        args: list[Arg] = [b"MSETNX"]
+        for key, value in mapping.items():
+            args += [key_arg(key), self._values.encode(value)]
+        return self._execute(MSETNX, args)
+
+    def rename(self, src: str, dst: str) -> Any:
+        """Move src's value (any type) and TTL to dst, replacing dst; True (RENAME). A missing src raises ServerError."""
+        return self._execute(RENAME.then(lambda _: True), [b"RENAME", key_arg(src, "src"), key_arg(dst, "dst")])
+
+    def renamenx(self, src: str, dst: str) -> Any:
+        """rename() only if dst does not exist: whether it moved (RENAMENX)."""
+        return self._execute(RENAMENX, [b"RENAMENX", key_arg(src, "src"), key_arg(dst, "dst")])
+
+    def copy(self, source: str, destination: str, destination_db: int | None = None, replace: bool = False) -> Any:
+        """Copy source's value (any type) and TTL to destination, which must not exist unless replace; whether it copied (COPY).
+
+        The server has only database 0: another destination_db is an error.
+        """
+        args: list[Arg] = [b"COPY", key_arg(source, "source"), key_arg(destination, "destination")]
+        if destination_db is not None:
+            args += [b"DB", int64_arg(destination_db, "destination_db")]
+        if replace:
+            args.append(b"REPLACE")
+        return self._execute(RENAMENX, args)
+
+    def randomkey(self) -> Any:
+        """Return a key picked at random (str), or None when there is none."""
+        return self._execute(RANDOMKEY.then(lambda k: None if k is None else _decode_key(k)), [b"RANDOMKEY"])
+
+    def lindex(self, name: str, index: int) -> Any:
+        """Return the value at index (negative counts from the end) of the list under name, or None."""
+        return self._execute(self._loading(GETRANGE), [b"LINDEX", key_arg(name), int64_arg(index, "index")])
+
+    def linsert(self, name: str, where: str, refvalue: Any, value: Any) -> Any:
+        """Insert value "BEFORE" or "AFTER" the first refvalue in the list under name (LINSERT).
+
+        Returns the new length, -1 if refvalue is not there, 0 if there is no list.
+        """
+        if not isinstance(where, str) or where.upper() not in ("BEFORE", "AFTER"):
+            raise ValueError(f'where must be "BEFORE" or "AFTER", not {where!r}')
+        encode = self._values.encode
+        return self._execute(LCOUNT, [b"LINSERT", key_arg(name), where.upper().encode(), encode(refvalue), encode(value)])
+
+    def lset(self, name: str, index: int, value: Any) -> Any:
+        """Replace the value at index of the list under name; True (LSET). A missing list or index raises ServerError."""
+        return self._execute(LEDIT.then(lambda _: True), [b"LSET", key_arg(name), int64_arg(index, "index"), self._values.encode(value)])
+
+    def ltrim(self, name: str, start: int, end: int) -> Any:
+        """Keep only the values start..end (inclusive; negative counts from the end) of the list under name; True (LTRIM)."""
+        return self._execute(LEDIT.then(lambda _: True), [b"LTRIM", key_arg(name), int64_arg(start, "start"), int64_arg(end, "end")])
+
+    def lrem(self, name: str, count: int, value: Any) -> Any:
+        """Remove the first count values equal to value from the list under name (from the tail if count < 0, all if 0); return how many (LREM)."""
+        return self._execute(LCOUNT, [b"LREM", key_arg(name), int64_arg(count, "count"), self._values.encode(value)])
+
+    def lpos(self, name: str, value: Any, rank: int | None = None, count: int | None = None, maxlen: int | None = None) -> Any:
+        """Return the index of value in the list under name, or None (LPOS).
+
+        rank picks the rank-th match (negative: counting from the tail),
+        maxlen looks at that many values only; with count, a list of up to
+        count indexes (0: all) is returned instead.
+        """
+        args: list[Arg] = [b"LPOS", key_arg(name), self._values.encode(value)]
+        for option, n in ((b"RANK", rank), (b"COUNT", count), (b"MAXLEN", maxlen)):
+            if n is not None:
+                args += [option, int64_arg(n, option.decode().lower())]
+        return self._execute(LPOS, args)
+
+    def rpoplpush(self, src: str, dst: str) -> Any:
+        """Move the last value of the list under src to the head of dst's, and return it; None if src is empty (RPOPLPUSH)."""
+        return self._execute(self._loading(RPOPLPUSH), [b"RPOPLPUSH", key_arg(src, "src"), key_arg(dst, "dst")])
 
     # --- the server ---
 

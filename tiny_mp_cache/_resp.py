@@ -600,6 +600,8 @@ def drive(steps: Steps, dial: Callable[[float], _Connection]) -> Any:
 class PureClient:
     """A RESP2 client over one connection. Thread-safe: calls are serialised."""
 
+    _connection: Callable[[Address, float], _Connection] = _Connection  # what it dials (_shared's passes descriptors)
+
     def __init__(self, addr: str, timeout: float, max_reply_size: int = DEFAULT_MAX_REPLY):
         self._address = parse_address(addr)
         self._timeout = timeout
@@ -608,7 +610,7 @@ class PureClient:
         self._caller: int | None = None  # the thread whose call holds _lock
         self._conn: _Connection | None = None
         self.pid = os.getpid()
-        self._dial = functools.partial(_Connection, self._address)
+        self._dial = functools.partial(self._connection, self._address)
         with self._lock:
             self._conn = drive(connect(self._address, timeout, max_reply_size), self._dial)
 

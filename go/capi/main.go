@@ -241,6 +241,10 @@ func tmc_value(h C.uint64_t, op C.int, key *C.char, keyLen C.size_t, buf *C.char
 			v, ok, err = c.GetIn(view(key, keyLen), m.alloc)
 		case C.TMC_GETDEL:
 			v, ok, err = c.GetDelIn(view(key, keyLen), m.alloc)
+		case C.TMC_GET_SHARED:
+			v, ok, err = c.ValueIn([]byte("TMC.GET"), true, view(key, keyLen), m.alloc)
+		case C.TMC_GETDEL_SHARED:
+			v, ok, err = c.ValueIn([]byte("TMC.GETDEL"), false, view(key, keyLen), m.alloc)
 		case C.TMC_GET_DEADLINE:
 			var ms int64
 			if v, ok, ms, err = c.GetDeadlineIn(view(key, keyLen), m.alloc); err == nil {

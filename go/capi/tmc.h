@@ -45,6 +45,8 @@ enum tmc_value_op {  /* tmc_value: a value, or TMC_NIL */
     TMC_GET,         /* GET key; retried once */
     TMC_GETDEL,      /* GETDEL key */
     TMC_GET_DEADLINE,/* GET key, and *deadline, set on TMC_OK and TMC_NIL; retried once */
+    TMC_GET_SHARED,  /* TMC.GET key: GET, but a shared value is the error TMCSHARED <size>; retried once */
+    TMC_GETDEL_SHARED,/* TMC.GETDEL key: GETDEL, but a shared value is TMCSHARED <size>, and stays */
 };
 enum tmc_int_op {    /* tmc_int: an integer in *out */
     TMC_DEL,         /* DEL key; retried once */

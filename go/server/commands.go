@@ -25,6 +25,11 @@ type command struct {
 	// flags and keys are reported by COMMAND, for clients that look.
 	flags []string
 	keys  keySpec
+	// moreKeys finds the keys that keys cannot say, whose places depend
+	// on other arguments (ZUNION numkeys key ..., XREAD ... STREAMS key
+	// ... id ...); COMMAND reports it as Redis does, by the movablekeys
+	// flag.
+	moreKeys func(args [][]byte) [][]byte
 	// run appends the reply for args (args[0] is the name) to out.
 	run func(c *conn, args [][]byte, out []byte) []byte
 	// id indexes commandNames and a server's per-command stats.
@@ -177,6 +182,23 @@ func init() {
 		"zrandmember":      {arity: -2, flags: roSlow, keys: oneKey, run: cmdZRandMember},
 		"zscan":            {arity: -3, flags: roSlow, keys: oneKey, run: cmdZScan},
 
+		// Sorted sets' set operations (zsetops.go): their keys follow a count.
+		"zunion":      {arity: -3, flags: roSlow, moreKeys: countedKeys(1), run: zsetOpCommand(store.ZUnion, false, false)},
+		"zinter":      {arity: -3, flags: roSlow, moreKeys: countedKeys(1), run: zsetOpCommand(store.ZInter, false, false)},
+		"zdiff":       {arity: -3, flags: roSlow, moreKeys: countedKeys(1), run: zsetOpCommand(store.ZDiff, false, false)},
+		"zintercard":  {arity: -3, flags: roSlow, moreKeys: countedKeys(1), run: zsetOpCommand(store.ZInter, false, true)},
+		"zunionstore": {arity: -4, flags: rwGrow, keys: oneKey, moreKeys: countedKeys(2), run: zsetOpCommand(store.ZUnion, true, false)},
+		"zinterstore": {arity: -4, flags: rwGrow, keys: oneKey, moreKeys: countedKeys(2), run: zsetOpCommand(store.ZInter, true, false)},
+		"zdiffstore":  {arity: -4, flags: rwGrow, keys: oneKey, moreKeys: countedKeys(2), run: zsetOpCommand(store.ZDiff, true, false)},
+
+		// Streams (streams.go), as far as job queues use them.
+		"xadd":      {arity: -5, flags: rwGrowFast, keys: oneKey, run: cmdXAdd},
+		"xrange":    {arity: -4, flags: roSlow, keys: oneKey, run: cmdXRange},
+		"xrevrange": {arity: -4, flags: roSlow, keys: oneKey, run: cmdXRange},
+		"xlen":      {arity: 2, flags: ro, keys: oneKey, run: cmdXLen},
+		"xdel":      {arity: -3, flags: rwFast, keys: oneKey, run: cmdXDel},
+		"xtrim":     {arity: -4, flags: rw, keys: oneKey, run: cmdXTrim},
+		"xread":     {arity: -4, flags: []string{"readonly", "blocking"}, moreKeys: streamsKeys, run: cmdXRead},
 		// Pub/sub (pubsub.go).
 		"subscribe":    {arity: -2, flags: subFlags, run: cmdSubscribe},
 		"psubscribe":   {arity: -2, flags: subFlags, run: cmdSubscribe},
@@ -219,9 +241,8 @@ func init() {
 		"sinterstore": {arity: -3, flags: rwGrow, keys: allKeys, run: cmdSCombineStore},
 		"sunionstore": {arity: -3, flags: rwGrow, keys: allKeys, run: cmdSCombineStore},
 		"sdiffstore":  {arity: -3, flags: rwGrow, keys: allKeys, run: cmdSCombineStore},
-		// SINTERCARD numkeys key ...: keys found by the command, so none
-		// in the spec (tracking does not remember them).
-		"sintercard": {arity: -3, flags: []string{"readonly", "movablekeys"}, run: cmdSInterCard},
+		// SINTERCARD numkeys key ...: keys after a count (see moreKeys).
+		"sintercard": {arity: -3, flags: roSlow, moreKeys: countedKeys(1), run: cmdSInterCard},
 		"sscan":      {arity: -3, flags: roSlow, keys: oneKey, run: cmdSScan},
 
 		// Scripting: see scripting.go. Keys are given by numkeys.
@@ -230,6 +251,37 @@ func init() {
 		"eval_ro":    {arity: -3, flags: append([]string{"readonly"}, evalFlags...), run: cmdEval},
 		"evalsha_ro": {arity: -3, flags: append([]string{"readonly"}, evalFlags...), run: cmdEvalSHA},
 		"script":     {arity: -2, run: cmdScript},
+
+		// More strings, keys and lists (morecmds.go).
+		"append":     {arity: 3, flags: rwGrowFast, keys: oneKey, run: cmdAppend},
+		"getrange":   {arity: 4, flags: roSlow, keys: oneKey, run: cmdGetRange},
+		"substr":     {arity: 4, flags: roSlow, keys: oneKey, run: cmdGetRange},
+		"setrange":   {arity: 4, flags: rwGrow, keys: oneKey, run: cmdSetRange},
+		"strlen":     {arity: 2, flags: ro, keys: oneKey, run: cmdStrLen},
+		"msetnx":     {arity: -3, flags: rwGrow, keys: keyPairs, run: cmdMSetNX},
+		"rename":     {arity: 3, flags: rw, keys: twoKeys, run: rename(false)},
+		"renamenx":   {arity: 3, flags: rwFast, keys: twoKeys, run: rename(true)},
+		"copy":       {arity: -3, flags: rwGrow, keys: twoKeys, run: cmdCopy},
+		"randomkey":  {arity: 1, flags: roSlow, run: cmdRandomKey},
+		"lindex":     {arity: 3, flags: roSlow, keys: oneKey, run: cmdLIndex},
+		"linsert":    {arity: 5, flags: rwGrow, keys: oneKey, run: cmdLInsert},
+		"lset":       {arity: 4, flags: rwGrow, keys: oneKey, run: cmdLSet},
+		"ltrim":      {arity: 4, flags: rw, keys: oneKey, run: cmdLTrim},
+		"lrem":       {arity: 4, flags: rw, keys: oneKey, run: cmdLRem},
+		"lpos":       {arity: -3, flags: roSlow, keys: oneKey, run: cmdLPos},
+		"lpushx":     {arity: -3, flags: rwGrowFast, keys: oneKey, run: pushX(true)},
+		"rpushx":     {arity: -3, flags: rwGrowFast, keys: oneKey, run: pushX(false)},
+		"rpoplpush":  {arity: 3, flags: rwGrow, keys: twoKeys, run: cmdRPopLPush},
+		"brpoplpush": {arity: 4, flags: blocking, keys: twoKeys, run: cmdBRPopLPush},
+		"lmpop":      {arity: -4, flags: []string{"write", "movablekeys"}, run: cmdLMPop},
+		"blmpop":     {arity: -5, flags: []string{"write", "blocking", "movablekeys"}, run: cmdBLMPop},
+
+		// Values in shared memory, on a unix socket (shared.go).
+		"tmc.setfd":    {arity: -3, flags: rwGrow, keys: oneKey, run: cmdSetFD},
+		"tmc.getfd":    {arity: 2, flags: ro, keys: oneKey, run: cmdGetFD},
+		"tmc.getdelfd": {arity: 2, flags: rw, keys: oneKey, run: cmdGetFD},
+		"tmc.get":      {arity: 2, flags: ro, keys: oneKey, run: cmdGetOrSize},
+		"tmc.getdel":   {arity: 2, flags: rw, keys: oneKey, run: cmdGetOrSize},
 	}
 	for name := range commands {
 		commandNames = append(commandNames, name)
@@ -263,6 +315,9 @@ func (s *Server) exec(c *conn, args [][]byte, out []byte) ([]byte, bool) {
 			lower[i] = ch
 		}
 		cmd = commands[string(lower[:len(name)])]
+	}
+	if cmd != nil { // CLIENT LIST's cmd: EXEC for a transaction's commands, as in Redis
+		c.lastCmd, c.lastSub = cmd, ""
 	}
 	switch {
 	case cmd == nil:
@@ -299,8 +354,9 @@ func (s *Server) call(c *conn, cmd *command, args [][]byte, out []byte) []byte {
 	start := len(out)
 	began := time.Now()
 	if c.tracking && cmd.tracks() {
-		s.tracking.remember(c.id, cmd.keys.keysOf(args))
+		s.tracking.remember(c.id, cmd.keysOf(args))
 	}
+	c.lastAt = began
 	out = cmd.run(c, args, out)
 	st := &s.stats.commands[cmd.id]
 	st.calls++

@@ -29,6 +29,16 @@ type conn struct {
 	tx    *transaction // set between MULTI and EXEC or DISCARD
 	watch *store.Watch // the keys WATCHed until EXEC, DISCARD or UNWATCH
 
+	// For CLIENT LIST (clients.go); guarded by Server.running, set before
+	// the conn is listed or by the commands it runs.
+	created time.Time
+	fdNum   int
+	local   string   // the local address, on TCP
+	lastCmd *command // the last command run, and when it started
+	lastAt  time.Time
+	lastSub string // the last CLIENT subcommand, if lastCmd is CLIENT
+	killed  bool   // CLIENT KILL: run no more commands
+
 	tracking bool           // CLIENT TRACKING ON: told of changes to keys it read (only where the loop canPush)
 	sub      *subscriptions // its channels and patterns, once it subscribed
 	passNear bool           // the next write carries the near cache's table (CLIENT NEARCACHE, only where the loop canPassFD)
@@ -63,6 +73,11 @@ func (c *conn) runNext() bool {
 	var quit, busy bool
 	if c.out, busy = c.s.whileBusy(c, args, c.out); !busy { // a script runs: -BUSY without waiting for it
 		c.s.running.Lock()
+		if c.killed { // by CLIENT KILL, from another connection
+			c.s.running.Unlock()
+			c.quit = true
+			return false
+		}
 		c.out, quit = c.s.exec(c, args, c.out)
 		c.ordered()
 		c.s.running.Unlock()

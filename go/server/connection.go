@@ -156,7 +156,14 @@ func cmdSelect(c *conn, args [][]byte, out []byte) []byte {
 // cmdClient answers the CLIENT subcommands that clients send on connect,
 // and those of client-side caching (tracking.go, and NEARCACHE, near.go).
 func cmdClient(c *conn, args [][]byte, out []byte) []byte {
+	clientSubcommand(c, args[1])
 	switch sub := args[1]; {
+	case is(sub, "LIST"):
+		return clientList(c, args, out)
+	case is(sub, "INFO") && len(args) == 2:
+		return clientInfo(c, out)
+	case is(sub, "KILL"):
+		return clientKill(c, args, out)
 	case is(sub, "SETINFO") && len(args) == 4:
 		return clientSetInfo(args[2], args[3], out)
 	case is(sub, "SETNAME") && len(args) == 3:

@@ -293,8 +293,12 @@ func appendCommandInfo(out []byte, name string, cmd *command) []byte {
 	out = resp.AppendArray(out, 10)
 	out = resp.AppendBulkString(out, name)
 	out = resp.AppendInt(out, int64(cmd.arity))
-	out = resp.AppendArray(out, len(cmd.flags))
-	for _, f := range cmd.flags {
+	flags := cmd.flags
+	if cmd.moreKeys != nil {
+		flags = append(slices.Clip(flags), "movablekeys")
+	}
+	out = resp.AppendArray(out, len(flags))
+	for _, f := range flags {
 		out = resp.AppendSimple(out, f)
 	}
 	out = resp.AppendInt(out, int64(cmd.keys.first))

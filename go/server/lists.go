@@ -173,10 +173,18 @@ func (b *blocked) reply(c *conn, out []byte, p *store.Popped) []byte {
 	if b.zset {
 		return c.appendZPopped(out, p)
 	}
+	if b.stream {
+		return c.appendXReadWait(out, p)
+	}
+	if b.mpop {
+		return c.appendMPopped(out, p)
+	}
 	if !b.move {
 		return c.appendPopped(out, p)
 	}
 	switch {
+	case p == nil && b.popPush:
+		return c.appendNullArray(out)
 	case p == nil:
 		return c.appendNull(out)
 	case p.Err != nil:

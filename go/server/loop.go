@@ -185,6 +185,7 @@ func (l *loop) runInbox() {
 // add starts serving a client whose socket fd the loop now owns.
 func (l *loop) add(c *conn) {
 	l.conns[c.fd] = c
+	l.s.listClient(c)
 	c.polled = pollIn
 	ev := syscall.EpollEvent{Events: c.polled, Fd: int32(c.fd)}
 	if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
@@ -327,12 +328,14 @@ func (l *loop) close(c *conn) {
 	}
 	c.discard()
 	l.s.stopTracking(c)
+	l.s.unlistClient(c)
 	l.s.unsubscribeAll(c)
 	l.s.running.Unlock()
 	if c.soft != nil {
 		c.soft.Stop()
 		c.soft = nil
 	}
+	c.closeFDs()
 	delete(l.conns, c.fd)
 	syscall.Close(c.fd) // also removes it from the epoll set
 	c.fd = -1
@@ -521,6 +524,9 @@ type connIO struct {
 
 	polled uint32      // the epoll events the loop waits for on this connection
 	soft   *time.Timer // running while more than max_output_soft bytes are unsent
+
+	unix          bool  // a unix socket: descriptors may come and go with the bytes (shared.go)
+	inFDs, outFDs []int // descriptors the client sent, not yet used (TMC.SETFD); to go with the next write (TMC.GETFD)
 }
 
 // blocked is a pop waiting for a value.
@@ -529,7 +535,10 @@ type blocked struct {
 	timeout time.Duration // 0 means forever
 	timer   *time.Timer   // ends the wait after timeout
 	move    bool          // BLMOVE: the reply is the value alone
+	popPush bool          // BRPOPLPUSH: as BLMOVE, but a timeout replies with a null array
+	mpop    bool          // BLMPOP: the reply is the key and an array of values
 	zset    bool          // BZPOPMIN, BZPOPMAX: the reply is key, member and score
+	stream  bool          // XREAD: the reply is the stream's new entries
 	waiting bool          // startWait has counted it in Server.blocked
 }
 
@@ -555,7 +564,7 @@ func (s *Server) newConn(nc net.Conn) (*conn, error) {
 		id:     s.clientIDs.Add(1),
 		remote: remote,
 	}
-	c.rd = resp.NewReader(fdReader(fd), s.cfg.limits())
+	c.rd = resp.NewReader(c.socketReader(nc), s.cfg.limits())
 	c.setAuthed(s.cfg.Password == "")
 	return c, nil
 }
@@ -654,9 +663,11 @@ func (c *conn) write() bool {
 	for c.unsent() > 0 {
 		var n int
 		var err error
-		if c.passNear {
-			n, err = syscall.SendmsgN(c.fd, c.pending(), syscall.UnixRights(c.s.near.rofd), nil, syscall.MSG_NOSIGNAL)
-			c.passNear = err != nil // EAGAIN: nothing went, it goes with the next try
+		if fds := c.rights(); fds != nil {
+			n, err = syscall.SendmsgN(c.fd, c.pending(), syscall.UnixRights(fds...), nil, syscall.MSG_NOSIGNAL)
+			if err == nil { // EAGAIN: nothing went, they go with the next try
+				c.passed()
+			}
 		} else {
 			n, err = send(c.fd, c.pending())
 		}

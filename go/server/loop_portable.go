@@ -93,6 +93,7 @@ func (l *loop) run() {
 
 // add starts serving a client on its own goroutine.
 func (l *loop) add(c *conn) {
+	l.s.listClient(c)
 	l.mu.Lock()
 	l.conns[c] = struct{}{}
 	if l.draining {
@@ -232,10 +233,9 @@ func (l *loop) wait(c *conn) bool {
 		case err = <-readErr:
 		}
 	}
-	c.block = nil
 	// Only a wait that ended as planned takes its value; otherwise a value
 	// it received goes back to its list, for the next waiter.
-	p := l.unblock(b, errors.Is(err, os.ErrDeadlineExceeded))
+	p := l.unblock(c, errors.Is(err, os.ErrDeadlineExceeded))
 	var perr *resp.ProtocolError
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
@@ -254,13 +254,15 @@ func (l *loop) wait(c *conn) bool {
 	return false
 }
 
-// unblock ends b's wait. With take, it returns the value the wait
+// unblock ends c's wait. With take, it returns the value the wait
 // received, if any; otherwise it gives the wait up. It runs under the
 // server's running lock, as commands do: a value put back must not land in
 // the middle of a command, and it is then served to the next waiter.
-func (l *loop) unblock(b *blocked, take bool) *store.Popped {
+func (l *loop) unblock(c *conn, take bool) *store.Popped {
 	l.s.lockData()
 	defer l.s.running.Unlock()
+	b := c.block
+	c.block = nil // under the lock: CLIENT LIST on another connection reads it
 	var p *store.Popped
 	if take {
 		p = b.end(l.s.store)
@@ -287,8 +289,7 @@ func (l *loop) stopReader(c *conn, readErr <-chan error) error {
 // close hangs up on c.
 func (l *loop) close(c *conn) {
 	if c.block != nil {
-		l.unblock(c.block, false)
-		c.block = nil
+		l.unblock(c, false)
 	}
 	c.discard()
 	l.s.running.Lock()
@@ -298,6 +299,9 @@ func (l *loop) close(c *conn) {
 		c.pusher.finish() // the replies it queued, as QUIT's, go out first
 	}
 	c.nc.Close()
+	l.s.running.Lock()
+	l.s.unlistClient(c)
+	l.s.running.Unlock()
 	l.mu.Lock()
 	delete(l.conns, c)
 	l.mu.Unlock()
@@ -355,7 +359,10 @@ type blocked struct {
 	w       *store.Waiter
 	timeout time.Duration // 0 means forever
 	move    bool          // BLMOVE: the reply is the value alone
+	popPush bool          // BRPOPLPUSH: as BLMOVE, but a timeout replies with a null array
+	mpop    bool          // BLMPOP: the reply is the key and an array of values
 	zset    bool          // BZPOPMIN, BZPOPMAX: the reply is key, member and score
+	stream  bool          // XREAD: the reply is the stream's new entries
 }
 
 // end returns the value the wait received, or gives the wait up and

@@ -73,6 +73,8 @@ type Server struct {
 	lua     *luaEnv                   // the Lua state for the next script; guarded by running
 	script  atomic.Pointer[scriptRun] // the script running now, if any: see scripting.go
 
+	clientTable map[int64]*conn // the connected clients, by id (clients.go); guarded by running
+
 	// The near cache's table of versions (near.go), on a unix socket;
 	// nil, with nearOff saying why, when there is none.
 	near     *nearTable

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/tiny-mp-cache/tiny-mp-cache/resp"
+	"github.com/tiny-mp-cache/tiny-mp-cache/store"
 )
 
 // tracking is CLIENT TRACKING in Redis's default mode: the server remembers
@@ -138,11 +139,14 @@ func (t *tracking) take() []invalidation {
 // tracks reports whether cmd's keys are remembered when a tracking client
 // runs it: read-only commands that name keys, as in Redis.
 func (cmd *command) tracks() bool {
-	return cmd.keys.first > 0 && cmd.readOnly()
+	return (cmd.keys.first > 0 || cmd.moreKeys != nil) && cmd.readOnly()
 }
 
 // keysOf returns the arguments of args that cmd's key spec names.
 func (k keySpec) keysOf(args [][]byte) [][]byte {
+	if k.first == 0 {
+		return nil
+	}
 	last := k.last
 	if last < 0 {
 		last += len(args)
@@ -155,6 +159,46 @@ func (k keySpec) keysOf(args [][]byte) [][]byte {
 		keys = append(keys, args[i])
 	}
 	return keys
+}
+
+// keysOf returns the arguments of args that are keys: those cmd's key spec
+// names, and those its moreKeys finds.
+func (cmd *command) keysOf(args [][]byte) [][]byte {
+	keys := cmd.keys.keysOf(args)
+	if cmd.moreKeys == nil {
+		return keys
+	}
+	return append(keys[:len(keys):len(keys)], cmd.moreKeys(args)...)
+}
+
+// countedKeys finds the keys that follow a count of them at index at
+// (ZUNION numkeys key ...): none if that is not a count of arguments that
+// are there.
+func countedKeys(at int) func(args [][]byte) [][]byte {
+	return func(args [][]byte) [][]byte {
+		if at >= len(args) {
+			return nil
+		}
+		n, ok := store.ParseInt(args[at])
+		if !ok || n < 1 || n > int64(len(args)-at-1) {
+			return nil
+		}
+		return args[at+1 : at+1+int(n)]
+	}
+}
+
+// streamsKeys finds XREAD's keys: the first half of what follows STREAMS.
+func streamsKeys(args [][]byte) [][]byte {
+	for i := 1; i < len(args); i++ {
+		if is(args[i], "STREAMS") {
+			rest := args[i+1:]
+			return rest[:len(rest)/2]
+		}
+		if is(args[i], "COUNT") || is(args[i], "BLOCK") {
+			i++
+		}
+	}
+	return nil
 }
 
 // deliver sends the queued invalidations, on loop l, with the server's

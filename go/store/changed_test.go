@@ -64,6 +64,41 @@ func TestChangedHearsEveryChange(t *testing.T) {
 	}
 }
 
+// Streams and the sorted sets' STORE operations are heard as every other
+// change is (WATCH and tracking rest on it), and writes that change
+// nothing (XDEL of IDs not there, XTRIM with nothing to trim) are not.
+func TestStreamAndZsetStoreChangesAreHeard(t *testing.T) {
+	var heard []string
+	s := New(Config{Changed: func(key string, flushed bool) { heard = append(heard, key) }})
+	x, f := []byte("x"), [][]byte{[]byte("f"), []byte("v")}
+	for _, tc := range []struct {
+		name string
+		op   func()
+		want []string
+	}{
+		{"xadd", func() { s.XAdd(x, f, XAddOptions{}) }, []string{"x"}},
+		{"xadd refused", func() { s.XAdd(x, f, XAddOptions{ID: StreamID{1, 1}, IDGiven: true, SeqGiven: true}) }, nil},
+		{"xadd nomkstream of no key", func() { s.XAdd([]byte("none"), f, XAddOptions{NoMkStream: true}) }, nil},
+		{"xrange", func() { s.XRange(x, StreamID{}, MaxStreamID, 0, false) }, nil},
+		{"xlen", func() { s.XLen(x) }, nil},
+		{"xdel of no such id", func() { s.XDel(x, []StreamID{{1, 1}}) }, nil},
+		{"xtrim with nothing to trim", func() { s.XTrim(x, XTrimOptions{Strategy: TrimMaxLen, MaxLen: 5}) }, nil},
+		{"xtrim", func() { s.XTrim(x, XTrimOptions{Strategy: TrimMaxLen, MaxLen: 0}) }, []string{"x"}},
+		{"xadd, trimming", func() { s.XAdd(x, f, XAddOptions{Trim: XTrimOptions{Strategy: TrimMaxLen}}) }, []string{"x"}},
+		{"zadd", func() { s.ZAdd([]byte("a"), []ZMember{{"m", 1}}, ZAddOptions{}) }, []string{"a"}},
+		{"zunion", func() { s.ZSetOp([][]byte{[]byte("a")}, ZSetOp{Op: ZUnion}) }, nil},
+		{"zunionstore", func() { s.ZSetOpStore([]byte("d"), [][]byte{[]byte("a")}, ZSetOp{Op: ZUnion}) }, []string{"d"}},
+		{"zinterstore, empty, deletes", func() { s.ZSetOpStore([]byte("d"), [][]byte{[]byte("a"), []byte("none")}, ZSetOp{Op: ZInter}) }, []string{"d"}},
+		{"zinterstore of nothing to no key", func() { s.ZSetOpStore([]byte("d"), [][]byte{[]byte("none")}, ZSetOp{Op: ZInter}) }, nil},
+	} {
+		heard = nil
+		tc.op()
+		if heard = slices.Compact(heard); !slices.Equal(heard, tc.want) {
+			t.Errorf("%s: heard %q, want %q", tc.name, heard, tc.want)
+		}
+	}
+}
+
 // TestNoChangeIsNoNotice: as in Redis, a hash or set command that changes
 // nothing (HSETNX of a field there, HDEL, SREM of absent ones, SADD of
 // members there, SPOP of 0) is not a write: no WATCH fails, no near-cache

@@ -31,6 +31,7 @@ const (
 	visited  uint8 = 1 << iota // read since the SIEVE hand last passed
 	isObject                   // the value is Store.objects[e], not bytes
 	hasTTL                     // the deadline is Store.expires[e]
+	isShared                   // the value is Store.shared[e] (shared.go)
 )
 
 // maxLen is the longest key or string value an entry can hold.

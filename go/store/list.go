@@ -64,10 +64,14 @@ func (d *deque) pop(left bool) []byte {
 // error that ended a blocked move (ErrWrongType: the destination is not a
 // list).
 type Popped struct {
-	Key   string
-	Value []byte
-	Score float64 // of a member popped from a sorted set
-	Err   error
+	Key    string
+	Value  []byte
+	Score  float64  // of a member popped from a sorted set
+	Values [][]byte // BLMPOP's values, Value the first
+	// Entries are what a blocked XREAD receives: those added to Key's
+	// stream above the ID it waited for.
+	Entries []StreamEntry
+	Err     error
 }
 
 // Waiter is a blocked BLPOP, BRPOP or BLMOVE. It receives at most one value
@@ -77,9 +81,11 @@ type Waiter struct {
 	c      chan Popped
 	keys   []string
 	left   bool
-	zset   bool    // BZPOPMIN (left) or BZPOPMAX: waits for a sorted set's member
-	move   *moveTo // for BLMOVE: where the value goes
-	notify func()  // called, with the store locked, once a value is on C
+	zset   bool        // BZPOPMIN (left) or BZPOPMAX: waits for a sorted set's member
+	count  int         // BLMPOP: up to count values (0: one)
+	move   *moveTo     // for BLMOVE: where the value goes
+	stream *streamWait // for XREAD: the entries it waits for, which it reads and does not take
+	notify func()      // called, with the store locked, once a value is on C
 }
 
 // moveTo is the destination of a blocked move.
@@ -191,6 +197,11 @@ func (s *Store) LRange(key []byte, start, stop int) ([][]byte, error) {
 // them, and then calls notify if it is not nil; notify must not use the
 // store. The caller must end the wait with Cancel unless it received.
 func (s *Store) BPop(keys [][]byte, left bool, notify func()) (*Popped, *Waiter, error) {
+	return s.bpop(keys, left, 0, notify)
+}
+
+// bpop is BPop, and with count > 0 BMPop. A Waiter pops the same count.
+func (s *Store) bpop(keys [][]byte, left bool, count int, notify func()) (*Popped, *Waiter, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, k := range keys {
@@ -200,11 +211,11 @@ func (s *Store) BPop(keys [][]byte, left bool, notify func()) (*Popped, *Waiter,
 		}
 		if e != nil {
 			s.stats.Hits++
-			return &Popped{Key: e.key(), Value: s.popLocked(e, l, left, 1)[0]}, nil, nil
+			return popped(e.key(), s.popLocked(e, l, left, max(count, 1)), count), nil, nil
 		}
 	}
 	c := make(chan Popped, 1)
-	w := &Waiter{C: c, c: c, left: left, notify: notify}
+	w := &Waiter{C: c, c: c, left: left, count: count, notify: notify}
 	for _, k := range keys {
 		w.keys = append(w.keys, string(k))
 		s.waiters[string(k)] = append(s.waiters[string(k)], w)
@@ -221,17 +232,25 @@ func (s *Store) Cancel(w *Waiter) {
 	s.dropWaiter(w)
 	select {
 	case p := <-w.c:
-		if w.move != nil || p.Err != nil {
-			return // a move is complete once served: the value is in its destination
+		if w.move != nil || p.Err != nil || w.stream != nil {
+			return // a move is complete once served, and a read takes nothing
 		}
 		if w.zset {
 			s.putBackMember(p)
 			return
 		}
+		vals := p.Values
+		if vals == nil {
+			vals = [][]byte{p.Value}
+		}
 		e, l, err := s.newList([]byte(p.Key), nil)
 		if err == nil {
-			s.change(e, func() { l.push(p.Value, w.left) })
-			s.stats.Pops--
+			s.change(e, func() {
+				for i := len(vals) - 1; i >= 0; i-- { // back where they were, in their order
+					l.push(vals[i], w.left)
+				}
+			})
+			s.stats.Pops -= int64(len(vals))
 			s.signal(e.key())
 		}
 	default:
@@ -282,6 +301,10 @@ func (s *Store) ServeReady() {
 func (s *Store) serveWaiters(e *entry) {
 	key := e.key()
 	for _, w := range slices.Clone(s.waiters[key]) {
+		if w.stream != nil { // every XREAD is served: reading takes nothing
+			s.serveStreamWaiter(e, w)
+			continue
+		}
 		l, isList := s.objects[e].(*deque)
 		if _, isZset := s.objects[e].(*zset); w.zset != isZset || !w.zset && !isList {
 			continue
@@ -297,7 +320,7 @@ func (s *Store) serveWaiters(e *entry) {
 			v, err := s.moveLocked(e, l, w.move.key, w.left, w.move.left)
 			w.c <- Popped{Key: key, Value: v, Err: err}
 		} else {
-			w.c <- Popped{Key: key, Value: s.popLocked(e, l, w.left, 1)[0]}
+			w.c <- *popped(key, s.popLocked(e, l, w.left, max(w.count, 1)), w.count)
 		}
 		if w.notify != nil {
 			w.notify()

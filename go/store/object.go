@@ -13,7 +13,8 @@ type object interface {
 	// typeName is TYPE's reply for the key, as in Redis.
 	typeName() string
 	// len counts the elements. A key whose object a command empties is
-	// deleted (see change), as Redis deletes empty aggregates.
+	// deleted (see change), as Redis deletes empty aggregates (streams aside:
+	// see keptEmpty).
 	len() int
 	// cost is what the elements count for against the memory bound,
 	// their per-element overhead included.
@@ -27,6 +28,13 @@ type object interface {
 // elemOverhead approximates what one element of an object costs beyond its
 // bytes: the slice or map slot that holds it, and its allocation's header.
 const elemOverhead = 32
+
+// keptEmpty reports whether o stays when emptied: a stream does, as in
+// Redis (its last ID with it), marked by a keptEmpty method.
+func keptEmpty(o object) bool {
+	_, ok := o.(interface{ keptEmpty() })
+	return ok
+}
 
 // objectFor returns key's live entry and its object, which must be a T:
 // (nil, zero, nil) if key is absent, ErrWrongType if it holds another type.
@@ -74,7 +82,7 @@ func (s *Store) change(e *entry, edit func()) bool {
 	edit()
 	s.used += s.size(e)
 	s.touch(e.key())
-	if s.objects[e].len() == 0 {
+	if o := s.objects[e]; o.len() == 0 && !keptEmpty(o) {
 		s.remove(e)
 		return false
 	}

@@ -57,6 +57,7 @@ type Store struct {
 	order    *btree.BTreeG[*entry]   // guarded by mu; the entries, by key
 	hint     btree.PathHint          // guarded by mu; order's last path, for keys set in sequence
 	objects  map[*entry]object       // guarded by mu; values of entries that are not strings (see object)
+	shared   map[*entry]Shared       // guarded by mu; values in shared memory (shared.go)
 	expires  map[*entry]int64        // guarded by mu; deadlines, unix nanoseconds
 	deadline *btree.BTreeG[deadline] // guarded by mu; expires, ordered by time
 	queue    sieve                   // guarded by mu; empty unless the store evicts
@@ -111,6 +112,7 @@ func (s *Store) reset() {
 	s.order = btree.NewBTreeGOptions(byKey, btree.Options{NoLocks: true})
 	s.hint = btree.PathHint{}
 	s.objects = make(map[*entry]object)
+	s.closeShared()
 	s.expires = make(map[*entry]int64)
 	s.deadline = btree.NewBTreeGOptions(byDeadline, btree.Options{NoLocks: true})
 	s.queue = sieve{}
@@ -171,6 +173,7 @@ func (s *Store) remove(e *entry) {
 	s.order.DeleteHint(e, &s.hint)
 	s.setExpire(e, 0)
 	delete(s.objects, e)
+	s.dropShared(e)
 	if s.evicts() {
 		s.queue.unlink(e)
 	}
@@ -181,6 +184,9 @@ func (s *Store) size(e *entry) int64 {
 	n := int64(entryOverhead + e.len())
 	if o := s.objects[e]; o != nil {
 		n += o.cost()
+	}
+	if e.is(isShared) {
+		n += int64(s.shared[e].Len())
 	}
 	return n
 }
@@ -288,6 +294,7 @@ func (s *Store) setLocked(key []byte, e *entry, value []byte, opt SetOptions) er
 		// Replace the bytes, not the entry, so its SIEVE position stays.
 		s.used -= s.size(e)
 		delete(s.objects, e)
+		s.dropShared(e)
 		e.setBytes(key, value, opt.Take)
 		e.flags &^= isObject
 		s.used += s.size(e)
@@ -326,7 +333,7 @@ func (s *Store) Get(key []byte) ([]byte, bool, error) {
 	if e == nil {
 		return nil, false, err
 	}
-	return e.value(), true, nil
+	return s.value(e), true, nil
 }
 
 // MGet returns the strings under keys, nil where a key is missing or not a
@@ -337,7 +344,7 @@ func (s *Store) MGet(keys [][]byte) [][]byte {
 	defer s.mu.Unlock()
 	for i, k := range keys {
 		if e := s.read(k); e != nil && !e.is(isObject) {
-			out[i] = e.value()
+			out[i] = s.value(e)
 		}
 	}
 	return out
@@ -352,9 +359,10 @@ func (s *Store) GetDel(key []byte) ([]byte, bool, error) {
 	if e == nil {
 		return nil, false, err
 	}
+	v := s.value(e) // before remove, which closes a shared value
 	s.remove(e)
 	s.stats.Pops++
-	return e.value(), true, nil
+	return v, true, nil
 }
 
 // IncrBy adds delta to the integer stored under key (0 if absent).
@@ -368,7 +376,7 @@ func (s *Store) IncrBy(key []byte, delta int64) (int64, error) {
 			return 0, ErrWrongType
 		}
 		var ok bool
-		if n, ok = parseInt64(e.value()); !ok {
+		if n, ok = parseInt64(s.value(e)); !ok {
 			return 0, ErrNotInteger
 		}
 	}

@@ -19,7 +19,7 @@ func (s *Store) Swap(key, value []byte, opt SetOptions) (old []byte, had bool, e
 		return nil, false, err
 	}
 	if e != nil {
-		old, had = e.value(), true
+		old, had = s.value(e), true
 	}
 	if opt.NX && had || opt.XX && !had {
 		return old, had, nil
@@ -40,7 +40,7 @@ func (s *Store) GetEx(key []byte, at time.Time, persist bool) ([]byte, bool, err
 	if e == nil {
 		return nil, false, err
 	}
-	v := e.value()
+	v := s.value(e)
 	switch {
 	case !at.IsZero():
 		s.expireLocked(e, unixNano(at))
@@ -77,7 +77,7 @@ func (s *Store) IncrByFloat(key, incr []byte) ([]byte, error) {
 		if e.is(isObject) {
 			return nil, ErrWrongType
 		}
-		if n, ok = parseLongDouble(e.value()); !ok {
+		if n, ok = parseLongDouble(s.value(e)); !ok {
 			return nil, ErrNotFloat
 		}
 	}

@@ -1,0 +1,264 @@
+"""Values in shared memory: set and get of 1 to 256 MiB, and a data loader of numpy arrays.
+
+Part 1, per size (median of rounds, ms): tiny-mp-cache over a unix socket
+with its shared path (set, get to bytes, get_buffer's zero-copy view, and
+set_array/get_array of a float64 array of that size), the same server
+with shared_from=None (the bytes through the socket), redis-py over a unix
+socket to Redis, the echo floor (the same bytes through a socket, nothing
+stored), multiprocessing.shared_memory by hand (create and copy in; attach
+and copy out; attach and view), and a numpy copy of the value (memory's
+speed: the physical limit of anything that ends with the bytes in a new
+buffer).
+
+Part 2, a data loader: 8 producer processes each make arrays of dl_size
+bytes and hand them to one consumer (this process), which reads a word of
+every page of each. Arrays per second, for tiny-mp-cache (set_array and
+push the key; bpop, get_array, delete), Redis (SET and RPUSH; BLPOP, GET,
+DEL) and multiprocessing.shared_memory by hand (a segment per array, its
+name through a Queue; the consumer attaches, reads and unlinks).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Callable, Dict, List
+
+from .. import lab as L
+from ..stats import median
+
+NAME = "shared_values"
+TITLE = "Big values through shared memory (set/get of 1-256 MiB; 8-producer data loader)"
+MIB = 1 << 20
+READY = "dl:ready"
+
+
+def _ms(fn: Callable[[], Any], rounds: int, after: Callable[[Any], None] = lambda r: None) -> float:
+    """Median wall time of fn() in ms over rounds; after(result) runs untimed."""
+    took = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        r = fn()
+        took.append((time.perf_counter() - t0) * 1e3)
+        after(r)
+        del r
+    return median(took)
+
+
+def _shm_set(value: bytes) -> Any:
+    from multiprocessing import shared_memory
+
+    shm = shared_memory.SharedMemory(create=True, size=len(value))
+    shm.buf[:len(value)] = value
+    return shm
+
+
+def _free(shm: Any) -> None:
+    shm.close()
+    shm.unlink()
+
+
+def _sizes(lab: Any, profile: Any, results: Dict[str, Any], progress: Any) -> None:
+    import numpy as np
+    import redis
+    from tiny_mp_cache import TinyCache
+
+    from ..systems import connect
+
+    srv = lab.tmc_server("unix")
+    rsrv = lab.redis_server()
+    echo_spec = lab.spec(L.ECHO, "unix")
+    shared = TinyCache(f"unix://{srv.unix}", 60)
+    plain = TinyCache(f"unix://{srv.unix}", 60, shared_from=None)
+    r = redis.Redis(unix_socket_path=rsrv.unix, socket_timeout=60) if rsrv else None
+    echo = connect(echo_spec) if echo_spec else None
+    rounds = profile.sv_rounds
+    try:
+        for size in profile.sv_sizes:
+            row: Dict[str, float] = {}
+            value = os.urandom(MIB) * (size // MIB) if size >= MIB else os.urandom(size)
+            arr = np.frombuffer(value, dtype=np.float64)
+            row["memcpy"] = _ms(arr.copy, rounds)
+            row["tmc_set"] = _ms(lambda: shared.set("sv", value), rounds)
+            row["tmc_get"] = _ms(lambda: shared.get("sv"), rounds)
+            row["tmc_view"] = _ms(lambda: shared.get_buffer("sv"), rounds)
+            row["tmc_set_array"] = _ms(lambda: shared.set_array("sv", arr), rounds)
+            row["tmc_get_array"] = _ms(lambda: shared.get_array("sv"), rounds)
+            assert shared.get_array("sv").tobytes() == value
+            shared.delete("sv")
+            row["socket_set"] = _ms(lambda: plain.set("sv", value), rounds)
+            row["socket_get"] = _ms(lambda: plain.get("sv"), rounds)
+            plain.delete("sv")
+            if r is not None:
+                row["redis_set"] = _ms(lambda: r.set("sv", value), rounds)
+                row["redis_get"] = _ms(lambda: r.get("sv"), rounds)
+                r.delete("sv")
+            if echo is not None:
+                echo.prepare("set", "sv", value)
+                row["echo_set"] = _ms(lambda: echo.set("sv", value), rounds)
+                echo.prepare("get", "sv", value)
+                row["echo_get"] = _ms(lambda: echo.get("sv"), rounds)
+            from multiprocessing import shared_memory
+
+            row["shm_set"] = _ms(lambda: _shm_set(value), rounds, _free)
+            kept = _shm_set(value)
+            try:
+                def attach_copy() -> bytes:
+                    s = shared_memory.SharedMemory(kept.name)
+                    data = bytes(s.buf)
+                    s.close()
+                    return data
+
+                def attach_view() -> Any:
+                    return shared_memory.SharedMemory(kept.name)
+
+                row["shm_get"] = _ms(attach_copy, rounds)
+                row["shm_view"] = _ms(attach_view, rounds, lambda s: s.close())
+            finally:
+                _free(kept)
+            results["sizes"][str(size)] = row
+            progress.step(f"{size // MIB} MiB", f"get {row['tmc_get']:.1f} ms (copy {row['memcpy']:.1f} ms), "
+                                                f"view {row['tmc_view']:.3f} ms, set {row['tmc_set']:.1f} ms")
+    finally:
+        shared.close()
+        plain.close()
+        if r is not None:
+            r.close()
+        if echo is not None:
+            echo.close()
+
+
+# --- the data loader ---------------------------------------------------------------
+
+
+def _array(wid: int, size: int) -> Any:
+    import numpy as np
+
+    return np.full(size // 8, wid, dtype=np.float64)
+
+
+def produce_tmc(addr: str, wid: int, count: int, size: int, start: Any) -> None:
+    from tiny_mp_cache import TinyCache
+
+    cache = TinyCache(addr, 60)
+    arr = _array(wid, size)
+    start.wait(60)
+    for i in range(count):
+        key = f"dl:{wid}:{i}"
+        cache.set_array(key, arr)
+        cache.push(READY, key.encode())
+    cache.close()
+
+
+def produce_redis(path: str, wid: int, count: int, size: int, start: Any) -> None:
+    import redis
+
+    r = redis.Redis(unix_socket_path=path, socket_timeout=60)
+    arr = _array(wid, size)
+    start.wait(60)
+    for i in range(count):
+        key = f"dl:{wid}:{i}"
+        r.set(key, arr.data.cast("B"))  # flat bytes: redis-py counts a view's items
+        r.rpush(READY, key)
+    r.close()
+
+
+def produce_shm(queue: Any, wid: int, count: int, size: int, start: Any) -> None:
+    from multiprocessing import shared_memory
+
+    import numpy as np
+
+    arr = _array(wid, size)
+    start.wait(60)
+    for _ in range(count):
+        shm = shared_memory.SharedMemory(create=True, size=size)
+        np.ndarray(arr.shape, arr.dtype, buffer=shm.buf)[:] = arr
+        queue.put(shm.name)
+        shm.close()  # the consumer unlinks it
+
+
+def _touch(a: Any) -> float:
+    return float(a.reshape(-1)[:: 4096 // a.itemsize].sum())  # a word of every page
+
+
+def _loader(lab: Any, profile: Any, results: Dict[str, Any], progress: Any) -> None:
+    import numpy as np
+    import redis
+    from tiny_mp_cache import TinyCache
+
+    ctx, producers, count, size = lab.ctx, profile.dl_producers, profile.dl_arrays, profile.dl_size
+    total = producers * count
+    srv, rsrv = lab.tmc_server("unix"), lab.redis_server()
+
+    def consume_tmc() -> None:
+        cache = TinyCache(f"unix://{srv.unix}", 60)
+        for _ in range(total):
+            _, key = cache.bpop(READY, timeout=60)
+            _touch(cache.get_array(key.decode()))
+            cache.delete(key.decode())
+        cache.close()
+
+    def consume_redis() -> None:
+        r = redis.Redis(unix_socket_path=rsrv.unix, socket_timeout=60)
+        for _ in range(total):
+            _, key = r.blpop([READY], timeout=60)
+            _touch(np.frombuffer(r.get(key), dtype=np.float64))
+            r.delete(key)
+        r.close()
+
+    queue = ctx.Queue()
+
+    def consume_shm() -> None:
+        from multiprocessing import shared_memory
+
+        for _ in range(total):
+            shm = shared_memory.SharedMemory(queue.get(timeout=60))
+            a = np.ndarray((size // 8,), np.float64, buffer=shm.buf)
+            _touch(a)
+            del a
+            shm.close()
+            shm.unlink()
+
+    systems: List[Any] = [("tiny-mp-cache", produce_tmc, f"unix://{srv.unix}", consume_tmc)]
+    if rsrv is not None:
+        systems.append(("redis-py->Redis", produce_redis, rsrv.unix, consume_redis))
+    systems.append(("shared_memory by hand", produce_shm, queue, consume_shm))
+    rates: Dict[str, List[float]] = {name: [] for name, *_ in systems}
+    for _ in range(profile.sv_rounds):
+        for name, produce, where, consume in systems:
+            start = ctx.Barrier(producers + 1)
+            procs = [ctx.Process(target=produce, args=(where, w, count, size, start), daemon=True)
+                     for w in range(producers)]
+            for p in procs:
+                p.start()
+                lab.reaper.process(p)
+            try:
+                start.wait(120)
+                t0 = time.perf_counter()
+                consume()
+                rates[name].append(total / (time.perf_counter() - t0))
+            finally:
+                for p in procs:
+                    p.join(60)
+                    if p.is_alive():
+                        p.kill()
+                        p.join(10)
+            progress.step(f"data loader {name}", f"{rates[name][-1]:.0f} arrays/s")
+    results["loader"] = {"producers": producers, "arrays": total, "size": size,
+                         "systems": {name: median(rs) for name, rs in rates.items() if rs}}
+
+
+def run(lab: Any, profile: Any, progress: Any) -> Dict[str, Any]:
+    results: Dict[str, Any] = {"sizes": {}, "errors": [], "rounds": profile.sv_rounds}
+    try:
+        import numpy  # noqa: F401
+    except ImportError:
+        results["errors"].append({"system": "all", "error": "numpy is not installed"})
+        return results
+    progress.scenario(TITLE, len(profile.sv_sizes) + 3 * profile.sv_rounds)
+    for part in (_sizes, _loader):
+        try:
+            part(lab, profile, results, progress)
+        except Exception as e:
+            results["errors"].append({"system": part.__name__.strip("_"), "error": f"{type(e).__name__}: {e}"})
+    return results
