@@ -32,6 +32,14 @@ through setuptools-golang (pinned in pyproject.toml).
   - ``_get_ldflags`` returns no flags: its probe picks a linker flag that
     lets a Python extension leave libpython's symbols unresolved, and this
     library references none (zig's linker rejects the flag it would pick).
+* ``TMC_BUILD=standalone`` builds, instead of the library, the static server
+  program ``go/cmd/tiny-mp-cache-server`` (``CGO_ENABLED=0``: no C compiler,
+  no libc, no dlopen) into ``tiny_mp_cache/tiny-mp-cache-server``, which
+  the package then runs for serve(), with the pure-Python client
+  (tiny_mp_cache/_standalone.py). It is the default when the Python that
+  builds is musl's (Alpine) and GOOS is not set: musl's loader refuses a Go
+  c-shared library (golang/go#54805). ``TMC_BUILD=library`` forces the
+  library. .ci/wheels.py sets it for the musllinux wheels.
 * ``bdist_wheel`` tags the wheel ``py3-none-<platform>``: the library depends
   on the platform but not on the Python version or ABI. ``--plat-name`` is
   taken as given, so a compressed tag such as
@@ -45,6 +53,7 @@ import os
 import shlex
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from collections.abc import Iterator
 
@@ -66,6 +75,21 @@ EXT_NAME = 'tiny_mp_cache.libtinympcache'
 # tiny_mp_cache/_bindings.py loads the same name.
 GOOS = os.environ.get('GOOS') or {'darwin': 'darwin', 'win32': 'windows'}.get(sys.platform, 'linux')
 LIB_NAME = 'libtinympcache' + {'darwin': '.dylib', 'windows': '.dll'}.get(GOOS, '.so')
+SERVER_NAME = 'tiny-mp-cache-server'  # tiny_mp_cache/_standalone.py runs the same name
+
+
+def _build_mode() -> str:
+    """TMC_BUILD: "library" or "standalone"; unset, standalone on a musl Python (not cross-building)."""
+    mode = os.environ.get('TMC_BUILD', '')
+    if mode in ('library', 'standalone'):
+        return mode
+    if mode:
+        sys.exit(f'error: TMC_BUILD must be "library" or "standalone", not {mode!r}')
+    abi = f"{sysconfig.get_config_var('HOST_GNU_TYPE')} {sysconfig.get_config_var('SOABI')}"
+    return 'standalone' if 'musl' in abi and not os.environ.get('GOOS') else 'library'
+
+
+STANDALONE = _build_mode() == 'standalone'
 
 
 def _golang_build_ext() -> type:
@@ -94,7 +118,7 @@ def _replaced(module: object, **attrs: object) -> Iterator[None]:
 class build_ext(_golang_build_ext()):  # type: ignore[misc]
     def get_ext_filename(self, fullname: str) -> str:
         # "tiny_mp_cache.libtinympcache" -> "tiny_mp_cache/libtinympcache.so"
-        return os.path.join(*fullname.split('.')[:-1], LIB_NAME)
+        return os.path.join(*fullname.split('.')[:-1], SERVER_NAME if STANDALONE else LIB_NAME)
 
     def get_ext_fullpath(self, ext_name: str) -> str:
         # Absolute, so that it stays right after the chdir into go/.
@@ -103,6 +127,9 @@ class build_ext(_golang_build_ext()):  # type: ignore[misc]
     def build_extension(self, ext: Extension) -> None:
         out = self.get_ext_fullpath(ext.name)
         os.makedirs(os.path.dirname(out), exist_ok=True)
+        if STANDALONE:
+            self._build_server(out)
+            return
         # setuptools-golang copies the current directory into its GOPATH:
         # run it from go/, so only the Go module is copied.
         go_ext = copy.copy(ext)
@@ -147,6 +174,21 @@ class build_ext(_golang_build_ext()):  # type: ignore[misc]
         header = os.path.splitext(out)[0] + '.h'
         if os.path.exists(header):
             os.remove(header)
+
+    def _build_server(self, out: str) -> None:
+        """TMC_BUILD=standalone: go build the static server program to out (no cgo, so no C compiler)."""
+        try:
+            go, go_env = tmc_toolchain.find_go()
+        except tmc_toolchain.ToolError as e:
+            raise BaseError(str(e)) from None
+        env = {**os.environ, **tmc_toolchain.GO_ENV, **go_env, 'CGO_ENABLED': '0'}
+        if not (env.get('GOCACHE') or env.get('XDG_CACHE_HOME') or env.get('HOME')):
+            env['GOCACHE'] = os.path.join(tempfile.gettempdir(), 'tmc-gocache')
+        cmd = [go, 'build', '-ldflags=-s -w', '-o', out, './cmd/' + SERVER_NAME]
+        shown = ' '.join(f'{k}={shlex.quote(env[k])}' for k in ('CGO_ENABLED', 'GOFLAGS', *go_env))
+        print(f'tiny-mp-cache: {shown} {shlex.join(cmd)}', file=sys.stderr)
+        if subprocess.run(cmd, cwd=GO_DIR, env=env).returncode != 0:
+            raise BaseError('tiny-mp-cache: `go build` of the standalone server failed; its errors are above')
 
 
 class bdist_wheel(_bdist_wheel):

@@ -5,7 +5,14 @@
 Targets (default: all): x86_64 and aarch64 (manylinux_2_17), win_amd64,
 macosx_arm64 and macosx_x86_64 (macosx_12_0: Go >= 1.25 needs macOS 12,
 and the library is linked for it), as the wheels workflow tags them on real
-runners. `--target linux` is the two manylinux ones.
+runners, and musllinux_x86_64 and musllinux_aarch64 (musllinux_1_2).
+`--target linux` is the two manylinux ones, `--target musllinux` the two
+musllinux ones.
+
+The musllinux wheels hold no library: musl's loader refuses a Go c-shared
+library (golang/go#54805). They are built with TMC_BUILD=standalone (see
+setup.py) and hold the static server program tiny-mp-cache-server
+(CGO_ENABLED=0), which the package runs, with its pure-Python client.
 
 No docker: cgo compiles with zig's C compiler (ziglang from PyPI) for the
 target (x86_64-linux-gnu.2.17, aarch64-linux-gnu.2.17, x86_64-windows-gnu,
@@ -35,6 +42,9 @@ Steps:
    the right CPU whose LC_BUILD_VERSION minos is the tag's, linking only
    system libraries (/usr/lib, /System), and on arm64 code-signed (the
    linker's ad-hoc signature, which nothing changes afterwards);
+   musllinux: `auditwheel show` finds it musllinux_1_2_<arch>, the wheel
+   holds no library, and its server is a static ELF executable for the
+   right machine (no program interpreter, no dynamic section);
    `twine check` passes on every file.
 
 Prints the time of each build. Exits non-zero on any failure.
@@ -69,6 +79,7 @@ class Target(NamedTuple):
     plat: str  # the wheel's platform tag
     library: str  # its file name in tiny_mp_cache/
     machine: str  # ELF e_machine, PE Machine, or Mach-O CPU type name
+    standalone: bool = False  # TMC_BUILD=standalone: the server program (library names it), no library
 
 
 TARGETS = {
@@ -81,8 +92,13 @@ TARGETS = {
     # sets MACOSX_DEPLOYMENT_TARGET=12.0), so the tag claims no more.
     "macosx_arm64": Target("darwin", "arm64", "aarch64-macos.12.0", "macosx_12_0_arm64", "libtinympcache.dylib", "ARM64"),
     "macosx_x86_64": Target("darwin", "amd64", "x86_64-macos.12.0", "macosx_12_0_x86_64", "libtinympcache.dylib", "x86_64"),
+    # No cgo, so zig is not used; its target is given for the record only.
+    "musllinux_x86_64": Target("linux", "amd64", "x86_64-linux-musl", "musllinux_1_2_x86_64",
+                               "tiny-mp-cache-server", "EM_X86_64", standalone=True),
+    "musllinux_aarch64": Target("linux", "arm64", "aarch64-linux-musl", "musllinux_1_2_aarch64",
+                                "tiny-mp-cache-server", "EM_AARCH64", standalone=True),
 }
-GROUPS = {"linux": ["x86_64", "aarch64"]}
+GROUPS = {"linux": ["x86_64", "aarch64"], "musllinux": ["musllinux_x86_64", "musllinux_aarch64"]}
 # The libraries a manylinux wheel may need; what a Windows DLL may import.
 LIBC = {"libc.so.6", "libpthread.so.0", "libdl.so.2", "libm.so.6", "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1"}
 WINDOWS_DLLS = re.compile(r"(?i)kernel32\.dll|api-ms-win-crt-[a-z]+-l1-1-0\.dll")
@@ -214,7 +230,8 @@ def build_wheel(sdist: str, name: str, out: str) -> str:
     target = TARGETS[name]
     with tempfile.TemporaryDirectory() as scratch:
         cc = tmc_toolchain.write_zig_cc(scratch, tmc_toolchain.zig_path(), target.zig)
-        env = dict(os.environ, CC=cc, GOOS=target.goos, GOARCH=target.goarch, CGO_ENABLED="1")
+        env = dict(os.environ, CC=cc, GOOS=target.goos, GOARCH=target.goarch, CGO_ENABLED="1",
+                   TMC_BUILD="standalone" if target.standalone else "library")
         if target.goos == "darwin":
             env["CGO_LDFLAGS"] = f"-L{MACOS_STUBS} -F{MACOS_STUBS}"
         before = set(os.listdir(out))
@@ -235,6 +252,8 @@ def check_wheel(path: str, name: str) -> list[str]:
         problems.append(f"{wheel}: not tagged {want}")
     if target.goos == "linux":
         problems += [f"{wheel}: {p}" for p in auditwheel(path, target)]
+    if target.standalone:
+        return problems + [f"{wheel}: {p}" for p in check_standalone(path, target)]
     with zipfile.ZipFile(path) as zf:
         libs = [n for n in zf.namelist() if n.startswith("tiny_mp_cache/libtinympcache")]
         if libs != [f"tiny_mp_cache/{target.library}"]:
@@ -250,16 +269,41 @@ def check_wheel(path: str, name: str) -> list[str]:
     return problems
 
 
+def check_standalone(path: str, target: Target) -> list[str]:
+    """Problems of a musllinux wheel: a library in it, or a server that is not a static executable for the machine."""
+    from elftools.elf.elffile import ELFFile
+
+    with zipfile.ZipFile(path) as zf:
+        names = zf.namelist()
+        libs = [n for n in names if n.startswith("tiny_mp_cache/libtinympcache")]
+        server = f"tiny_mp_cache/{target.library}"
+        if server not in names:
+            return [f"no {server}"]
+        info = zf.getinfo(server)
+        data = zf.read(server)
+    problems = [f"holds a library, which musl cannot load: {libs}"] if libs else []
+    if not (info.external_attr >> 16) & 0o100:
+        problems.append(f"{server} is not executable in the wheel")
+    elf = ELFFile(io.BytesIO(data))
+    kinds = {seg["p_type"] for seg in elf.iter_segments()}
+    if elf["e_machine"] != target.machine or elf["e_type"] != "ET_EXEC":
+        problems.append(f"{server}: ELF {elf['e_type']} for {elf['e_machine']}, not an executable for {target.machine}")
+    if "PT_INTERP" in kinds or "PT_DYNAMIC" in kinds:
+        problems.append(f"{server} is dynamically linked (segments {sorted(kinds)}): it must be static")
+    print(f"  {server}: static ELF {elf['e_type']} {elf['e_machine']}, {len(data) / 1e6:.1f} MB")
+    return problems
+
+
 def auditwheel(path: str, target: Target) -> list[str]:
-    arch = target.plat.split(".")[0].removeprefix("manylinux_2_17_")
+    policy = target.plat.split(".")[0]  # manylinux_2_17_<arch> or musllinux_1_2_<arch>
     # -v: without it, auditwheel stops before its verdict on external libraries
     # when the symbol versions already rule out the oldest policy (manylinux1).
     show = subprocess.run([sys.executable, "-m", "auditwheel", "-v", "show", path], capture_output=True, text=True)
     print(show.stdout.strip())
     text = " ".join(show.stdout.split())
     problems = []
-    if show.returncode != 0 or f'consistent with the following platform tag: "manylinux_2_17_{arch}"' not in text:
-        problems.append(f"auditwheel show does not find it manylinux_2_17_{arch}: {show.stderr.strip()}")
+    if show.returncode != 0 or f'consistent with the following platform tag: "{policy}"' not in text:
+        problems.append(f"auditwheel show does not find it {policy}: {show.stderr.strip()}")
     if "The wheel requires no external shared libraries!" not in text:
         problems.append("auditwheel show lists external shared libraries")
     return problems

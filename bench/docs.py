@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional
 
 from . import deps, report
 from . import lab as L
+from .scenarios.memory import runs as memory_runs
 from .targets import _find
 
 PAGE = os.path.join(deps.REPO, "docs", "benchmarks.md")
@@ -89,6 +90,43 @@ def latency(res: Dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
+def types(res: Dict[str, Any]) -> str:
+    from .scenarios.types import OPS
+
+    parts = []
+    for where, placement in res.get("placements", {}).items():
+        systems = placement.get("systems", {})
+        cpus = placement.get("cpus")
+        place = "unpinned" if cpus is None else f"clients on CPU {cpus['client']}, servers on CPU {cpus['server']}"
+        rows = []
+        for op in OPS:
+            for name, e in systems.items():
+                d = e["ops"].get(op)
+                if not d:
+                    continue
+                floor, redis = _find(systems, L.ECHO, e["transport"]), _find(systems, L.REDIS, e["transport"])
+                f = floor["ops"].get(op, {}).get("mean_us") if floor else None
+                r = redis["ops"].get(op, {}).get("mean_us") if redis else None
+                rows.append([report.TYPE_OP_NAMES[op], name, _us(d["mean_us"]), _range(e["rounds"].get(op, [])),
+                             _us(d["p50_us"]), _us(d["p99_us"]), _x(d["mean_us"], f), _x(d["mean_us"], r)])
+        parts.append(f"### {where} ({place}), {res.get('size')} B values\n\n"
+                     f"us per op, {res.get('rounds')} rounds x {res.get('ops')} ops per cell\n\n"
+                     + _md(["op", "system", "mean", "range", "p50", "p99", "x floor", "x redis-py -> Redis"], rows))
+    return TYPES_NOTE + "\n" + "\n\n".join(parts)
+
+
+TYPES_NOTE = """\
+One client calls HSET, HGET, SADD and ZADD on fresh keys, and publishes
+100 B messages that one subscriber process receives (PUBLISH -> receive:
+from just before `publish()` to the subscriber's receipt, both on the same
+monotonic clock). redis-py against both servers compares server with
+server; our own client (`TinyCache`'s methods and `pubsub()`) is a second
+row, a raw socket to each server a third. The floor of the commands is the
+echo; that of pub/sub is a one-thread relay (`bench/pubsub_echo.py`) that
+sends the subscriber the message and the publisher the reply Redis sends.
+"""
+
+
 MEMORY_NOTE = """\
 What a key costs our server, beside Redis's: an entry of 24 bytes (the
 pointer to its bytes, the key's and value's lengths, its SIEVE slot and
@@ -98,26 +136,63 @@ in the hash index (8-byte hash and 8-byte pointer, with the table's spare
 room), and the SIEVE queue's slot; Redis has a dict entry, an object header
 and two sds strings, rounded up by jemalloc. On top of the data comes what
 no count of the data sees: the Go runtime's own memory (in the empty
-server's RSS), and garbage not collected yet, up to 32 MiB or as much as the
-live data (the collector's headroom, see the server's notes on memory), of
-which loading through large MSET requests leaves some. The table shows each
-part as this run measured it: "over the data" is RSS less the empty
-server's RSS and less the server's own count of its data (`used_memory`).
+server's RSS), and garbage not collected yet, up to the larger of 32 MiB
+and the live data (the collector's headroom, see the server's notes on
+memory), of which loading through large MSET requests leaves some. The
+first table shows each part as this run measured it: "over the data" is
+RSS less the empty server's RSS and less the server's own count of its
+data (`used_memory`).
+
+The second table splits, for each count of keys, our RSS over Redis's per
+key into those parts: "the data" is the difference of `used_memory` per
+key (our entry, the value's size-class rounding, the index slot and the
+SIEVE slot against Redis's dict entry, object and strings; it moves with
+each hash table's spare room, which grows in steps as a table doubles:
+Redis's is nearly full just under 2^20 keys, so the gap is widest at 1M);
+"empty server" is the difference of the empty servers' RSS spread over the
+keys (negative: our empty server is the smaller; it counts at small counts
+only); "the rest" is garbage the collector has not reclaimed yet and free
+pages the allocators keep (Go's headroom of at least 32 MiB weighs most
+where the live data is small). What the bytes of "the data" buy: the SIEVE
+eviction's per-key state (the hit ratio below, under the same bound) and
+the lengths each entry keeps, with which the server counts every key's
+memory against `max_memory`.
 """
 
 
+def _per_key(a: Optional[float], b: Optional[float], keys: int) -> str:
+    return f"{(a - b) / keys:+.0f}" if a is not None and b is not None and keys else "n/a"
+
+
 def memory(res: Dict[str, Any]) -> str:
-    rows = []
-    keys = res.get("keys") or 0
-    for name, m in res.get("servers", {}).items():
-        used = m.get("used_memory")
-        over = m["rss"] - m["rss_empty"] - used if used else None
-        rows.append([name, f"{m['rss'] / 2**20:.1f}", f"{m['rss_empty'] / 2**20:.1f}", f"{m['bytes_per_key']:.0f}",
-                     f"{used / keys:.0f}" if used and keys else "n/a",
-                     f"{over / 2**20:.1f}" if over is not None else "n/a"])
-    return (MEMORY_NOTE + "\n" + f"{keys:,} keys x {res.get('value_size')} B\n\n"
-            + _md(["server", "RSS MiB", "empty MiB", "RSS bytes/key over empty", "used_memory bytes/key",
-                   "over the data MiB"], rows))
+    rows, split = [], []
+    for run in memory_runs(res):
+        keys = run["keys"]
+        for name, m in run["servers"].items():
+            used = m.get("used_memory")
+            over = m["rss"] - m["rss_empty"] - used if used else None
+            rows.append([f"{keys:,}", name, f"{m['rss'] / 2**20:.1f}", f"{m['rss_empty'] / 2**20:.1f}",
+                         f"{m['bytes_per_key']:.0f}", f"{used / keys:.0f}" if used and keys else "n/a",
+                         f"{over / 2**20:.1f}" if over is not None else "n/a"])
+        ours, redis = run["servers"].get("tiny-mp-cache"), run["servers"].get("redis")
+        if not (ours and redis):
+            continue
+        data = _per_key(ours.get("used_memory"), redis.get("used_memory"), keys)
+        empty = _per_key(ours["rss_empty"], redis["rss_empty"], keys)
+        rest = "n/a"
+        if ours.get("used_memory") and redis.get("used_memory"):
+            ours_rest = ours["rss"] - ours["rss_empty"] - ours["used_memory"]
+            redis_rest = redis["rss"] - redis["rss_empty"] - redis["used_memory"]
+            rest = _per_key(ours_rest, redis_rest, keys)
+        split.append([f"{keys:,}", f"{ours['rss'] / redis['rss']:.2f}x", _per_key(ours["rss"], redis["rss"], keys),
+                      data, empty, rest])
+    out = (MEMORY_NOTE + "\n" + f"keys x {res.get('value_size')} B, fresh servers for each count\n\n"
+           + _md(["keys", "server", "RSS MiB", "empty MiB", "RSS bytes/key over empty", "used_memory bytes/key",
+                  "over the data MiB"], rows))
+    if split:
+        out += ("\n\nOur RSS over Redis's, per key, and what it is made of (bytes per key)\n\n"
+                + _md(["keys", "ours / Redis RSS", "over Redis", "the data", "empty server", "the rest"], split))
+    return out
 
 
 def targets(lines: List[Dict[str, Any]]) -> str:
@@ -145,10 +220,12 @@ def render(results: Dict[str, Any]) -> str:
            targets(results.get("targets", []))]
     if "latency" in results:
         out += ["", "## Latency per op", "", latency(results["latency"])]
-    if results.get("memory", {}).get("servers"):
+    if results.get("types", {}).get("placements"):
+        out += ["", "## Hashes, sets, sorted sets and pub/sub", "", types(results["types"])]
+    if memory_runs(results.get("memory") or {}):
         out += ["", "## Resident memory", "", memory(results["memory"])]
     for key, title, fn in report.SECTIONS:
-        if key in ("latency", "memory") or results.get(key) is None:
+        if key in ("latency", "types", "memory") or results.get(key) is None:
             continue
         out += ["", f"## {title}", "", "```text", fn(results[key]), "```"]
     if meta.get("skipped"):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
+from .scenarios.memory import headline
+
 
 def _short(name: str) -> str:
     return (name.replace("tiny-mp-cache", "tmc")
@@ -124,9 +126,10 @@ def _redis_benchmark(ax: Any, results: Dict[str, Any]) -> None:
 
 
 def _memory_hit_ratio(ax: Any, results: Dict[str, Any]) -> None:
-    mem = results.get("memory", {}).get("servers", {})
+    shown = headline(results.get("memory", {}))
+    mem = shown["servers"]
     hr = results.get("hit_ratio", {}).get("servers", {})
-    title = f"RSS with {results.get('memory', {}).get('keys', 0):,} keys x 100 B; hit ratio on Zipf 0.99"
+    title = f"RSS with {shown['keys']:,} keys x 100 B; hit ratio on Zipf 0.99"
     labels = list(mem) or list(hr)
     if not labels:
         return _empty(ax, title)

@@ -29,8 +29,8 @@ class Profile:
     rb_requests_p1: int
     rb_requests_p16: int
     rb_repeats: int
-    # memory: keys of mem_value bytes
-    mem_keys: int
+    # memory: each count of keys of mem_value bytes, in fresh servers
+    mem_sizes: List[int]
     # hit ratio: distinct keys, requests in the trace, value size, bound as a fraction of keys*value
     hr_keys: int
     hr_requests: int
@@ -40,6 +40,10 @@ class Profile:
     nc_ops: int = 5_000
     nc_rounds: int = 3
     nc_procs: int = 8
+    # types: calls per (system, command) and messages per system per round, in each placement
+    types_ops: int = 200
+    types_warmup: int = 50
+    types_rounds: int = 15
     hr_value: int = 1000
     # shared values: set/get of each size, rounds each; the data loader: producers x arrays of dl_size bytes
     sv_sizes: List[int] = field(default_factory=lambda: [1 << 20, 64 << 20])
@@ -68,7 +72,7 @@ FULL = Profile(
     pw_jobs=10000, pw_rounds=3,
     big_size=64 << 20, big_rounds=3,
     rb_requests_p1=100_000, rb_requests_p16=1_000_000, rb_repeats=3,
-    mem_keys=1_000_000,
+    mem_sizes=[100_000, 1_000_000, 5_000_000, 10_000_000],
     hr_keys=100_000, hr_requests=300_000,
     sv_sizes=[1 << 20, 16 << 20, 64 << 20, 256 << 20], sv_rounds=3, dl_arrays=6,
 )
@@ -81,7 +85,8 @@ QUICK = Profile(
     pw_jobs=1000, pw_rounds=1,
     big_size=8 << 20, big_rounds=1,
     rb_requests_p1=10_000, rb_requests_p16=50_000, rb_repeats=1,
-    mem_keys=50_000,
+    mem_sizes=[50_000],
     hr_keys=10_000, hr_requests=30_000,
     nc_hit_batches=300, nc_hit_rounds=2, nc_ops=1000, nc_rounds=1,
+    types_ops=30, types_warmup=10, types_rounds=2,
 )

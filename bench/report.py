@@ -5,7 +5,11 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Sequence
 
 from . import lab as L
+from .scenarios.memory import runs as memory_runs
+from .scenarios.types import OPS as TYPE_OPS
 from .targets import _find
+
+TYPE_OP_NAMES = {"hset": "HSET", "hget": "HGET", "sadd": "SADD", "zadd": "ZADD", "publish": "PUBLISH -> receive"}
 
 
 def table(headers: Sequence[str], rows: List[Sequence[Any]]) -> str:
@@ -65,6 +69,33 @@ def latency(res: Dict[str, Any]) -> str:
                               "set/echo", "get/raw", "get/redis"], rows))
     return "\n\n".join(parts) + "\n(x/echo, get/raw and get/redis: ratios of means, against the echo floor, a raw " \
         "socket to our server and redis-py with Redis on the same transport)"
+
+
+def types(res: Dict[str, Any]) -> str:
+    parts = []
+    for where, placement in res.get("placements", {}).items():
+        systems = placement.get("systems", {})
+        cpus = placement.get("cpus")
+        place = ("wherever the scheduler puts them" if cpus is None
+                 else f"clients on CPU {cpus['client']}, servers on CPU {cpus['server']}")
+        rows = []
+        for op in TYPE_OPS:
+            for name, e in systems.items():
+                d = e["ops"].get(op)
+                if not d:
+                    continue
+                floor = _find(systems, L.ECHO, e["transport"])
+                redis = _find(systems, L.REDIS, e["transport"])
+                f = floor["ops"].get(op) if floor else None
+                r = redis["ops"].get(op) if redis else None
+                rows.append([TYPE_OP_NAMES[op], name, _f(d["mean_us"]), _f(d["p50_us"]), _f(d["p99_us"]),
+                             _x(_ratio(d["mean_us"], f["mean_us"]) if f else None),
+                             _x(_ratio(d["mean_us"], r["mean_us"]) if r else None)])
+        parts.append(f"{where} ({place}), {res.get('size')} B values, us per op ({res.get('rounds')} rounds x "
+                     f"{res.get('ops')} ops per cell)\n"
+                     + table(["op", "system", "mean", "p50", "p99", "x floor", "x redis-py->Redis"], rows))
+    return "\n\n".join(parts) + "\n(x floor, x redis-py->Redis: ratios of means on the same transport; the floor of " \
+        "PUBLISH -> receive is the relay of bench/pubsub_echo.py)"
 
 
 def batch(res: Dict[str, Any]) -> str:
@@ -162,15 +193,17 @@ def redis_benchmark(res: Dict[str, Any]) -> str:
 def memory(res: Dict[str, Any]) -> str:
     if res.get("skipped"):
         return "skipped: " + res["skipped"]
-    servers = res.get("servers", {})
-    redis_rss = servers.get("redis", {}).get("rss")
     rows = []
-    for name, e in servers.items():
-        rows.append([name, f"{e['rss'] / 2**20:.1f}", f"{e['rss_empty'] / 2**20:.1f}", f"{e['bytes_per_key']:.0f}",
-                     "n/a" if not e.get("used_memory") else f"{e['used_memory'] / 2**20:.1f}", f"{e['load_s']:.1f}",
-                     _x(_ratio(e["rss"], redis_rss))])
-    return f"{res.get('keys'):,} keys x {res.get('value_size')} B\n" + table(
-        ["server", "RSS MiB", "empty MiB", "B/key", "used_memory MiB", "load s", "vs redis"], rows)
+    for run in memory_runs(res):
+        servers = run["servers"]
+        redis_rss = servers.get("redis", {}).get("rss")
+        for name, e in servers.items():
+            rows.append([f"{run['keys']:,}", name, f"{e['rss'] / 2**20:.1f}", f"{e['rss_empty'] / 2**20:.1f}",
+                         f"{e['bytes_per_key']:.0f}",
+                         "n/a" if not e.get("used_memory") else f"{e['used_memory'] / 2**20:.1f}", f"{e['load_s']:.1f}",
+                         _x(_ratio(e["rss"], redis_rss))])
+    return f"keys x {res.get('value_size')} B, fresh servers for each count\n" + table(
+        ["keys", "server", "RSS MiB", "empty MiB", "B/key", "used_memory MiB", "load s", "vs redis"], rows)
 
 
 def hit_ratio(res: Dict[str, Any]) -> str:
@@ -231,6 +264,7 @@ def _num(x: Optional[float], unit: str) -> str:
 
 SECTIONS = [
     ("latency", "Latency per op", latency),
+    ("types", "Hashes, sets, sorted sets and pub/sub", types),
     ("batch", "mget/mset", batch),
     ("throughput", "GET throughput with N client processes", throughput),
     ("producer_workers", "Producer/workers", producer_workers),

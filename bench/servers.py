@@ -146,6 +146,15 @@ class Servers:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (REPO, env.get("PYTHONPATH")) if p)
         return self._start("echo", argv, transport, sock, port, env)
 
+    def pubsub_echo(self, transport: str) -> Server:
+        """The pub/sub floor's server (bench/pubsub_echo.py): one process, one thread, on one transport."""
+        port = free_port() if transport == "tcp" else None
+        sock = self._sock("relay") if transport == "unix" else None
+        argv = [sys.executable, "-m", "bench.pubsub_echo"] + (["--port", str(port)] if port else ["--unix", sock])
+        env = dict(self.env)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (REPO, env.get("PYTHONPATH")) if p)
+        return self._start("pubsub echo", argv, transport, sock, port, env)
+
     # --- multiprocessing.Manager ---------------------------------------------
 
     def manager(self, ctx: Any) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 from . import lab as L
+from .scenarios.memory import runs as memory_runs
 
 
 def _line(target: str, case: str, ours: Optional[float], peer: Optional[float], op: str, limit: float,
@@ -63,6 +64,28 @@ def _latency(results: Dict[str, Any]) -> List[Dict[str, Any]]:
                 o = ours["sizes"].get(LATENCY_SIZE, {}).get(op, {}).get(f"{stat}_us") if ours else None
                 p = peer["sizes"].get(LATENCY_SIZE, {}).get(op, {}).get(f"{stat}_us") if peer else None
                 lines.append(_line(target, f"{op} {LATENCY_SIZE} B {transport}", o, p, "<=", limit, "us", stretch))
+    return lines
+
+
+# Issue 21: each new type's command and pub/sub against Redis, mean of 100 B, tcp and unix, both placements.
+# Server against server (redis-py to each), and our client to our server against redis-py to Redis.
+TYPES = [(L.REDIS_TMC, "redis-py->our server"), (L.TMC_GO, "TinyCache->our server")]
+
+
+def _types(results: Dict[str, Any]) -> List[Dict[str, Any]]:
+    from .scenarios.types import OPS
+
+    lines = []
+    for where, placement in (results.get("types") or {}).get("placements", {}).items():
+        systems = placement.get("systems", {})
+        for ours_key, label in TYPES:
+            target = f"{label} mean <= 1.0x redis-py->Redis, {where}"
+            for transport in ("tcp", "unix"):
+                ours, peer = _find(systems, ours_key, transport), _find(systems, L.REDIS, transport)
+                for op in OPS:
+                    o = ours["ops"].get(op, {}).get("mean_us") if ours else None
+                    p = peer["ops"].get(op, {}).get("mean_us") if peer else None
+                    lines.append(_line(target, f"{op} {transport}", o, p, "<=", 1.0, "us"))
     return lines
 
 
@@ -144,11 +167,13 @@ def _redis_benchmark(results: Dict[str, Any]) -> List[Dict[str, Any]]:
 
 def _memory(results: Dict[str, Any]) -> List[Dict[str, Any]]:
     m = results.get("memory") or {}
-    servers = m.get("servers", {})
-    o = servers.get("tiny-mp-cache", {}).get("rss")
-    p = servers.get("redis", {}).get("rss")
-    keys = m.get("keys", 0)
-    return [_line("memory <= 1.2x Redis RSS", f"{keys:,} keys x {m.get('value_size', 100)} B", o, p, "<=", 1.2, "bytes")]
+    lines = []
+    for run in memory_runs(m):
+        o = run["servers"].get("tiny-mp-cache", {}).get("rss")
+        p = run["servers"].get("redis", {}).get("rss")
+        lines.append(_line("memory <= 1.2x Redis RSS", f"{run['keys']:,} keys x {m.get('value_size', 100)} B", o, p,
+                           "<=", 1.2, "bytes"))
+    return lines
 
 
 def _producer_workers(results: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -204,7 +229,7 @@ def _near_cache(results: Dict[str, Any]) -> List[Dict[str, Any]]:
 
 def evaluate(results: Dict[str, Any]) -> List[Dict[str, Any]]:
     lines: List[Dict[str, Any]] = []
-    for fn, scenario in ((_latency, "latency"), (_batch, "batch"), (_throughput, "throughput"),
+    for fn, scenario in ((_latency, "latency"), (_types, "types"), (_batch, "batch"), (_throughput, "throughput"),
                          (_producer_workers, "producer_workers"), (_big_values, "big_values"),
                          (_redis_benchmark, "redis_benchmark"), (_memory, "memory"), (_hit_ratio, "hit_ratio"),
                          (_near_cache, "near_cache"), (_shared_values, "shared_values")):

@@ -27,6 +27,7 @@ from . import _commands as commands
 from ._errors import ConnectionError, ProtocolError, ServerError, TimeoutError, TinyCacheError
 from ._platform import at_fork, library_name
 from ._resp import DEFAULT_MAX_REPLY, Arg, Reply, parse_replies
+from ._standalone import BINARY_NAME
 
 # Copied from go/capi/tmc.h, which documents ownership and semantics
 # (tests/test_bindings.py checks that they agree). The status codes are
@@ -112,8 +113,12 @@ def library() -> Any:
             try:
                 _lib = ffi.dlopen(path)
             except OSError as e:
+                here = os.path.dirname(os.path.abspath(__file__))
+                neither = "" if os.path.exists(path) or os.path.exists(os.path.join(here, BINARY_NAME)) else (
+                    f" (this installation has neither the Go library nor the standalone server {BINARY_NAME})"
+                )
                 raise OSError(
-                    f"tiny_mp_cache: cannot load the Go library {path!r}: {e}. "
+                    f"tiny_mp_cache: cannot load the Go library {path!r}: {e}{neither}. "
                     "Build it with `go build -buildmode=c-shared`, set TINY_MP_CACHE_LIB, "
                     "or set TINY_MP_CACHE_PURE=1 to use the pure-Python client."
                 ) from None

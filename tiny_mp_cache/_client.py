@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import Any, Callable, Protocol, TypeVar
 
 from . import _commands as commands
-from . import _near, _shared
+from . import _near, _shared, _standalone
 from ._cluster import is_cluster
 from ._commands import BytesLike, Command, Commands, Unexpected, finish
 from ._errors import ConnectionError, ServerError
@@ -79,7 +79,8 @@ at_fork(after_in_child=_after_fork_in_child)
 
 
 def _use_pure() -> bool:
-    return os.environ.get("TINY_MP_CACHE_PURE", "") not in ("", "0")
+    """TINY_MP_CACHE_PURE=1, or an installation with the standalone server and no Go library (musllinux)."""
+    return os.environ.get("TINY_MP_CACHE_PURE", "") not in ("", "0") or _standalone.server_binary() is not None
 
 
 def check_options(addr: Any, timeout: Any, max_reply_size: Any) -> None:

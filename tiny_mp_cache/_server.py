@@ -12,6 +12,7 @@ import sys
 import threading
 from typing import Any, Callable
 
+from . import _standalone
 from ._platform import at_fork, require_unix_sockets
 
 # Extra keyword options travel to a re-executed server through this variable
@@ -151,7 +152,12 @@ def server_argv(*cli_args: str) -> list[str]:
     Like `python -m tiny_mp_cache serve --quiet ...`, but independent of the
     current directory: `-m` imports tiny_mp_cache from there first, and in a
     source checkout that is the source tree, which has no compiled library.
+    Where the package ships the standalone server instead of the library
+    (_standalone), that program itself, which takes the same options.
     """
+    binary = _standalone.server_binary()
+    if binary is not None:
+        return [binary, "--quiet", *cli_args]
     return [sys.executable, "-c", _BOOTSTRAP, PACKAGE_PARENT, "serve", "--quiet", *cli_args]
 
 
@@ -240,8 +246,9 @@ def _run(
         raise TypeError(f"option {min(clash)!r} is set by the function's own arguments")
     from . import _bindings
 
-    lib = _bindings.library()
-    if lib is None:
+    standalone = _standalone.server_binary() is not None
+    lib = None if standalone else _bindings.library()
+    if lib is None and not standalone:
         # This process inherited a loaded Go runtime through fork() and must
         # not call into it: become a fresh interpreter with the same pid.
         _reexec(cli_args, options)
@@ -249,7 +256,12 @@ def _run(
     level = options.get("log_level") or log_level_of(logger.getEffectiveLevel())
     config = {**config, "log_fd": log.fd, "log_level": level}
     try:
-        _serve(lambda: _bindings.Server(lib, {**options, **config}), on_ready, lib.tmc_server_stop_on_sigterm)
+        if standalone:
+            # The standalone server in a child process, which serves until this call returns.
+            env = dict(os.environ, **{OPTIONS_ENV: json.dumps({**options, **config})})
+            _serve(lambda: _standalone.Server(server_argv(*cli_args), env, log.fd), on_ready)
+        else:
+            _serve(lambda: _bindings.Server(lib, {**options, **config}), on_ready, lib.tmc_server_stop_on_sigterm)
     finally:
         log.close()
 

@@ -25,8 +25,11 @@ class EchoAdapter(RawAdapter):
     notes = {}
 
     def prepare(self, op: str, key: str, value: Optional[bytes]) -> None:
-        answer = reply(op, value)
-        self._sendall(b"\x00" + CONTROL.pack(len(request(op, key, value)), len(answer)) + answer)
+        self.expect(request(op, key, value), reply(op, value))
+
+    def expect(self, sent: bytes, answer: bytes) -> None:
+        """Tell the echo server that the next requests are as long as sent, and to answer each with answer."""
+        self._sendall(b"\x00" + CONTROL.pack(len(sent), len(answer)) + answer)
         if self.sock.recv(1) != ACK:
             raise ConnectionError("the echo server did not acknowledge")
 

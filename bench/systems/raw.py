@@ -3,7 +3,8 @@
 set, get and pop send the exact bytes a client library sends for SET, GET
 and GETDEL (an array of bulk strings, with sendall) and read the reply into
 a preallocated buffer with recv_into, parsing only what a reply of those
-commands can be: +OK, $-1, $n and the value, or an error. Pointed at our
+commands can be: +OK, $-1, $n and the value, or an error (and :n, the
+reply of HSET, SADD, ZADD and PUBLISH, which it also sends). Pointed at our
 server or at Redis it is a diagnostic row; pointed at the echo server
 (echo.py) it is the floor.
 """
@@ -28,6 +29,11 @@ def request(op: str, key: str, value: Optional[bytes] = None) -> bytes:
     """The bytes op sends for key (and value, for set)."""
     k = key.encode()
     return REQUESTS[op] % ((len(k), k, len(value), value) if op == "set" else (len(k), k))
+
+
+def command(*args: bytes) -> bytes:
+    """The bytes a client sends for the command args (RESP: an array of bulk strings)."""
+    return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
 
 
 def reply(op: str, value: Optional[bytes]) -> bytes:
@@ -71,6 +77,29 @@ class RawAdapter(Adapter):
         self._sendall(_POP % (len(k), k))
         return self._reply()
 
+    # Hashes, sets, sorted sets and pub/sub, as bench/scenarios/types.py calls them (redis-py's signatures).
+
+    def hset(self, name: str, key: bytes, value: bytes) -> Any:
+        return self.call(b"HSET", name.encode(), key, value)
+
+    def hget(self, name: str, key: bytes) -> Any:
+        return self.call(b"HGET", name.encode(), key)
+
+    def sadd(self, name: str, member: bytes) -> Any:
+        return self.call(b"SADD", name.encode(), member)
+
+    def zadd(self, name: str, mapping: Dict[bytes, int]) -> Any:
+        (member, score), = mapping.items()
+        return self.call(b"ZADD", name.encode(), b"%d" % score, member)
+
+    def publish(self, channel: bytes, message: bytes) -> Any:
+        return self.call(b"PUBLISH", channel, message)
+
+    def call(self, *args: bytes) -> Any:
+        """Send the command args and return its reply."""
+        self._sendall(command(*args))
+        return self._reply()
+
     def _more(self, got: int, want: int = 0) -> int:
         """Read more of the reply after got bytes (up to want, growing the buffer to hold it)."""
         if want > len(self.buf):
@@ -102,6 +131,8 @@ class RawAdapter(Adapter):
             return bytes(self.view[end + 2:end + 2 + n])
         if kind == 43:  # +
             return bytes(buf[1:end])
+        if kind == 58:  # :
+            return int(buf[1:end])
         if kind == 45:  # -
             raise RuntimeError(buf[1:end].decode("utf-8", "replace"))
         raise ValueError(f"unexpected reply {bytes(buf[:min(got, 32)])!r}")

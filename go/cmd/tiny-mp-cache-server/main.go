@@ -7,11 +7,21 @@
 //	tiny-mp-cache-server --unix /run/cache.sock --max-memory 512MB
 //	tiny-mp-cache-server --version
 //
+// Options that have no flag (max_bulk, busy_reply_threshold, ...) come,
+// with any others, as the JSON object of the server's Config in
+// $TINY_MP_CACHE_SERVE_OPTIONS, as `tiny-mp-cache serve` takes them (so
+// that a password does not show in `ps`); a flag given overrides it. This
+// is how the Python package's serve() runs this program where it ships it
+// instead of the Go library (the musllinux wheels).
+//
 // It exits 0 when stopped by SIGINT or SIGTERM, 1 when the server cannot
-// start, 2 on a usage error.
+// start (the address is taken, not permitted, ...), 2 on a usage error,
+// which includes an option value the server refuses.
 package main
 
 import (
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,6 +37,9 @@ import (
 )
 
 const prog = "tiny-mp-cache-server"
+
+// optionsEnv holds server options as JSON (tiny_mp_cache/_server.py's OPTIONS_ENV).
+const optionsEnv = "TINY_MP_CACHE_SERVE_OPTIONS"
 
 func main() {
 	procs.AtLeastTwo()
@@ -52,6 +65,15 @@ func main() {
 	flag.StringVar(&cfg.LogLevel, "log-level", "warn", "what the server logs to stderr: debug, info, warn (quiet in normal operation) or error")
 	flag.IntVar(&cfg.Loops, "loops", 0, "event loops serving clients, each on a thread of its own (0: one per usable CPU)")
 	version := flag.Bool("version", false, "print the version and exit")
+	// The JSON options first, over the flags' defaults; the flags parsed next override them.
+	if opts := os.Getenv(optionsEnv); opts != "" {
+		os.Unsetenv(optionsEnv)
+		dec := json.NewDecoder(strings.NewReader(opts))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&cfg); err != nil {
+			fail(2, "$"+optionsEnv+": bad server options: "+err.Error())
+		}
+	}
 	// Help goes to stdout and exits 0; a usage error says what, on stderr, and exits 2.
 	flag.CommandLine.Init(prog, flag.ContinueOnError)
 	flag.Usage = func() {}
@@ -83,21 +105,29 @@ func main() {
 	default:
 		fail(2, "give --port N (0-65535; 0: any free port) or --unix PATH")
 	}
-	mm, err := server.ParseByteSize(*maxMemory)
-	if err != nil {
-		fail(1, "--max-memory: "+err.Error())
+	if given["max-memory"] {
+		mm, err := server.ParseByteSize(*maxMemory)
+		if err != nil {
+			fail(2, "--max-memory: "+err.Error())
+		}
+		cfg.MaxMemory = mm
 	}
-	cfg.MaxMemory = mm
-	mode, err := strconv.ParseUint(*unixMode, 8, 32)
-	if err != nil {
-		fail(2, "--unix-mode: not an octal mode: "+*unixMode)
+	if given["unix-mode"] {
+		mode, err := strconv.ParseUint(*unixMode, 8, 32)
+		if err != nil {
+			fail(2, "--unix-mode: not an octal mode: "+*unixMode)
+		}
+		cfg.UnixMode = uint32(mode)
 	}
-	cfg.UnixMode = uint32(mode)
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	s, err := server.Listen(cfg)
-	if err != nil {
+	var cerr *server.ConfigError
+	switch {
+	case errors.As(err, &cerr):
+		fail(2, err.Error())
+	case err != nil:
 		fail(1, err.Error())
 	}
 	addr := s.Addr().String() // what a client is given
