@@ -104,20 +104,24 @@ func expireCommand(unit time.Duration, absolute bool) func(c *conn, args [][]byt
 // deadline.
 func ttlIn(unit time.Duration) func(c *conn, args [][]byte, out []byte) []byte {
 	return func(c *conn, args [][]byte, out []byte) []byte {
-		left, exists, forever := c.s.store.TTL(args[1])
+		at, exists, forever := c.s.store.ExpireTime(args[1])
 		switch {
 		case !exists:
 			return resp.AppendInt(out, -2)
 		case forever:
 			return resp.AppendInt(out, -1)
 		}
-		return resp.AppendInt(out, int64((left+unit/2)/unit))
+		left := max(at-c.s.store.Now().UnixMilli(), 0) // in milliseconds, as Redis counts: a TTL may outlast time.Duration
+		if unit == time.Second {
+			left = (left + 500) / 1000
+		}
+		return resp.AppendInt(out, left)
 	}
 }
 
 // expireTimeCommand is EXPIRETIME (Unix seconds, rounded, as Redis does)
-// and PEXPIRETIME (Unix milliseconds, rounded down: never past the true
-// deadline, which the near cache relies on), or -2 for a missing key and -1
+// and PEXPIRETIME (Unix milliseconds, the deadline as the store keeps it:
+// never past the true one, which the near cache relies on), or -2 for a missing key and -1
 // for a key without a deadline.
 func expireTimeCommand(unit time.Duration) func(c *conn, args [][]byte, out []byte) []byte {
 	return func(c *conn, args [][]byte, out []byte) []byte {
@@ -128,11 +132,10 @@ func expireTimeCommand(unit time.Duration) func(c *conn, args [][]byte, out []by
 		case forever:
 			return resp.AppendInt(out, -1)
 		}
-		ms := at / int64(time.Millisecond)
 		if unit == time.Second {
-			return resp.AppendInt(out, (ms+500)/1000)
+			return resp.AppendInt(out, (at+500)/1000)
 		}
-		return resp.AppendInt(out, ms)
+		return resp.AppendInt(out, at)
 	}
 }
 

@@ -31,7 +31,7 @@ func (s *Store) ExpireAt(key []byte, at time.Time, cond ExpireCond) bool {
 		return false
 	}
 	cur, has := s.expires[e], e.is(hasTTL)
-	when := unixNano(at)
+	when := unixMilli(at)
 	if cond&IfNoTTL != 0 && has ||
 		cond&IfTTL != 0 && !has ||
 		cond&IfLater != 0 && (!has || when <= cur) ||
@@ -45,7 +45,7 @@ func (s *Store) ExpireAt(key []byte, at time.Time, cond ExpireCond) bool {
 // expireLocked gives e the deadline at, deleting e if at is not after now.
 // s.mu must be held.
 func (s *Store) expireLocked(e *entry, at int64) {
-	if at <= s.now() {
+	if nanos(at) <= s.now() {
 		s.remove(e)
 		s.stats.Expirations++
 		return
@@ -65,7 +65,7 @@ func (s *Store) Persist(key []byte) bool {
 	return true
 }
 
-// ExpireTime returns key's deadline in Unix nanoseconds, on the store's
+// ExpireTime returns key's deadline in Unix milliseconds, on the store's
 // clock (PEXPIRETIME). exists is false for a missing key; forever is true
 // for a key without a deadline.
 func (s *Store) ExpireTime(key []byte) (at int64, exists, forever bool) {
@@ -88,7 +88,7 @@ func (s *Store) TTL(key []byte) (left time.Duration, exists, forever bool) {
 	if !exists || forever {
 		return 0, exists, forever
 	}
-	return max(time.Duration(at-s.now()), 0), true, false // the deadline may pass after the lookup
+	return time.Duration(max(nanos(at)-s.now(), 0)), true, false // the deadline may pass after the lookup; one past 2262 is read as then
 }
 
 // ExpireDue removes at most max keys whose deadline has passed, earliest
@@ -101,7 +101,7 @@ func (s *Store) ExpireDue(max int) int {
 	n := 0
 	for n < max {
 		d, ok := s.deadline.Min()
-		if !ok || d.at > now {
+		if !ok || nanos(d.at) > now {
 			break
 		}
 		s.remove(d.e)
@@ -111,22 +111,21 @@ func (s *Store) ExpireDue(max int) int {
 	return n
 }
 
-// Deadlines are kept in Unix nanoseconds, which an int64 holds from the
-// year 1677 to 2262. Redis takes any deadline whose Unix milliseconds fit
-// in an int64; one past the range is kept as its latest time, which never
-// comes, and one before it as its earliest, long past.
-var (
-	latest   = time.Unix(0, maxInt64)
-	earliest = time.Unix(0, minInt64)
-)
+// Deadlines are kept in Unix milliseconds, as Redis keeps them: an int64
+// holds every deadline Redis takes (nanoseconds would end in the year 2262).
 
-// unixNano returns t in Unix nanoseconds, clamped to int64's range.
-func unixNano(t time.Time) int64 {
+// unixMilli returns t in Unix milliseconds, rounded down.
+func unixMilli(t time.Time) int64 { return t.UnixMilli() }
+
+// nanos returns the deadline ms in Unix nanoseconds, to compare with the
+// clock: one past what nanoseconds hold is kept as their latest time, which
+// never comes, and one before as their earliest, long past.
+func nanos(ms int64) int64 {
 	switch {
-	case t.After(latest):
+	case ms > maxInt64/int64(time.Millisecond):
 		return maxInt64
-	case t.Before(earliest):
+	case ms < minInt64/int64(time.Millisecond):
 		return minInt64
 	}
-	return t.UnixNano()
+	return ms * int64(time.Millisecond)
 }

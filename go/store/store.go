@@ -58,7 +58,7 @@ type Store struct {
 	hint     btree.PathHint          // guarded by mu; order's last path, for keys set in sequence
 	objects  map[*entry]object       // guarded by mu; values of entries that are not strings (see object)
 	shared   map[*entry]Shared       // guarded by mu; values in shared memory (shared.go)
-	expires  map[*entry]int64        // guarded by mu; deadlines, unix nanoseconds
+	expires  map[*entry]int64        // guarded by mu; deadlines, unix milliseconds
 	deadline *btree.BTreeG[deadline] // guarded by mu; expires, ordered by time
 	queue    sieve                   // guarded by mu; empty unless the store evicts
 	waiters  map[string][]*Waiter    // guarded by mu; blocked pops, per key, oldest first
@@ -141,7 +141,7 @@ func (s *Store) lookup(key []byte) *entry {
 
 // live reports whether e has not expired at now. s.mu must be held.
 func (s *Store) live(e *entry, now int64) bool {
-	return !e.is(hasTTL) || s.expires[e] > now
+	return !e.is(hasTTL) || nanos(s.expires[e]) > now
 }
 
 // read is lookup for commands that count as a hit or a miss.
@@ -280,9 +280,9 @@ func (s *Store) setLocked(key []byte, e *entry, value []byte, opt SetOptions) er
 	var at int64
 	switch {
 	case opt.TTL > 0:
-		at = s.now() + int64(opt.TTL)
+		at = unixMilli(s.Now().Add(opt.TTL))
 	case !opt.At.IsZero():
-		at = unixNano(opt.At) // a deadline already past leaves the key expired
+		at = unixMilli(opt.At) // a deadline already past leaves the key expired
 	case opt.KeepTTL && e != nil && e.is(hasTTL):
 		at = s.expires[e]
 	}

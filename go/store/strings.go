@@ -43,7 +43,7 @@ func (s *Store) GetEx(key []byte, at time.Time, persist bool) ([]byte, bool, err
 	v := s.value(e)
 	switch {
 	case !at.IsZero():
-		s.expireLocked(e, unixNano(at))
+		s.expireLocked(e, unixMilli(at))
 	case persist:
 		s.setExpire(e, 0)
 	}
