@@ -18,6 +18,8 @@ import redis
 ALLOWED = {
     ("quit", "arity"): "Redis 7.0 takes and ignores arguments after QUIT (arity -1); ours refuses them (arity 1): "
     "a QUIT with arguments is a client's mistake, and the reply says so before the connection closes",
+    ("zrank", "arity"): "Redis 7.2 added ZRANK's WITHSCORE, and its arity -3 with it; 7.0 says 3",
+    ("zrevrank", "arity"): "Redis 7.2 added ZREVRANK's WITHSCORE, and its arity -3 with it; 7.0 says 3",
 }
 
 FIELDS = ("arity", "flags", "first_key", "last_key", "step")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 from test_more_commands import r, run_steps, server  # noqa: F401 (fixtures)
-from test_redis_compat import Raises
+from test_redis_compat import Raises, connect
 
 redis = pytest.importorskip("redis")
 
@@ -40,6 +40,55 @@ CASES = {
         ("get", ("a",), {}, b"1"),
     ],
 }
+
+
+# Redis 7.2 and 7.4 answers, from their documentation: the redis-server
+# installed here is 7.0, which does not know these options, so they run
+# against our server only (tcp and unix, RESP2 and RESP3).
+NEWER_THAN_70 = {
+    "zrank-withscore": [
+        ("zadd", ("z", {"a": 1, "b": 2.5}), {}, 2),
+        ("zrank", ("z", "b"), {"withscore": True}, [1, 2.5]),
+        ("zrevrank", ("z", "b"), {"withscore": True}, [0, 2.5]),
+        ("zrank", ("z", "a"), {}, 0),
+        ("zrank", ("z", "nope"), {"withscore": True}, None),
+        ("zrank", ("missing", "a"), {"withscore": True}, None),
+        ("execute_command", ("ZRANK", "z", "a", "WITHSCORES"), {}, Raises("^syntax error$")),
+        ("execute_command", ("ZRANK", "z", "a", "WITHSCORE", "x"), {}, Raises("^wrong number of arguments for 'zrank' command$")),
+        ("set", ("s", "1"), {}, True),
+        ("zrank", ("s", "a"), {"withscore": True}, Raises("^WRONGTYPE")),
+    ],
+    "hscan-novalues": [
+        ("hset", ("h", "f1", "v1"), {}, 1),
+        ("hscan", ("h",), {"no_values": True}, (0, [b"f1"])),
+        ("hscan", ("h",), {"count": 10, "no_values": True}, (0, [b"f1"])),
+        ("hset", ("h", "f2", "v2"), {}, 1),
+        ("hscan", ("h",), {"match": "*2", "no_values": True}, (0, [b"f2"])),
+        ("hscan", ("h",), {"match": "NOVALUES"}, (0, {})),  # a pattern, not the flag
+        ("hscan", ("h",), {}, (0, {b"f1": b"v1", b"f2": b"v2"})),
+        ("hscan", ("missing",), {"no_values": True}, (0, [])),
+        ("sadd", ("set", "m"), {}, 1),
+        ("execute_command", ("SSCAN", "set", "0", "NOVALUES"), {}, Raises("^NOVALUES option can only be used in HSCAN$")),
+    ],
+}
+
+
+@pytest.fixture(params=["tcp", "unix"])
+def ours(request: pytest.FixtureRequest):
+    return request.getfixturevalue(f"{request.param}_server")
+
+
+@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
+def r_ours(request: pytest.FixtureRequest, ours):
+    client = connect(ours.addr, request.param)
+    client.flushall()
+    yield client
+    client.close()
+
+
+@pytest.mark.parametrize("case", list(NEWER_THAN_70))
+def test_the_newer_options_answer_as_redis_7_4_documents(r_ours, case):
+    run_steps(r_ours, NEWER_THAN_70[case])
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -224,17 +224,25 @@ func cmdHRandField(c *conn, args [][]byte, out []byte) []byte {
 }
 
 // scanOptions reads the arguments of HSCAN and SSCAN: key cursor [MATCH
-// pattern] [COUNT n]. It returns an error reply instead if one is not
-// valid, as Redis words them.
-func scanOptions(args [][]byte) (cursor uint64, pattern string, count int, msg string) {
+// pattern] [COUNT n], and for HSCAN (hash) [NOVALUES] (Redis 7.4). It
+// returns an error reply instead if one is not valid, as Redis words them.
+func scanOptions(args [][]byte, hash bool) (cursor uint64, pattern string, count int, noValues bool, msg string) {
 	cursor, err := strconv.ParseUint(string(args[2]), 10, 64)
 	if err != nil {
-		return 0, "", 0, "ERR invalid cursor"
+		return 0, "", 0, false, "ERR invalid cursor"
 	}
 	pattern, count = "*", 10
 	for i := 3; i < len(args); i += 2 {
+		if is(args[i], "NOVALUES") {
+			if !hash {
+				return 0, "", 0, false, "ERR NOVALUES option can only be used in HSCAN"
+			}
+			noValues = true
+			i-- // a flag without a value
+			continue
+		}
 		if i+1 >= len(args) {
-			return 0, "", 0, errSyntax
+			return 0, "", 0, false, errSyntax
 		}
 		switch a, v := args[i], args[i+1]; {
 		case is(a, "MATCH"):
@@ -243,22 +251,23 @@ func scanOptions(args [][]byte) (cursor uint64, pattern string, count int, msg s
 			n, ok := store.ParseInt(v)
 			switch {
 			case !ok:
-				return 0, "", 0, errNotInt
+				return 0, "", 0, false, errNotInt
 			case n < 1:
-				return 0, "", 0, errSyntax
+				return 0, "", 0, false, errSyntax
 			}
 			count = int(min(n, 1<<20))
 		default:
-			return 0, "", 0, errSyntax
+			return 0, "", 0, false, errSyntax
 		}
 	}
-	return cursor, pattern, count, ""
+	return cursor, pattern, count, noValues, ""
 }
 
-// cmdHScan is HSCAN key cursor [MATCH pattern] [COUNT n]: the next
-// cursor, then fields and values in one flat array.
+// cmdHScan is HSCAN key cursor [MATCH pattern] [COUNT n] [NOVALUES]: the
+// next cursor, then fields and values in one flat array (only fields with
+// NOVALUES).
 func cmdHScan(c *conn, args [][]byte, out []byte) []byte {
-	cursor, pattern, count, msg := scanOptions(args)
+	cursor, pattern, count, noValues, msg := scanOptions(args, true)
 	if msg != "" {
 		return resp.AppendError(out, msg)
 	}
@@ -268,13 +277,19 @@ func cmdHScan(c *conn, args [][]byte, out []byte) []byte {
 	}
 	out = resp.AppendArray(out, 2)
 	out = resp.AppendBulkString(out, strconv.FormatUint(next, 10))
-	out = resp.AppendArray(out, 2*len(fields))
+	if noValues {
+		out = resp.AppendArray(out, len(fields))
+	} else {
+		out = resp.AppendArray(out, 2*len(fields))
+	}
 	for _, f := range fields {
 		if c.overflowing(out) {
 			break
 		}
 		out = resp.AppendBulkString(out, f.Name)
-		out = c.appendBulk(out, f.Value)
+		if !noValues {
+			out = c.appendBulk(out, f.Value)
+		}
 	}
 	return out
 }

@@ -215,7 +215,7 @@ func cmdSInterCard(c *conn, args [][]byte, out []byte) []byte {
 
 // cmdSScan is SSCAN key cursor [MATCH pattern] [COUNT n].
 func cmdSScan(c *conn, args [][]byte, out []byte) []byte {
-	cursor, pattern, count, msg := scanOptions(args)
+	cursor, pattern, count, _, msg := scanOptions(args, false)
 	if msg != "" {
 		return resp.AppendError(out, msg)
 	}

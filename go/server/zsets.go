@@ -359,14 +359,26 @@ func zrangeCommand(by, rev int, storing bool) func(c *conn, args [][]byte, out [
 	}
 }
 
-// cmdZRank is ZRANK and ZREVRANK key member.
+// cmdZRank is ZRANK and ZREVRANK key member [WITHSCORE] (Redis 7.2): the
+// rank, or with WITHSCORE the rank and the score.
 func cmdZRank(c *conn, args [][]byte, out []byte) []byte {
-	rank, _, ok, err := c.s.store.ZRank(args[1], args[2], is(args[0], "ZREVRANK"))
+	withScore := len(args) == 4 && is(args[3], "WITHSCORE")
+	switch {
+	case len(args) > 4:
+		return appendArityError(out, []byte(strings.ToLower(string(args[0]))))
+	case len(args) == 4 && !withScore:
+		return resp.AppendError(out, errSyntax)
+	}
+	rank, score, ok, err := c.s.store.ZRank(args[1], args[2], is(args[0], "ZREVRANK"))
 	switch {
 	case err != nil:
 		return appendErr(out, err)
+	case !ok && withScore:
+		return c.appendNullArray(out)
 	case !ok:
 		return c.appendNull(out)
+	case withScore:
+		return c.appendScore(resp.AppendInt(resp.AppendArray(out, 2), int64(rank)), score)
 	}
 	return resp.AppendInt(out, int64(rank))
 }
