@@ -11,12 +11,40 @@ RESP2 and RESP3; each expected value is what Redis answers):
 from __future__ import annotations
 
 import pytest
-from test_more_commands import r, run_steps, server  # noqa: F401 (fixtures)
-from test_redis_compat import Raises, connect
+from test_more_commands import r, server  # noqa: F401 (fixtures)
+from test_redis_compat import Raises, connect, normal
+
+WRONGTYPE = Raises("^WRONGTYPE Operation against a key holding the wrong kind of value$")
 
 redis = pytest.importorskip("redis")
 
 YEAR_3021 = 33177117420  # Unix seconds
+
+
+def run_steps(r, steps) -> None:
+    """Each step is (method, args, kwargs, expected): a redis-py method's
+    name, or a function of the client."""
+    for method, args, kwargs, want in steps:
+        call = getattr(r, method) if isinstance(method, str) else lambda *a, **k: method(r, *a, **k)
+        if isinstance(want, Raises):
+            with pytest.raises(redis.ResponseError, match=want.pattern):
+                call(*args, **kwargs)
+            continue
+        assert normal(call(*args, **kwargs)) == normal(want), (method, args, kwargs)
+
+
+def scored(name: str):
+    """redis-py's ZMPOP or BZMPOP, with the scores as floats (RESP2 gives
+    them as bytes, RESP3 as doubles)."""
+
+    def call(r, *args, **kwargs):
+        got = getattr(r, name)(*args, **kwargs)
+        return got if got is None else [got[0], [[m, float(score)] for m, score in got[1]]]
+
+    return call
+
+
+zmpop, bzmpop = scored("zmpop"), scored("bzmpop")
 
 CASES = {
     "far-future-deadlines": [
@@ -38,6 +66,27 @@ CASES = {
         ("getex", ("d",), {"exat": YEAR_3021 + 1}, b"1"),
         ("expiretime", ("d",), {}, YEAR_3021 + 1),
         ("get", ("a",), {}, b"1"),
+    ],
+    "zmpop": [
+        ("zadd", ("z1", {"a": 1, "b": 2, "c": 3}), {}, 3),
+        ("zadd", ("z2", {"x": 1.5}), {}, 1),
+        (zmpop, (2, ["missing", "z1"]), {"min": True}, [b"z1", [[b"a", 1.0]]]),
+        (zmpop, (2, ["z1", "z2"]), {"max": True, "count": 5}, [b"z1", [[b"c", 3.0], [b"b", 2.0]]]),
+        ("exists", ("z1",), {}, 0),
+        (zmpop, (1, ["z1"]), {"min": True}, None),
+        (zmpop, (2, ["z1", "z2"]), {"min": True, "count": 1}, [b"z2", [[b"x", 1.5]]]),
+        ("execute_command", ("ZMPOP", "0", "z", "MIN"), {}, Raises("^numkeys should be greater than 0$")),
+        ("execute_command", ("ZMPOP", "3", "z", "MIN"), {}, Raises("^syntax error$")),
+        ("execute_command", ("ZMPOP", "1", "z", "LEFT"), {}, Raises("^syntax error$")),
+        ("execute_command", ("ZMPOP", "1", "z", "MIN", "COUNT", "0"), {}, Raises("^count should be greater than 0$")),
+        ("execute_command", ("ZMPOP", "1", "z", "MIN", "COUNT"), {}, Raises("^syntax error$")),
+        ("rpush", ("l", "v"), {}, 1),
+        (zmpop, (2, ["z1", "l"]), {"min": True}, WRONGTYPE),
+        (bzmpop, (1, 2, ["z1", "l"]), {"min": True}, WRONGTYPE),
+        ("zadd", ("z3", {"m": 7}), {}, 1),
+        (bzmpop, (1, 2, ["z1", "z3"]), {"max": True, "count": 2}, [b"z3", [[b"m", 7.0]]]),
+        (bzmpop, (0.01, 1, ["z1"]), {"min": True}, None),
+        ("execute_command", ("BZMPOP", "-1", "1", "z", "MIN"), {}, Raises("^timeout is negative$")),
     ],
 }
 

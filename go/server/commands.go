@@ -282,6 +282,10 @@ func init() {
 		"tmc.getdelfd": {arity: 2, flags: rw, keys: oneKey, run: cmdGetFD},
 		"tmc.get":      {arity: 2, flags: ro, keys: oneKey, run: cmdGetOrSize},
 		"tmc.getdel":   {arity: 2, flags: rw, keys: oneKey, run: cmdGetOrSize},
+
+		// Sorted sets' ZMPOP and BZMPOP (zmpop.go): keys after numkeys.
+		"zmpop":  {arity: -4, flags: rw, moreKeys: countedKeys(1), run: cmdZMPop},
+		"bzmpop": {arity: -5, flags: []string{"write", "blocking"}, moreKeys: countedKeys(2), run: cmdBZMPop},
 	}
 	for name := range commands {
 		commandNames = append(commandNames, name)

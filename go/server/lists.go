@@ -170,6 +170,9 @@ func (c *conn) appendPopped(out []byte, p *store.Popped) []byte {
 // reply appends the reply to a blocking command that has ended, with the
 // value it received or, after a timeout, p == nil.
 func (b *blocked) reply(c *conn, out []byte, p *store.Popped) []byte {
+	if b.zmpop {
+		return c.appendZMPopped(out, p)
+	}
 	if b.zset {
 		return c.appendZPopped(out, p)
 	}

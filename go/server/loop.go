@@ -538,6 +538,7 @@ type blocked struct {
 	popPush bool          // BRPOPLPUSH: as BLMOVE, but a timeout replies with a null array
 	mpop    bool          // BLMPOP: the reply is the key and an array of values
 	zset    bool          // BZPOPMIN, BZPOPMAX: the reply is key, member and score
+	zmpop   bool          // BZMPOP: the reply is the key and an array of members and scores
 	stream  bool          // XREAD: the reply is the stream's new entries
 	waiting bool          // startWait has counted it in Server.blocked
 }

@@ -258,9 +258,10 @@ func cmdBRPopLPush(c *conn, args [][]byte, out []byte) []byte {
 }
 
 // mpopArgs reads LMPOP's and BLMPOP's numkeys key [key ...] LEFT|RIGHT
-// [COUNT count], from args[0]; it returns an error message if they are
-// wrong.
-func mpopArgs(args [][]byte) (keys [][]byte, left bool, count int, msg string) {
+// [COUNT count], from args[0], or ZMPOP's and BZMPOP's with MIN|MAX for
+// LEFT|RIGHT; left is true for LEFT or MIN. It returns an error message
+// if they are wrong.
+func mpopArgs(args [][]byte, leftName, rightName string) (keys [][]byte, left bool, count int, msg string) {
 	numkeys, ok := store.ParseInt(args[0])
 	switch {
 	case !ok || numkeys <= 0:
@@ -269,8 +270,8 @@ func mpopArgs(args [][]byte) (keys [][]byte, left bool, count int, msg string) {
 		return nil, false, 0, errSyntax
 	}
 	keys, rest := args[1:1+numkeys], args[1+numkeys:]
-	left = is(rest[0], "LEFT")
-	if !left && !is(rest[0], "RIGHT") {
+	left = is(rest[0], leftName)
+	if !left && !is(rest[0], rightName) {
 		return nil, false, 0, errSyntax
 	}
 	n := int64(1)
@@ -289,7 +290,7 @@ func mpopArgs(args [][]byte) (keys [][]byte, left bool, count int, msg string) {
 // up to count values from the first non-empty list, and replies with its
 // key and the values.
 func cmdLMPop(c *conn, args [][]byte, out []byte) []byte {
-	keys, left, count, msg := mpopArgs(args[1:])
+	keys, left, count, msg := mpopArgs(args[1:], "LEFT", "RIGHT")
 	if msg != "" {
 		return resp.AppendError(out, msg)
 	}
@@ -312,7 +313,7 @@ func cmdBLMPop(c *conn, args [][]byte, out []byte) []byte {
 	if msg != "" {
 		return resp.AppendError(out, msg)
 	}
-	keys, left, count, msg := mpopArgs(args[2:])
+	keys, left, count, msg := mpopArgs(args[2:], "LEFT", "RIGHT")
 	if msg != "" {
 		return resp.AppendError(out, msg)
 	}

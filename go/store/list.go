@@ -64,10 +64,11 @@ func (d *deque) pop(left bool) []byte {
 // error that ended a blocked move (ErrWrongType: the destination is not a
 // list).
 type Popped struct {
-	Key    string
-	Value  []byte
-	Score  float64  // of a member popped from a sorted set
-	Values [][]byte // BLMPOP's values, Value the first
+	Key     string
+	Value   []byte
+	Score   float64   // of a member popped from a sorted set
+	Values  [][]byte  // BLMPOP's values, Value the first
+	Members []ZMember // BZMPOP's members, Value and Score the first
 	// Entries are what a blocked XREAD receives: those added to Key's
 	// stream above the ID it waited for.
 	Entries []StreamEntry
@@ -82,7 +83,7 @@ type Waiter struct {
 	keys   []string
 	left   bool
 	zset   bool        // BZPOPMIN (left) or BZPOPMAX: waits for a sorted set's member
-	count  int         // BLMPOP: up to count values (0: one)
+	count  int         // BLMPOP, BZMPOP: up to count values or members (0: one)
 	move   *moveTo     // for BLMOVE: where the value goes
 	stream *streamWait // for XREAD: the entries it waits for, which it reads and does not take
 	notify func()      // called, with the store locked, once a value is on C
@@ -236,7 +237,7 @@ func (s *Store) Cancel(w *Waiter) {
 			return // a move is complete once served, and a read takes nothing
 		}
 		if w.zset {
-			s.putBackMember(p)
+			s.putBackMembers(p)
 			return
 		}
 		vals := p.Values
@@ -312,8 +313,7 @@ func (s *Store) serveWaiters(e *entry) {
 		s.dropWaiter(w)
 		if w.zset {
 			z := s.objects[e].(*zset)
-			m := s.zpopLocked(e, z, !w.left, 1)[0]
-			w.c <- Popped{Key: key, Value: []byte(m.Member), Score: m.Score}
+			w.c <- zpopped(key, s.zpopLocked(e, z, !w.left, max(w.count, 1)), w.count)
 		} else if w.move != nil {
 			// Moved values mark the destination ready in turn; each
 			// waiter is served once, so that ends.

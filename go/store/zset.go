@@ -575,26 +575,7 @@ func (s *Store) ZScan(key []byte, pattern string) ([]ZMember, error) {
 // all are empty it returns a Waiter instead, which receives the first
 // member added to any of them (in Popped's Value and Score).
 func (s *Store) BZPop(keys [][]byte, min bool, notify func()) (*Popped, *Waiter, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, k := range keys {
-		e, z, err := objectFor[*zset](s, k)
-		if err != nil {
-			return nil, nil, err
-		}
-		if e != nil {
-			s.stats.Hits++
-			m := s.zpopLocked(e, z, !min, 1)[0]
-			return &Popped{Key: e.key(), Value: []byte(m.Member), Score: m.Score}, nil, nil
-		}
-	}
-	c := make(chan Popped, 1)
-	w := &Waiter{C: c, c: c, left: min, zset: true, notify: notify}
-	for _, k := range keys {
-		w.keys = append(w.keys, string(k))
-		s.waiters[string(k)] = append(s.waiters[string(k)], w)
-	}
-	return nil, w, nil
+	return s.bzpop(keys, min, 0, notify)
 }
 
 // putBackMember returns a member that reached a cancelled wait to its
