@@ -5,7 +5,7 @@ RESP2 and RESP3; each expected value is what Redis answers):
 - deadlines far in the future (past the year 2262) kept exactly;
 - ZRANK/ZREVRANK WITHSCORE and HSCAN NOVALUES;
 - ZMPOP and BZMPOP;
-- LCS.
+- LCS, with LEN, IDX, MINMATCHLEN and WITHMATCHLEN.
 """
 
 from __future__ import annotations
@@ -45,6 +45,13 @@ def scored(name: str):
 
 
 zmpop, bzmpop = scored("zmpop"), scored("bzmpop")
+
+
+def lcs(r, *args, **kwargs):
+    """redis-py's LCS, with IDX's reply as a dict (RESP2 gives it as a flat
+    list, RESP3 as a map)."""
+    got = r.lcs(*args, **kwargs)
+    return dict(zip(got[::2], got[1::2])) if isinstance(got, list) else got
 
 CASES = {
     "far-future-deadlines": [
@@ -87,6 +94,31 @@ CASES = {
         (bzmpop, (1, 2, ["z1", "z3"]), {"max": True, "count": 2}, [b"z3", [[b"m", 7.0]]]),
         (bzmpop, (0.01, 1, ["z1"]), {"min": True}, None),
         ("execute_command", ("BZMPOP", "-1", "1", "z", "MIN"), {}, Raises("^timeout is negative$")),
+    ],
+    "lcs": [
+        ("mset", ({"k1": "ohmytext", "k2": "mynewtext"},), {}, True),
+        (lcs, ("k1", "k2"), {}, b"mytext"),
+        (lcs, ("k1", "k2"), {"len": True}, 6),
+        (lcs, ("k1", "k2"), {"idx": True}, {b"matches": [[[4, 7], [5, 8]], [[2, 3], [0, 1]]], b"len": 6}),
+        (lcs, ("k1", "k2"), {"idx": True, "minmatchlen": 4, "withmatchlen": True}, {b"matches": [[[4, 7], [5, 8], 4]], b"len": 6}),
+        (lcs, ("k1", "k2"), {"idx": True, "minmatchlen": -3}, {b"matches": [[[4, 7], [5, 8]], [[2, 3], [0, 1]]], b"len": 6}),
+        ("mset", ({"a": "abcabcab", "b": "bacbbcaab"},), {}, True),
+        (lcs, ("a", "b"), {}, b"babcab"),
+        (lcs, ("a", "b"), {"idx": True, "withmatchlen": True}, {b"matches": [[[6, 7], [7, 8], 2], [[4, 5], [4, 5], 2], [[3, 3], [1, 1], 1], [[1, 1], [0, 0], 1]], b"len": 6}),
+        (lcs, ("b", "a"), {"idx": True}, {b"matches": [[[7, 8], [6, 7]], [[4, 6], [1, 3]], [[1, 1], [0, 0]]], b"len": 6}),
+        (lcs, ("a", "missing"), {}, b""),
+        (lcs, ("missing", "a"), {"idx": True}, {b"matches": [], b"len": 0}),
+        (lcs, ("a", "a"), {"len": True}, 8),
+        (lcs, ("a", "b"), {"len": True, "idx": True}, Raises("^If you want both the length and indexes, please just use IDX.$")),
+        ("execute_command", ("LCS", "a", "b", "NOPE"), {}, Raises("^syntax error$")),
+        ("execute_command", ("LCS", "a", "b", "MINMATCHLEN"), {}, Raises("^syntax error$")),
+        ("execute_command", ("LCS", "a", "b", "MINMATCHLEN", "x"), {}, Raises("^value is not an integer or out of range$")),
+        ("mset", ({"big1": "x" * 12000, "big2": "y" * 12000},), {}, True),  # a table of 576 MB
+        (lcs, ("big1", "big2"), {"len": True}, Raises("^Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len$")),
+        (lcs, ("big1", "a"), {"len": True}, 0),
+        ("rpush", ("l", "v"), {}, 1),
+        (lcs, ("a", "l"), {}, Raises("^The specified keys must contain string values$")),
+        ("execute_command", ("LCS", "l", "a", "NOPE"), {}, Raises("^The specified keys must contain string values$")),
     ],
 }
 

@@ -286,6 +286,9 @@ func init() {
 		// Sorted sets' ZMPOP and BZMPOP (zmpop.go): keys after numkeys.
 		"zmpop":  {arity: -4, flags: rw, moreKeys: countedKeys(1), run: cmdZMPop},
 		"bzmpop": {arity: -5, flags: []string{"write", "blocking"}, moreKeys: countedKeys(2), run: cmdBZMPop},
+
+		// LCS (lcs.go).
+		"lcs": {arity: -3, flags: roSlow, keys: twoKeys, run: cmdLCS},
 	}
 	for name := range commands {
 		commandNames = append(commandNames, name)
