@@ -214,13 +214,8 @@ def junit_results(junit: str) -> dict[str, str]:
 # commands) and server administration (ACL, CLIENT, CONFIG, cluster, ...).
 #
 # Those that do not pass against tiny-mp-cache (the expected file lists each):
-# - commands not implemented yet: ZMPOP BZMPOP, LCS (test_lists_with_*_keys
-#   and test_zset_scores_decode_responses call it);
 # - XTRIM MAXLEN ~ trims exactly (Redis drops whole nodes of 100 entries
 #   only): test_xtrim_minlen_and_length_args;
-# - options newer than 7.0, tested because INFO says 7.4.0: ZRANK/ZREVRANK
-#   WITHSCORE (7.2), HSCAN NOVALUES (7.4);
-# - test_(p)expiretime: an EXPIREAT in the year 3021 reads back as 2262;
 # - test_copy_to_another_database: multiple databases;
 # - test_connection_error_raised_when_connection_dies: CLIENT LIST, CLIENT KILL;
 # - test_ignore_*_subscribe_messages: SSUBSCRIBE (sharded pub/sub);
@@ -231,7 +226,7 @@ REDIS_PY_COMMANDS = {
     "keys": r"command_on_invalid_key_type|delete\w*|delitem|unlink\w*|exists\w*|p?expire\w*|p?ttl\w*"
     r"|type|keys|scan|scan_type|scan_iter|rename|renamenx|randomkey|copy\w*",
     "strings": r"append|decr|decrby|get_and_set|getdel|getex\w*|getitem\w*|getrange|getset|incr|incrby"
-    r"|incrbyfloat|mget|mset|msetnx|psetex\w*|set_(?!member)\w+|setex|setnx|setrange|strlen|substr",
+    r"|incrbyfloat|mget|mset|msetnx|psetex\w*|set_(?!member)\w+|setex|setnx|setrange|strlen|substr|lcs",
     "lists": r"b?lpop\w*|b?rpop\w*|b?lmove|b?lmpop|brpoplpush\w*|rpoplpush|lindex|linsert|llen|lpos"
     r"|lpush\w*|rpush\w*|lrange|lrem|lset|ltrim|lists_with\w*",
     "hashes": r"hget_and_hset\w*|hset_\w+|hdel|hexists|hgetall|hincrby|hincrbyfloat|hkeys|hlen|hmget"
