@@ -282,6 +282,12 @@ func init() {
 		"tmc.getdelfd": {arity: 2, flags: rw, keys: oneKey, run: cmdGetFD},
 		"tmc.get":      {arity: 2, flags: ro, keys: oneKey, run: cmdGetOrSize},
 		"tmc.getdel":   {arity: 2, flags: rw, keys: oneKey, run: cmdGetOrSize},
+
+		// Sharded pub/sub (shardpubsub.go). The keys are the shard channels,
+		// as in Redis 7.0's COMMAND INFO.
+		"ssubscribe":   {arity: -2, flags: subFlags, keys: allKeys, run: cmdSubscribe},
+		"sunsubscribe": {arity: -1, flags: subFlags, keys: allKeys, run: cmdUnsubscribe},
+		"spublish":     {arity: 3, flags: []string{"pubsub", "loading", "stale", "fast"}, keys: oneKey, run: cmdSPublish},
 	}
 	for name := range commands {
 		commandNames = append(commandNames, name)
