@@ -79,7 +79,7 @@ func clientType(name []byte) (normal, ok bool) {
 // appendClientInfo appends c's line of CLIENT LIST, without its newline,
 // with Redis 7.0's fields in Redis's order. What tiny-mp-cache does not
 // track per client (buffer sizes, memory) is Redis's value for an idle
-// client with nothing buffered; sub and psub are 0: no pub/sub here yet.
+// client with nothing buffered.
 func (c *conn) appendClientInfo(b []byte, now time.Time) []byte {
 	addr, laddr := c.addrs()
 	last := c.lastAt
@@ -102,7 +102,9 @@ func (c *conn) appendClientInfo(b []byte, now time.Time) []byte {
 	b = strconv.AppendInt(b, int64(now.Sub(last)/time.Second), 10)
 	b = append(b, " flags="...)
 	b = c.appendClientFlags(b)
-	b = append(b, " db=0 sub=0 psub=0 ssub=0 multi="...)
+	b = append(b, " db=0"...)
+	b = c.appendSubCounts(b)
+	b = append(b, " multi="...)
 	multi := int64(-1)
 	if c.tx != nil {
 		multi = int64(len(c.tx.queue))
@@ -134,6 +136,9 @@ func (c *conn) appendClientInfo(b []byte, now time.Time) []byte {
 // apply to us, in Redis's order, or N for none.
 func (c *conn) appendClientFlags(b []byte) []byte {
 	n := len(b)
+	if c.subscribed() {
+		b = append(b, 'P')
+	}
 	if c.tx != nil {
 		b = append(b, 'x')
 	}

@@ -289,6 +289,11 @@ func init() {
 
 		// LCS (lcs.go).
 		"lcs": {arity: -3, flags: roSlow, keys: twoKeys, run: cmdLCS},
+		// Sharded pub/sub (shardpubsub.go). The keys are the shard channels,
+		// as in Redis 7.0's COMMAND INFO.
+		"ssubscribe":   {arity: -2, flags: subFlags, keys: allKeys, run: cmdSubscribe},
+		"sunsubscribe": {arity: -1, flags: subFlags, keys: allKeys, run: cmdUnsubscribe},
+		"spublish":     {arity: 3, flags: []string{"pubsub", "loading", "stale", "fast"}, keys: oneKey, run: cmdSPublish},
 	}
 	for name := range commands {
 		commandNames = append(commandNames, name)

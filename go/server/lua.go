@@ -58,7 +58,7 @@ type savedTable struct {
 }
 
 // newLuaEnv makes the state scripts run in: the base (less luaDenied),
-// table, string and math libraries, the redis library, and globals that
+// table, string and math libraries, the redis, cjson and bit libraries, and globals that
 // can be neither created nor read if missing. No os, io, debug, package,
 // channel or coroutine.
 func newLuaEnv() *luaEnv {
@@ -98,6 +98,9 @@ func newLuaEnv() *luaEnv {
 
 	redis := env.redisLib(L)
 	g.RawSetString("redis", redis)
+	cjson, bit := luaCJSON(L), luaBit(L) // luacjson.go, luabit.go
+	g.RawSetString("cjson", cjson)
+	g.RawSetString("bit", bit)
 	g.RawSetString("KEYS", lua.LNil)
 	g.RawSetString("ARGV", lua.LNil)
 
@@ -115,7 +118,7 @@ func newLuaEnv() *luaEnv {
 	meta.RawSetString("__metatable", lua.LString("The metatable of _G is protected"))
 	L.SetMetatable(g, meta)
 	env.L = L
-	for _, t := range []*lua.LTable{g, str, math, g.RawGetString("table").(*lua.LTable), redis, L.GetMetatable(lua.LString("")).(*lua.LTable)} {
+	for _, t := range []*lua.LTable{g, str, math, g.RawGetString("table").(*lua.LTable), redis, cjson, bit, L.GetMetatable(lua.LString("")).(*lua.LTable)} {
 		saved := savedTable{t: t, meta: t.Metatable}
 		t.ForEach(func(k, v lua.LValue) { saved.kv = append(saved.kv, k, v) })
 		env.saved = append(env.saved, saved)

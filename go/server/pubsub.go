@@ -24,6 +24,7 @@ import (
 type pubsub struct {
 	channels map[string]map[*conn]struct{}
 	patterns map[string]map[*conn]struct{}
+	shard    map[string]map[*conn]struct{} // SSUBSCRIBE's channels, a namespace of their own (shardpubsub.go)
 }
 
 // subscriptions are one client's channels and patterns (guarded by
@@ -32,11 +33,16 @@ type pubsub struct {
 type subscriptions struct {
 	channels map[string]struct{}
 	patterns map[string]struct{}
+	shard    map[string]struct{}
 	n        atomic.Int32
 }
 
+func newSubscriptions() *subscriptions {
+	return &subscriptions{channels: make(map[string]struct{}), patterns: make(map[string]struct{}), shard: make(map[string]struct{})}
+}
+
 func newPubsub() *pubsub {
-	return &pubsub{channels: make(map[string]map[*conn]struct{}), patterns: make(map[string]map[*conn]struct{})}
+	return &pubsub{channels: make(map[string]map[*conn]struct{}), patterns: make(map[string]map[*conn]struct{}), shard: make(map[string]map[*conn]struct{})}
 }
 
 // subscribed reports whether c listens on any channel or pattern: it is
@@ -68,7 +74,7 @@ func (c *conn) refusedInSubscriberMode(lower []byte) bool {
 		return false
 	}
 	switch string(lower) {
-	case "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ping", "quit", "reset":
+	case "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe", "ping", "quit", "reset":
 		return false
 	}
 	return true
@@ -116,8 +122,31 @@ func (c *conn) appendSubReply(out []byte, kind string, name []byte, count int) [
 	return resp.AppendInt(out, int64(count))
 }
 
-// count is how many channels and patterns c listens on.
-func (sub *subscriptions) count() int { return len(sub.channels) + len(sub.patterns) }
+// countFor is the count an (un)subscription of kind confirms, as Redis's:
+// c's shard channels for SSUBSCRIBE and SUNSUBSCRIBE, its channels and
+// patterns for the others.
+func (sub *subscriptions) countFor(kind string) int {
+	if kind == "ssubscribe" || kind == "sunsubscribe" {
+		return len(sub.shard)
+	}
+	return len(sub.channels) + len(sub.patterns)
+}
+
+// tables are the server's table and c's own set that an (un)subscription
+// of kind changes.
+func (c *conn) tables(kind string) (map[string]map[*conn]struct{}, map[string]struct{}) {
+	ps := c.s.pubsub
+	switch kind {
+	case "psubscribe", "punsubscribe":
+		return ps.patterns, c.sub.patterns
+	case "ssubscribe", "sunsubscribe":
+		return ps.shard, c.sub.shard
+	}
+	return ps.channels, c.sub.channels
+}
+
+// count is how many channels, patterns and shard channels c listens on.
+func (sub *subscriptions) count() int { return len(sub.channels) + len(sub.patterns) + len(sub.shard) }
 
 // subscribe adds c to table[name] and name to mine, unless it is there.
 func (c *conn) subscribe(table map[string]map[*conn]struct{}, mine map[string]struct{}, name []byte) {
@@ -150,37 +179,31 @@ func (c *conn) unsubscribe(table map[string]map[*conn]struct{}, mine map[string]
 	c.sub.n.Store(int32(c.sub.count()))
 }
 
-// cmdSubscribe is SUBSCRIBE and PSUBSCRIBE: one confirmation per name.
+// cmdSubscribe is SUBSCRIBE, PSUBSCRIBE and SSUBSCRIBE: one confirmation
+// per name.
 func cmdSubscribe(c *conn, args [][]byte, out []byte) []byte {
 	if c.sub == nil {
-		c.sub = &subscriptions{channels: make(map[string]struct{}), patterns: make(map[string]struct{})}
+		c.sub = newSubscriptions()
 	}
 	c.loop.startPushing(c)
-	ps := c.s.pubsub
 	kind := strings.ToLower(string(args[0]))
-	table, mine := ps.channels, c.sub.channels
-	if kind == "psubscribe" {
-		table, mine = ps.patterns, c.sub.patterns
-	}
+	table, mine := c.tables(kind)
 	for _, name := range args[1:] {
 		c.subscribe(table, mine, name)
-		out = c.appendSubReply(out, kind, name, c.sub.count())
+		out = c.appendSubReply(out, kind, name, c.sub.countFor(kind))
 	}
 	return out
 }
 
-// cmdUnsubscribe is UNSUBSCRIBE and PUNSUBSCRIBE: from the names given, or
-// from all of c's channels (patterns) if none is.
+// cmdUnsubscribe is UNSUBSCRIBE, PUNSUBSCRIBE and SUNSUBSCRIBE: from the
+// names given, or from all of c's channels (patterns, shard channels) if
+// none is.
 func cmdUnsubscribe(c *conn, args [][]byte, out []byte) []byte {
 	kind := strings.ToLower(string(args[0]))
 	if c.sub == nil {
-		c.sub = &subscriptions{channels: make(map[string]struct{}), patterns: make(map[string]struct{})}
+		c.sub = newSubscriptions()
 	}
-	ps := c.s.pubsub
-	table, mine := ps.channels, c.sub.channels
-	if kind == "punsubscribe" {
-		table, mine = ps.patterns, c.sub.patterns
-	}
+	table, mine := c.tables(kind)
 	names := args[1:]
 	if len(names) == 0 {
 		for name := range mine {
@@ -188,12 +211,12 @@ func cmdUnsubscribe(c *conn, args [][]byte, out []byte) []byte {
 		}
 		slices.SortFunc(names, func(a, b []byte) int { return strings.Compare(string(a), string(b)) })
 		if len(names) == 0 {
-			return c.appendSubReply(out, kind, nil, c.sub.count())
+			return c.appendSubReply(out, kind, nil, c.sub.countFor(kind))
 		}
 	}
 	for _, name := range names {
 		c.unsubscribe(table, mine, string(name))
-		out = c.appendSubReply(out, kind, name, c.sub.count())
+		out = c.appendSubReply(out, kind, name, c.sub.countFor(kind))
 	}
 	return out
 }
@@ -210,6 +233,9 @@ func (s *Server) unsubscribeAll(c *conn) {
 	for name := range c.sub.patterns {
 		c.unsubscribe(s.pubsub.patterns, c.sub.patterns, name)
 	}
+	for name := range c.sub.shard {
+		c.unsubscribe(s.pubsub.shard, c.sub.shard, name)
+	}
 }
 
 // cmdPublish is PUBLISH channel message: each subscriber to the channel,
@@ -219,20 +245,7 @@ func cmdPublish(c *conn, args [][]byte, out []byte) []byte {
 	channel, data := args[1], args[2]
 	ps := c.s.pubsub
 	b := pushBatch{from: c.loop, self: c, out: out}
-	var msg [2][]byte // RESP2's and RESP3's encoding
-	n := 0
-	for to := range ps.channels[string(channel)] {
-		i := b2i(to.resp3)
-		if msg[i] == nil {
-			m := appendPushHeader(nil, to.resp3, 3)
-			m = resp.AppendBulkString(m, "message")
-			m = resp.AppendBulk(m, channel)
-			msg[i] = resp.AppendBulk(m, data)
-		}
-		p := b.bufFor(to)
-		*p = append(*p, msg[i]...)
-		n++
-	}
+	n := b.message(ps.channels[string(channel)], "message", channel, data)
 	for pattern, subs := range ps.patterns {
 		if !store.Match(pattern, string(channel)) {
 			continue
@@ -256,6 +269,24 @@ func cmdPublish(c *conn, args [][]byte, out []byte) []byte {
 	return resp.AppendInt(b.out, int64(n))
 }
 
+// message adds kind (message, smessage) of data on channel for each of
+// subs to b, encoded once for each protocol, and returns how many.
+func (b *pushBatch) message(subs map[*conn]struct{}, kind string, channel, data []byte) int {
+	var msg [2][]byte // RESP2's and RESP3's encoding
+	for to := range subs {
+		i := b2i(to.resp3)
+		if msg[i] == nil {
+			m := appendPushHeader(nil, to.resp3, 3)
+			m = resp.AppendBulkString(m, kind)
+			m = resp.AppendBulk(m, channel)
+			msg[i] = resp.AppendBulk(m, data)
+		}
+		p := b.bufFor(to)
+		*p = append(*p, msg[i]...)
+	}
+	return len(subs)
+}
+
 func b2i(b bool) int {
 	if b {
 		return 1
@@ -263,15 +294,20 @@ func b2i(b bool) int {
 	return 0
 }
 
-// cmdPubsub is PUBSUB CHANNELS [pattern], NUMSUB [channel ...], NUMPAT
-// and HELP, with Redis's errors.
+// cmdPubsub is PUBSUB CHANNELS [pattern], NUMSUB [channel ...], NUMPAT,
+// their SHARDCHANNELS and SHARDNUMSUB for shard channels, and HELP, with
+// Redis's errors.
 func cmdPubsub(c *conn, args [][]byte, out []byte) []byte {
 	ps := c.s.pubsub
 	sub := args[1]
+	table := ps.channels
+	if is(sub, "SHARDCHANNELS") || is(sub, "SHARDNUMSUB") {
+		table = ps.shard
+	}
 	switch {
-	case is(sub, "CHANNELS") && len(args) <= 3:
+	case (is(sub, "CHANNELS") || is(sub, "SHARDCHANNELS")) && len(args) <= 3:
 		var names []string
-		for name := range ps.channels {
+		for name := range table {
 			if len(args) == 2 || store.Match(string(args[2]), name) {
 				names = append(names, name)
 			}
@@ -282,11 +318,11 @@ func cmdPubsub(c *conn, args [][]byte, out []byte) []byte {
 			out = resp.AppendBulkString(out, name)
 		}
 		return out
-	case is(sub, "NUMSUB"):
+	case is(sub, "NUMSUB") || is(sub, "SHARDNUMSUB"):
 		out = resp.AppendArray(out, 2*(len(args)-2))
 		for _, name := range args[2:] {
 			out = resp.AppendBulk(out, name)
-			out = resp.AppendInt(out, int64(len(ps.channels[string(name)])))
+			out = resp.AppendInt(out, int64(len(table[string(name)])))
 		}
 		return out
 	case is(sub, "NUMPAT") && len(args) == 2:
@@ -305,15 +341,19 @@ func cmdPubsub(c *conn, args [][]byte, out []byte) []byte {
 			"NUMSUB [<channel> ...]",
 			"    Return the number of subscribers for the specified channels, excluding",
 			"    pattern subscriptions(default: no channels).",
+			"SHARDCHANNELS [<pattern>]",
+			"    Return the currently active shard level channels matching a <pattern> (default: '*').",
+			"SHARDNUMSUB [<shardchannel> ...]",
+			"    Return the number of subscribers for the specified shard level channel(s)",
 			"HELP",
-			"    Print this help.",
+			"    Prints this help.",
 		}
 		out = resp.AppendArray(out, len(lines))
 		for _, l := range lines {
 			out = resp.AppendSimple(out, l)
 		}
 		return out
-	case is(sub, "CHANNELS"), is(sub, "NUMPAT"), is(sub, "HELP"):
+	case is(sub, "CHANNELS"), is(sub, "SHARDCHANNELS"), is(sub, "NUMPAT"), is(sub, "HELP"):
 		return resp.AppendError(out, "ERR unknown subcommand or wrong number of arguments for '"+printable(sub)+"'. Try PUBSUB HELP.")
 	}
 	return resp.AppendError(out, "ERR unknown subcommand '"+printable(sub)+"'. Try PUBSUB HELP.")
