@@ -55,7 +55,7 @@ func TestCallsDoNotAllocate(t *testing.T) {
 		if err := call(); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if n := fewestAllocs(20, func() { call() }); n != 0 {
+		if n := testing.AllocsPerRun(20, func() { call() }); n != 0 {
 			t.Errorf("%s allocates %v times per call; want 0", name, n)
 		}
 	}
@@ -95,21 +95,7 @@ func TestBigSetIsNotCopied(t *testing.T) {
 	if err := c.Set([]byte("k"), value); err != nil {
 		t.Fatal(err)
 	}
-	if n := fewestAllocs(5, func() { c.Set([]byte("k"), value) }); n != 0 {
+	if n := testing.AllocsPerRun(5, func() { c.Set([]byte("k"), value) }); n != 0 {
 		t.Errorf("a 2 MiB Set allocates %v times per call; want 0", n)
 	}
-}
-
-// fewestAllocs is testing.AllocsPerRun's count at its lowest over a few
-// tries. A call that finds its reply not yet there waits in the runtime's
-// network poller, whose first wait on a loaded machine may allocate (its
-// timers and goroutine wake-ups, not our code); the calls' own path is what
-// these tests hold to zero, and on the old code it allocated on every call.
-func fewestAllocs(runs int, f func()) float64 {
-	fewest := testing.AllocsPerRun(runs, f)
-	for try := 0; try < 10 && fewest > 0; try++ {
-		time.Sleep(10 * time.Millisecond)
-		fewest = min(fewest, testing.AllocsPerRun(runs, f))
-	}
-	return fewest
 }
