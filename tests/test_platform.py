@@ -39,18 +39,35 @@ def test_library_name_per_platform(platform: str, name: str) -> None:
 
 
 def test_the_build_names_the_library_as_the_bindings_load_it() -> None:
-    """setup.py's LIB_NAME (the file the build writes) equals library_name (the file loaded), per platform."""
+    """setup.py's LIB_NAME (the file the build writes) equals library_name (the file loaded), per platform.
+
+    setup.py names it for $GOOS when that is set (a cross build), else for
+    the platform it runs on.
+    """
     with open(os.path.join(ROOT, "setup.py"), encoding="utf-8") as f:
         tree = ast.parse(f.read())
-    assigned = [
-        node.value
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "LIB_NAME" for t in node.targets)
-    ]
-    assert len(assigned) == 1, "setup.py should assign LIB_NAME once"
-    expression = compile(ast.Expression(assigned[0]), "setup.py", "eval")
+
+    def assignment(name: str):
+        assigned = [
+            node.value
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets)
+        ]
+        assert len(assigned) == 1, f"setup.py should assign {name} once"
+        return compile(ast.Expression(assigned[0]), "setup.py", "eval")
+
+    goos, lib_name = assignment("GOOS"), assignment("LIB_NAME")
+
+    def built(platform: str, environ: dict) -> str:
+        names = {"sys": types.SimpleNamespace(platform=platform), "os": types.SimpleNamespace(environ=environ)}
+        names["GOOS"] = eval(goos, names)
+        return eval(lib_name, names)
+
     for platform in [*NATIVE_NAME, "freebsd14"]:
-        assert eval(expression, {"sys": types.SimpleNamespace(platform=platform)}) == library_name(platform), platform
+        assert built(platform, {}) == library_name(platform), platform
+    # a cross build names the library for its target, not for the machine
+    assert built("linux", {"GOOS": "windows"}) == library_name("win32")
+    assert built("linux", {"GOOS": "darwin"}) == library_name("darwin")
 
 
 def test_library_is_loaded_from_this_platforms_name(monkeypatch: pytest.MonkeyPatch) -> None:
