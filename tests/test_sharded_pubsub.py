@@ -10,7 +10,9 @@ channels alone. Every expected value here is what redis-server answers.
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from typing import Any
 
 import pytest
@@ -118,14 +120,17 @@ def client_fields(line: str) -> dict:
 
 def subscriber_report(addr: str, protocol: int) -> list[Any]:
     """CLIENT LIST's and CLIENT INFO's pub/sub fields and INFO's counts, as subscriptions come and go."""
-    r = connect(addr, protocol)
+    # Only this report's connections are looked at: other tests may have
+    # clients still connected to the same session-wide servers.
+    name = f"subscriber-report-{os.getpid()}-{time.monotonic_ns()}"
+    r = connect(addr, protocol, client_name=name)
     p = r.pubsub()
-    other = connect(addr, protocol)
+    other = connect(addr, protocol, client_name=name)
     try:
         seen: list[Any] = []
 
         def look():
-            rows = [client_fields(" ".join(f"{k}={v}" for k, v in c.items())) for c in other.client_list()]
+            rows = [client_fields(" ".join(f"{k}={v}" for k, v in c.items())) for c in other.client_list() if c.get("name") == name]
             stats = other.info("stats")
             seen.append(sorted(rows, key=repr))
             seen.append({k: stats[k] for k in ("pubsub_channels", "pubsub_patterns", "pubsubshard_channels")})
@@ -135,7 +140,7 @@ def subscriber_report(addr: str, protocol: int) -> list[Any]:
         p.psubscribe("p*")
         p.ssubscribe("s1", "s2", "s3")
         messages(p, 6)
-        two = connect(addr, protocol)
+        two = connect(addr, protocol, client_name=name)
         p2 = two.pubsub()
         p2.subscribe("a")
         p2.psubscribe("p*")

@@ -345,6 +345,7 @@ class _Connection(ReplyReader):
 
     def __init__(self, address: Address, deadline: float):
         self._buf = bytearray()
+        self._chunk = memoryview(bytearray(_RECV_CHUNK))  # what each receive fills: no bytes allocated per reply
         self._pos = 0
         if isinstance(address.sockaddr, str):
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -455,8 +456,10 @@ class _Connection(ReplyReader):
             raise EOFError("connection closed by the server")
         self._buf += chunk
 
-    def _receive(self, size: int) -> bytes:
-        return self.sock.recv(size)
+    def _receive(self, size: int) -> bytes | memoryview:
+        # recv(size) would allocate size bytes per call, above glibc's mmap
+        # threshold: an mmap, an mremap and a munmap per reply.
+        return self._chunk[: self.sock.recv_into(self._chunk, size)]
 
 
 def _remaining(deadline: float | None) -> float | None:
