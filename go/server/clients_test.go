@@ -51,7 +51,7 @@ func closed(t *testing.T, nc net.Conn, r *bufio.Reader) {
 // client on another loop, from that loop, blocked or not; the others
 // keep being served.
 func TestClientListAndKillAcrossLoops(t *testing.T) {
-	for _, cfg := range []Config{tcpConfig(), unixConfig(t)} {
+	for _, cfg := range transports(t) {
 		t.Run(cfg.Network, func(t *testing.T) {
 			s := start(t, cfg)
 			a, ar := rawConn(t, s)

@@ -19,7 +19,7 @@ import (
 // A client that sends its commands and then shuts down its sending side
 // still receives every reply before the server hangs up.
 func TestHalfClosedClientGetsAllReplies(t *testing.T) {
-	for _, cfg := range []Config{tcpConfig(), unixConfig(t)} {
+	for _, cfg := range transports(t) {
 		s := start(t, cfg)
 		nc, r := rawConn(t, s)
 		nc.Write([]byte("SET k v\r\nGET k\r\nBLPOP nothing 0.05\r\nPING\r\n"))
@@ -100,7 +100,7 @@ func TestCloseEndsBlockedPop(t *testing.T) {
 // buffer, arrive intact, alone and several to a pipeline: the loop reads
 // them in many pieces and writes their replies in many.
 func TestBigArgumentsArriveIntact(t *testing.T) {
-	for _, cfg := range []Config{tcpConfig(), unixConfig(t)} {
+	for _, cfg := range transports(t) {
 		s := start(t, cfg)
 		c, err := client.Dial(clientAddr(s), 10*time.Second)
 		if err != nil {
