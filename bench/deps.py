@@ -28,6 +28,8 @@ PIP_PACKAGES = {
     "pymemcache": "pymemcache",
     "diskcache": "diskcache",
     "matplotlib": "matplotlib",
+    "UltraDict": "UltraDict",  # builds with Cython and a C compiler; shared_lock needs atomics
+    "atomics": "atomics",
 }
 
 # executable -> Debian package

@@ -142,7 +142,7 @@ _SV_COLUMNS = [("copy", "memcpy"), ("tmc set", "tmc_set"), ("tmc get", "tmc_get"
                ("set_array", "tmc_set_array"), ("get_array", "tmc_get_array"), ("socket set", "socket_set"),
                ("socket get", "socket_get"), ("redis set", "redis_set"), ("redis get", "redis_get"),
                ("echo set", "echo_set"), ("echo get", "echo_get"), ("shm set", "shm_set"), ("shm get", "shm_get"),
-               ("shm view", "shm_view")]
+               ("shm view", "shm_view"), ("UltraDict set", "ultradict_set"), ("UltraDict get", "ultradict_get")]
 
 
 def shared_values(res: Dict[str, Any]) -> str:
@@ -151,7 +151,8 @@ def shared_values(res: Dict[str, Any]) -> str:
             for size, row in res.get("sizes", {}).items()]
     loader = res.get("loader", {})
     lines = [f"ms, median of {res.get('rounds')} rounds, unix sockets; tmc = TinyCache's shared path, socket = "
-             "shared_from=None, shm = multiprocessing.shared_memory by hand, copy = numpy copy",
+             "shared_from=None, shm = multiprocessing.shared_memory by hand, copy = numpy copy; UltraDict get = "
+             "another handle's read of the value just set",
              table(["size"] + [name for name, _ in _SV_COLUMNS], rows)]
     if loader:
         lines.append(f"data loader: {loader['producers']} producers, {loader['arrays']} arrays of "

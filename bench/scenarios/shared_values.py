@@ -6,16 +6,19 @@ set_array/get_array of a float64 array of that size), the same server
 with shared_from=None (the bytes through the socket), redis-py over a unix
 socket to Redis, the echo floor (the same bytes through a socket, nothing
 stored), multiprocessing.shared_memory by hand (create and copy in; attach
-and copy out; attach and view), and a numpy copy of the value (memory's
-speed: the physical limit of anything that ends with the bytes in a new
-buffer).
+and copy out; attach and view), UltraDict (a dict in shared memory: a
+write pickles the value into a stream buffer, which another handle's read
+unpickles from), and a numpy copy of the value (memory's speed: the
+physical limit of anything that ends with the bytes in a new buffer).
 
 Part 2, a data loader: 8 producer processes each make arrays of dl_size
 bytes and hand them to one consumer (this process), which reads a word of
 every page of each. Arrays per second, for tiny-mp-cache (set_array and
 push the key; bpop, get_array, delete), Redis (SET and RPUSH; BLPOP, GET,
 DEL) and multiprocessing.shared_memory by hand (a segment per array, its
-name through a Queue; the consumer attaches, reads and unlinks).
+name through a Queue; the consumer attaches, reads and unlinks) and
+UltraDict (one dict of every producer's arrays, the key through a Queue; the
+consumer reads the array and deletes its key).
 """
 
 from __future__ import annotations
@@ -58,6 +61,31 @@ def _free(shm: Any) -> None:
     shm.unlink()
 
 
+def _ultradict(size: int) -> Any:
+    """A new UltraDict whose stream buffer holds two values of size (a bigger value forces a full dump)."""
+    from UltraDict import UltraDict
+
+    return UltraDict(buffer_size=2 * (size + MIB), shared_lock=True)
+
+
+def _ultradict_rows(value: bytes, rounds: int, row: Dict[str, float]) -> None:
+    """UltraDict's set, and a read by a second handle (as another process's) of the value just set."""
+    from UltraDict import UltraDict
+
+    writer = _ultradict(len(value))
+    reader = UltraDict(name=writer.name, shared_lock=True)
+    try:
+        def write(_: Any = None) -> None:
+            writer["sv"] = value
+
+        row["ultradict_set"] = _ms(write, rounds)
+        row["ultradict_get"] = _ms(lambda: reader["sv"], rounds, write)  # each read has a new write to apply
+        assert reader["sv"] == value
+    finally:
+        reader.close()
+        writer.unlink()
+
+
 def _sizes(lab: Any, profile: Any, results: Dict[str, Any], progress: Any) -> None:
     import numpy as np
     import redis
@@ -73,6 +101,7 @@ def _sizes(lab: Any, profile: Any, results: Dict[str, Any], progress: Any) -> No
     r = redis.Redis(unix_socket_path=rsrv.unix, socket_timeout=60) if rsrv else None
     echo = connect(echo_spec) if echo_spec else None
     rounds = profile.sv_rounds
+    ultradict = _has_ultradict()
     try:
         for size in profile.sv_sizes:
             row: Dict[str, float] = {}
@@ -116,6 +145,8 @@ def _sizes(lab: Any, profile: Any, results: Dict[str, Any], progress: Any) -> No
                 row["shm_view"] = _ms(attach_view, rounds, lambda s: s.close())
             finally:
                 _free(kept)
+            if ultradict:
+                _ultradict_rows(value, rounds, row)
             results["sizes"][str(size)] = row
             progress.step(f"{size // MIB} MiB", f"get {row['tmc_get']:.1f} ms (copy {row['memcpy']:.1f} ms), "
                                                 f"view {row['tmc_view']:.3f} ms, set {row['tmc_set']:.1f} ms")
@@ -164,7 +195,7 @@ def produce_redis(path: str, wid: int, count: int, size: int, start: Any) -> Non
 
 
 def produce_shm(queue: Any, wid: int, count: int, size: int, start: Any) -> None:
-    from multiprocessing import shared_memory
+    from multiprocessing import resource_tracker, shared_memory
 
     import numpy as np
 
@@ -174,7 +205,24 @@ def produce_shm(queue: Any, wid: int, count: int, size: int, start: Any) -> None
         shm = shared_memory.SharedMemory(create=True, size=size)
         np.ndarray(arr.shape, arr.dtype, buffer=shm.buf)[:] = arr
         queue.put(shm.name)
-        shm.close()  # the consumer unlinks it
+        shm.close()
+        # The consumer unlinks it: this process's resource tracker (not the consumer's, where
+        # the lab uses spawn or forkserver) must forget it, or it unlinks it again at exit.
+        resource_tracker.unregister(shm._name, "shared_memory")
+
+
+def produce_ultradict(where: Any, wid: int, count: int, size: int, start: Any) -> None:
+    from UltraDict import UltraDict
+
+    name, queue = where
+    d = UltraDict(name=name, shared_lock=True)
+    arr = _array(wid, size)
+    start.wait(60)
+    for i in range(count):
+        key = f"dl:{wid}:{i}"
+        d[key] = arr
+        queue.put(key)
+    d.close()
 
 
 def _touch(a: Any) -> float:
@@ -186,8 +234,8 @@ def _loader(lab: Any, profile: Any, results: Dict[str, Any], progress: Any) -> N
     import redis
     from tiny_mp_cache import TinyCache
 
-    ctx, producers, count, size = lab.ctx, profile.dl_producers, profile.dl_arrays, profile.dl_size
-    total = producers * count
+    ctx, size = lab.ctx, profile.dl_size
+    total = profile.dl_producers * profile.dl_arrays
     srv, rsrv = lab.tmc_server("unix"), lab.redis_server()
 
     def consume_tmc() -> None:
@@ -223,7 +271,30 @@ def _loader(lab: Any, profile: Any, results: Dict[str, Any], progress: Any) -> N
     if rsrv is not None:
         systems.append(("redis-py->Redis", produce_redis, rsrv.unix, consume_redis))
     systems.append(("shared_memory by hand", produce_shm, queue, consume_shm))
+    ud = _ultradict(4 * size) if _has_ultradict() else None
+    if ud is not None:
+
+        def consume_ultradict() -> None:
+            for _ in range(total):
+                key = queue.get(timeout=60)
+                _touch(ud[key])
+                del ud[key]
+
+        systems.append(("UltraDict", produce_ultradict, (ud.name, queue), consume_ultradict))
     rates: Dict[str, List[float]] = {name: [] for name, *_ in systems}
+    try:
+        _rounds(lab, profile, systems, rates, progress)
+    finally:
+        if ud is not None:
+            ud.unlink()
+    results["loader"] = {"producers": profile.dl_producers, "arrays": total, "size": size,
+                         "systems": {name: median(rs) for name, rs in rates.items() if rs}}
+
+
+def _rounds(lab: Any, profile: Any, systems: List[Any], rates: Dict[str, List[float]], progress: Any) -> None:
+    """Each system's producers and consumer, in turn, a round at a time: arrays per second into rates."""
+    ctx, producers, count, size = lab.ctx, profile.dl_producers, profile.dl_arrays, profile.dl_size
+    total = producers * count
     for _ in range(profile.sv_rounds):
         for name, produce, where, consume in systems:
             start = ctx.Barrier(producers + 1)
@@ -244,8 +315,22 @@ def _loader(lab: Any, profile: Any, results: Dict[str, Any], progress: Any) -> N
                         p.kill()
                         p.join(10)
             progress.step(f"data loader {name}", f"{rates[name][-1]:.0f} arrays/s")
-    results["loader"] = {"producers": producers, "arrays": total, "size": size,
-                         "systems": {name: median(rs) for name, rs in rates.items() if rs}}
+
+
+def _has_ultradict() -> bool:
+    """Whether UltraDict imports. Its import turns off multiprocessing's resource tracking of
+    every shared memory segment in the process (python/cpython#82300's workaround), which
+    would change the shm-by-hand system here: that is undone."""
+    from multiprocessing import resource_tracker
+
+    register, unregister = resource_tracker.register, resource_tracker.unregister
+    try:
+        import UltraDict  # noqa: F401
+        return True
+    except ImportError:
+        return False
+    finally:
+        resource_tracker.register, resource_tracker.unregister = register, unregister
 
 
 def run(lab: Any, profile: Any, progress: Any) -> Dict[str, Any]:
@@ -255,7 +340,7 @@ def run(lab: Any, profile: Any, progress: Any) -> Dict[str, Any]:
     except ImportError:
         results["errors"].append({"system": "all", "error": "numpy is not installed"})
         return results
-    progress.scenario(TITLE, len(profile.sv_sizes) + 3 * profile.sv_rounds)
+    progress.scenario(TITLE, len(profile.sv_sizes) + (4 if _has_ultradict() else 3) * profile.sv_rounds)
     for part in (_sizes, _loader):
         try:
             part(lab, profile, results, progress)
