@@ -131,6 +131,17 @@ def test_at_fork_is_a_no_op_without_fork(monkeypatch: pytest.MonkeyPatch) -> Non
     at_fork(after_in_child=lambda: None)  # Windows has no os.register_at_fork
 
 
+def test_the_package_imports_without_fcntl() -> None:
+    """Windows has no fcntl module: the package imports, and big values simply do not go through memfds."""
+    code = (
+        "import sys; sys.modules['fcntl'] = None\n"  # `import fcntl` raises ImportError, as on Windows
+        "import tiny_mp_cache, tiny_mp_cache._shared as shared\n"
+        "assert not shared.available()\n"
+    )
+    proc = run_isolated([sys.executable, "-c", code], timeout=60, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr.decode("utf-8", "replace")
+
+
 def test_sigterm_off_the_main_thread_needs_no_fork_api(monkeypatch: pytest.MonkeyPatch) -> None:
     """serve() off the main thread asks Go to stop on SIGTERM and guards fork(), where there is fork."""
     from tiny_mp_cache import _server

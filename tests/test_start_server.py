@@ -104,6 +104,29 @@ def test_a_server_not_ready_in_time_is_killed_and_raises_timeout(monkeypatch, tm
     assert gone(int(pidfile.read_text()))
 
 
+def test_windows_way_the_ready_line_on_the_childs_stdout_read_by_a_thread(monkeypatch, tmp_path):
+    """Windows passes a child no descriptor but the standard ones, and select() takes no pipe there.
+
+    The same path runs here: it serves, a child that dies is seen at once,
+    and one that never gets ready is killed at the timeout. (.ci/platforms
+    runs start_server() under wine, with a Windows CPython.)
+    """
+    monkeypatch.setattr(_start, "_WINDOWS", True)
+    with start_server(max_memory="8MB") as srv:
+        with TinyCache(srv.addr, _pure=True) as cache:
+            cache.set("k", b"v")
+            assert cache.get("k") == b"v"
+        with pytest.raises(TinyCacheError, match="address already in use"):
+            start_server(sockaddr_of(srv.addr)[1][1])
+    assert srv.returncode == 0 and gone(srv.pid)
+    pidfile = tmp_path / "pid"
+    code = f"import os, time; open({str(pidfile)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+    monkeypatch.setattr(_start, "server_argv", lambda *args: [sys.executable, "-c", code])
+    with pytest.raises(TimeoutError, match="did not start within 1s"):
+        start_server(timeout=1)
+    assert gone(int(pidfile.read_text()))
+
+
 def test_stop_kills_a_server_that_does_not_stop_on_sigterm():
     srv = start_server()
     os.kill(srv.pid, signal.SIGSTOP)  # SIGTERM stays pending; SIGKILL still ends it

@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.quiet:
             print(f"tiny-mp-cache: serving on {addr} (pid {os.getpid()}); Ctrl-C to stop", file=sys.stderr, flush=True)
         if args.ready_fd is not None:
-            with os.fdopen(args.ready_fd, "w", encoding="utf-8", closefd=True) as f:
+            with os.fdopen(args.ready_fd, "w", encoding="utf-8", newline="\n", closefd=True) as f:  # no \r on Windows
                 f.write(addr + "\n")
         if args.stop_on_stdin_eof:
             threading.Thread(target=_sigterm_at_eof, daemon=True).start()

@@ -23,12 +23,16 @@ the connection is dropped.
 from __future__ import annotations
 
 import array
-import fcntl
 import mmap
 import os
 import socket
 import stat
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows: no sealed memfds (available() is False), and no fcntl module
+    fcntl = None  # type: ignore[assignment]
 
 from ._errors import ProtocolError, ServerError
 from ._near import _Handing

@@ -8,7 +8,10 @@ of the package, whatever the current directory) started with subprocess (fork
 and exec), so this process never loads the Go library for it, and the child
 has a Go runtime of its own. The child writes the address it listens on to
 a pipe once it listens (`serve --ready-fd`); the parent reads it, bounded by
-timeout, and sees the pipe close at once if the child dies first.
+timeout, and sees the pipe close at once if the child dies first. On
+Windows, which passes no descriptor but the standard ones to a child and
+has select() for sockets only, that pipe is the child's standard output,
+read by a thread.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from ._server import OPTIONS_ENV, check_options, server_argv
 
 _STDERR_TAIL = 4000  # bytes of the child's stderr quoted in an error
 _running: set[ServerProcess] = set()  # started here and not stopped yet: atexit stops them
+_WINDOWS = os.name == "nt"
 
 
 def start_server(
@@ -61,11 +65,9 @@ def start_server(
     it), .pid, .stop(). As a context manager it stops the server on exit.
     A child that exits before it is ready raises TinyCacheError with its
     error output; one not ready within timeout seconds is killed and
-    raises TimeoutError. Linux and macOS only (OSError on Windows).
+    raises TimeoutError. On Windows, stop() ends the server at once
+    (TerminateProcess: Windows has no SIGTERM to send).
     """
-    if os.name != "posix":
-        raise OSError("start_server() needs Linux or macOS (it hands the child a pipe by its descriptor); "
-                      "on Windows, run serve() in a multiprocessing.Process and connect with TinyCache(addr, wait=...)")
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
         raise TypeError(f"timeout must be a number of seconds, not {type(timeout).__name__}")
     if not (timeout > 0 and math.isfinite(timeout)):
@@ -106,25 +108,27 @@ class ServerProcess:
         env.pop(OPTIONS_ENV, None)
         if options:
             env[OPTIONS_ENV] = json.dumps(options)
-        read_fd, write_fd = os.pipe()
+        read_fd, write_fd = (None, None) if _WINDOWS else os.pipe()
         try:
             self._proc = subprocess.Popen(
-                server_argv(*where, "--ready-fd", str(write_fd), "--stop-on-stdin-eof"),
+                server_argv(*where, "--ready-fd", "1" if write_fd is None else str(write_fd), "--stop-on-stdin-eof"),
                 stdin=subprocess.PIPE,  # never written: it closes when this process (and its forks) are gone
-                stdout=subprocess.DEVNULL,
+                stdout=subprocess.PIPE if write_fd is None else subprocess.DEVNULL,
                 stderr=self._stderr,
                 env=env,
-                pass_fds=(write_fd,),
+                pass_fds=() if write_fd is None else (write_fd,),
             )
         except BaseException:
-            os.close(read_fd)
+            if read_fd is not None:
+                os.close(read_fd)
             self._stderr.close()
             raise
         finally:
-            os.close(write_fd)
+            if write_fd is not None:
+                os.close(write_fd)
         _running.add(self)
         try:
-            with os.fdopen(read_fd, "rb") as ready:
+            with self._proc.stdout if read_fd is None else os.fdopen(read_fd, "rb") as ready:
                 deadline = time.monotonic() + timeout
                 line = self._read_ready(ready, deadline, timeout)
             addr = self._where = line.decode("utf-8", "surrogateescape")
@@ -146,22 +150,16 @@ class ServerProcess:
 
     def _read_ready(self, ready: IO[bytes], deadline: float, timeout: float) -> bytes:
         """The ready line, or an error once the child exits or the deadline passes."""
-        line = b""
-        while not line.endswith(b"\n"):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                tail = self._stderr_tail()
-                self.stop()
-                raise TimeoutError(f"the server did not start within {timeout}s{tail}")
-            readable, _, _ = select.select([ready], [], [], left)
-            if readable:
-                chunk = os.read(ready.fileno(), 4096)
-                if not chunk:  # the child closed the pipe: it exited
-                    self._proc.wait(timeout=max(left, 1.0))
-                    raise TinyCacheError(
-                        f"the server exited (status {self._proc.returncode}) before it was ready{self._stderr_tail()}"
-                    )
-                line += chunk
+        line = _read_line(ready, deadline)
+        if line is None:
+            tail = self._stderr_tail()
+            self.stop()
+            raise TimeoutError(f"the server did not start within {timeout}s{tail}")
+        if not line.endswith(b"\n"):  # the child closed the pipe: it exited
+            self._proc.wait(timeout=max(deadline - time.monotonic(), 1.0))
+            raise TinyCacheError(
+                f"the server exited (status {self._proc.returncode}) before it was ready{self._stderr_tail()}"
+            )
         return line.rstrip(b"\n")
 
     @property
@@ -220,6 +218,28 @@ class ServerProcess:
         addr = getattr(self, "_where", "?")  # without the password: a repr ends up in logs
         state = "running" if self._proc.poll() is None else f"exited {self._proc.returncode}"
         return f"<ServerProcess {addr!r} pid {self._proc.pid} {state}>"
+
+
+def _read_line(ready: IO[bytes], deadline: float) -> bytes | None:
+    """A line from the pipe, or what came before its end; None once the deadline passes."""
+    if _WINDOWS:  # select() takes sockets only: a thread reads, and ends once stop() has ended the child
+        got: list[bytes] = []
+        reader = threading.Thread(target=lambda: got.append(ready.readline()), daemon=True)
+        reader.start()
+        reader.join(max(deadline - time.monotonic(), 0))
+        return got[0] if got else None
+    line = b""
+    while not line.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        readable, _, _ = select.select([ready], [], [], left)
+        if readable:
+            chunk = os.read(ready.fileno(), 4096)
+            if not chunk:
+                return line
+            line += chunk
+    return line
 
 
 def _with_password(addr: str, password: str) -> str:

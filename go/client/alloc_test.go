@@ -1,4 +1,4 @@
-//go:build !tmc_portable
+//go:build linux && !tmc_portable
 
 // The portable build (macOS, Windows; -tags tmc_portable on Linux) talks
 // through net.Conn and allocates on every call (measured: once per GET or
