@@ -118,6 +118,20 @@ def test_a_big_value_travels_as_a_sealed_memfd_kept_by_the_server(server, cache)
     assert memfds(os.getpid()) == 0 and mappings(os.getpid()) == 0  # get() copied and unmapped
 
 
+@pytest.mark.parametrize("size", [2 * MIB - 1, 2 * MIB, 2 * MIB + 1, 5 * MIB + 3, 64 * MIB])
+def test_get_and_pop_copy_a_shared_value_out_whole_into_ordinary_bytes(server, cache, size):
+    # From 2 MiB up the copy goes into bytes made unfilled and filled in place (for huge pages):
+    # every byte, the last included, must arrive, in a bytes object like any other.
+    value = os.urandom(size)
+    cache.set("big", value)
+    got = cache.get("big")
+    assert type(got) is bytes and len(got) == size and got == value
+    assert sys.getrefcount(got) == 2  # this name and getrefcount's argument: nothing else holds it
+    assert hash(got) == hash(value) and got[-1:] == value[-1:] and b"%s" % got[:3] == value[:3]
+    assert cache.pop("big") == value and cache.get("big") is None
+    assert mappings(os.getpid()) == 0  # copied, then unmapped
+
+
 def test_every_string_command_reads_a_shared_value(server, cache):
     """Over a plain socket (redis-py), a shared value is a string like any other."""
     redis = pytest.importorskip("redis")

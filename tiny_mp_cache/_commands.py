@@ -27,6 +27,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Callable, Generic, TypeVar, Union
 
+from ._copyout import copy_out
 from ._errors import ProtocolError, ServerError
 from ._resp import Arg, Reply
 
@@ -755,7 +756,7 @@ MULTI = Command(_raw, b"MULTI", request="transaction")  # a cluster sends the wh
 
 def _unmapped(view: memoryview) -> bytes:
     """The bytes of a shared value's mapping, which is then unmapped at once."""
-    data = bytes(view)
+    data = copy_out(view)
     mapping = view.obj
     view.release()
     mapping.close()  # type: ignore[union-attr]  # an mmap: see _shared.map_sealed
