@@ -33,7 +33,7 @@ type sockConn struct {
 
 // dialSock connects by deadline (zero = none).
 func dialSock(network, address string, deadline time.Time) (*sockConn, error) {
-	nc, err := (&net.Dialer{Deadline: deadline}).Dial(network, address)
+	nc, err := (&net.Dialer{Deadline: deadline, Control: dialControl}).Dial(network, address)
 	if err != nil {
 		return nil, err
 	}
