@@ -23,6 +23,7 @@ consumer reads the array and deletes its key).
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from typing import Any, Callable, Dict, List
@@ -101,7 +102,6 @@ def _sizes(lab: Any, profile: Any, results: Dict[str, Any], progress: Any) -> No
     r = redis.Redis(unix_socket_path=rsrv.unix, socket_timeout=60) if rsrv else None
     echo = connect(echo_spec) if echo_spec else None
     rounds = profile.sv_rounds
-    ultradict = _has_ultradict()
     try:
         for size in profile.sv_sizes:
             row: Dict[str, float] = {}
@@ -145,7 +145,7 @@ def _sizes(lab: Any, profile: Any, results: Dict[str, Any], progress: Any) -> No
                 row["shm_view"] = _ms(attach_view, rounds, lambda s: s.close())
             finally:
                 _free(kept)
-            if ultradict:
+            if _has_ultradict():
                 _ultradict_rows(value, rounds, row)
             results["sizes"][str(size)] = row
             progress.step(f"{size // MIB} MiB", f"get {row['tmc_get']:.1f} ms (copy {row['memcpy']:.1f} ms), "
@@ -317,6 +317,7 @@ def _rounds(lab: Any, profile: Any, systems: List[Any], rates: Dict[str, List[fl
             progress.step(f"data loader {name}", f"{rates[name][-1]:.0f} arrays/s")
 
 
+@functools.lru_cache(maxsize=None)
 def _has_ultradict() -> bool:
     """Whether UltraDict imports. Its import turns off multiprocessing's resource tracking of
     every shared memory segment in the process (python/cpython#82300's workaround), which

@@ -4,7 +4,6 @@ import "testing"
 
 // Only a loopback address gets dialControl's option (TestDialRefused checks
 // that a refused loopback dial still fails at once).
-
 func TestIsLoopback(t *testing.T) {
 	for addr, want := range map[string]bool{
 		"127.0.0.1:6379": true, "127.1.2.3:1": true, "[::1]:6379": true, "localhost:6379": true,

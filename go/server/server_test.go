@@ -49,8 +49,8 @@ func unixConfig(t testing.TB) Config {
 
 // transports is a config for each transport this platform has.
 func transports(t testing.TB) []Config {
-	if unixSocketsMissing() != nil {
-		t.Logf("TCP only: %v", unixSocketsMissing())
+	if err := unixSocketsMissing(); err != nil {
+		t.Logf("TCP only: %v", err)
 		return []Config{tcpConfig()}
 	}
 	return []Config{tcpConfig(), unixConfig(t)}
