@@ -37,20 +37,37 @@ SEALED = fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
 
 
 def memfds(pid: int) -> int:
-    """How many descriptors of memfds (any) process pid holds."""
+    """How many descriptors of values' memfds process pid holds: a server's slabs, a client's sealed memfds.
+
+    A client's staging memfd (one per connection, the copy's way in) is
+    not a value: _staging counts it.
+    """
     n = 0
     for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
-            n += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("/memfd:")
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
         except FileNotFoundError:
-            pass
+            continue
+        n += link.startswith("/memfd:") and "staging" not in link
     return n
 
 
 def mappings(pid: int) -> int:
-    """How many mappings of memfds process pid has."""
+    """How many mappings of values' memfds process pid has (not its staging memfd's)."""
     with open(f"/proc/{pid}/maps") as f:
-        return sum("/memfd:" in line for line in f)
+        return sum("/memfd:" in line and "staging" not in line for line in f)
+
+
+def _staging(pid: int) -> int:
+    """How many mappings of staging memfds process pid has."""
+    with open(f"/proc/{pid}/maps") as f:
+        return sum("/memfd:tiny-mp-cache staging" in line for line in f)
+
+
+def slabs(cache: TinyCache) -> tuple[int, int]:
+    """The server's slabs, in bytes: in use (stored or mapped by a reader), and free (kept for reuse)."""
+    info = cache.info()
+    return info["shared_slabs_used"], info["shared_slabs_free"]
 
 
 def wait_for(check, timeout: float = 10.0) -> bool:
@@ -103,19 +120,75 @@ def cache(server):
     c.close()
 
 
-def test_a_big_value_travels_as_a_sealed_memfd_kept_by_the_server(server, cache):
+def test_a_big_value_travels_into_a_slab_the_server_writes_and_reuses_once_it_is_gone(server, cache):
     value = os.urandom(2 * MIB)
     assert memfds(server.pid) == 0
     cache.set("big", value)
-    assert memfds(server.pid) == 1  # the server keeps the value as a memfd, not in its heap
+    assert memfds(server.pid) == 1 and slabs(cache) == (2 * MIB, 0)  # a memfd, not the server's heap
     assert cache.get("big") == value
     cache.set("small", b"abc")  # below shared_from: as before
     assert memfds(server.pid) == 1 and cache.get("small") == b"abc"
-    cache.set("big", b"x" * MIB)  # a new value is a new memfd; the old one is closed
-    assert memfds(server.pid) == 1 and cache.get("big") == b"x" * MIB
+    cache.set("big", b"x" * (2 * MIB))  # a new value is a new slab; the old one is kept for the next
+    assert memfds(server.pid) == 2 and slabs(cache) == (2 * MIB, 2 * MIB) and cache.get("big") == b"x" * (2 * MIB)
+    for fill in b"yz":
+        cache.set("big", bytes([fill]) * (2 * MIB))  # the kept one, rewritten: no new memory
+        assert memfds(server.pid) == 2 and cache.get("big") == bytes([fill]) * (2 * MIB)
+    cache.set("big", b"w" * MIB)  # another size: another slab
+    assert memfds(server.pid) == 3 and slabs(cache) == (MIB, 4 * MIB)
     cache.delete("big")
-    assert memfds(server.pid) == 0
+    assert slabs(cache) == (0, 5 * MIB)
     assert memfds(os.getpid()) == 0 and mappings(os.getpid()) == 0  # get() copied and unmapped
+    assert _staging(os.getpid()) == 1  # the way in, kept: its pages are in place for the next value
+
+
+def test_a_slab_is_freed_after_it_has_been_free_for_a_while(server, cache):
+    cache.set("big", bytes(MIB))
+    cache.delete("big")
+    assert memfds(server.pid) == 1 and slabs(cache) == (0, MIB)
+    assert wait_for(lambda: memfds(server.pid) == 0, timeout=30)  # slabDecay, 10 s, and at most as long again
+    assert slabs(cache) == (0, 0)
+
+
+def test_a_slab_a_reader_maps_is_not_rewritten_until_the_reader_gives_it_back(server, cache):
+    cache.set("k", b"a" * MIB)
+    view = cache.get_buffer("k")
+    for fill in b"bcdef":  # each set frees the slab before: only the leased one must not be reused
+        cache.set("k", bytes([fill]) * MIB)
+    assert view == b"a" * MIB
+    assert slabs(cache)[0] == 2 * MIB  # the stored one and the leased one
+    del view
+    gc.collect()
+    cache.set("k", b"g" * MIB)  # gives the lease back with it
+    assert slabs(cache)[0] == MIB and cache.get("k") == b"g" * MIB
+
+
+def test_a_mapping_held_across_fork_retires_its_slab(server, cache):
+    """The child's copy of a mapping has no lease: its slab must never be rewritten, whatever the parent does."""
+    cache.set("k", b"a" * MIB)
+    view = cache.get_buffer("k")
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: waits until the parent has let go and rewritten every slab it could
+        os.close(w)
+        ok = os.read(r, 1) == b"g" and view == b"a" * MIB
+        os._exit(0 if ok else 1)
+    os.close(r)
+    try:
+        del view
+        gc.collect()
+        for fill in b"bcdef":
+            cache.set("k", bytes([fill]) * MIB)  # the first gives the lease back, saying RETIRE
+        os.write(w, b"g")
+    finally:
+        os.close(w)
+        deadline = time.monotonic() + 30
+        while not (done := os.waitpid(pid, os.WNOHANG))[0]:
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                pytest.fail("the forked child hung")
+            time.sleep(0.02)
+    assert os.waitstatus_to_exitcode(done[1]) == 0
 
 
 @pytest.mark.parametrize("size", [2 * MIB - 1, 2 * MIB, 2 * MIB + 1, 5 * MIB + 3, 64 * MIB])
@@ -145,9 +218,9 @@ def test_every_string_command_reads_a_shared_value(server, cache):
     with pytest.raises(redis.ResponseError, match="not an integer"):
         r.incr("big")
     assert r.getset("big", b"plain") == value  # a write makes it an ordinary string
-    assert memfds(server.pid) == 0 and cache.get("big") == b"plain"
+    assert slabs(cache)[0] == 0 and cache.get("big") == b"plain"
     cache.set("big", value)
-    assert r.getdel("big") == value and memfds(server.pid) == 0
+    assert r.getdel("big") == value and slabs(cache)[0] == 0
     r.close()
 
 
@@ -161,8 +234,8 @@ def test_get_buffer_is_a_read_only_mapping_that_outlives_the_key(server, cache):
     cache.set("k", b"y" * (4 * MIB))
     cache.delete("k")
     cache.execute_command("FLUSHALL")
-    assert memfds(server.pid) == 0
-    assert view == value  # the mapping is this process's memory now
+    assert slabs(cache)[0] == 4 * MIB  # the one view maps, kept from reuse
+    assert view == value
     assert mappings(os.getpid()) == 1
     del view
     gc.collect()
@@ -240,7 +313,7 @@ def test_pop_of_a_shared_value_is_exactly_once_across_processes(server, cache):
     assert all(rc == 0 for rc, _, _ in results), results
     taken = [int(k) for _, out, _ in results for k in out.split()]
     assert sorted(taken) == list(range(jobs))  # each once, none lost
-    assert cache.len() == 0 and memfds(server.pid) == 0
+    assert cache.len() == 0 and wait_for(lambda: slabs(cache)[0] == 0)
 
 
 def test_max_memory_counts_shared_values_and_eviction_closes_them():
@@ -251,7 +324,7 @@ def test_max_memory_counts_shared_values_and_eviction_closes_them():
             cache.set(f"k{k}", bytes(4 * MIB))
         stats = cache.stats()
         assert stats["evictions"] >= 12 and stats["used_memory"] <= 32 * MIB
-        assert memfds(server.pid) == cache.len() <= 8
+        assert slabs(cache)[0] == cache.len() * 4 * MIB <= 32 * MIB
         cache.close()
         refused = start_unix_server("--max-memory", "8mb", "--eviction-policy", "noeviction")
         try:
@@ -259,7 +332,8 @@ def test_max_memory_counts_shared_values_and_eviction_closes_them():
             c2.set("a", bytes(4 * MIB))
             with pytest.raises(ServerError, match="OOM"):
                 c2.set("b", bytes(5 * MIB))
-            assert memfds(refused.pid) == 1  # the refused one was closed
+            assert wait_for(lambda: memfds(refused.pid) == 1)  # the refused one freed: a quarter of max_memory is kept
+            assert slabs(c2) == (4 * MIB, 0)
             c2.close()
         finally:
             refused.stop()
@@ -383,12 +457,12 @@ def test_a_client_killed_during_a_set_leaves_nothing_behind(server, cache):
     before = shm_entries()
     setter = spawn(_SETTER, server.addr)
     assert setter.stdout.readline() == "ready\n"
-    assert wait_for(lambda: memfds(server.pid) == 1)  # it has set at least once
+    assert wait_for(lambda: slabs(cache)[0] > 0)  # it has set at least once
     time.sleep(0.2)  # mid-set, most likely: each one writes 64 MiB
     setter.kill()
     reap(setter)
     cache.execute_command("FLUSHALL")
-    assert wait_for(lambda: memfds(server.pid) == 0)
+    assert wait_for(lambda: slabs(cache)[0] == 0)
     assert shm_entries() == before
     cache.set("after", bytes(MIB))  # the server serves on
     assert cache.get("after") == bytes(MIB)
@@ -403,7 +477,7 @@ def test_a_client_killed_holding_a_buffer_leaves_nothing_behind(server, cache):
     holder.kill()
     reap(holder)
     cache.delete("k")
-    assert memfds(server.pid) == 0 and shm_entries() == before
+    assert wait_for(lambda: slabs(cache) == (0, 0)) and shm_entries() == before  # its lease retired the slab
 
 
 def test_a_server_killed_with_buffers_out_leaves_them_valid_and_then_nothing():
@@ -526,8 +600,8 @@ class _FakeServer:
                         head, _, buf = buf.partition(b"TMC.GETFD\r\n")
                         key_len, _, buf = buf.partition(b"\r\n")
                         key, buf = buf[: int(key_len[1:])], buf[int(key_len[1:]) + 2:]
-                        if not key:
-                            conn.sendall(b"$-1\r\n")
+                        if not key:  # the probes: shared values, but no slabs (TMC.RELEASE)
+                            conn.sendall(b"$-1\r\n-ERR unknown command 'TMC.RELEASE'\r\n")
                         else:
                             rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", self.fds))] if self.fds else []
                             conn.sendmsg([self.reply], rights)

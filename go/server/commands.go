@@ -59,6 +59,7 @@ var (
 
 	txFlags     = []string{"noscript", "loading", "stale", "fast", "allow_busy"}
 	connFlags   = []string{"noscript", "loading", "stale", "fast", "no_auth", "allow_busy"} // AUTH, HELLO, QUIT, RESET
+	stateFlags  = []string{"noscript", "loading", "stale", "fast"}                          // TMC.STAGE, TMC.RELEASE: the connection's, not the data's
 	anyTime     = []string{"loading", "stale"}                                              // runs while Redis is loading its data
 	anyTimeFast = []string{"fast", "loading", "stale"}
 	subFlags    = []string{"pubsub", "noscript", "loading", "stale"}
@@ -277,11 +278,14 @@ func init() {
 		"blmpop":     {arity: -5, flags: []string{"write", "blocking", "movablekeys"}, run: cmdBLMPop},
 
 		// Values in shared memory, on a unix socket (shared.go).
-		"tmc.setfd":    {arity: -3, flags: rwGrow, keys: oneKey, run: cmdSetFD},
-		"tmc.getfd":    {arity: 2, flags: ro, keys: oneKey, run: cmdGetFD},
-		"tmc.getdelfd": {arity: 2, flags: rw, keys: oneKey, run: cmdGetFD},
-		"tmc.get":      {arity: 2, flags: ro, keys: oneKey, run: cmdGetOrSize},
-		"tmc.getdel":   {arity: 2, flags: rw, keys: oneKey, run: cmdGetOrSize},
+		"tmc.setfd":     {arity: -3, flags: rwGrow, keys: oneKey, run: cmdSetFD},
+		"tmc.stage":     {arity: 2, flags: stateFlags, run: cmdStage},
+		"tmc.setstaged": {arity: -3, flags: rwGrow, keys: oneKey, run: cmdSetStaged},
+		"tmc.release":   {arity: -2, flags: stateFlags, run: cmdRelease},
+		"tmc.getfd":     {arity: 2, flags: ro, keys: oneKey, run: cmdGetFD},
+		"tmc.getdelfd":  {arity: 2, flags: rw, keys: oneKey, run: cmdGetFD},
+		"tmc.get":       {arity: 2, flags: ro, keys: oneKey, run: cmdGetOrSize},
+		"tmc.getdel":    {arity: 2, flags: rw, keys: oneKey, run: cmdGetOrSize},
 
 		// Sorted sets' ZMPOP and BZMPOP (zmpop.go): keys after numkeys.
 		"zmpop":  {arity: -4, flags: rw, moreKeys: countedKeys(1), run: cmdZMPop},

@@ -477,6 +477,7 @@ func (s *Server) policy() string {
 func (s *Server) setMemoryLimit(max ByteSize, policy string) {
 	s.cfg.MaxMemory, s.cfg.EvictionPolicy = max, policy
 	s.store.SetLimit(int64(max), policy == "noeviction")
+	s.slabs.setKeep(int64(max))
 	limit := int64(math.MaxInt64)
 	if max > 0 {
 		// Make the collector work harder as the heap nears the bound, so

@@ -116,6 +116,7 @@ func (s *Server) info() []infoSection {
 	st := s.store.Stats()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
+	slabsUsed, slabsFree := s.slabs.stats()
 	port := 0
 	if a, ok := s.Addr().(interface{ AddrPort() netip.AddrPort }); ok {
 		port = int(a.AddrPort().Port())
@@ -178,6 +179,8 @@ func (s *Server) info() []infoSection {
 			{"maxmemory_human", humanBytes(st.MaxMemory)},
 			{"maxmemory_policy", s.policy()},
 			{"go_heap_alloc", int64(ms.HeapAlloc)},
+			{"shared_slabs_used", slabsUsed},
+			{"shared_slabs_free", slabsFree},
 		}},
 		{name: "Persistence", fields: []infoField{
 			{"loading", 0},

@@ -525,8 +525,10 @@ type connIO struct {
 	polled uint32      // the epoll events the loop waits for on this connection
 	soft   *time.Timer // running while more than max_output_soft bytes are unsent
 
-	unix          bool  // a unix socket: descriptors may come and go with the bytes (shared.go)
-	inFDs, outFDs []int // descriptors the client sent, not yet used (TMC.SETFD); to go with the next write (TMC.GETFD)
+	unix          bool          // a unix socket: descriptors may come and go with the bytes (shared.go)
+	inFDs, outFDs []int         // descriptors the client sent, not yet used (TMC.SETFD); to go with the next write (TMC.GETFD)
+	staging       []byte        // the mapping of the client's staging memfd (TMC.STAGE)
+	leases        map[*slab]int // the slabs TMC.GETFD passed it, and how often, not yet given back (slabs.go)
 }
 
 // blocked is a pop waiting for a value.

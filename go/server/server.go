@@ -79,6 +79,7 @@ type Server struct {
 	// nil, with nearOff saying why, when there is none.
 	near     *nearTable
 	nearOff  string
+	slabs    slabPool  // shared values' memory, reused (slabs.go)
 	nearOnce sync.Once // shareNear's: the table starts taking bumps
 }
 
@@ -458,6 +459,7 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	if !serving { // Serve never ran
 		s.closeNear()
+		s.slabs.close()
 		s.log.Info("stopped", "addr", s.ln.Addr().String())
 		s.closeLog()
 		close(s.done)
@@ -482,6 +484,7 @@ wait:
 		}
 	}
 	s.closeNear()
+	s.slabs.close()
 	s.log.Info("stopped", "addr", s.ln.Addr().String())
 	s.closeLog()
 	return err

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"syscall"
 	"unsafe"
 
@@ -137,12 +138,105 @@ func cmdSetFD(c *conn, args [][]byte, out []byte) []byte {
 	if !ok {
 		return resp.AppendError(out, "ERR TMC.SETFD: no descriptor came with the command")
 	}
+	size, opt, msg := c.setOptions(args, "TMC.SETFD")
+	if msg != "" {
+		syscall.Close(fd)
+		return resp.AppendError(out, msg)
+	}
+	v, err := checkSealed(fd, size)
+	if err != nil {
+		return appendErr(out, err)
+	}
+	return c.setShared(args[1], v, opt, out)
+}
+
+// cmdStage is TMC.STAGE size: the descriptor that comes with it is the
+// client's staging memfd, where its TMC.SETSTAGED values will be. It must
+// be sealed against shrinking, so that the server's mapping of it can
+// never fault, and hold at least size bytes; the client may keep writing
+// it. A connection has one: a new one replaces it.
+func cmdStage(c *conn, args [][]byte, out []byte) []byte {
+	if why := c.canShare(); why != "" {
+		return resp.AppendError(out, why)
+	}
+	fd, ok := c.takeFD()
+	if !ok {
+		return resp.AppendError(out, "ERR TMC.STAGE: no descriptor came with the command")
+	}
+	defer syscall.Close(fd) // the mapping keeps the file
+	size, ok := store.ParseInt(args[1])
+	if !ok || size <= 0 || size > int64(c.s.cfg.limits().MaxBulk) {
+		return resp.AppendError(out, "ERR TMC.STAGE: the size must be a positive integer no larger than max_bulk")
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil || st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return resp.AppendError(out, "ERR TMC.STAGE: the descriptor is not a memfd (not even a regular file)")
+	}
+	seals, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), fGetSeals, 0)
+	if errno != 0 || seals&sealShrink == 0 {
+		return resp.AppendError(out, "ERR TMC.STAGE: the descriptor is not a memfd sealed against shrinking")
+	}
+	if err := syscall.Fstat(fd, &st); err != nil || st.Size < size { // sealed now: it can only grow
+		return resp.AppendError(out, fmt.Sprintf("ERR TMC.STAGE: the memfd holds %d bytes, fewer than the %d the command says", st.Size, size))
+	}
+	mem, err := syscall.Mmap(fd, 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		return resp.AppendError(out, fmt.Sprintf("ERR TMC.STAGE: cannot map the memfd: %v", err))
+	}
+	c.unstage()
+	c.staging = mem
+	return resp.AppendSimple(out, "OK")
+}
+
+// cmdSetStaged is TMC.SETSTAGED key size [options]: SET of the first size
+// bytes of the connection's staging memfd, copied into a slab.
+func cmdSetStaged(c *conn, args [][]byte, out []byte) []byte {
+	if why := c.canShare(); why != "" {
+		return resp.AppendError(out, why)
+	}
+	size, opt, msg := c.setOptions(args, "TMC.SETSTAGED")
+	switch {
+	case msg != "":
+		return resp.AppendError(out, msg)
+	case size > len(c.staging):
+		return resp.AppendError(out, fmt.Sprintf("ERR TMC.SETSTAGED: the staging memfd (TMC.STAGE) holds %d bytes, not %d", len(c.staging), size))
+	}
+	v, err := c.s.slabs.get(size)
+	if err != nil {
+		return resp.AppendError(out, "ERR TMC.SETSTAGED: "+err.Error())
+	}
+	copy(v.mem, c.staging[:size])
+	return c.setShared(args[1], v, opt, out)
+}
+
+// cmdRelease is TMC.RELEASE [RETIRE] ino [ino ...]: the client has
+// unmapped these slabs (named by their files' inode numbers) that
+// TMC.GETFD passed it; RETIRE, because a process it forked may still map
+// them. A number it holds no lease of is passed over. The reply is +OK
+// (not a count: an integer reply on this connection is a shared value's).
+func cmdRelease(c *conn, args [][]byte, out []byte) []byte {
+	retire := len(args) > 1 && is(args[1], "RETIRE")
+	inos := args[1:]
+	if retire {
+		inos = args[2:]
+	}
+	for _, a := range inos {
+		ino, ok := store.ParseInt(a)
+		if !ok || ino < 0 {
+			return resp.AppendError(out, "ERR TMC.RELEASE: an inode number must be a non-negative integer")
+		}
+		c.s.slabs.release(c, uint64(ino), retire)
+	}
+	return resp.AppendSimple(out, "OK")
+}
+
+// setOptions parses TMC.SETFD's and TMC.SETSTAGED's key size [options].
+func (c *conn) setOptions(args [][]byte, name string) (int, store.SetOptions, string) {
+	var opt store.SetOptions
 	size, ok := store.ParseInt(args[2])
 	if !ok || size <= 0 || size > int64(c.s.cfg.limits().MaxBulk) {
-		syscall.Close(fd)
-		return resp.AppendError(out, "ERR TMC.SETFD: the size must be a positive integer no larger than max_bulk")
+		return 0, opt, "ERR " + name + ": the size must be a positive integer no larger than max_bulk"
 	}
-	var opt store.SetOptions
 	expiry := false
 	for i := 3; i < len(args); i++ {
 		switch a := args[i]; {
@@ -153,23 +247,22 @@ func cmdSetFD(c *conn, args [][]byte, out []byte) []byte {
 		case is(a, "KEEPTTL") && !expiry:
 			opt.KeepTTL, expiry = true, true
 		case isExpiry(a) && !expiry && i+1 < len(args):
-			at, msg := c.expiryOption(a, args[i+1], "tmc.setfd")
+			at, msg := c.expiryOption(a, args[i+1], strings.ToLower(name))
 			if msg != "" {
-				syscall.Close(fd)
-				return resp.AppendError(out, msg)
+				return 0, opt, msg
 			}
 			opt.At, expiry = at, true
 			i++
 		default:
-			syscall.Close(fd)
-			return resp.AppendError(out, errSyntax)
+			return 0, opt, errSyntax
 		}
 	}
-	v, err := checkSealed(fd, int(size))
-	if err != nil {
-		return appendErr(out, err)
-	}
-	stored, err := c.s.store.SetShared(args[1], v, opt)
+	return int(size), opt, ""
+}
+
+// setShared stores v under key: +OK, or nil when NX or XX kept it out.
+func (c *conn) setShared(key []byte, v store.Shared, opt store.SetOptions, out []byte) []byte {
+	stored, err := c.s.store.SetShared(key, v, opt)
 	if !stored {
 		v.Close()
 	}
@@ -190,16 +283,25 @@ func cmdGetFD(c *conn, args [][]byte, out []byte) []byte {
 	del := len(args[0]) > len("tmc.getfd")
 	fd, size := -1, 0
 	v, ok, err := c.s.store.ReadShared(args[1], del, func(sh store.Shared) error {
-		m := sh.(*memfdValue)
 		if len(c.outFDs) >= maxOutFDs { // too many waiting: this one inline
 			size = -1
 			return nil
 		}
-		d, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(m.fd), syscall.F_DUPFD_CLOEXEC, 0)
+		ro := -1
+		switch m := sh.(type) {
+		case *memfdValue:
+			ro = m.fd
+		case *slab:
+			ro = m.ro
+		}
+		d, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(ro), syscall.F_DUPFD_CLOEXEC, 0)
 		if errno != 0 {
 			return fmt.Errorf("ERR cannot pass the value's descriptor: %v", errno)
 		}
-		fd, size = int(d), m.size
+		if m, isSlab := sh.(*slab); isSlab {
+			c.s.slabs.lease(c, m) // given back by TMC.RELEASE, or when c goes
+		}
+		fd, size = int(d), sh.Len()
 		return nil
 	})
 	switch {
@@ -273,13 +375,24 @@ func (c *conn) passed() {
 	c.outFDs = c.outFDs[:0]
 }
 
-// closeFDs closes every descriptor c holds for a client that has gone.
+// closeFDs closes every descriptor c holds for a client that has gone,
+// unmaps its staging memfd and retires the slabs it leases.
 func (c *conn) closeFDs() {
 	c.passed()
 	for _, fd := range c.inFDs {
 		syscall.Close(fd)
 	}
 	c.inFDs = nil
+	c.unstage()
+	c.s.slabs.releaseAll(c)
+}
+
+// unstage unmaps c's staging memfd, if it has one.
+func (c *conn) unstage() {
+	if c.staging != nil {
+		syscall.Munmap(c.staging)
+		c.staging = nil
+	}
 }
 
 // socketReader is how the loop reads c's socket: on a unix socket with
