@@ -503,15 +503,24 @@ def test_a_server_killed_with_buffers_out_leaves_them_valid_and_then_nothing():
 
 def _send_setfd(path: str, fd: int | None, size: int, extra: list[int] = ()) -> bytes:
     """TMC.SETFD k size, with fd (and extra descriptors) in SCM_RIGHTS, on a raw connection; the reply."""
+    return _send(path, [b"TMC.SETFD", b"k", b"%d" % size], ([] if fd is None else [fd]) + list(extra))[0]
+
+
+def _send(path: str, *commands_and_fds) -> list[bytes]:
+    """Commands, each a list of args, with descriptors sent with its bytes, one after another on a raw connection; their replies.
+
+    Called as _send(path, args, fds, args, fds, ...).
+    """
     s = socket.socket(socket.AF_UNIX)
     s.settimeout(10)
     s.connect(path)
-    command = b"*3\r\n$9\r\nTMC.SETFD\r\n$1\r\nk\r\n$%d\r\n%d\r\n" % (len(str(size)), size)
-    fds = ([] if fd is None else [fd]) + list(extra)
-    s.sendmsg([command], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))] if fds else [])
-    reply = s.recv(4096)
+    replies = []
+    for args, fds in zip(commands_and_fds[::2], commands_and_fds[1::2]):
+        command = b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
+        s.sendmsg([command], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))] if fds else [])
+        replies.append(s.recv(4096))
     s.close()
-    return reply
+    return replies
 
 
 def _memfd(data: bytes, seals: int) -> int:
@@ -554,6 +563,38 @@ def test_a_hostile_client_gets_a_clear_error_and_the_server_serves_on(server, ca
     cache.delete("k")
     assert wait_for(lambda: len(os.listdir(f"/proc/{server.pid}/fd")) == baseline)
     assert cache.get("k") is None and server.proc.poll() is None
+
+
+def test_a_hostile_staging_memfd_gets_a_clear_error_and_the_server_serves_on(server, cache):
+    path = server.addr[len("unix://"):]
+    assert cache.get("k") is None and cache.get_buffer("k") is None  # its connections are open
+    baseline = len(os.listdir(f"/proc/{server.pid}/fd"))
+    r, w = os.pipe()
+    shrinkable = _memfd(b"x" * 4096, fcntl.F_SEAL_GROW)
+    small = _memfd(b"x" * 10, fcntl.F_SEAL_SHRINK)
+    cases = [
+        (None, 10, b"no descriptor came"),
+        (r, 10, b"not a memfd"),  # a pipe
+        (shrinkable, 4096, b"not sealed against shrinking"),  # a mapping of it could fault: SIGBUS in the server
+        (small, 11, b"holds 10 bytes"),
+        (small, 0, b"positive integer"),
+    ]
+    for fd, size, why in cases:
+        reply, = _send(path, [b"TMC.STAGE", b"%d" % size], [] if fd is None else [fd])
+        assert reply.startswith(b"-ERR") and why in reply, (reply, why)
+    no_staging, = _send(path, [b"TMC.SETSTAGED", b"k", b"5"], [])
+    assert no_staging.startswith(b"-ERR") and b"holds 0 bytes" in no_staging
+    staged, too_big, stored = _send(path, [b"TMC.STAGE", b"10"], [small],
+                                    [b"TMC.SETSTAGED", b"k", b"11"], [], [b"TMC.SETSTAGED", b"k", b"10"], [])
+    assert staged == b"+OK\r\n" and b"holds 10 bytes, not 11" in too_big and stored == b"+OK\r\n"
+    assert cache.get("k") == b"x" * 10  # copied out of the staging memfd
+    assert _send(path, [b"TMC.RELEASE", b"junk"], [])[0].startswith(b"-ERR TMC.RELEASE")
+    assert _send(path, [b"TMC.RELEASE", b"RETIRE", b"12345"], [])[0] == b"+OK\r\n"  # no lease of it here: passed over
+    for fd in [r, w, shrinkable, small]:
+        os.close(fd)
+    cache.delete("k")
+    assert wait_for(lambda: len(os.listdir(f"/proc/{server.pid}/fd")) <= baseline + 1)  # + the free slab, kept
+    assert server.proc.poll() is None
 
 
 def test_get_fd_and_set_fd_are_refused_where_descriptors_cannot_pass():

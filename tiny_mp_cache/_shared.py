@@ -117,14 +117,6 @@ def map_sealed(fd: int, size: int) -> tuple[memoryview, int | None]:
     return view, (None if seals & SEALS == SEALS else st.st_ino)
 
 
-def release(view: memoryview) -> None:
-    """Unmap a view map_sealed made, now: its bytes have been copied out."""
-    mapping = view.obj
-    view.release()
-    if isinstance(mapping, mmap.mmap):
-        mapping.close()
-
-
 class _Descriptor(int):
     """The first piece of a command to send: the descriptor that goes with it (SCM_RIGHTS)."""
 
@@ -311,13 +303,13 @@ class SharedClient(PureClient):
 
     def _stage_and_set(self, args: list[Arg], pieces: tuple[Any, ...]) -> Reply:
         size = sum(memoryview(p).nbytes for p in pieces)
-        staging = self._staging
-        if staging is None or staging.size < size or staging.size > 4 * _staging_size(size):
+        staging, fit = self._staging, _staging_size(size)
+        if staging is None or staging.size < size or staging.size > 4 * fit:
             # Made to fit; a much smaller value lets a big one go.
             if staging is not None:
                 staging.close()
             self._staging = self._staged_on = None
-            staging = self._staging = _Staging(_staging_size(size))
+            staging = self._staging = _Staging(fit)
         staging.write(pieces)
         command = [[b"TMC.SETSTAGED", args[1], b"%d" % size, *args[3:]]]
         if self._conn is None or self._staged_on is not self._conn:

@@ -96,22 +96,15 @@ func (m *memfdValue) Close() { syscall.Close(m.fd) }
 // refused with an error that says why.
 func checkSealed(fd, size int) (*memfdValue, error) {
 	defer syscall.Close(fd)
-	var st syscall.Stat_t
-	if err := syscall.Fstat(fd, &st); err != nil {
-		return nil, fmt.Errorf("ERR TMC.SETFD: bad descriptor: %v", err)
-	}
-	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
-		return nil, errors.New("ERR TMC.SETFD: the descriptor is not a memfd (not even a regular file)")
-	}
-	seals, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), fGetSeals, 0)
-	if errno != 0 {
-		return nil, errors.New("ERR TMC.SETFD: the descriptor is not a memfd (it takes no seals)")
+	seals, have, err := memfdOf(fd, "TMC.SETFD")
+	if err != nil {
+		return nil, err
 	}
 	if seals&sealsImmutable != sealsImmutable {
 		return nil, fmt.Errorf("ERR TMC.SETFD: the memfd is not sealed against write, shrink and grow (seals %#x)", seals)
 	}
-	if st.Size != int64(size) {
-		return nil, fmt.Errorf("ERR TMC.SETFD: the memfd holds %d bytes, not the %d the command says", st.Size, size)
+	if have != int64(size) {
+		return nil, fmt.Errorf("ERR TMC.SETFD: the memfd holds %d bytes, not the %d the command says", have, size)
 	}
 	// A read-only descriptor of the same file: what readers get.
 	ro, err := syscall.Open(fmt.Sprintf("/proc/self/fd/%d", fd), syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
@@ -119,6 +112,28 @@ func checkSealed(fd, size int) (*memfdValue, error) {
 		return nil, fmt.Errorf("ERR TMC.SETFD: cannot keep the memfd: %v", err)
 	}
 	return &memfdValue{fd: ro, size: size}, nil
+}
+
+// memfdOf checks that fd, a descriptor a client sent with the command
+// name, is a memfd, and returns its seals and then its size: read after
+// the seals, so that what they forbid (shrinking, growth) cannot have
+// changed it since.
+func memfdOf(fd int, name string) (uintptr, int64, error) {
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return 0, 0, fmt.Errorf("ERR %s: bad descriptor: %v", name, err)
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return 0, 0, fmt.Errorf("ERR %s: the descriptor is not a memfd (not even a regular file)", name)
+	}
+	seals, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), fGetSeals, 0)
+	if errno != 0 {
+		return 0, 0, fmt.Errorf("ERR %s: the descriptor is not a memfd (it takes no seals)", name)
+	}
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return 0, 0, fmt.Errorf("ERR %s: bad descriptor: %v", name, err)
+	}
+	return seals, st.Size, nil
 }
 
 // canShare says whether c can pass descriptors, or why not.
@@ -168,16 +183,14 @@ func cmdStage(c *conn, args [][]byte, out []byte) []byte {
 	if !ok || size <= 0 || size > int64(c.s.cfg.limits().MaxBulk) {
 		return resp.AppendError(out, "ERR TMC.STAGE: the size must be a positive integer no larger than max_bulk")
 	}
-	var st syscall.Stat_t
-	if err := syscall.Fstat(fd, &st); err != nil || st.Mode&syscall.S_IFMT != syscall.S_IFREG {
-		return resp.AppendError(out, "ERR TMC.STAGE: the descriptor is not a memfd (not even a regular file)")
-	}
-	seals, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), fGetSeals, 0)
-	if errno != 0 || seals&sealShrink == 0 {
-		return resp.AppendError(out, "ERR TMC.STAGE: the descriptor is not a memfd sealed against shrinking")
-	}
-	if err := syscall.Fstat(fd, &st); err != nil || st.Size < size { // sealed now: it can only grow
-		return resp.AppendError(out, fmt.Sprintf("ERR TMC.STAGE: the memfd holds %d bytes, fewer than the %d the command says", st.Size, size))
+	seals, have, err := memfdOf(fd, "TMC.STAGE")
+	switch {
+	case err != nil:
+		return appendErr(out, err)
+	case seals&sealShrink == 0:
+		return resp.AppendError(out, fmt.Sprintf("ERR TMC.STAGE: the memfd is not sealed against shrinking (seals %#x)", seals))
+	case have < size:
+		return resp.AppendError(out, fmt.Sprintf("ERR TMC.STAGE: the memfd holds %d bytes, fewer than the %d the command says", have, size))
 	}
 	mem, err := syscall.Mmap(fd, 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
 	if err != nil {
@@ -287,19 +300,19 @@ func cmdGetFD(c *conn, args [][]byte, out []byte) []byte {
 			size = -1
 			return nil
 		}
-		ro := -1
+		ro, leased := -1, (*slab)(nil)
 		switch m := sh.(type) {
 		case *memfdValue:
 			ro = m.fd
 		case *slab:
-			ro = m.ro
+			ro, leased = m.ro, m
 		}
 		d, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(ro), syscall.F_DUPFD_CLOEXEC, 0)
 		if errno != 0 {
 			return fmt.Errorf("ERR cannot pass the value's descriptor: %v", errno)
 		}
-		if m, isSlab := sh.(*slab); isSlab {
-			c.s.slabs.lease(c, m) // given back by TMC.RELEASE, or when c goes
+		if leased != nil {
+			c.s.slabs.lease(c, leased) // given back by TMC.RELEASE, or when c goes
 		}
 		fd, size = int(d), sh.Len()
 		return nil
