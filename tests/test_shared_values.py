@@ -70,6 +70,19 @@ def slabs(cache: TinyCache) -> tuple[int, int]:
     return info["shared_slabs_used"], info["shared_slabs_free"]
 
 
+def staged(cache: TinyCache, size: int) -> TinyCache:
+    """cache, once its connection has a staging memfd for values of size, so that the next of them go into slabs.
+
+    The first value of a size a connection sets goes in a memfd of its own,
+    sealed (one new memfd, not a staging memfd and a slab); the second makes
+    the staging memfd.
+    """
+    for _ in range(2):
+        cache.set("staged", bytes(size))
+    cache.delete("staged")
+    return cache
+
+
 def wait_for(check, timeout: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout
     while not check():
@@ -123,7 +136,11 @@ def cache(server):
 def test_a_big_value_travels_into_a_slab_the_server_writes_and_reuses_once_it_is_gone(server, cache):
     value = os.urandom(2 * MIB)
     assert memfds(server.pid) == 0
-    cache.set("big", value)
+    cache.set("first", value)  # the connection's first of its size: a memfd of its own, sealed
+    assert memfds(server.pid) == 1 and slabs(cache) == (0, 0) and _staging(os.getpid()) == 0
+    cache.delete("first")
+    assert memfds(server.pid) == 0  # not a slab: freed, not kept
+    cache.set("big", value)  # the second: copied into the staging memfd, and from there into a slab
     assert memfds(server.pid) == 1 and slabs(cache) == (2 * MIB, 0)  # a memfd, not the server's heap
     assert cache.get("big") == value
     cache.set("small", b"abc")  # below shared_from: as before
@@ -137,12 +154,16 @@ def test_a_big_value_travels_into_a_slab_the_server_writes_and_reuses_once_it_is
     assert memfds(server.pid) == 3 and slabs(cache) == (MIB, 4 * MIB)
     cache.delete("big")
     assert slabs(cache) == (0, 5 * MIB)
-    assert memfds(os.getpid()) == 0 and mappings(os.getpid()) == 0  # get() copied and unmapped
+    # get() copied each value out, and kept the mapping of each of the two slabs it read (an mmap
+    # keeps a descriptor of its file): the rewritten slab's later values showed through them.
+    assert memfds(os.getpid()) == mappings(os.getpid()) == 2
     assert _staging(os.getpid()) == 1  # the way in, kept: its pages are in place for the next value
+    cache.close()
+    assert memfds(os.getpid()) == mappings(os.getpid()) == _staging(os.getpid()) == 0
 
 
 def test_a_slab_is_freed_after_it_has_been_free_for_a_while(server, cache):
-    cache.set("big", bytes(MIB))
+    staged(cache, MIB).set("big", bytes(MIB))
     cache.delete("big")
     assert memfds(server.pid) == 1 and slabs(cache) == (0, MIB)
     assert wait_for(lambda: memfds(server.pid) == 0, timeout=30)  # slabDecay, 10 s, and at most as long again
@@ -150,7 +171,7 @@ def test_a_slab_is_freed_after_it_has_been_free_for_a_while(server, cache):
 
 
 def test_a_slab_a_reader_maps_is_not_rewritten_until_the_reader_gives_it_back(server, cache):
-    cache.set("k", b"a" * MIB)
+    staged(cache, MIB).set("k", b"a" * MIB)
     view = cache.get_buffer("k")
     for fill in b"bcdef":  # each set frees the slab before: only the leased one must not be reused
         cache.set("k", bytes([fill]) * MIB)
@@ -162,9 +183,52 @@ def test_a_slab_a_reader_maps_is_not_rewritten_until_the_reader_gives_it_back(se
     assert slabs(cache)[0] == MIB and cache.get("k") == b"g" * MIB
 
 
+def test_a_slab_read_again_shows_its_later_value_through_the_mapping_kept(server, cache):
+    staged(cache, MIB).set("k", b"a" * MIB)  # slab A
+    assert cache.get("k") == b"a" * MIB and mappings(os.getpid()) == 1  # copied out; A's mapping kept
+    cache.set("k", b"b" * MIB)  # slab B; A is free (the set gave the lease back)
+    cache.set("k", b"c" * MIB)  # A again, rewritten
+    assert cache.get("k") == b"c" * MIB  # through the kept mapping: no new one, its pages mapped already
+    assert mappings(os.getpid()) == 1 and slabs(cache) == (MIB, MIB)
+
+
+def test_an_array_over_a_slab_keeps_it_from_being_rewritten(server, cache):
+    np = pytest.importorskip("numpy")
+    first = np.arange(MIB // 8, dtype=np.float64)
+    staged(cache, MIB + 4096).set_array("k", first)
+    one = slabs(cache)[0]
+    held = cache.get_array("k")  # an array over a view of the mapping: the view itself is not held
+    for n in range(5):
+        cache.set_array("k", first + n + 1)
+    assert (held == first).all()
+    assert slabs(cache)[0] == 2 * one  # the stored one and the one the array is over
+    del held
+    gc.collect()
+    assert (cache.get_array("k") == first + 5).all()  # gives the lease back with it
+    assert slabs(cache)[0] == one
+
+
+def test_kept_mappings_are_bounded_and_let_go_when_idle(server, monkeypatch):
+    monkeypatch.setattr(_shared._Slabs, "KEEP", 2)
+    monkeypatch.setattr(_shared._Slabs, "IDLE", 0.5)
+    cache = staged(TinyCache(server.addr), MIB)
+    try:
+        for i in range(4):
+            cache.set(f"k{i}", bytes([i]) * MIB)
+        for i in range(4):
+            assert cache.get(f"k{i}") == bytes([i]) * MIB
+            assert mappings(os.getpid()) == min(i + 1, 2)  # the least recently used let go
+        assert wait_for(lambda: mappings(os.getpid()) == 0)  # idle
+        for i in range(4):
+            cache.delete(f"k{i}")  # not a shared-value command: no lease goes with it
+        assert wait_for(lambda: slabs(cache) == (0, 4 * MIB))  # each lease given back once idle
+    finally:
+        cache.close()
+
+
 def test_a_mapping_held_across_fork_retires_its_slab(server, cache):
     """The child's copy of a mapping has no lease: its slab must never be rewritten, whatever the parent does."""
-    cache.set("k", b"a" * MIB)
+    staged(cache, MIB).set("k", b"a" * MIB)
     view = cache.get_buffer("k")
     r, w = os.pipe()
     pid = os.fork()
@@ -226,7 +290,7 @@ def test_every_string_command_reads_a_shared_value(server, cache):
 
 def test_get_buffer_is_a_read_only_mapping_that_outlives_the_key(server, cache):
     value = os.urandom(4 * MIB)
-    cache.set("k", value)
+    staged(cache, 4 * MIB).set("k", value)
     view = cache.get_buffer("k")
     assert isinstance(view, memoryview) and view.readonly and view.nbytes == len(value)
     with pytest.raises(TypeError):
@@ -239,8 +303,9 @@ def test_get_buffer_is_a_read_only_mapping_that_outlives_the_key(server, cache):
     assert mappings(os.getpid()) == 1
     del view
     gc.collect()
-    assert mappings(os.getpid()) == 0
-    assert cache.get_buffer("k") is None
+    assert mappings(os.getpid()) == 1  # kept for a later value of the slab, no longer in use
+    assert cache.get_buffer("k") is None  # which gives its lease back
+    assert slabs(cache)[0] == 0
     cache.set("small", b"abc")
     assert cache.get_buffer("small") == b"abc"
 
@@ -319,7 +384,7 @@ def test_pop_of_a_shared_value_is_exactly_once_across_processes(server, cache):
 def test_max_memory_counts_shared_values_and_eviction_closes_them():
     server = start_unix_server("--max-memory", "32mb")
     try:
-        cache = TinyCache(server.addr)
+        cache = staged(TinyCache(server.addr), 4 * MIB)
         for k in range(20):
             cache.set(f"k{k}", bytes(4 * MIB))
         stats = cache.stats()
@@ -328,7 +393,7 @@ def test_max_memory_counts_shared_values_and_eviction_closes_them():
         cache.close()
         refused = start_unix_server("--max-memory", "8mb", "--eviction-policy", "noeviction")
         try:
-            c2 = TinyCache(refused.addr)
+            c2 = staged(TinyCache(refused.addr), 4 * MIB)
             c2.set("a", bytes(4 * MIB))
             with pytest.raises(ServerError, match="OOM"):
                 c2.set("b", bytes(5 * MIB))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import mmap
 import pickle
 import re
 from collections.abc import Iterable, Mapping
@@ -755,11 +756,12 @@ MULTI = Command(_raw, b"MULTI", request="transaction")  # a cluster sends the wh
 
 
 def _unmapped(view: memoryview) -> bytes:
-    """The bytes of a shared value's mapping, which is then unmapped at once."""
+    """The bytes of a shared value's mapping, which is then let go: unmapped at once, but a slab's (kept, see _shared._Slabs)."""
     data = copy_out(view)
     mapping = view.obj
     view.release()
-    mapping.close()  # type: ignore[union-attr]  # an mmap: see _shared.map_sealed
+    if mapping.__class__ is mmap.mmap:  # a memfd of this value alone
+        mapping.close()
     return data
 
 

@@ -8,9 +8,11 @@ other way, see _near); TMC.SETSTAGED has the server copy it from there
 into a slab, a memfd of its own that only it can write and whose pages it
 reuses once the value has gone and nobody maps it. Both copies land in
 memory already in place: new memory is what a big value costs the kernel
-(see go/server/slabs.go). A server without slabs gets the value in a new
-memfd of this process's instead, sealed (no write, no shrink, no grow)
-and sent with TMC.SETFD.
+(see go/server/slabs.go). The first value of its size on a connection, and
+every value to a server without slabs, goes in a new memfd of this
+process's instead, sealed (no write, no shrink, no grow) and sent with
+TMC.SETFD: new memory once, where the staging memfd and a new slab would
+be new memory twice.
 
 A read (TMC.GETFD) of a shared value gets a read-only descriptor with the
 reply, and maps it: get() copies it into bytes once, at memory speed;
@@ -33,15 +35,16 @@ the connection is dropped.
 from __future__ import annotations
 
 import array
-import collections
 import functools
 import mmap
 import os
 import socket
 import stat
+import sys
 import threading
+import time
 import weakref
-from typing import Any
+from typing import Any, Callable
 
 try:
     import fcntl
@@ -93,13 +96,11 @@ def sealed_memfd(pieces: tuple[Any, ...]) -> tuple[int, int]:
     return fd, size
 
 
-def map_sealed(fd: int, size: int) -> tuple[memoryview, int | None]:
-    """Map fd, a descriptor for size bytes a server sent, read-only, once it is shown to be a sealed memfd that holds them.
+def checked(fd: int, size: int) -> tuple[os.stat_result, bool]:
+    """fd's status, and whether it is a slab's, once fd, a descriptor for size bytes a server sent, is shown to be a sealed memfd that holds them.
 
-    Returns the mapping and, for a slab (sealed against future writes:
-    the server writes it, and may reuse it once given back), its inode
-    number, by which the lease is given back; None for a memfd sealed
-    against all writes.
+    A slab is sealed against future writes: the server writes it, and may
+    reuse it once given back; any other memfd is sealed against all writes.
     """
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
@@ -113,61 +114,151 @@ def map_sealed(fd: int, size: int) -> tuple[memoryview, int | None]:
                             "a mapping of it could change or fault")
     if st.st_size < size or size <= 0:
         raise ProtocolError(f"the server sent a memfd of {st.st_size} bytes for a value of {size}")
-    view = memoryview(mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ))
-    return view, (None if seals & SEALS == SEALS else st.st_ino)
+    return st, seals & SEALS != SEALS
 
 
 class _Descriptor(int):
     """The first piece of a command to send: the descriptor that goes with it (SCM_RIGHTS)."""
 
 
-class _Leases:
-    """A connection's leases of slabs: one per mapping of one, given back (TMC.RELEASE) once the mapping has gone.
+class SlabMapping(mmap.mmap):
+    """A read-only mapping of a whole slab, kept by a connection's _Slabs while the server may rewrite the slab."""
 
-    A mapping's finalizer queues its slab's inode number, from whatever
-    thread drops it; the connection's next command takes the queue with it.
-    At fork, each mapping held then comes to say RETIRE when it goes: the
-    child holds a copy of it, which no lease covers.
+    leases = 0  # this connection's leases of the slab not yet given back
+    retire = False  # whether they are given back saying RETIRE: a process forked while this was in use
+    used = 0.0  # when a reply last passed it (time.monotonic())
+
+
+def _refs(table: dict[int, Any], key: int) -> int:
+    """How many references CPython counts to table[key], this call's own included."""
+    return sys.getrefcount(table[key])
+
+
+# What _refs says of a value only its table refers to; more, and something else (a memoryview
+# of a mapping, an array over that) uses it. Measured, not assumed: the count is CPython's.
+_ALONE = _refs({0: object()}, 0)
+
+
+class _Slabs:
+    """A connection's mappings of the server's slabs, by inode number, and its leases of them.
+
+    Each reply of a slab (TMC.GETFD) is a lease: the server does not
+    rewrite the slab until the connection gives it back (TMC.RELEASE), once
+    nothing here uses the mapping any more; its next command takes the
+    release with it. The mapping itself is kept: when the server passes the
+    slab again, holding a later value, the same mapping shows it, its pages
+    already mapped (mapping a slab anew costs about as much as copying it:
+    a page table entry for each 4 KiB). At most KEEP mappings and
+    KEEP_BYTES are kept, each for IDLE seconds after its last use; while
+    kept, their pages stay in memory even once the server has let the slab
+    go. At fork, each mapping in use comes to say RETIRE when its leases
+    are given back: the child holds a copy of it, which no lease covers;
+    the child starts with no mappings of its own.
     """
 
-    def __init__(self) -> None:
-        self.due: collections.deque[tuple[bool, int]] = collections.deque()  # (retire, inode number)
-        self._live: set[weakref.finalize] = set()
-        _leases.add(self)
+    KEEP = 32
+    KEEP_BYTES = 1 << 30
+    IDLE = 10.0
 
-    def hold(self, mapping: mmap.mmap, ino: int, retire: bool = False) -> None:
-        end = weakref.finalize(mapping, self.due.append, (retire, ino))
-        end.atexit = False  # at exit the connection goes, and the server retires what it leased
-        if len(self._live) >= 64:
-            self._live = {e for e in self._live if e.alive}
-        self._live.add(end)
+    def __init__(self, give_back: Callable[[], None]) -> None:
+        self._give_back = weakref.WeakMethod(give_back)  # the client's, which sends commands() (not kept alive by its timer)
+        self._lock = threading.Lock()
+        self._kept: dict[int, SlabMapping] = {}  # least recently used first
+        self._given: list[tuple[bool, int]] = []  # (retire, inode number) of leases of mappings let go
+        self._timer: threading.Timer | None = None
+        _all_slabs.add(self)
 
-    def forking(self) -> None:
-        for end in list(self._live):
-            held = end.detach()
-            if held is not None:
-                mapping, _, ((_, ino),), _ = held
-                self.hold(mapping, ino, retire=True)
+    def view(self, fd: int, st: os.stat_result, size: int) -> memoryview:
+        """The first size bytes of the slab fd (checked) holds, read-only, under a new lease."""
+        with self._lock:
+            mapping = self._kept.pop(st.st_ino, None)
+            if mapping is None or mapping.closed:
+                mapping = SlabMapping(fd, st.st_size, mmap.MAP_SHARED, mmap.PROT_READ)
+            mapping.leases += 1
+            mapping.used = time.monotonic()
+            self._kept[st.st_ino] = mapping
+            self._let_go(time.monotonic() - self.IDLE)
+            if self._timer is None:
+                self._timer = threading.Timer(self.IDLE, self._expire)
+                self._timer.daemon = True
+                self._timer.start()
+            return memoryview(mapping)[:size]
 
     def commands(self) -> list[list[Arg]]:
-        """The TMC.RELEASE commands of the leases due, which leave the queue."""
+        """The TMC.RELEASE commands of the leases of mappings no longer in use, which are given back with them."""
         release: list[Arg] = []
         retire: list[Arg] = []
-        while self.due:
-            forked, ino = self.due.popleft()
-            (retire if forked else release).append(b"%d" % ino)
+        with self._lock:
+            given, self._given = self._given, []
+            for ino in self._kept:
+                if self._kept[ino].leases and _refs(self._kept, ino) == _ALONE:
+                    given += [(self._kept[ino].retire, ino)] * self._kept[ino].leases
+                    self._kept[ino].leases = 0
+            for forked, ino in given:
+                (retire if forked else release).append(b"%d" % ino)
         return ([[b"TMC.RELEASE", *release]] if release else []) + ([[b"TMC.RELEASE", b"RETIRE", *retire]] if retire else [])
 
+    def _let_go(self, idle_since: float) -> None:
+        """Unmap the mappings not in use past KEEP, KEEP_BYTES, or idle since then, least recently used first. _lock is held."""
+        count, size = len(self._kept), sum(len(m) for m in self._kept.values())
+        for ino in list(self._kept):
+            if count <= self.KEEP and size <= self.KEEP_BYTES and self._kept[ino].used > idle_since:
+                break
+            if _refs(self._kept, ino) > _ALONE:
+                continue  # in use
+            mapping = self._kept.pop(ino)
+            self._given += [(mapping.retire, ino)] * mapping.leases
+            count, size = count - 1, size - len(mapping)
+            mapping.close()
 
-_leases: weakref.WeakSet[_Leases] = weakref.WeakSet()
+    def _expire(self) -> None:
+        """The timer's: unmap the mappings idle for IDLE, give back the leases due (an idle reader's), and come back while any are kept."""
+        with self._lock:
+            self._timer = None
+            self._let_go(time.monotonic() - self.IDLE)
+            if self._kept:
+                self._timer = threading.Timer(self.IDLE, self._expire)
+                self._timer.daemon = True
+                self._timer.start()
+        give_back = self._give_back()
+        if give_back is not None:
+            give_back()
+
+    def close(self) -> None:
+        """Unmap every mapping not in use (the server retires the slabs of a connection that closes)."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            self._let_go(float("inf"))
+            self._given.clear()
+
+    def forking(self) -> None:
+        with self._lock:
+            for ino in self._kept:
+                if _refs(self._kept, ino) > _ALONE:
+                    self._kept[ino].retire = True
+
+    def forked(self) -> None:
+        """In the child: its connection is its own, and holds no lease."""
+        self._lock = threading.Lock()
+        self._kept, self._given, self._timer = {}, [], None
+
+
+_all_slabs: weakref.WeakSet[_Slabs] = weakref.WeakSet()
 
 
 def _forking() -> None:
-    for leases in list(_leases):
-        leases.forking()
+    for slabs in list(_all_slabs):
+        slabs.forking()
 
 
-at_fork(before=_forking)
+def _forked() -> None:
+    for slabs in list(_all_slabs):
+        slabs.forked()
+
+
+at_fork(before=_forking, after_in_child=_forked)
 
 
 class _Staging:
@@ -209,12 +300,17 @@ def _staging_size(size: int) -> int:
     return (size + size // 4 + mmap.PAGESIZE - 1) // mmap.PAGESIZE * mmap.PAGESIZE
 
 
+def _fits(staging_size: int, size: int) -> bool:
+    """Whether a staging memfd of staging_size bytes is the one for a value of size: it holds it, and is not 4x too big."""
+    return size <= staging_size <= 4 * _staging_size(size)
+
+
 class _Passing(_Handing):
     """A connection whose commands may carry a descriptor, and whose integer replies are shared values, mapped."""
 
-    def __init__(self, address: Any, deadline: float, leases: _Leases):
+    def __init__(self, address: Any, deadline: float, slabs: _Slabs):
         super().__init__(address, deadline)
-        self.leases = leases
+        self.slabs = slabs
 
     def _receive(self, size: int) -> bytes:
         chunk, ancillary, _, _ = self.sock.recvmsg(size, socket.CMSG_SPACE(4 * _MAX_FDS), _CLOEXEC)
@@ -243,10 +339,10 @@ class _Passing(_Handing):
             if reply.__class__ is int:  # TMC.GETFD's: the value's size, its descriptor with it
                 if not fds:
                     raise ProtocolError("no descriptor came with the server's reply of a shared value")
-                view, ino = map_sealed(fds[0], reply)  # type: ignore[arg-type]
-                if ino is not None:
-                    self.leases.hold(view.obj, ino)  # type: ignore[arg-type]
-                return view
+                st, slab = checked(fds[0], reply)  # type: ignore[arg-type]
+                if slab:
+                    return self.slabs.view(fds[0], st, reply)  # type: ignore[arg-type]
+                return memoryview(mmap.mmap(fds[0], reply, mmap.MAP_SHARED, mmap.PROT_READ))  # type: ignore[arg-type]
             return reply
         finally:
             for fd in fds:  # mapped, or sent for nothing (a buggy or hostile server): closed
@@ -263,12 +359,13 @@ class SharedClient(PureClient):
     """
 
     def __init__(self, addr: str, timeout: float, max_reply_size: int):
-        self._leases = _Leases()
-        self._connection = functools.partial(_Passing, leases=self._leases)  # type: ignore[assignment]
+        self._mappings = _Slabs(self._give_back)
+        self._connection = functools.partial(_Passing, slabs=self._mappings)  # type: ignore[assignment]
         self._staging: _Staging | None = None
         self._staged_on: Any = None  # the connection the server maps _staging on
         self._staging_lock = threading.Lock()  # held from the copy into _staging until the server has copied it out
         self._staging_user: int | None = None  # the thread that holds it
+        self._next_staging = 0  # the size of staging memfd the last value sent without one would want
         super().__init__(addr, timeout, max_reply_size)
         probes = encode_commands([[b"TMC.GETFD", b""], [b"TMC.RELEASE", b"0"]])
         shares, slabs = self._exchange(probes, 2, "TMC.GETFD", True, timeout)
@@ -282,6 +379,10 @@ class SharedClient(PureClient):
         pieces = value if isinstance(value, tuple) else (value,)
         if self._slabs:
             return self._set_staged(args, pieces)
+        return self._set_sealed(args, pieces)
+
+    def _set_sealed(self, args: list[Arg], pieces: tuple[Any, ...]) -> Reply:
+        """TMC.SETFD itself: the value in a new memfd of this process's, sealed, its descriptor sent with the command."""
         fd, size = sealed_memfd(pieces)
         try:
             sent = encode_command([args[0], args[1], b"%d" % size, *args[3:]])
@@ -303,13 +404,18 @@ class SharedClient(PureClient):
 
     def _stage_and_set(self, args: list[Arg], pieces: tuple[Any, ...]) -> Reply:
         size = sum(memoryview(p).nbytes for p in pieces)
-        staging, fit = self._staging, _staging_size(size)
-        if staging is None or staging.size < size or staging.size > 4 * fit:
-            # Made to fit; a much smaller value lets a big one go.
-            if staging is not None:
+        staging = self._staging
+        if staging is None or not _fits(staging.size, size):
+            if staging is not None:  # a much smaller or a bigger value lets it go
                 staging.close()
-            self._staging = self._staged_on = None
-            staging = self._staging = _Staging(fit)
+                self._staging = self._staged_on = None
+            if not _fits(self._next_staging, size):
+                # The first value of its size on this connection: one new memfd (TMC.SETFD), not
+                # two (a staging memfd and a slab), whose new pages would cost it twice; a second
+                # one of that size makes the staging memfd, which the values after it reuse.
+                self._next_staging = _staging_size(size)
+                return self._set_sealed(args, pieces)
+            staging = self._staging = _Staging(self._next_staging)
         staging.write(pieces)
         command = [[b"TMC.SETSTAGED", args[1], b"%d" % size, *args[3:]]]
         if self._conn is None or self._staged_on is not self._conn:
@@ -321,15 +427,26 @@ class SharedClient(PureClient):
 
     def _exchange(self, pieces: list[Arg], count: int, what: str, idempotent: bool, timeout: float | None) -> list[Reply]:
         """PureClient's, with the leases due given back first, in the same write."""
-        due = self._leases.commands()
+        due = self._mappings.commands()
         if not due:
             return super()._exchange(pieces, count, what, idempotent, timeout)
         first = pieces[:1] if pieces and isinstance(pieces[0], _Descriptor) else []
         pieces = [*first, *encode_commands(due), *pieces[len(first):]]
         return super()._exchange(pieces, count + len(due), what, idempotent, timeout)[len(due):]
 
+    def _give_back(self) -> None:
+        """Send the leases due now, not with the next command: _Slabs's timer's, for a reader gone idle."""
+        due = self._mappings.commands()
+        if not due or self._conn is None or self.pid != os.getpid():
+            return
+        try:
+            super()._exchange(encode_commands(due), len(due), "TMC.RELEASE", False, self._timeout)
+        except (OSError, ProtocolError, ValueError):
+            pass  # the connection is gone or going, and the server retires what it leased
+
     def close(self) -> None:
         super().close()
+        self._mappings.close()
         if self._staging is not None and self.pid == os.getpid():
             self._staging.close()
             self._staging = None
