@@ -45,12 +45,14 @@ class Profile:
     types_warmup: int = 50
     types_rounds: int = 15
     hr_value: int = 1000
-    # shared values: set/get of each size, rounds each; the data loader: producers x arrays of dl_size bytes
+    # shared values: set/get of each size, rounds each; the data loader: producers x arrays of dl_size bytes,
+    # at most dl_in_flight of them made and not yet consumed (DataLoader's default: 2 per worker; 0: no bound)
     sv_sizes: List[int] = field(default_factory=lambda: [1 << 20, 64 << 20])
     sv_rounds: int = 2
     dl_producers: int = 8
     dl_arrays: int = 2
     dl_size: int = 16 << 20
+    dl_in_flight: int = 16
     hr_fraction: float = 0.1
     hr_min_bound: int = 4 << 20
     tp_levels: List[int] = field(default_factory=lambda: [1, 2, 4, 8])
@@ -74,7 +76,7 @@ FULL = Profile(
     rb_requests_p1=100_000, rb_requests_p16=1_000_000, rb_repeats=3,
     mem_sizes=[100_000, 1_000_000, 5_000_000, 10_000_000],
     hr_keys=100_000, hr_requests=300_000,
-    sv_sizes=[1 << 20, 16 << 20, 64 << 20, 256 << 20], sv_rounds=3, dl_arrays=6,
+    sv_sizes=[1 << 20, 16 << 20, 64 << 20, 256 << 20], sv_rounds=3, dl_arrays=24,
 )
 
 QUICK = Profile(

@@ -138,7 +138,7 @@ def big_values(res: Dict[str, Any]) -> str:
                      "worst/redis"], rows))
 
 
-_SV_COLUMNS = [("copy", "memcpy"), ("tmc set", "tmc_set"), ("tmc get", "tmc_get"), ("tmc view", "tmc_view"),
+_SV_COLUMNS = [("copy", "memcpy"), ("tmc first set", "tmc_first_set"), ("tmc set", "tmc_set"), ("tmc get", "tmc_get"), ("tmc view", "tmc_view"),
                ("set_array", "tmc_set_array"), ("get_array", "tmc_get_array"), ("socket set", "socket_set"),
                ("socket get", "socket_get"), ("redis set", "redis_set"), ("redis get", "redis_get"),
                ("echo set", "echo_set"), ("echo get", "echo_get"), ("shm set", "shm_set"), ("shm get", "shm_get"),
@@ -152,11 +152,12 @@ def shared_values(res: Dict[str, Any]) -> str:
     loader = res.get("loader", {})
     lines = [f"ms, median of {res.get('rounds')} rounds, unix sockets; tmc = TinyCache's shared path, socket = "
              "shared_from=None, shm = multiprocessing.shared_memory by hand, copy = numpy copy; UltraDict get = "
-             "another handle's read of the value just set",
+             "another handle's read of the value just set; tmc first set = a connection's first value of the size "
+             "(new memory), tmc set and set_array = the ones after (memory reused)",
              table(["size"] + [name for name, _ in _SV_COLUMNS], rows)]
     if loader:
         lines.append(f"data loader: {loader['producers']} producers, {loader['arrays']} arrays of "
-                     f"{loader['size'] / 2**20:g} MiB, one consumer: "
+                     f"{loader['size'] / 2**20:g} MiB (at most {loader.get('in_flight') or 'all'} in flight), one consumer: "
                      + ", ".join(f"{name} {rate:.1f} arrays/s" for name, rate in loader["systems"].items()))
     return "\n".join(lines)
 

@@ -13,7 +13,11 @@ physical limit of anything that ends with the bytes in a new buffer).
 
 Part 2, a data loader: 8 producer processes each make arrays of dl_size
 bytes and hand them to one consumer (this process), which reads a word of
-every page of each. Arrays per second, for tiny-mp-cache (set_array and
+every page of each. As PyTorch's DataLoader (prefetch_factor, 2 by
+default, batches per worker), at most dl_in_flight arrays are made and not
+yet consumed (a semaphore: a producer takes it before making an array, the
+consumer gives it back when done with one; 0 for no bound). Arrays per
+second, for tiny-mp-cache (set_array and
 push the key; bpop, get_array, delete), Redis (SET and RPUSH; BLPOP, GET,
 DEL) and multiprocessing.shared_memory by hand (a segment per array, its
 name through a Queue; the consumer attaches, reads and unlinks) and
@@ -37,8 +41,10 @@ MIB = 1 << 20
 READY = "dl:ready"
 
 
-def _ms(fn: Callable[[], Any], rounds: int, after: Callable[[Any], None] = lambda r: None) -> float:
-    """Median wall time of fn() in ms over rounds; after(result) runs untimed."""
+def _ms(fn: Callable[[], Any], rounds: int, after: Callable[[Any], None] = lambda r: None, warmup: int = 0) -> float:
+    """Median wall time of fn() in ms over rounds, after warmup untimed calls; after(result) runs untimed."""
+    for _ in range(warmup):
+        after(fn())
     took = []
     for _ in range(rounds):
         t0 = time.perf_counter()
@@ -87,6 +93,20 @@ def _ultradict_rows(value: bytes, rounds: int, row: Dict[str, float]) -> None:
         writer.unlink()
 
 
+def _first_set(path: str, value: bytes, rounds: int) -> float:
+    """Median ms of a connection's first set of a value of its size (in a new memfd of the client's: new memory)."""
+    from tiny_mp_cache import TinyCache
+
+    took = []
+    for _ in range(rounds):
+        with TinyCache(f"unix://{path}", 60) as cache:
+            t0 = time.perf_counter()
+            cache.set("sv:first", value)
+            took.append((time.perf_counter() - t0) * 1e3)
+            cache.delete("sv:first")
+    return median(took)
+
+
 def _sizes(lab: Any, profile: Any, results: Dict[str, Any], progress: Any) -> None:
     import numpy as np
     import redis
@@ -108,10 +128,13 @@ def _sizes(lab: Any, profile: Any, results: Dict[str, Any], progress: Any) -> No
             value = os.urandom(MIB) * (size // MIB) if size >= MIB else os.urandom(size)
             arr = np.frombuffer(value, dtype=np.float64)
             row["memcpy"] = _ms(arr.copy, rounds)
-            row["tmc_set"] = _ms(lambda: shared.set("sv", value), rounds)
+            row["tmc_first_set"] = _first_set(srv.unix, value, rounds)
+            # A connection's values of one size once it has a free slab of it: its first goes in its own memfd,
+            # the second makes its staging memfd and a slab, the third another, freeing the first for the next.
+            row["tmc_set"] = _ms(lambda: shared.set("sv", value), rounds, warmup=3)
             row["tmc_get"] = _ms(lambda: shared.get("sv"), rounds)
             row["tmc_view"] = _ms(lambda: shared.get_buffer("sv"), rounds)
-            row["tmc_set_array"] = _ms(lambda: shared.set_array("sv", arr), rounds)
+            row["tmc_set_array"] = _ms(lambda: shared.set_array("sv", arr), rounds, warmup=3)
             row["tmc_get_array"] = _ms(lambda: shared.get_array("sv"), rounds)
             assert shared.get_array("sv").tobytes() == value
             shared.delete("sv")
@@ -168,33 +191,35 @@ def _array(wid: int, size: int) -> Any:
     return np.full(size // 8, wid, dtype=np.float64)
 
 
-def produce_tmc(addr: str, wid: int, count: int, size: int, start: Any) -> None:
+def produce_tmc(addr: str, wid: int, count: int, size: int, start: Any, room: Any) -> None:
     from tiny_mp_cache import TinyCache
 
     cache = TinyCache(addr, 60)
     arr = _array(wid, size)
     start.wait(60)
     for i in range(count):
+        _make_room(room)
         key = f"dl:{wid}:{i}"
         cache.set_array(key, arr)
         cache.push(READY, key.encode())
     cache.close()
 
 
-def produce_redis(path: str, wid: int, count: int, size: int, start: Any) -> None:
+def produce_redis(path: str, wid: int, count: int, size: int, start: Any, room: Any) -> None:
     import redis
 
     r = redis.Redis(unix_socket_path=path, socket_timeout=60)
     arr = _array(wid, size)
     start.wait(60)
     for i in range(count):
+        _make_room(room)
         key = f"dl:{wid}:{i}"
         r.set(key, arr.data.cast("B"))  # flat bytes: redis-py counts a view's items
         r.rpush(READY, key)
     r.close()
 
 
-def produce_shm(queue: Any, wid: int, count: int, size: int, start: Any) -> None:
+def produce_shm(queue: Any, wid: int, count: int, size: int, start: Any, room: Any) -> None:
     from multiprocessing import resource_tracker, shared_memory
 
     import numpy as np
@@ -202,6 +227,7 @@ def produce_shm(queue: Any, wid: int, count: int, size: int, start: Any) -> None
     arr = _array(wid, size)
     start.wait(60)
     for _ in range(count):
+        _make_room(room)
         shm = shared_memory.SharedMemory(create=True, size=size)
         np.ndarray(arr.shape, arr.dtype, buffer=shm.buf)[:] = arr
         queue.put(shm.name)
@@ -211,7 +237,7 @@ def produce_shm(queue: Any, wid: int, count: int, size: int, start: Any) -> None
         resource_tracker.unregister(shm._name, "shared_memory")
 
 
-def produce_ultradict(where: Any, wid: int, count: int, size: int, start: Any) -> None:
+def produce_ultradict(where: Any, wid: int, count: int, size: int, start: Any, room: Any) -> None:
     from UltraDict import UltraDict
 
     name, queue = where
@@ -219,10 +245,17 @@ def produce_ultradict(where: Any, wid: int, count: int, size: int, start: Any) -
     arr = _array(wid, size)
     start.wait(60)
     for i in range(count):
+        _make_room(room)
         key = f"dl:{wid}:{i}"
         d[key] = arr
         queue.put(key)
     d.close()
+
+
+def _make_room(room: Any) -> None:
+    """Wait until fewer than the bound of arrays are in flight (the consumer gives room back)."""
+    if not room.acquire(timeout=60):
+        raise TimeoutError("the consumer took no array for 60 s")
 
 
 def _touch(a: Any) -> float:
@@ -235,28 +268,29 @@ def _loader(lab: Any, profile: Any, results: Dict[str, Any], progress: Any) -> N
     from tiny_mp_cache import TinyCache
 
     ctx, size = lab.ctx, profile.dl_size
-    total = profile.dl_producers * profile.dl_arrays
     srv, rsrv = lab.tmc_server("unix"), lab.redis_server()
 
-    def consume_tmc() -> None:
+    def consume_tmc(total: int, room: Any) -> None:
         cache = TinyCache(f"unix://{srv.unix}", 60)
         for _ in range(total):
             _, key = cache.bpop(READY, timeout=60)
             _touch(cache.get_array(key.decode()))
             cache.delete(key.decode())
+            room.release()
         cache.close()
 
-    def consume_redis() -> None:
+    def consume_redis(total: int, room: Any) -> None:
         r = redis.Redis(unix_socket_path=rsrv.unix, socket_timeout=60)
         for _ in range(total):
             _, key = r.blpop([READY], timeout=60)
             _touch(np.frombuffer(r.get(key), dtype=np.float64))
             r.delete(key)
+            room.release()
         r.close()
 
     queue = ctx.Queue()
 
-    def consume_shm() -> None:
+    def consume_shm(total: int, room: Any) -> None:
         from multiprocessing import shared_memory
 
         for _ in range(total):
@@ -266,39 +300,45 @@ def _loader(lab: Any, profile: Any, results: Dict[str, Any], progress: Any) -> N
             del a
             shm.close()
             shm.unlink()
+            room.release()
 
-    systems: List[Any] = [("tiny-mp-cache", produce_tmc, f"unix://{srv.unix}", consume_tmc)]
+    count = profile.dl_arrays
+    systems: List[Any] = [("tiny-mp-cache", produce_tmc, f"unix://{srv.unix}", consume_tmc, count)]
     if rsrv is not None:
-        systems.append(("redis-py->Redis", produce_redis, rsrv.unix, consume_redis))
-    systems.append(("shared_memory by hand", produce_shm, queue, consume_shm))
+        systems.append(("redis-py->Redis", produce_redis, rsrv.unix, consume_redis, count))
+    systems.append(("shared_memory by hand", produce_shm, queue, consume_shm, count))
     ud = _ultradict(4 * size) if _has_ultradict() else None
     if ud is not None:
 
-        def consume_ultradict() -> None:
+        def consume_ultradict(total: int, room: Any) -> None:
             for _ in range(total):
                 key = queue.get(timeout=60)
                 _touch(ud[key])
                 del ud[key]
+                room.release()
 
-        systems.append(("UltraDict", produce_ultradict, (ud.name, queue), consume_ultradict))
+        # About a hundred times slower than the others: one array per producer gives its rate.
+        systems.append(("UltraDict", produce_ultradict, (ud.name, queue), consume_ultradict, 1))
     rates: Dict[str, List[float]] = {name: [] for name, *_ in systems}
     try:
         _rounds(lab, profile, systems, rates, progress)
     finally:
         if ud is not None:
             ud.unlink()
-    results["loader"] = {"producers": profile.dl_producers, "arrays": total, "size": size,
+    results["loader"] = {"producers": profile.dl_producers, "arrays": profile.dl_producers * count, "size": size,
+                         "in_flight": profile.dl_in_flight,
                          "systems": {name: median(rs) for name, rs in rates.items() if rs}}
 
 
 def _rounds(lab: Any, profile: Any, systems: List[Any], rates: Dict[str, List[float]], progress: Any) -> None:
     """Each system's producers and consumer, in turn, a round at a time: arrays per second into rates."""
-    ctx, producers, count, size = lab.ctx, profile.dl_producers, profile.dl_arrays, profile.dl_size
-    total = producers * count
+    ctx, producers, size = lab.ctx, profile.dl_producers, profile.dl_size
     for _ in range(profile.sv_rounds):
-        for name, produce, where, consume in systems:
+        for name, produce, where, consume, count in systems:
+            total = producers * count
             start = ctx.Barrier(producers + 1)
-            procs = [ctx.Process(target=produce, args=(where, w, count, size, start), daemon=True)
+            room = ctx.Semaphore(profile.dl_in_flight or total)
+            procs = [ctx.Process(target=produce, args=(where, w, count, size, start, room), daemon=True)
                      for w in range(producers)]
             for p in procs:
                 p.start()
@@ -306,7 +346,7 @@ def _rounds(lab: Any, profile: Any, systems: List[Any], rates: Dict[str, List[fl
             try:
                 start.wait(120)
                 t0 = time.perf_counter()
-                consume()
+                consume(total, room)
                 rates[name].append(total / (time.perf_counter() - t0))
             finally:
                 for p in procs:
