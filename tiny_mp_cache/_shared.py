@@ -175,14 +175,22 @@ class _Slabs:
             if mapping is None or mapping.closed:
                 mapping = SlabMapping(fd, st.st_size, mmap.MAP_SHARED, mmap.PROT_READ)
             mapping.leases += 1
-            mapping.used = time.monotonic()
+            mapping.used = now = time.monotonic()
             self._kept[st.st_ino] = mapping
-            self._let_go(time.monotonic() - self.IDLE)
+            self._let_go(now - self.IDLE)
             if self._timer is None:
-                self._timer = threading.Timer(self.IDLE, self._expire)
-                self._timer.daemon = True
-                self._timer.start()
+                self._arm()
             return memoryview(mapping)[:size]
+
+    def _in_use(self, ino: int) -> bool:
+        """Whether something but this table refers to the mapping of ino. _lock is held."""
+        return _refs(self._kept, ino) > _ALONE
+
+    def _arm(self) -> None:
+        """Start the timer that lets idle mappings go. _lock is held."""
+        self._timer = threading.Timer(self.IDLE, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
 
     def commands(self) -> list[list[Arg]]:
         """The TMC.RELEASE commands of the leases of mappings no longer in use, which are given back with them."""
@@ -191,7 +199,7 @@ class _Slabs:
         with self._lock:
             given, self._given = self._given, []
             for ino in self._kept:
-                if self._kept[ino].leases and _refs(self._kept, ino) == _ALONE:
+                if self._kept[ino].leases and not self._in_use(ino):
                     given += [(self._kept[ino].retire, ino)] * self._kept[ino].leases
                     self._kept[ino].leases = 0
             for forked, ino in given:
@@ -204,8 +212,8 @@ class _Slabs:
         for ino in list(self._kept):
             if count <= self.KEEP and size <= self.KEEP_BYTES and self._kept[ino].used > idle_since:
                 break
-            if _refs(self._kept, ino) > _ALONE:
-                continue  # in use
+            if self._in_use(ino):
+                continue
             mapping = self._kept.pop(ino)
             self._given += [(mapping.retire, ino)] * mapping.leases
             count, size = count - 1, size - len(mapping)
@@ -217,9 +225,7 @@ class _Slabs:
             self._timer = None
             self._let_go(time.monotonic() - self.IDLE)
             if self._kept:
-                self._timer = threading.Timer(self.IDLE, self._expire)
-                self._timer.daemon = True
-                self._timer.start()
+                self._arm()
         give_back = self._give_back()
         if give_back is not None:
             give_back()
@@ -236,7 +242,7 @@ class _Slabs:
     def forking(self) -> None:
         with self._lock:
             for ino in self._kept:
-                if _refs(self._kept, ino) > _ALONE:
+                if self._in_use(ino):
                     self._kept[ino].retire = True
 
     def forked(self) -> None:
@@ -436,8 +442,10 @@ class SharedClient(PureClient):
 
     def _give_back(self) -> None:
         """Send the leases due now, not with the next command: _Slabs's timer's, for a reader gone idle."""
-        due = self._mappings.commands()
-        if not due or self._conn is None or self.pid != os.getpid():
+        if self._conn is None or self.pid != os.getpid():
+            return  # nothing to give back on: the server retires what a closed connection leased
+        due = self._mappings.commands()  # taken only once there is a connection to send them on
+        if not due:
             return
         try:
             super()._exchange(encode_commands(due), len(due), "TMC.RELEASE", False, self._timeout)
